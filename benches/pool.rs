@@ -1,0 +1,2 @@
+//! Pool benchmarks (filled in with the pool).
+fn main() {}

@@ -1,0 +1,6 @@
+//! roost: Dovecot's service model as one async binary. This library is what the `roost` binary,
+//! the integration tests and the benches share; see `../shared/design.md` for the map.
+
+pub mod master;
+pub mod net;
+pub mod settings;

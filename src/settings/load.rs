@@ -1,0 +1,502 @@
+//! Loading: figment layers (built-in defaults < TOML file < `ROOST_*` environment), unknown-key
+//! detection, and errors that name the setting and where it came from (file and line, or the
+//! environment variable).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Metadata, Source};
+
+use super::{validate, Settings, EMBEDDED_CONFIG};
+
+/// Where the TOML layer comes from.
+#[derive(Clone, Debug)]
+pub enum ConfigSource {
+    /// The embedded `config/roost.toml`.
+    Embedded,
+    File(PathBuf),
+}
+
+impl ConfigSource {
+    /// `-c FILE` wins, then `ROOST_CONFIG`, then the embedded default.
+    pub fn from_cli(path: Option<PathBuf>) -> ConfigSource {
+        match path.or_else(|| std::env::var_os("ROOST_CONFIG").map(PathBuf::from)) {
+            Some(p) => ConfigSource::File(p),
+            None => ConfigSource::Embedded,
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        match self {
+            ConfigSource::Embedded => "embedded config/roost.toml".into(),
+            ConfigSource::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// A configuration error: which setting, where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted setting path, e.g. `service.imap-login.process_limit`; empty for file-level errors.
+    pub setting: String,
+    /// `FILE line N`, `environment variable ROOST_X`, or `built-in defaults`.
+    pub location: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.setting.is_empty() {
+            write!(f, "{}: {}", self.location, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.location, self.setting, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A successfully loaded configuration plus what is needed to explain it later.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub source: ConfigSource,
+    /// Non-fatal findings (e.g. a `mode` without its leading 0); logged at start-up.
+    pub warnings: Vec<String>,
+    figment: Figment,
+    file_text: Option<String>,
+}
+
+impl Loaded {
+    /// The value of `setting` as written by whichever layer set it (for syntax warnings).
+    pub fn raw_value(&self, setting: &str) -> Option<String> {
+        let v = self.figment.find_value(setting).ok()?;
+        match v {
+            figment::value::Value::String(_, s) => Some(s),
+            figment::value::Value::Num(_, n) => n.to_u128().map(|n| n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Describes where `setting` (dotted path) got its value.
+    pub fn locate(&self, setting: &str) -> String {
+        let meta = self.figment.find_metadata(setting);
+        locate(meta, setting, &self.source, self.file_text.as_deref())
+    }
+}
+
+const ENV_PREFIX: &str = "ROOST_";
+
+/// Environment variables that configure roost itself rather than a setting.
+const ENV_NOT_SETTINGS: &[&str] = &["config", "log"];
+
+/// Maps `service.imap_login.inet_listener.imap_hap.port` (from `ROOST_SERVICE__IMAP_LOGIN__…`)
+/// to `service.imap-login.inet_listener.imap-hap.port`: `_` in a service or listener name
+/// stands for `-`.
+fn env_key(key: &str) -> String {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut out: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+    if parts.first() == Some(&"service") {
+        if let Some(p) = out.get_mut(1) {
+            *p = p.replace('_', "-");
+        }
+        if parts.get(2).is_some_and(|k| k.ends_with("_listener")) {
+            if let Some(p) = out.get_mut(3) {
+                *p = p.replace('_', "-");
+            }
+        }
+    }
+    out.join(".")
+}
+
+fn env_var_name(setting: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        setting
+            .replace('-', "_")
+            .replace('.', "__")
+            .to_ascii_uppercase()
+    )
+}
+
+fn env_provider() -> Env {
+    Env::prefixed(ENV_PREFIX)
+        .filter(|k| !ENV_NOT_SETTINGS.contains(&k.as_str().to_ascii_lowercase().as_str()))
+        .split("__")
+        .map(|k| env_key(&k.as_str().to_ascii_lowercase()).into())
+        .lowercase(false)
+}
+
+/// Loads the configuration. Errors name the setting and its file and line.
+pub fn load(source: &ConfigSource) -> Result<Loaded, ConfigError> {
+    load_with_env(source, true)
+}
+
+/// As [`load`], optionally ignoring the environment (used by `roost config` round-trip tests).
+pub fn load_with_env(source: &ConfigSource, use_env: bool) -> Result<Loaded, ConfigError> {
+    let file_text = match source {
+        ConfigSource::Embedded => EMBEDDED_CONFIG.to_string(),
+        ConfigSource::File(p) => std::fs::read_to_string(p).map_err(|e| ConfigError {
+            setting: String::new(),
+            location: p.display().to_string(),
+            message: format!("cannot read config file: {e}"),
+        })?,
+    };
+    // Syntax errors first, with toml's own line/column report.
+    let doc: toml_edit::ImDocument<String> =
+        file_text.parse().map_err(|e: toml_edit::TomlError| {
+            let line = e.span().map(|s| line_of(&file_text, s.start)).unwrap_or(0);
+            ConfigError {
+                setting: String::new(),
+                location: format!("{} line {line}", source.display_name()),
+                message: format!("TOML syntax error: {}", e.message()),
+            }
+        })?;
+    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+    figment = match source {
+        ConfigSource::Embedded => figment.merge(Toml::string(&file_text)),
+        ConfigSource::File(p) => figment.merge(Toml::file_exact(p)),
+    };
+    if use_env {
+        figment = figment.merge(env_provider());
+    }
+
+    let file_text = Some(file_text);
+    let mut warnings = Vec::new();
+    check_unknown_keys(doc.as_table(), source, file_text.as_deref())?;
+    if use_env {
+        check_unknown_env()?;
+    }
+
+    let settings: Settings = figment.extract().map_err(|e| {
+        let e = e.into_iter().next().expect("figment error has one entry");
+        let setting = e.path.join(".");
+        let location = locate(e.metadata.as_ref(), &setting, source, file_text.as_deref());
+        ConfigError {
+            setting,
+            location,
+            message: e.kind.to_string(),
+        }
+    })?;
+    let loaded = Loaded {
+        settings,
+        source: source.clone(),
+        warnings: Vec::new(),
+        figment,
+        file_text,
+    };
+    validate::validate(&loaded, &mut warnings)?;
+    Ok(Loaded { warnings, ..loaded })
+}
+
+/// Names a location for `setting` given the metadata of the provider that set it.
+fn locate(
+    meta: Option<&Metadata>,
+    setting: &str,
+    source: &ConfigSource,
+    text: Option<&str>,
+) -> String {
+    let Some(meta) = meta else {
+        return "built-in defaults".into();
+    };
+    if meta.name.contains("environment") {
+        return format!("environment variable {}", env_var_name(setting));
+    }
+    let is_file = matches!(meta.source, Some(Source::File(_))) || meta.name.contains("TOML");
+    if is_file && !meta.name.contains("Serialized") {
+        let line = text.and_then(|t| find_key_line(t, setting)).unwrap_or(0);
+        let name = match (&meta.source, source) {
+            (Some(Source::File(p)), _) => p.display().to_string(),
+            (_, s) => s.display_name(),
+        };
+        if line > 0 {
+            return format!("{name} line {line}");
+        }
+        return name;
+    }
+    "built-in defaults".into()
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Finds the line where dotted `setting` is defined in TOML `text` (the key itself, or the
+/// nearest enclosing table that exists).
+pub fn find_key_line(text: &str, setting: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let parts: Vec<&str> = setting.split('.').filter(|p| !p.is_empty()).collect();
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut best: Option<usize> = None;
+    for part in parts {
+        let next = match item {
+            toml_edit::Item::Table(t) => {
+                if let Some((k, v)) = t.get_key_value(part) {
+                    if let Some(span) = k.span() {
+                        best = Some(span.start);
+                    }
+                    Some(v)
+                } else {
+                    None
+                }
+            }
+            toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => {
+                if let Some((k, v)) = t.get_key_value(part) {
+                    if let Some(span) = k.span() {
+                        best = Some(span.start);
+                    }
+                    // Inline tables hold values, not items; stop descending.
+                    let _ = v;
+                    None
+                } else {
+                    None
+                }
+            }
+            toml_edit::Item::ArrayOfTables(a) => part
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| a.get(i))
+                .map(|t| {
+                    if let Some(span) = t.span() {
+                        best = Some(span.start);
+                    }
+                    // Re-wrapping is not possible without allocation; approximate with table span.
+                    None::<&toml_edit::Item>
+                })
+                .unwrap_or(None),
+            _ => None,
+        };
+        match next {
+            Some(n) => {
+                if let Some(span) = n.span() {
+                    if best.is_none() {
+                        best = Some(span.start);
+                    }
+                }
+                item = n;
+            }
+            None => break,
+        }
+    }
+    best.map(|b| line_of(text, b))
+}
+
+/// Top-level keys that `Settings` knows: every key of its serialized default.
+fn known_top_level_keys() -> BTreeSet<String> {
+    match toml::Value::try_from(Settings::default()) {
+        Ok(toml::Value::Table(t)) => t.keys().cloned().collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// Keys that a flattened struct is allowed to omit from its serialized default.
+pub const OPTIONAL_TOP_LEVEL_KEYS: &[&str] = &["passdb", "userdb", "local_name"];
+
+fn is_known(known: &BTreeSet<String>, key: &str) -> bool {
+    known.contains(key) || OPTIONAL_TOP_LEVEL_KEYS.contains(&key)
+}
+
+fn check_unknown_keys(
+    table: &toml_edit::Table,
+    source: &ConfigSource,
+    text: Option<&str>,
+) -> Result<(), ConfigError> {
+    let known = known_top_level_keys();
+    for (key, _) in table.iter() {
+        if !is_known(&known, key) {
+            let line = text.and_then(|t| find_key_line(t, key)).unwrap_or(0);
+            return Err(ConfigError {
+                setting: key.to_string(),
+                location: format!("{} line {line}", source.display_name()),
+                message: "unknown setting".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_unknown_env() -> Result<(), ConfigError> {
+    let known = known_top_level_keys();
+    for (k, _) in std::env::vars() {
+        let Some(rest) = k.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let lower = rest.to_ascii_lowercase();
+        if ENV_NOT_SETTINGS.contains(&lower.as_str()) {
+            continue;
+        }
+        let top = lower.split("__").next().unwrap_or("");
+        if !is_known(&known, top) {
+            return Err(ConfigError {
+                setting: top.to_string(),
+                location: format!("environment variable {k}"),
+                message: "unknown setting".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads a file path for error messages.
+pub fn display_path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_key_mapping() {
+        assert_eq!(
+            env_key("service.imap_login.process_min_avail"),
+            "service.imap-login.process_min_avail"
+        );
+        assert_eq!(
+            env_key("service.imap_login.inet_listener.imap_hap.port"),
+            "service.imap-login.inet_listener.imap-hap.port"
+        );
+        assert_eq!(env_key("default_process_limit"), "default_process_limit");
+        assert_eq!(
+            env_var_name("service.imap-login.process_min_avail"),
+            "ROOST_SERVICE__IMAP_LOGIN__PROCESS_MIN_AVAIL"
+        );
+    }
+
+    #[test]
+    fn key_lines() {
+        let t = "base_dir = \"/x\"\n\n[service.imap-login]\nprocess_limit = 3\n\n[service.imap-login.inet_listener.imap]\nport = 5\n";
+        assert_eq!(find_key_line(t, "base_dir"), Some(1));
+        assert_eq!(
+            find_key_line(t, "service.imap-login.process_limit"),
+            Some(4)
+        );
+        assert_eq!(
+            find_key_line(t, "service.imap-login.inet_listener.imap.port"),
+            Some(7)
+        );
+        assert_eq!(find_key_line(t, "nothing"), None);
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(text: &str) -> tempfile_path::TempPath {
+        tempfile_path::TempPath::with(text)
+    }
+
+    /// A tiny temp file helper (no extra crate).
+    mod tempfile_path {
+        pub struct TempPath(pub std::path::PathBuf);
+        impl TempPath {
+            pub fn with(text: &str) -> TempPath {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "roost-cfg-{}-{}.toml",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::write(&p, text).unwrap();
+                TempPath(p)
+            }
+        }
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    fn load_text(text: &str) -> Result<Loaded, ConfigError> {
+        let f = write(text);
+        load_with_env(&ConfigSource::File(f.0.clone()), false)
+    }
+
+    #[test]
+    fn embedded_loads() {
+        let l = load_with_env(&ConfigSource::Embedded, false).unwrap();
+        assert_eq!(l.settings.core.base_dir, PathBuf::from("/tmp/roost"));
+        assert_eq!(l.settings.service["imap"].process_limit, 1024);
+        assert_eq!(l.settings.service["stats"].inet_listener["http"].port, 9900);
+    }
+
+    #[test]
+    fn merges_into_defaults() {
+        let l = load_text("[service.imap-login]\nprocess_min_avail = 2\nservice_count = 0\n[service.imap-login.inet_listener.imaps]\naddress = \"127.0.0.1\"\nport = 993\nssl = true\n[service.auth.unix_listener.auth-client]\nmode = \"0666\"\n").unwrap();
+        let s = &l.settings.service["imap-login"];
+        assert_eq!(s.process_min_avail, 2);
+        assert_eq!(s.service_type, crate::settings::ServiceType::Login);
+        assert_eq!(s.inet_listener["imap"].port, 143);
+        assert_eq!(s.inet_listener["imaps"].address, "127.0.0.1");
+        assert_eq!(
+            l.settings.service["auth"].unix_listener["auth-client"].mode,
+            crate::settings::Mode(0o666)
+        );
+        assert_eq!(
+            l.settings.service["auth"].unix_listener["auth-client"].user,
+            "$default_internal_user"
+        );
+    }
+
+    #[test]
+    fn bad_value_names_file_and_line() {
+        let e = load_text("base_dir = \"/x\"\n\n[service.imap]\nidle_kill = 30\n").unwrap_err();
+        assert_eq!(e.setting, "service.imap.idle_kill");
+        assert!(e.location.ends_with("line 4"), "{e}");
+        assert!(e.message.contains("missing units"), "{e}");
+    }
+
+    #[test]
+    fn unknown_setting_is_an_error() {
+        let e = load_text("base_dir = \"/x\"\nproces_limit = 3\n").unwrap_err();
+        assert_eq!(e.setting, "proces_limit");
+        assert!(e.location.ends_with("line 2"), "{e}");
+        let e = load_text("[service.imap]\nproces_limit = 3\n").unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        assert!(e.message.contains("proces_limit"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = load_text("a = 1\nb = = 2\n").unwrap_err();
+        assert!(e.location.ends_with("line 2"), "{e}");
+        assert!(e.message.contains("TOML syntax error"));
+    }
+
+    #[test]
+    fn validation_errors_have_lines() {
+        let e =
+            load_text("[service.imap]\nprocess_limit = 2\nprocess_min_avail = 3\n").unwrap_err();
+        assert_eq!(e.setting, "service.imap.process_min_avail");
+        assert!(e.location.ends_with("line 3"), "{e}");
+        let e = load_text("[service.auth]\nprocess_limit = 2\n").unwrap_err();
+        assert!(e.message.contains("must be 1"), "{e}");
+        let e = load_text("protocols = [\"imap\", \"nntp\"]\n").unwrap_err();
+        assert!(e.message.contains("unknown protocol 'nntp'"), "{e}");
+        assert!(e.location.ends_with("line 1"), "{e}");
+    }
+
+    #[test]
+    fn mode_without_zero_warns() {
+        let l = load_text("[service.lmtp.unix_listener.lmtp]\nmode = \"666\"\n").unwrap();
+        assert_eq!(
+            l.settings.service["lmtp"].unix_listener["lmtp"].mode,
+            crate::settings::Mode(0o666)
+        );
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("no leading 0") && w.contains("line 2")),
+            "{:?}",
+            l.warnings
+        );
+        let _ = std::io::stdout().flush();
+    }
+}

@@ -1,0 +1,190 @@
+//! Settings with Dovecot's names, defaults and value syntax.
+//!
+//! One `Settings` value is the whole configuration. It is built by [`load`] from, in order:
+//! built-in defaults (Dovecot 2.3.19.1's, [`defaults`]), the TOML file (`-c FILE`,
+//! `ROOST_CONFIG`, or the embedded `config/roost.toml`), and `ROOST_*` environment variables.
+//! Each area of the server owns the struct of its global settings (flattened in here), so that
+//! areas grow without touching each other.
+
+pub mod defaults;
+pub mod load;
+pub mod service;
+pub mod validate;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{load, ConfigError, ConfigSource, Loaded};
+pub use service::{Effective, InetListener, ServiceSettings, ServiceType, UnixListener};
+pub use values::{Mode, Size, Time};
+
+use values::lenient;
+
+/// The embedded default configuration file (`config/roost.toml`).
+pub const EMBEDDED_CONFIG: &str = include_str!("../../config/roost.toml");
+
+/// Global `ssl` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SslMode {
+    #[default]
+    Yes,
+    No,
+    Required,
+}
+
+impl<'de> Deserialize<'de> for WrappedSsl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = WrappedSsl;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("yes, no or required")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<WrappedSsl, E> {
+                Ok(WrappedSsl(if v { SslMode::Yes } else { SslMode::No }))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WrappedSsl, E> {
+                if v.eq_ignore_ascii_case("required") {
+                    return Ok(WrappedSsl(SslMode::Required));
+                }
+                values::parse_bool(v)
+                    .map(|b| WrappedSsl(if b { SslMode::Yes } else { SslMode::No }))
+                    .map_err(|_| E::custom(format!("invalid ssl '{v}': use yes, no or required")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `ssl` accepts `yes|no|required` and TOML booleans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize)]
+#[serde(transparent)]
+pub struct WrappedSsl(pub SslMode);
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Master-level globals (spec §1.2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CoreSettings {
+    pub base_dir: PathBuf,
+    #[serde(deserialize_with = "lenient::list")]
+    pub protocols: Vec<String>,
+    #[serde(deserialize_with = "lenient::list")]
+    pub listen: Vec<String>,
+    pub ssl: WrappedSsl,
+    #[serde(deserialize_with = "lenient::uint")]
+    pub default_process_limit: u32,
+    #[serde(deserialize_with = "lenient::uint")]
+    pub default_client_limit: u32,
+    pub default_idle_kill: Time,
+    pub default_vsz_limit: Size,
+    pub default_internal_user: String,
+    pub default_internal_group: String,
+    pub default_login_user: String,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub shutdown_clients: bool,
+    /// Empty: stderr. Otherwise a file path (`syslog` is not supported).
+    pub log_path: String,
+    /// Empty: same as `log_path`.
+    pub info_log_path: String,
+    /// Empty: same as `info_log_path`.
+    pub debug_log_path: String,
+    pub log_format: LogFormat,
+    /// Enables debug-level log lines (Dovecot's `mail_debug`/`auth_debug` in one knob).
+    #[serde(deserialize_with = "lenient::bool")]
+    pub log_debug: bool,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            base_dir: PathBuf::from("/run/roost"),
+            protocols: Vec::new(),
+            listen: vec!["*".into(), "::".into()],
+            ssl: WrappedSsl(SslMode::Yes),
+            default_process_limit: 100,
+            default_client_limit: 1000,
+            default_idle_kill: Time::from_secs(60),
+            default_vsz_limit: Size(256 << 20),
+            default_internal_user: "dovecot".into(),
+            default_internal_group: "dovecot".into(),
+            default_login_user: "dovenull".into(),
+            shutdown_clients: true,
+            log_path: String::new(),
+            info_log_path: String::new(),
+            debug_log_path: String::new(),
+            log_format: LogFormat::Text,
+            log_debug: false,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub core: CoreSettings,
+    #[serde(flatten)]
+    pub net: crate::net::settings::NetSettings,
+    pub service: BTreeMap<String, ServiceSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            core: CoreSettings::default(),
+            net: Default::default(),
+            service: defaults::default_services(),
+        }
+    }
+}
+
+impl Settings {
+    /// Expands `$default_internal_user` and friends in a user/group field.
+    pub fn expand_user(&self, value: &str) -> String {
+        match value {
+            "$default_internal_user" => self.core.default_internal_user.clone(),
+            "$default_internal_group" => self.core.default_internal_group.clone(),
+            "$default_login_user" => self.core.default_login_user.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether `service` is enabled by the `protocols` filter and has an executable.
+    pub fn service_enabled(&self, service: &ServiceSettings) -> bool {
+        if service.executable.trim().is_empty() {
+            return false;
+        }
+        service.protocol.is_empty()
+            || self
+                .core
+                .protocols
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&service.protocol))
+    }
+
+    /// Resolves a unix/fifo listener's path: the `path` field or the block key, relative to
+    /// `base_dir` unless absolute.
+    pub fn listener_path(&self, key: &str, l: &UnixListener) -> PathBuf {
+        let p = if l.path.is_empty() { key } else { &l.path };
+        let p = PathBuf::from(p);
+        if p.is_absolute() {
+            p
+        } else {
+            self.core.base_dir.join(p)
+        }
+    }
+}
