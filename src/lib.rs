@@ -3,4 +3,5 @@
 
 pub mod master;
 pub mod net;
+pub mod service;
 pub mod settings;

@@ -1,0 +1,5 @@
+//! The auth service: passdb/userdb lookups, password schemes, SASL mechanisms, and the
+//! auth-client / auth-master socket protocols. Login services use it in-process through
+//! [`api::AuthApi`], found in the master's `Hub`.
+
+pub mod api;

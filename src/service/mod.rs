@@ -1,0 +1,5 @@
+//! One folder per service: `mod.rs` (what it is, its factory), `session.rs` (the per-connection
+//! loop), `settings.rs` where it has its own knobs. The master drives them all through
+//! `master::Service`.
+
+pub mod auth;
