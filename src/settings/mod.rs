@@ -139,6 +139,8 @@ pub struct Settings {
     pub core: CoreSettings,
     #[serde(flatten)]
     pub net: crate::net::settings::NetSettings,
+    #[serde(flatten)]
+    pub mail: crate::mail::settings::MailSettings,
     pub service: BTreeMap<String, ServiceSettings>,
 }
 
@@ -147,6 +149,7 @@ impl Default for Settings {
         Settings {
             core: CoreSettings::default(),
             net: Default::default(),
+            mail: Default::default(),
             service: defaults::default_services(),
         }
     }
