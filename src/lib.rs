@@ -4,5 +4,6 @@
 pub mod mail;
 pub mod master;
 pub mod net;
+pub mod protocol;
 pub mod service;
 pub mod settings;

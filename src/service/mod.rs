@@ -3,3 +3,5 @@
 //! `master::Service`.
 
 pub mod auth;
+pub mod lmtp;
+pub mod login;

@@ -81,6 +81,7 @@ impl Maildir {
                 let p = dir.join("maildirfolder");
                 if let Err(e) = OpenOptions::new()
                     .create(true)
+                    .truncate(false)
                     .write(true)
                     .mode(0o600)
                     .open(&p)
@@ -119,9 +120,9 @@ impl Maildir {
             .mode(0o600)
             .open(&tmp)
             .map_err(MailError::io("create", &tmp))?;
-        let written =
-            f.write_all(data)
-                .and_then(|_| if self.fsync { f.sync_all() } else { Ok(()) });
+        let written = f
+            .write_all(data)
+            .and_then(|_| if self.fsync { f.sync_all() } else { Ok(()) });
         drop(f);
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
@@ -384,12 +385,27 @@ pub fn fsync_dir(dir: &Path) -> Result<(), MailError> {
         .map_err(MailError::io("fsync", dir))
 }
 
+/// Fills `buf` from the kernel's random source (GUIDs, session ids).
+pub fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: the pointer and length describe `buf`.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n != buf.len() as isize {
+        // Not expected on Linux; fall back to something unique per process and call.
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            ^ ((std::process::id() as u128) << 64);
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8;
+        }
+    }
+}
+
 /// 128 random bits in hex, for the uidlist's mailbox GUID.
 pub fn random_guid() -> String {
     let mut b = [0u8; 16];
-    if let Ok(mut f) = File::open("/dev/urandom") {
-        let _ = io::Read::read_exact(&mut f, &mut b);
-    }
+    random_bytes(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
