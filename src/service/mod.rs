@@ -5,3 +5,4 @@
 pub mod auth;
 pub mod lmtp;
 pub mod login;
+pub mod pop3;

@@ -81,6 +81,14 @@ impl Dotlock {
         Ok(())
     }
 
+    /// Refreshes the lock's mtime so that others do not take it over as stale (for locks held
+    /// for a whole session, such as `pop3_lock_session`).
+    pub fn touch(&self) {
+        if let Some(f) = &self.file {
+            let _ = f.set_modified(SystemTime::now());
+        }
+    }
+
     pub fn target(&self) -> &Path {
         &self.target
     }

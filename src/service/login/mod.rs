@@ -3,6 +3,7 @@
 //! `disable_plaintext_auth` (as auth reports it), `login_trusted_networks`, the "connection
 //! queue full" goodbye, log lines, and the handoff of the connection to the post-login pool.
 
+pub mod userip;
 pub mod wire;
 
 #[cfg(test)]

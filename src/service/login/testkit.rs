@@ -147,6 +147,18 @@ pub async fn serve_tcp(
     hub: Arc<Hub>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> SocketAddr {
+    serve_tcp_with(svc, service, settings, hub, tls, None).await
+}
+
+/// As [`serve_tcp`], with a handoff on every session (a post-login service under test).
+pub async fn serve_tcp_with(
+    svc: Arc<dyn Service>,
+    service: &str,
+    settings: Arc<Settings>,
+    hub: Arc<Hub>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handoff: Option<Arc<crate::master::Handoff>>,
+) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let service = service.to_string();
@@ -165,6 +177,7 @@ pub async fn serve_tcp(
             conn.starttls = tls.clone();
             let session = Session {
                 hub: hub.clone(),
+                handoff: handoff.clone(),
                 ..Session::detached(&service, settings.clone())
             };
             tokio::spawn(svc.clone().serve(conn, session));
