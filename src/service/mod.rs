@@ -6,3 +6,4 @@ pub mod auth;
 pub mod lmtp;
 pub mod login;
 pub mod pop3;
+pub mod pop3_login;

@@ -150,6 +150,25 @@ pub async fn serve_tcp(
     serve_tcp_with(svc, service, settings, hub, tls, None).await
 }
 
+/// A TLS acceptor with a fresh self-signed certificate for `localhost`.
+pub fn test_tls() -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
+
+/// Whether connections count as secured: loopback does, unless a test says otherwise.
+pub static INSECURE_PORTS: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
 /// As [`serve_tcp`], with a handoff on every session (a post-login service under test).
 pub async fn serve_tcp_with(
     svc: Arc<dyn Service>,
@@ -173,7 +192,8 @@ pub async fn serve_tcp_with(
             conn.local = local;
             conn.real_remote = Some(peer);
             conn.real_local = local;
-            conn.secured = is_loopback_to_self(Some(peer), local);
+            let insecure = INSECURE_PORTS.lock().unwrap().contains(&addr.port());
+            conn.secured = !insecure && is_loopback_to_self(Some(peer), local);
             conn.starttls = tls.clone();
             let session = Session {
                 hub: hub.clone(),

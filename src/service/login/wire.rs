@@ -103,7 +103,9 @@ impl Wire {
     }
 
     /// Hands the connection back, with unread input put in front of the stream (for handoff).
+    /// Queued output must have been flushed; anything still queued is discarded.
     pub fn into_conn(mut self) -> Conn {
+        debug_assert!(self.out.is_empty(), "into_conn with unflushed output");
         let rest = self.buf[self.start..].to_vec();
         self.conn.stream.unread(&rest);
         self.conn
