@@ -241,11 +241,7 @@ fn xclient(client: &mut LoginClient, wire: &mut Wire, args: &[String]) {
                 Err(_) => valid = false,
             },
             "SESSION" if v.len() <= 64 && !v.is_empty() => client.session_id = v.to_string(),
-            "FORWARD" => {
-                if base64::engine::general_purpose::STANDARD.decode(v).is_err() {
-                    valid = false;
-                }
-            }
+            "FORWARD" => valid &= base64::engine::general_purpose::STANDARD.decode(v).is_ok(),
             _ => {}
         }
     }
