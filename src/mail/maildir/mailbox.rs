@@ -23,6 +23,8 @@ pub struct MessageEntry {
     pub uid: u32,
     /// Base name (the uidlist key).
     pub base: String,
+    /// Dovecot's message GUID for Maildir: the uidlist `G` field, else the base name.
+    pub guid: String,
     /// Current file name (base plus any `:2,` info).
     pub name: String,
     pub in_new: bool,
@@ -262,6 +264,7 @@ impl Maildir {
             let mut e = MessageEntry {
                 uid: r.uid,
                 base: r.base.clone(),
+                guid: r.ext('G').unwrap_or(&r.base).to_string(),
                 name: name.clone(),
                 in_new: *in_new,
                 flags,

@@ -1,5 +1,5 @@
 //! `pop3_uidl_format`: Dovecot's variables `%u` (UID), `%v` (UIDVALIDITY), `%f` (Maildir base
-//! file name), `%g` (message GUID; for Maildir the base file name), `%%`, with a zero-padded
+//! file name), `%g` (message GUID: the uidlist `G` field or the base name), `%%`, zero-padded
 //! width and `X` for hexadecimal (written lower-case, as Dovecot prints it). The default
 //! `%08Xu%08Xv` gives e.g. `000000016b0b4c35`.
 
@@ -8,6 +8,7 @@ pub struct UidlVars<'a> {
     pub uid: u32,
     pub uid_validity: u32,
     pub base: &'a str,
+    pub guid: &'a str,
 }
 
 /// Expands the format. Unknown variables expand to nothing (as Dovecot's var_expand does).
@@ -42,7 +43,8 @@ pub fn expand(format: &str, v: &UidlVars<'_>) -> String {
             Some('%') => out.push('%'),
             Some('u') => out.push_str(&number(v.uid)),
             Some('v') => out.push_str(&number(v.uid_validity)),
-            Some('f') | Some('g') => out.push_str(&pad(v.base, width, false)),
+            Some('f') => out.push_str(&pad(v.base, width, false)),
+            Some('g') => out.push_str(&pad(v.guid, width, false)),
             _ => {}
         }
     }
@@ -68,6 +70,7 @@ mod tests {
             uid: 1,
             uid_validity: 0x6b0b4c35,
             base: "x",
+            guid: "x",
         };
         assert_eq!(expand("%08Xu%08Xv", &v), "000000016b0b4c35");
     }
@@ -78,9 +81,11 @@ mod tests {
             uid: 255,
             uid_validity: 7,
             base: "1.M2P3.host,S=1,W=2",
+            guid: "g1",
         };
         assert_eq!(expand("%u.%v", &v), "255.7");
         assert_eq!(expand("%Xu-%f", &v), "ff-1.M2P3.host,S=1,W=2");
         assert_eq!(expand("%%%4u", &v), "% 255");
+        assert_eq!(expand("%g", &v), "g1");
     }
 }

@@ -27,6 +27,7 @@ impl Maildrop {
                         uid: m.uid,
                         uid_validity: snap.uid_validity,
                         base: &m.base,
+                        guid: &m.guid,
                     },
                 )
             })
