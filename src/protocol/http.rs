@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(r.method, "GET");
         assert_eq!(r.path, "/metrics");
         assert!(!r.close);
-        assert_eq!(r.head_len, 38);
+        assert_eq!(r.head_len, 34);
         let r = parse_request(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(r.close);
     }
