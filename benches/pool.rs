@@ -65,11 +65,29 @@ fn fixture() -> &'static Fixture {
             };
             let l = Arc::new(BoundListener::bind(spec, 4000).unwrap());
             let port = l.local_addr().unwrap().port();
-            let svc = roost::service::health_check::factory("health-check", &settings, &hub).unwrap();
-            let hc = WorkerPool::new("health-check", effective(), ServiceType::Normal, svc, settings.clone(), hub.clone());
+            let svc =
+                roost::service::health_check::factory("health-check", &settings, &hub).unwrap();
+            let hc = WorkerPool::new(
+                "health-check",
+                effective(),
+                ServiceType::Normal,
+                svc,
+                settings.clone(),
+                hub.clone(),
+            );
             hc.start(vec![l], Arc::new(FrontDoor::new(settings.clone()).unwrap()));
-            let close = WorkerPool::new("close", effective(), ServiceType::Normal, Arc::new(Close), settings.clone(), hub.clone());
-            close.start(Vec::new(), Arc::new(FrontDoor::new(settings.clone()).unwrap()));
+            let close = WorkerPool::new(
+                "close",
+                effective(),
+                ServiceType::Normal,
+                Arc::new(Close),
+                settings.clone(),
+                hub.clone(),
+            );
+            close.start(
+                Vec::new(),
+                Arc::new(FrontDoor::new(settings.clone()).unwrap()),
+            );
             (port, close)
         });
         Fixture { rt, port, pool }
@@ -102,7 +120,9 @@ fn dispatch_one_connection(b: divan::Bencher) {
                 panic!("pool refused");
             }
             let mut buf = [0u8; 1];
-            let n = tokio::io::AsyncReadExt::read(&mut peer, &mut buf).await.unwrap();
+            let n = tokio::io::AsyncReadExt::read(&mut peer, &mut buf)
+                .await
+                .unwrap();
             assert_eq!(n, 0);
         })
     });
