@@ -139,6 +139,13 @@ impl WorkerPool {
     /// and the idle_kill monitor.
     pub fn start(self: &Arc<Self>, listeners: Vec<Arc<BoundListener>>, door: Arc<FrontDoor>) {
         self.top_up();
+        if self.service_type == ServiceType::Startup {
+            // `type = startup`: one process at start without waiting for a connection.
+            let mut st = self.lock();
+            if st.procs.is_empty() {
+                self.create_locked(&mut st);
+            }
+        }
         if !listeners.is_empty() {
             let me = self.clone();
             tokio::spawn(async move { me.accept_loop(listeners, door).await });
