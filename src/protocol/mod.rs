@@ -1,5 +1,7 @@
-//! Sans-IO protocol codecs: bytes in → commands, responses → bytes out. Nothing here touches a
-//! socket; the session loops in `service/` drive them.
+//! Sans-IO protocol codecs: bytes in, commands or precise errors out; responses to bytes. No
+//! module here touches a socket, so each is unit- and property-tested alone.
 
+pub mod health_check;
+pub mod http;
 pub mod lmtp;
 pub mod pop3;

@@ -1,11 +1,14 @@
 //! Handing an authenticated connection from a login service to its post-login service (spec
 //! §4): the stream moves, no bytes are copied. The master implements [`PostLogin`] over its
 //! pools (a full post-login pool makes the login wait, as Dovecot's login processes wait for
-//! the post-login process); [`DirectPostLogin`] starts the session at once with no pool.
+//! the post-login process): [`PoolsPostLogin`] uses the master's `Pools` from the hub, and is
+//! what the login layer falls back to when no [`PostLoginHandle`] was registered.
+//! [`DirectPostLogin`] starts the session at once with no pool (tests).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::master::generation::Pools;
 use crate::master::{BoxFuture, Handoff, Hub, Service, Session};
 use crate::net::Conn;
 use crate::settings::Settings;
@@ -34,6 +37,30 @@ pub trait PostLogin: Send + Sync {
 /// The handle stored in the `Hub`.
 #[derive(Clone)]
 pub struct PostLoginHandle(pub Arc<dyn PostLogin>);
+
+/// Hands over through the master's pools (`WorkerPool::hand_over` waits while the pool is
+/// full).
+pub struct PoolsPostLogin(pub Arc<Pools>);
+
+impl PostLogin for PoolsPostLogin {
+    fn hand_over(
+        &self,
+        service: &str,
+        conn: Conn,
+        handoff: Handoff,
+    ) -> BoxFuture<Result<(), (HandoffError, Option<Conn>)>> {
+        let pool = self.0.get(service);
+        let service = service.to_string();
+        Box::pin(async move {
+            let Some(pool) = pool else {
+                return Err((HandoffError::NoService(service), Some(conn)));
+            };
+            pool.hand_over(conn, handoff)
+                .await
+                .map_err(|conn| (HandoffError::Unavailable(service), Some(conn)))
+        })
+    }
+}
 
 /// Starts the post-login session directly on a new task (no pool, no limits). For tests and
 /// single-service setups; the master's pooled implementation replaces it.
