@@ -219,6 +219,7 @@ impl Maildir {
             Err(e) => return Err(e),
         };
         let files = self.list()?;
+        self.clean_tmp();
         list.header_next_uid = list.next_uid();
         list.records.retain(|r| files.contains_key(&r.base));
         let mut new: Vec<&String> = files.keys().filter(|b| list.find(b).is_none()).collect();
@@ -235,6 +236,27 @@ impl Maildir {
         list.header_next_uid = next;
         lock.replace(list.serialize().as_bytes(), self.fsync)?;
         Ok(list)
+    }
+
+    /// Removes files left in tmp/ by crashed writers, once they are older than 36 hours (the
+    /// age Dovecot uses: no writer takes that long).
+    fn clean_tmp(&self) {
+        let tmp = self.dir.join("tmp");
+        let Ok(rd) = fs::read_dir(&tmp) else {
+            return;
+        };
+        let limit = std::time::Duration::from_secs(36 * 3600);
+        for ent in rd.flatten() {
+            let old = ent
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > limit);
+            if old {
+                let _ = fs::remove_file(ent.path());
+            }
+        }
     }
 
     /// Takes a snapshot; files without a UID get one first.

@@ -142,6 +142,40 @@ async fn swaks_single_recipient_goes_to_detail_mailbox_with_delivered_to() {
     assert!(msgs[0].contains("\nhello\n.dot\n"), "{}", msgs[0]);
 }
 
+const STARTTLS: &str = r#"
+import smtplib, ssl, sys
+c = smtplib.LMTP("127.0.0.1", int(sys.argv[1]))
+c.ehlo_or_helo_if_needed()
+print("starttls" in c.esmtp_features)
+ctx = ssl._create_unverified_context()
+print(c.starttls(context=ctx)[0])
+c.ehlo_or_helo_if_needed()
+print("starttls" in c.esmtp_features)
+print(c.sendmail("a@example.org", ["bob"], b"Subject: tls\r\n\r\nsecret\r\n"))
+c.quit()
+"#;
+
+#[tokio::test]
+async fn starttls_is_offered_when_tls_is_configured_and_received_says_lmtps() {
+    let root = temp_dir("lmtp-tls");
+    let hub = TableAuth::hub_with(users(), false);
+    let s = settings(&root, false);
+    let svc = super::factory("lmtp", &s, &hub).unwrap();
+    let addr = serve_tcp(
+        svc,
+        "lmtp",
+        s,
+        hub,
+        Some(crate::service::login::testkit::test_tls()),
+    )
+    .await;
+    let out = python(STARTTLS, &[&addr.port().to_string()]).await;
+    assert_eq!(out, "True\n220\nFalse\n{}\n");
+    let m = &read_all(&root.join("bob"))[0];
+    assert!(m.contains("\tby mx.example.test with LMTPS\n"), "{m}");
+    assert!(m.ends_with("Subject: tls\n\nsecret\n"));
+}
+
 async fn converse(addr: std::net::SocketAddr, send: &[u8], want_lines: usize) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(send).await.unwrap();

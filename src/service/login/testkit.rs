@@ -169,6 +169,10 @@ pub fn test_tls() -> tokio_rustls::TlsAcceptor {
 /// Whether connections count as secured: loopback does, unless a test says otherwise.
 pub static INSECURE_PORTS: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
 
+/// Ports whose connections start with a TLS handshake (pop3s, lmtps), as the net layer does
+/// for `ssl = yes` listeners.
+pub static IMPLICIT_TLS_PORTS: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
 /// As [`serve_tcp`], with a handoff on every session (a post-login service under test).
 pub async fn serve_tcp_with(
     svc: Arc<dyn Service>,
@@ -200,7 +204,18 @@ pub async fn serve_tcp_with(
                 handoff: handoff.clone(),
                 ..Session::detached(&service, settings.clone())
             };
-            tokio::spawn(svc.clone().serve(conn, session));
+            let implicit = IMPLICIT_TLS_PORTS.lock().unwrap().contains(&addr.port());
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                if implicit {
+                    conn = match conn.starttls().await {
+                        Ok(c) => c,
+                        Err(_) => return,
+                    };
+                    conn.starttls = None;
+                }
+                svc.serve(conn, session).await
+            });
         }
     });
     addr

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use crate::mail::maildir::{Flags, Maildir};
 use crate::master::{Hub, Session};
 use crate::service::login::testkit::{
-    python, serve_tcp, temp_dir, test_tls, TableAuth, User, INSECURE_PORTS,
+    python, serve_tcp, temp_dir, test_tls, TableAuth, User, IMPLICIT_TLS_PORTS, INSECURE_PORTS,
 };
 use crate::service::login::{DirectPostLogin, PostLoginHandle};
 use crate::settings::Settings;
@@ -138,6 +138,33 @@ async fn curl_retrieves_exact_bytes_over_plain_and_stls() {
     // curl's LIST shows the octet counts.
     let list = curl(&[&format!("pop3://bob:pass@127.0.0.1:{}/", s.addr.port())]).await;
     assert_eq!(String::from_utf8(list).unwrap(), "1 53\r\n2 19\r\n");
+}
+
+#[tokio::test]
+async fn curl_pop3s_implicit_tls_retrieves_and_deletes() {
+    let s = setup("p3l-pop3s", |_| {}, true, true).await;
+    IMPLICIT_TLS_PORTS.lock().unwrap().push(s.addr.port());
+    INSECURE_PORTS.lock().unwrap().push(s.addr.port());
+    let url = format!("pop3s://bob:pass@127.0.0.1:{}/2", s.addr.port());
+    assert_eq!(curl(&["-k", &url]).await, b"Subject: two\r\n\r\n2\r\n");
+    // DELE through curl's custom request; QUIT commits it.
+    curl(&[
+        "-k",
+        "-X",
+        "DELE 1",
+        &format!("pop3s://bob:pass@127.0.0.1:{}/", s.addr.port()),
+        "-I",
+    ])
+    .await;
+    let left: Vec<u32> = s
+        .inbox
+        .sync()
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+    assert_eq!(left, [2]);
 }
 
 async fn talk(addr: SocketAddr, send: &[u8], until: &str) -> (TcpStream, String) {

@@ -140,6 +140,25 @@ fn partial_files_in_tmp_are_never_listed() {
 }
 
 #[test]
+fn old_tmp_leftovers_are_removed_on_resync_recent_ones_kept() {
+    let d = fresh("tmpclean");
+    let m = open(&d);
+    let old = d.join("tmp/old.partial");
+    let new = d.join("tmp/new.partial");
+    fs::write(&old, b"x").unwrap();
+    fs::write(&new, b"x").unwrap();
+    let f = fs::File::options().write(true).open(&old).unwrap();
+    f.set_modified(SystemTime::now() - std::time::Duration::from_secs(37 * 3600))
+        .unwrap();
+    drop(f);
+    // A file without a UID forces the locked resync that cleans tmp/.
+    fs::write(d.join("new/foreign"), b"y\n").unwrap();
+    m.sync().unwrap();
+    assert!(!old.exists());
+    assert!(new.exists());
+}
+
+#[test]
 fn apply_sets_flags_into_cur_and_expunges() {
     let d = fresh("apply");
     let m = open(&d);
