@@ -65,41 +65,32 @@ pub async fn run(conn: Conn, session: Session) {
         )
         .as_bytes(),
     );
-    let end = loop {
-        match step(&mut ctx, wire).await {
-            Ok(w) => wire = w,
-            Err((end, w)) => {
-                if let Some(mut w) = w {
-                    let farewell = match end {
-                        End::Shutdown => Some(Reply::new(421, "4.3.2", "Server shutting down")),
-                        End::Timeout => Some(Reply::new(
-                            421,
-                            "4.4.2",
-                            &format!("{} Disconnected for inactivity", ctx.host),
-                        )),
-                        _ => None,
-                    };
-                    if let Some(r) = farewell {
-                        let _ = w.send(&r.to_bytes()).await;
-                    }
-                }
-                break end;
-            }
+    let (end, wire) = commands(&mut ctx, wire).await;
+    if let Some(mut w) = wire {
+        let farewell = match end {
+            End::Shutdown => Some(Reply::new(421, "4.3.2", "Server shutting down")),
+            End::Timeout => Some(Reply::new(
+                421,
+                "4.4.2",
+                &format!("{} Disconnected for inactivity", ctx.host),
+            )),
+            _ => None,
+        };
+        if let Some(r) = farewell {
+            let _ = w.send(&r.to_bytes()).await;
         }
-    };
+    }
     tracing::debug!(session = %ctx.session_id, ?end, "lmtp session ended");
 }
 
-type StepResult = Result<Wire, (End, Option<Wire>)>;
-
-/// Serves the whole session; returns only when it ends (the Ok arm is never taken, it keeps
-/// the STARTTLS replacement of the wire simple).
-async fn step(ctx: &mut Ctx, mut wire: Wire) -> StepResult {
+/// The command loop. Returns why it ended and the wire, if it is still usable for a goodbye
+/// (the wire is replaced on STARTTLS, so it is passed by value).
+async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
     let mut tx = Transaction::default();
     loop {
         let line = match next_line(&mut wire, &ctx.session).await {
             Ok(l) => l,
-            Err(e) => return Err((e, Some(wire))),
+            Err(e) => return (e, Some(wire)),
         };
         let line = match line {
             Ok(l) => l,
@@ -159,7 +150,7 @@ async fn step(ctx: &mut Ctx, mut wire: Wire) -> StepResult {
                     wire.queue(b"354 OK\r\n");
                     let data = match read_data(&mut wire, &ctx.session).await {
                         Ok(d) => d,
-                        Err(e) => return Err((e, Some(wire))),
+                        Err(e) => return (e, Some(wire)),
                     };
                     let replies = deliver_all(ctx, &wire, &tx, data.into_body()).await;
                     for r in replies {
@@ -176,7 +167,7 @@ async fn step(ctx: &mut Ctx, mut wire: Wire) -> StepResult {
                 let mut chunk = tx.chunks.take().unwrap_or_default();
                 let mut reader = BdatReader::new(chunk_size, is_last);
                 if let Err(e) = read_chunk(&mut wire, &ctx.session, &mut reader, &mut chunk).await {
-                    return Err((e, Some(wire)));
+                    return (e, Some(wire));
                 }
                 if let Some(r) = sequence_error(&tx) {
                     r
@@ -199,7 +190,7 @@ async fn step(ctx: &mut Ctx, mut wire: Wire) -> StepResult {
             Request::Vrfy { .. } => Reply::new(252, "2.3.3", "Try RCPT instead"),
             Request::Quit => {
                 let _ = wire.send(&Reply::new(221, "2.0.0", "Bye").to_bytes()).await;
-                return Err((End::Eof, None));
+                return (End::Eof, None);
             }
             Request::StartTls => {
                 if wire.conn.starttls.is_none() || wire.conn.stream.is_tls() {
@@ -209,13 +200,13 @@ async fn step(ctx: &mut Ctx, mut wire: Wire) -> StepResult {
                         .send(&Reply::new(220, "2.0.0", "Begin TLS negotiation now.").to_bytes())
                         .await
                     {
-                        return Err((End::Io, None));
+                        return (End::Io, None);
                     }
                     wire = match wire.starttls().await {
                         Ok(w) => w,
                         Err(e) => {
                             tracing::info!(error = %e, "lmtp STARTTLS failed");
-                            return Err((End::Io, None));
+                            return (End::Io, None);
                         }
                     };
                     ctx.helo.clear();

@@ -137,19 +137,34 @@ impl LoginClient {
         }
     }
 
-    /// The `key=value` part of Dovecot's login log lines.
-    pub fn log_fields(&self, user: &str, method: &str) -> String {
+    /// A login log line (`Login`, `Aborted login`, …) in `login_log_format`.
+    pub fn log_line(&self, message: &str, user: &str, method: &str, tls: bool) -> String {
         let ip = |a: Option<SocketAddr>| a.map(|a| a.ip().to_string()).unwrap_or_default();
-        let mut s = format!(
-            "user=<{user}>, method={method}, rip={}, lip={}",
-            ip(self.remote),
-            ip(self.local)
-        );
-        if self.secured {
-            s.push_str(", secured");
-        }
-        s.push_str(&format!(", session=<{}>", self.session_id));
-        s
+        let port = |a: Option<SocketAddr>| a.map(|a| a.port().to_string()).unwrap_or_default();
+        let m = &self.session.settings.mail;
+        let state = if tls {
+            "TLS"
+        } else if self.secured {
+            "secured"
+        } else {
+            ""
+        };
+        super::logline::format(
+            &m.login_log_format,
+            &m.login_log_format_elements,
+            message,
+            &super::logline::LogVars {
+                user,
+                method,
+                rip: ip(self.remote),
+                lip: ip(self.local),
+                rport: port(self.remote),
+                lport: port(self.local),
+                mpid: "",
+                conn_state: state,
+                session: &self.session_id,
+            },
+        )
     }
 
     /// Reserves the user's `mail_max_userip_connections` slot and hands the connection to the
@@ -201,21 +216,27 @@ impl LoginClient {
             mechanism: mechanism.to_string(),
             protocol_data: Vec::new(),
         };
+        let tls = wire.conn.stream.is_tls();
         match post.0.hand_over(target, wire.into_conn(), handoff).await {
             Ok(()) => {
                 tracing::info!(
-                    "{}-login: Login: {}",
+                    "{}-login: {}",
                     self.protocol,
-                    self.log_fields(&user, mechanism)
+                    self.log_line("Login", &user, mechanism, tls)
                 );
                 Ok(())
             }
             Err((e, conn)) => {
                 release();
                 tracing::error!(
-                    "{}-login: handoff to {target} failed ({e}); the service's process_limit may have been reached: {}",
+                    "{}-login: {} (the service's process_limit may have been reached)",
                     self.protocol,
-                    self.log_fields(&user, mechanism)
+                    self.log_line(
+                        &format!("Internal login failure: {e}"),
+                        &user,
+                        mechanism,
+                        tls
+                    )
                 );
                 Err((LoginRefused::Internal, conn.map(Wire::new)))
             }

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod handoff;
+pub mod logline;
 pub mod metrics;
 pub mod sasl;
 pub mod userip;
