@@ -189,7 +189,74 @@ fn main() {
     }
     dc.send(b"QUIT\r\n");
     dc.line();
+
+    // Memory of idle authenticated POP3 sessions: roost's process growth per session against
+    // the resident size of one Dovecot pop3 process per session.
+    const IDLE: usize = 50;
+    let before = self_rss_kib();
+    let roost_idle: Vec<Client> = (0..IDLE)
+        .map(|_| {
+            let mut c = Client::connect(pop3_port);
+            c.send(b"STAT\r\n");
+            c.line();
+            c
+        })
+        .collect();
+    let roost_kib = (self_rss_kib().saturating_sub(before)) as f64 / IDLE as f64;
+    let dov_before = dovecot_pop3_rss_kib();
+    let dov_idle: Vec<Client> = (0..IDLE)
+        .map(|_| {
+            let mut c = Client::connect(DOVECOT_POP3);
+            c.send(format!("USER {DOVECOT_USER}\r\nPASS pass\r\nSTAT\r\n").as_bytes());
+            for _ in 0..3 {
+                c.line();
+            }
+            c
+        })
+        .collect();
+    let dov_kib = (dovecot_pop3_rss_kib().saturating_sub(dov_before)) as f64 / IDLE as f64;
+    println!(
+        "{:<28} {:>8.0} KiB {:>8.0} KiB {:>6.3}x",
+        "idle POP3 session memory",
+        roost_kib,
+        dov_kib,
+        roost_kib / dov_kib
+    );
+    drop(roost_idle);
+    drop(dov_idle);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// This process's resident set size.
+fn self_rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// Total resident size of Dovecot's post-login pop3 processes.
+fn dovecot_pop3_rss_kib() -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let p = e.path();
+        let Ok(cmd) = std::fs::read_to_string(p.join("cmdline")) else {
+            continue;
+        };
+        let name = cmd.split('\0').next().unwrap_or("");
+        if !name.ends_with("/pop3") && !name.contains("/pop3 ") {
+            continue;
+        }
+        if let Ok(st) = std::fs::read_to_string(p.join("status")) {
+            total += st
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
 }
 
 async fn serve(

@@ -19,8 +19,7 @@ struct Dovecot {
 
 impl Dovecot {
     fn start(dir: &Path) -> Dovecot {
-        // Below the ephemeral range, varied per run.
-        let pop3_port = 21000 + (std::process::id() % 5000) as u16;
+        let pop3_port = free_port();
         let conf = format!(
             "base_dir = {d}/base\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
 ssl = no\nprotocols = pop3\nlisten = 127.0.0.1\ndisable_plaintext_auth = no\n\
@@ -126,6 +125,16 @@ fn fetch_uid_flags(d: &Dovecot) -> Vec<(u32, String)> {
         }
     }
     v
+}
+
+/// A free loopback port below the ephemeral range, varied per run (anchor Dovecot and other
+/// tests use ports in the same range: skip the busy ones).
+fn free_port() -> u16 {
+    let base = 21000 + (std::process::id() % 4000) as u16;
+    (0..4000)
+        .map(|i| 21000 + (base - 21000 + i * 7) % 8000)
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port")
 }
 
 fn temp(tag: &str) -> PathBuf {
