@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -130,7 +131,9 @@ fn fetch_uid_flags(d: &Dovecot) -> Vec<(u32, String)> {
 /// A free loopback port below the ephemeral range, varied per run (anchor Dovecot and other
 /// tests use ports in the same range: skip the busy ones).
 fn free_port() -> u16 {
-    let base = 21000 + (std::process::id() % 4000) as u16;
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = 21000 + (std::process::id() % 4000) as u16 + call * 101;
     (0..4000)
         .map(|i| 21000 + (base - 21000 + i * 7) % 8000)
         .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
@@ -297,4 +300,73 @@ p.user('bob');p.pass_('pass')\nprint('\\n'.join(u.decode() for u in p.uidl()[1])
         .collect();
     assert_eq!(uidls, dovecot_uidls);
     assert_eq!(uidls[0], format!("00000001{:08x}", snap.uid_validity));
+}
+
+const CHILD_ENV: &str = "ROOST_COMPAT_DELIVER_INTO";
+const CONCURRENT: &str = "concurrent_roost_and_dovecot_deliveries_get_one_uid_sequence";
+
+#[test]
+fn concurrent_roost_and_dovecot_deliveries_get_one_uid_sequence() {
+    if let Ok(inbox) = std::env::var(CHILD_ENV) {
+        // Child: roost delivering as Dovecot's mail user, while Dovecot delivers too.
+        let inbox = PathBuf::from(inbox);
+        let m = Maildir::open(&inbox, &inbox, true, true, "roost.test").unwrap();
+        for i in 0..40 {
+            m.deliver(
+                format!("Subject: roost {i}\n\nr\n").as_bytes(),
+                &Flags::default(),
+            )
+            .unwrap();
+        }
+        return;
+    }
+    let dir = temp("concurrent");
+    let dovecot = Dovecot::start(&dir);
+    let inbox = dir.join("mail/bob");
+    fs::create_dir_all(&inbox).unwrap();
+    dovecot.chown_mail();
+    let roost = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", CONCURRENT, "--test-threads", "1"])
+        .env(CHILD_ENV, &inbox)
+        .uid(65534)
+        .gid(65534)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("re-running the test binary as nobody");
+    for i in 0..20 {
+        dovecot.doveadm(
+            &["save", "-u", "bob"],
+            Some(format!("Subject: dovecot {i}\n\nd\n").as_bytes()),
+        );
+    }
+    let out = roost.wait_with_output().unwrap();
+    assert!(out.status.success(), "roost child failed");
+
+    // Both agree on one UID per message, 1..=60, and on which file has which UID.
+    let fetched = dovecot.doveadm(
+        &["fetch", "-u", "bob", "uid guid", "mailbox", "INBOX", "all"],
+        None,
+    );
+    let mut dovecot_map = Vec::new();
+    let mut uid = 0u32;
+    for line in fetched.lines() {
+        if let Some(u) = line.strip_prefix("uid: ") {
+            uid = u.trim().parse().unwrap();
+        } else if let Some(g) = line.strip_prefix("guid: ") {
+            dovecot_map.push((uid, g.trim().to_string()));
+        }
+    }
+    let m = Maildir::open(&inbox, &inbox, false, true, "roost.test").unwrap();
+    let snap = m.sync().unwrap();
+    let roost_map: Vec<(u32, String)> = snap
+        .messages
+        .iter()
+        .map(|e| (e.uid, e.guid.clone()))
+        .collect();
+    assert_eq!(roost_map.len(), 60);
+    assert_eq!(
+        roost_map.iter().map(|(u, _)| *u).collect::<Vec<_>>(),
+        (1..=60).collect::<Vec<_>>()
+    );
+    assert_eq!(roost_map, dovecot_map);
 }

@@ -185,10 +185,12 @@ impl Maildir {
             .ok_or_else(|| MailError::Internal(format!("{base} vanished during delivery")))
     }
 
-    /// Lists new/ and cur/: base name → (in new/, file name).
+    /// Lists new/ and cur/: base name → (in new/, file name). new/ is read first: a message
+    /// another process moves from new/ to cur/ meanwhile is then seen at least once (and its
+    /// cur/ name wins), never missed.
     fn list(&self) -> Result<HashMap<String, (bool, String)>, MailError> {
         let mut out = HashMap::new();
-        for (sub, in_new) in [("cur", false), ("new", true)] {
+        for (sub, in_new) in [("new", true), ("cur", false)] {
             let d = self.dir.join(sub);
             let rd = fs::read_dir(&d).map_err(MailError::io("readdir", &d))?;
             for ent in rd {

@@ -16,30 +16,27 @@ pub use mailbox::{Maildir, MessageEntry, Snapshot};
 /// lone CR are kept.
 pub fn crlf_to_lf(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
-    let mut i = 0;
-    while i < data.len() {
-        let b = data[i];
-        if b == b'\r' && data.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(b);
-        i += 1;
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'\n', data) {
+        let end = if i > start && data[i - 1] == b'\r' {
+            i - 1
+        } else {
+            i
+        };
+        out.extend_from_slice(&data[start..end]);
+        out.push(b'\n');
+        start = i + 1;
     }
+    out.extend_from_slice(&data[start..]);
     out
 }
 
 /// The size a message has with CRLF line ends (IMAP RFC822.SIZE, POP3 octets): Dovecot's `W=`.
 pub fn virtual_size(lf_data: &[u8]) -> u64 {
-    let mut size = lf_data.len() as u64;
-    let mut prev = 0u8;
-    for &b in lf_data {
-        if b == b'\n' && prev != b'\r' {
-            size += 1;
-        }
-        prev = b;
-    }
-    size
+    let bare = memchr::memchr_iter(b'\n', lf_data)
+        .filter(|&i| i == 0 || lf_data[i - 1] != b'\r')
+        .count();
+    (lf_data.len() + bare) as u64
 }
 
 #[cfg(test)]
@@ -52,5 +49,8 @@ mod tests {
         assert_eq!(stored, b"a\nb\nc\rd\n");
         assert_eq!(virtual_size(&stored), stored.len() as u64 + 3);
         assert_eq!(virtual_size(b"x\r\n"), 3);
+        assert_eq!(crlf_to_lf(b"\r\n\r\n"), b"\n\n");
+        assert_eq!(crlf_to_lf(b"no end\r"), b"no end\r");
+        assert_eq!(virtual_size(b"\n\n"), 4);
     }
 }

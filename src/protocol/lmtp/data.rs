@@ -52,7 +52,7 @@ impl DataReader {
             match self.state {
                 State::InLine => {
                     // Copy up to and including the next LF in one go.
-                    match input[i..].iter().position(|&b| b == b'\n') {
+                    match memchr::memchr(b'\n', &input[i..]) {
                         Some(p) => {
                             self.push(&input[i..=i + p]);
                             i += p + 1;

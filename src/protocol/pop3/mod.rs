@@ -137,17 +137,16 @@ pub fn encode_message(data: &[u8], top: Option<usize>, out: &mut Vec<u8>) {
     out.reserve(data.len() + data.len() / 32 + 8);
     let mut in_body = false;
     let mut body_lines = 0usize;
-    let mut rest = data;
-    while !rest.is_empty() {
+    let mut start = 0usize;
+    let mut ends = memchr::memchr_iter(b'\n', data);
+    while start < data.len() {
         if let Some(limit) = top {
             if in_body && body_lines >= limit {
                 break;
             }
         }
-        let (line, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, &rest[rest.len()..]),
-        };
+        let end = ends.next().unwrap_or(data.len());
+        let line = &data[start..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.first() == Some(&b'.') {
             out.push(b'.');
@@ -159,7 +158,7 @@ pub fn encode_message(data: &[u8], top: Option<usize>, out: &mut Vec<u8>) {
         } else if line.is_empty() {
             in_body = true;
         }
-        rest = next;
+        start = end + 1;
     }
     out.extend_from_slice(b".\r\n");
 }

@@ -84,6 +84,11 @@ impl Wire {
         self.out.extend_from_slice(bytes);
     }
 
+    /// The output queue, for encoders that write in place (large POP3 messages).
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
     pub fn pending_output(&self) -> usize {
         self.out.len()
     }

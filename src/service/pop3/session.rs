@@ -270,23 +270,26 @@ impl Pop3 {
             }
         };
         let vsize = self.drop.messages[i].vsize;
-        let mut out = match top {
+        let status = match top {
             None => ok(&format!("{vsize} octets")),
             Some(_) => ok(""),
         };
-        encode_message(&data, top, &mut out);
+        let out = wire.output();
+        let before = out.len();
+        out.extend_from_slice(&status);
+        encode_message(&data, top, out);
+        let sent = (out.len() - before) as u64;
         match top {
             None => {
                 self.drop.retrieved[i] = true;
                 self.retr_n += 1;
-                self.retr_bytes += out.len() as u64;
+                self.retr_bytes += sent;
             }
             Some(_) => {
                 self.top_n += 1;
-                self.top_bytes += out.len() as u64;
+                self.top_bytes += sent;
             }
         }
-        wire.queue(&out);
         // Large messages go out now rather than waiting for the next read.
         if wire.pending_output() > 256 * 1024 {
             let n = wire.pending_output();
