@@ -302,3 +302,46 @@ async fn shutdown_says_421_and_unacknowledged_data_is_not_stored() {
         assert_eq!(fs::read_dir(inbox.join("tmp")).unwrap().count(), 0);
     }
 }
+
+const UNIX: &str = r#"
+import smtplib, sys
+c = smtplib.LMTP(sys.argv[1])
+print(c.sendmail("a@example.org", ["alice"], b"Subject: unix\r\n\r\nvia socket\r\n"))
+c.quit()
+"#;
+
+#[tokio::test]
+async fn unix_socket_listener_delivers_without_an_ip_in_received() {
+    let root = temp_dir("lmtp-unix");
+    let hub = TableAuth::hub_with(users(), false);
+    let s = settings(&root, false);
+    let svc = super::factory("lmtp", &s, &hub).unwrap();
+    let path = root.join("lmtp.sock");
+    let l = tokio::net::UnixListener::bind(&path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = l.accept().await {
+            let conn = crate::net::Conn::new(
+                crate::net::conn::Stream::new(crate::net::conn::Transport::Unix(sock)),
+                "lmtp",
+                "lmtp",
+            );
+            let session = Session {
+                hub: hub.clone(),
+                ..Session::detached("lmtp", s.clone())
+            };
+            tokio::spawn(svc.clone().serve(conn, session));
+        }
+    });
+    let out = python(UNIX, &[path.to_str().unwrap()]).await;
+    assert_eq!(out, "{}\n");
+    let m = &read_all(&root.join("alice"))[0];
+    let helo = m
+        .lines()
+        .find(|l| l.starts_with("Received: from "))
+        .unwrap();
+    assert!(!helo.contains("(["), "{m}");
+    assert!(
+        m.ends_with("Subject: unix\nvia socket\n") || m.ends_with("Subject: unix\n\nvia socket\n"),
+        "{m}"
+    );
+}

@@ -19,6 +19,9 @@ use crate::service::auth::api::{AuthHandle, ClientInfo};
 
 /// Pre-login clients are disconnected this long after connecting.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a handoff may wait for a full post-login service (Dovecot's login → post-login
+/// request timeout).
+pub const HANDOFF_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Why waiting for input ended.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -217,7 +220,21 @@ impl LoginClient {
             protocol_data: Vec::new(),
         };
         let tls = wire.conn.stream.is_tls();
-        match post.0.hand_over(target, wire.into_conn(), handoff).await {
+        let waiting = post.0.hand_over(target, wire.into_conn(), handoff);
+        let result = match tokio::time::timeout(HANDOFF_TIMEOUT, waiting).await {
+            Ok(r) => r,
+            Err(_) => {
+                // The connection went with the dropped request; the client sees a close.
+                release();
+                tracing::error!(
+                    "{}-login: {} (timed out waiting for {target}: its process_limit may have been reached)",
+                    self.protocol,
+                    self.log_line("Internal login failure", &user, mechanism, tls)
+                );
+                return Err((LoginRefused::Internal, None));
+            }
+        };
+        match result {
             Ok(()) => {
                 tracing::info!(
                     "{}-login: {}",

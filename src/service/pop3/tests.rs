@@ -25,9 +25,13 @@ fn fill(root: &Path) -> Maildir {
 }
 
 async fn start(root: &Path, lock: bool) -> std::net::SocketAddr {
+    start_with(root, |s| s.mail.pop3_lock_session = lock).await
+}
+
+async fn start_with(root: &Path, tweak: impl FnOnce(&mut Settings)) -> std::net::SocketAddr {
     let mut s = Settings::default();
     s.mail.mail_location = format!("maildir:{}/%n", root.display());
-    s.mail.pop3_lock_session = lock;
+    tweak(&mut s);
     let s = Arc::new(s);
     let hub = TableAuth::hub_with(Vec::new(), false);
     let svc = super::factory("pop3", &s, &hub).unwrap();
@@ -157,4 +161,30 @@ async fn pop3_lock_session_refuses_a_second_session() {
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let third = raw(addr, b"QUIT\r\n", "Logging out").await;
     assert!(third.starts_with("+OK Logged in."), "{third}");
+}
+
+#[tokio::test]
+async fn pop3_no_flag_updates_leaves_retrieved_messages_unseen() {
+    let root = temp_dir("pop3-noflags");
+    let m = fill(&root);
+    let addr = start_with(&root, |s| s.mail.pop3_no_flag_updates = true).await;
+    let out = raw(addr, b"RETR 1\r\nQUIT\r\n", "Logging out.").await;
+    assert!(out.contains("+OK 44 octets\r\n"), "{out}");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(m
+        .sync()
+        .unwrap()
+        .messages
+        .iter()
+        .all(|e| !e.flags.has(Flags::SEEN)));
+}
+
+#[tokio::test]
+async fn custom_uidl_format() {
+    let root = temp_dir("pop3-uidlfmt");
+    let m = fill(&root);
+    let addr = start_with(&root, |s| s.mail.pop3_uidl_format = "%v.%u".into()).await;
+    let uv = m.sync().unwrap().uid_validity;
+    let out = raw(addr, b"UIDL 2\r\nQUIT\r\n", "Logging out.").await;
+    assert!(out.contains(&format!("+OK 2 {uv}.2\r\n")), "{out}");
 }

@@ -361,3 +361,65 @@ async fn pre_login_timeout_is_absolute_three_minutes() {
     c.read_to_end(&mut rest).await.unwrap();
     assert_eq!(rest, b"-ERR Disconnected for inactivity.\r\n");
 }
+
+/// Holds handoffs until released, like a full post-login pool.
+struct Gate {
+    open: Arc<tokio::sync::Notify>,
+    inner: Arc<DirectPostLogin>,
+}
+
+impl crate::service::login::PostLogin for Gate {
+    fn hand_over(
+        &self,
+        service: &str,
+        conn: crate::net::Conn,
+        handoff: crate::master::Handoff,
+    ) -> crate::master::BoxFuture<
+        Result<
+            (),
+            (
+                crate::service::login::HandoffError,
+                Option<crate::net::Conn>,
+            ),
+        >,
+    > {
+        let open = self.open.clone();
+        let inner = self.inner.clone();
+        let service = service.to_string();
+        Box::pin(async move {
+            open.notified().await;
+            inner.hand_over(&service, conn, handoff).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_full_post_login_service_makes_the_client_wait_not_fail() {
+    let s = setup("p3l-wait", |_| {}, false, false).await;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let pop3 = crate::service::pop3::factory("pop3", &s.settings, &s.hub).unwrap();
+    let mut services = HashMap::new();
+    services.insert("pop3".to_string(), pop3);
+    s.hub.insert(Arc::new(PostLoginHandle(Arc::new(Gate {
+        open: gate.clone(),
+        inner: Arc::new(DirectPostLogin {
+            services,
+            settings: s.settings.clone(),
+            hub: s.hub.clone(),
+        }),
+    }))));
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    read_until(&mut c, "ready.").await;
+    c.write_all(b"USER bob\r\nPASS pass\r\n").await.unwrap();
+    read_until(&mut c, "+OK\r\n").await;
+    let mut buf = [0u8; 64];
+    let waited = tokio::time::timeout(Duration::from_millis(300), c.read(&mut buf)).await;
+    if let Ok(r) = waited {
+        panic!(
+            "no reply while the post-login service is full, got {:?}",
+            r.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+        );
+    }
+    gate.notify_one();
+    assert_eq!(read_until(&mut c, "\r\n").await, "+OK Logged in.\r\n");
+}
