@@ -181,12 +181,20 @@ fn main() {
         "{:<28} {:>12} {:>12} {:>7}",
         "", "roost", "dovecot", "ratio"
     );
+    // The machine is shared: alternate roost and Dovecot for a few rounds and keep each
+    // one's best round.
+    const ROUNDS: usize = 3;
     let mut delivered = 0;
-    for (size, n) in [(1024usize, 300usize), (100 * 1024, 100)] {
+    for (size, n) in [(1024usize, 100usize), (100 * 1024, 40)] {
         let msg = message(size);
-        let r = Client::connect(lmtp_port).lmtp_rate(DOVECOT_USER, &msg, n);
-        let d = Client::connect(DOVECOT_LMTP).lmtp_rate(DOVECOT_USER, &msg, n);
-        delivered += n;
+        let (mut r, mut d) = (0f64, 0f64);
+        let mut rc = Client::connect(lmtp_port);
+        let mut dc = Client::connect(DOVECOT_LMTP);
+        for _ in 0..ROUNDS {
+            r = r.max(rc.lmtp_rate(DOVECOT_USER, &msg, n));
+            d = d.max(dc.lmtp_rate(DOVECOT_USER, &msg, n));
+            delivered += n;
+        }
         println!(
             "{:<28} {:>9.0}/s {:>9.0}/s {:>6.2}x",
             format!("LMTP deliver {} KiB", size / 1024),
@@ -196,13 +204,16 @@ fn main() {
         );
     }
     let mut rc = Client::connect(pop3_port);
-    let r = rc.retr_rate(delivered);
     let mut dc = Client::connect(DOVECOT_POP3);
     dc.send(format!("USER {DOVECOT_USER}\r\nPASS pass\r\n").as_bytes());
     dc.line();
     let ok = dc.line();
     assert!(ok.starts_with("+OK"), "Dovecot login: {ok}");
-    let d = dc.retr_rate(delivered);
+    let (mut r, mut d) = (0f64, 0f64);
+    for _ in 0..ROUNDS {
+        r = r.max(rc.retr_rate(delivered));
+        d = d.max(dc.retr_rate(delivered));
+    }
     println!(
         "{:<28} {:>9.0}/s {:>9.0}/s {:>6.2}x",
         format!("POP3 RETR ({delivered} msgs)"),

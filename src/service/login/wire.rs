@@ -5,6 +5,7 @@ use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::net::conn::{Stream, Transport};
 use crate::net::Conn;
 
 /// A line longer than the limit arrived.
@@ -19,7 +20,11 @@ pub struct Wire {
 }
 
 impl Wire {
+    /// Wraps a connection. Output is batched here and flushed once per batch, so Nagle's
+    /// algorithm can only add delay (the last segment of a large response waiting for an ACK):
+    /// TCP sockets get `TCP_NODELAY`, as Dovecot uncorks its sockets after each batch.
     pub fn new(conn: Conn) -> Wire {
+        set_nodelay(&conn.stream);
         Wire {
             conn,
             buf: Vec::with_capacity(4096),
@@ -120,5 +125,19 @@ impl Wire {
     pub async fn starttls(self) -> io::Result<Wire> {
         let conn = self.conn.starttls().await?;
         Ok(Wire::new(conn))
+    }
+}
+
+fn set_nodelay(stream: &Stream) {
+    let tcp = match &stream.transport {
+        Transport::Tcp(s) => Some(s),
+        Transport::Tls(t) => match &t.get_ref().0.transport {
+            Transport::Tcp(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(s) = tcp {
+        let _ = s.set_nodelay(true);
     }
 }
