@@ -2,7 +2,8 @@
 //! with process_limit=1 client_limit=1 greets a second client only after the first quits;
 //! pop3-login with process_limit=1 client_limit=2 kicks the oldest pre-auth client with
 //! `-ERR Connection queue full` and greets the newcomer; a full pop3 pool makes an
-//! authenticated client wait for `+OK Logged in.` instead of failing.
+//! authenticated client wait for `+OK Logged in.` instead of failing; with
+//! mail_max_userip_connections=2 the third session of one user from one address is refused.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,7 +111,12 @@ struct World {
 }
 
 fn world(tag: &str) -> World {
+    world_with(tag, |_| {})
+}
+
+fn world_with(tag: &str, tweak: impl FnOnce(&mut Settings)) -> World {
     let mut s = Settings::default();
+    tweak(&mut s);
     s.mail.mail_location = format!("maildir:{}/%n", temp(tag).display());
     s.mail.hostname = "limits.test".into();
     let settings = Arc::new(s);
@@ -247,4 +253,46 @@ async fn full_pop3_pool_makes_the_authenticated_client_wait() {
     a.write_all(b"QUIT\r\n").await.unwrap();
     assert!(read_until(&mut a, "+OK Logging out.", WAIT).await.is_some());
     assert!(read_until(&mut b, "+OK Logged in.", WAIT).await.is_some());
+}
+
+#[tokio::test]
+async fn third_session_of_one_user_and_ip_is_refused() {
+    let w = world_with("userip", |s| s.mail.mail_max_userip_connections = 2);
+    let pop3 = roost::service::pop3::factory("pop3", &w.settings, &w.hub).unwrap();
+    let (pop3_pool, _) = pool(&w, "pop3", ServiceType::Normal, limits(10, 10), pop3, false);
+    w.hub
+        .insert(Arc::new(PostLoginHandle(Arc::new(ToPool(pop3_pool)))));
+    let login = roost::service::pop3_login::factory("pop3-login", &w.settings, &w.hub).unwrap();
+    let (_p, port) = pool(
+        &w,
+        "pop3-login",
+        ServiceType::Login,
+        limits(1, 10),
+        login,
+        true,
+    );
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        c.write_all(b"USER bob\r\nPASS pass\r\n").await.unwrap();
+        assert!(read_until(&mut c, "+OK Logged in.", WAIT).await.is_some());
+        sessions.push(c);
+    }
+    let mut third = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    third.write_all(b"USER bob\r\nPASS pass\r\n").await.unwrap();
+    let t = read_until(&mut third, "exceeded", WAIT).await.unwrap();
+    assert!(t.ends_with(
+        "-ERR [IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=2)\r\n"
+    ), "{t}");
+    // One session ends: the slot is free again.
+    sessions[0].write_all(b"QUIT\r\n").await.unwrap();
+    assert!(read_until(&mut sessions[0], "Logging out", WAIT)
+        .await
+        .is_some());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    again.write_all(b"USER bob\r\nPASS pass\r\n").await.unwrap();
+    assert!(read_until(&mut again, "+OK Logged in.", WAIT)
+        .await
+        .is_some());
 }
