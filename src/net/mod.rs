@@ -5,6 +5,7 @@ pub mod conn;
 pub mod frontdoor;
 pub mod listener;
 pub mod settings;
+pub mod tls;
 pub mod unix;
 
 pub use conn::{Conn, Stream, Transport};
