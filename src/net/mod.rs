@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod frontdoor;
 pub mod listener;
+pub mod metrics;
 pub mod proxy;
 pub mod settings;
 pub mod tls;
