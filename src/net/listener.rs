@@ -206,12 +206,26 @@ pub struct Accepted {
 /// A bound, listening socket (inet or unix). Fifos are opened by [`crate::net::fifo`].
 pub struct BoundListener {
     pub spec: ListenerSpec,
+    /// (dev, inode) of the unix socket file we created, so that dropping an old generation's
+    /// listener never unlinks the socket a newer generation created at the same path.
+    inode: Option<(u64, u64)>,
     fd: AsyncFd<Socket>,
 }
 
 impl BoundListener {
     /// Binds and listens with `backlog` (the pool's capacity, at least 4; the kernel caps it).
+    /// A unix socket path that another live server answers on is an error.
     pub fn bind(spec: ListenerSpec, backlog: u64) -> io::Result<BoundListener> {
+        Self::bind_inner(spec, backlog, false)
+    }
+
+    /// As [`bind`](Self::bind), but a unix socket path is unlinked and recreated even if the
+    /// previous generation still listens on it (reload: spec §1.8 step 5).
+    pub fn bind_replacing(spec: ListenerSpec, backlog: u64) -> io::Result<BoundListener> {
+        Self::bind_inner(spec, backlog, true)
+    }
+
+    fn bind_inner(spec: ListenerSpec, backlog: u64, replace: bool) -> io::Result<BoundListener> {
         let backlog = backlog.clamp(4, i32::MAX as u64) as i32;
         let socket = match &spec.kind {
             ListenerKind::Inet {
@@ -232,7 +246,7 @@ impl BoundListener {
                 s
             }
             ListenerKind::Unix { path, .. } => {
-                let s = super::unix::bind_unix(&spec, path, backlog)?;
+                let s = super::unix::bind_unix(&spec, path, backlog, replace)?;
                 s.set_nonblocking(true)?;
                 s
             }
@@ -243,8 +257,16 @@ impl BoundListener {
                 ))
             }
         };
+        let inode = match &spec.kind {
+            ListenerKind::Unix { path, .. } => std::fs::metadata(path).ok().map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            }),
+            _ => None,
+        };
         Ok(BoundListener {
             spec,
+            inode,
             // SAFETY: `socket` owns its fd and is moved into the AsyncFd, which keeps it open
             // and unchanged until drop.
             fd: unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) }
@@ -310,7 +332,14 @@ impl BoundListener {
 impl Drop for BoundListener {
     fn drop(&mut self) {
         if let ListenerKind::Unix { path, .. } = &self.spec.kind {
-            let _ = std::fs::remove_file(path);
+            use std::os::unix::fs::MetadataExt;
+            let same = std::fs::symlink_metadata(path)
+                .ok()
+                .map(|m| (m.dev(), m.ino()))
+                == self.inode;
+            if same && self.inode.is_some() {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }

@@ -9,8 +9,14 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::listener::ListenerSpec;
 
-/// Binds a unix listener at `path`, replacing a stale socket file.
-pub fn bind_unix(spec: &ListenerSpec, path: &Path, backlog: i32) -> io::Result<Socket> {
+/// Binds a unix listener at `path`, replacing a stale socket file. With `replace`, an existing
+/// file is unlinked without asking who listens on it (reload).
+pub fn bind_unix(
+    spec: &ListenerSpec,
+    path: &Path,
+    backlog: i32,
+    replace: bool,
+) -> io::Result<Socket> {
     let (mode, user, group) = match &spec.kind {
         super::listener::ListenerKind::Unix {
             mode, user, group, ..
@@ -20,7 +26,9 @@ pub fn bind_unix(spec: &ListenerSpec, path: &Path, backlog: i32) -> io::Result<S
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    if std::fs::symlink_metadata(path).is_ok() {
+    if replace {
+        let _ = std::fs::remove_file(path);
+    } else if std::fs::symlink_metadata(path).is_ok() {
         match std::os::unix::net::UnixStream::connect(path) {
             Ok(_) => {
                 return Err(io::Error::new(
