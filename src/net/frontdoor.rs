@@ -1,8 +1,10 @@
 //! The front door every accepted connection passes before a service sees it: the PROXY header
 //! on `haproxy = yes` listeners, then the TLS handshake on `ssl = yes` listeners, producing a
 //! `Conn`. The pool calls [`FrontDoor::open`] inside the connection's own task, so a slow client
-//! never holds up accepting. `open` enforces `haproxy_timeout` and the handshake timeout itself,
-//! logs one line for every refused connection and counts it (see [`super::metrics`]).
+//! never holds up accepting. `open` enforces `haproxy_timeout` and the handshake timeout itself;
+//! a refused connection comes back as [`Rejected`] (reason label plus a detail naming the real
+//! client address), which the pool logs in one line and counts in
+//! `roost_listener_proxy_rejected_total{service,listener,reason}`.
 //!
 //! A `FrontDoor` is built per configuration generation: SIGHUP builds a new one (new
 //! certificates for new handshakes) while live connections keep their streams.
@@ -107,14 +109,7 @@ impl FrontDoor {
         conn.real_local = accepted.local;
         conn.secured = is_loopback_to_self(accepted.peer, accepted.local);
         if haproxy {
-            self.read_proxy(&mut conn).await.inspect_err(|r| {
-                tracing::warn!(
-                    service = %conn.service, listener = %conn.listener,
-                    rip = %conn.remote_ip(), reason = r.reason,
-                    "haproxy: {}", r.detail
-                );
-                super::metrics::proxy_rejected(&conn.service, &conn.listener, r.reason);
-            })?;
+            self.read_proxy(&mut conn).await?;
         }
         if ssl {
             conn = self.handshake(conn).await?;
@@ -124,11 +119,15 @@ impl FrontDoor {
 
     /// Reads and applies the PROXY header (spec §3.3).
     async fn read_proxy(&self, conn: &mut Conn) -> Result<(), Rejected> {
+        let peer = conn.real_remote.map(|a| a.ip());
+        let rip = peer.map(|ip| ip.to_string()).unwrap_or_default();
         let rej = |e: ProxyError| Rejected {
             reason: e.reason(),
-            detail: e.to_string(),
+            detail: match e {
+                ProxyError::Untrusted(_) => format!("haproxy: {e}"),
+                _ => format!("haproxy: {e} (rip={rip})"),
+            },
         };
-        let peer = conn.real_remote.map(|a| a.ip());
         match peer {
             Some(ip) if self.trusted.contains(ip) => {}
             Some(ip) => return Err(rej(ProxyError::Untrusted(ip))),
@@ -191,18 +190,10 @@ impl FrontDoor {
                 conn.secured = true;
                 Ok(conn)
             }
-            Err(e) => {
-                tracing::info!(
-                    service = %conn.service, listener = %conn.listener,
-                    rip = %conn.remote_ip(), reason = e.reason(),
-                    "Disconnected: {e}"
-                );
-                super::metrics::tls_failed(&conn.service, &conn.listener, e.reason());
-                Err(Rejected {
-                    reason: e.reason(),
-                    detail: e.to_string(),
-                })
-            }
+            Err(e) => Err(Rejected {
+                reason: e.reason(),
+                detail: format!("{e} (rip={})", conn.remote_ip()),
+            }),
         }
     }
 }

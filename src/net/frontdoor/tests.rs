@@ -263,7 +263,7 @@ async fn plaintext_on_an_ssl_listener_fails_the_handshake() {
 }
 
 #[test]
-fn refusals_are_counted_with_service_listener_and_reason() {
+fn completed_handshakes_are_counted_by_version() {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     metrics::with_local_recorder(&recorder, || {
@@ -273,19 +273,42 @@ fn refusals_are_counted_with_service_listener_and_reason() {
             .unwrap();
         rt.block_on(async {
             let f = fixture(&[], 3000);
-            let (conn, _c) = open_with(&f, spec(false, true), |a| async move {
-                TcpStream::connect(a).await.unwrap()
+            let connector = client_tls(&f.ca);
+            let (conn, _c) = open_with(&f, spec(true, false), |a| async move {
+                let tcp = TcpStream::connect(a).await.unwrap();
+                connector
+                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                    .await
+                    .unwrap()
             })
             .await;
-            assert!(conn.is_err());
+            assert!(conn.is_ok());
         });
     });
     let text = handle.render();
     assert!(
         text.contains(
-            r#"roost_listener_proxy_rejected_total{service="health-check",listener="test",reason="untrusted"} 1"#
+            r#"roost_listener_tls_handshakes_total{service="health-check",listener="test",version="TLSv1.3"} 1"#
         ),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn refusal_details_name_the_real_client_address() {
+    let f = fixture(&["127.0.0.1"], 3000);
+    let (conn, _c) = open_with(&f, spec(false, true), |a| async move {
+        let mut tcp = TcpStream::connect(a).await.unwrap();
+        tcp.write_all(b"GET / HTTP/1.0\r\n").await.unwrap();
+        tcp
+    })
+    .await;
+    let e = conn.err().unwrap();
+    assert_eq!(e.reason, "invalid");
+    assert!(
+        e.detail.contains("rip=127.0.0.1") && e.detail.starts_with("haproxy:"),
+        "{}",
+        e.detail
     );
 }
 
