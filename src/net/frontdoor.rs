@@ -114,6 +114,14 @@ impl FrontDoor {
         if ssl {
             conn = self.handshake(conn).await?;
         }
+        tracing::debug!(
+            service = %conn.service, listener = %conn.listener,
+            rip = %conn.remote_ip(),
+            lip = %conn.local.map(|a| a.ip().to_string()).unwrap_or_default(),
+            real_rip = %conn.real_remote.map(|a| a.ip().to_string()).unwrap_or_default(),
+            secured = conn.secured, tls = conn.tls,
+            "connection accepted"
+        );
         Ok(conn)
     }
 

@@ -363,3 +363,6 @@ fn poll_in(fd: i32) -> bool {
     let n = unsafe { libc::poll(&mut p, 1, 0) };
     n > 0 && (p.revents & libc::POLLIN) != 0
 }
+
+#[cfg(test)]
+mod tests;
