@@ -123,8 +123,12 @@ backend v2ssl
     assert!(server.wait_log(" rip=127.0.0.2 ", Duration::from_secs(5)));
     let plain = accepted_lines(&server, "127.0.0.2");
     assert!(plain.len() >= 2, "{}", server.log_text());
-    assert!(plain.iter().all(|l| l.contains("real_rip=127.0.0.1") && l.contains("secured=false")),
-        "{plain:?}");
+    assert!(
+        plain
+            .iter()
+            .all(|l| l.contains("real_rip=127.0.0.1") && l.contains("secured=false")),
+        "{plain:?}"
+    );
 
     // TLS to haproxy, which tells roost with the SSL TLV: the session counts as secured.
     let tcp = connect_from("127.0.0.3", p3);
@@ -132,7 +136,8 @@ backend v2ssl
     ping(&mut s);
     let ssl = accepted_lines(&server, "127.0.0.3");
     assert!(
-        ssl.iter().any(|l| l.contains("secured=true") && l.contains("tls=true")),
+        ssl.iter()
+            .any(|l| l.contains("secured=true") && l.contains("tls=true")),
         "{}",
         server.log_text()
     );
@@ -144,7 +149,8 @@ fn untrusted_slow_and_garbage_headers_are_closed_silently_and_counted() {
 
     // 127.0.0.5 is not in haproxy_trusted_networks.
     let mut s = connect_from("127.0.0.5", proxied);
-    s.write_all(b"PROXY TCP4 198.51.100.7 192.0.2.1 1 2\r\nPING\n").unwrap();
+    s.write_all(b"PROXY TCP4 198.51.100.7 192.0.2.1 1 2\r\nPING\n")
+        .unwrap();
     assert_closed_silently(&mut s, Duration::from_secs(5));
 
     // A trusted peer that stops half-way through the header: closed after haproxy_timeout.
