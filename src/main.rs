@@ -132,19 +132,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Stop => {
             let base = loaded.settings.core.base_dir.clone();
-            let pid = std::fs::read_to_string(base.join("master.pid")).ok();
+            let pid_file = base.join("master.pid");
             let mut c = Client::connect(&base.join("master"))?;
             c.simple("STOP")?;
-            if let Some(pid) = pid.and_then(|p| p.trim().parse::<i32>().ok()) {
-                for _ in 0..100 {
-                    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
-                        return Ok(());
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(100));
+            // The server removes its pid file as the last step of a clean stop.
+            for _ in 0..150 {
+                if !pid_file.exists() {
+                    return Ok(());
                 }
-                bail!("roost (pid {pid}) is still running after 10 s");
+                std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            Ok(())
+            bail!(
+                "roost is still running after 15 s ({} still exists)",
+                pid_file.display()
+            );
         }
     }
 }

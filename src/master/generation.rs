@@ -42,6 +42,9 @@ pub enum ServiceState {
     Disabled,
 }
 
+/// Pools with the listeners each will accept on, waiting for [`Generation::start`].
+pub type Unstarted = Vec<(Arc<WorkerPool>, Vec<Arc<BoundListener>>)>;
+
 pub struct Generation {
     pub settings: Arc<Settings>,
     pub pools: BTreeMap<String, Arc<WorkerPool>>,
@@ -81,7 +84,7 @@ impl Generation {
         hub: &Arc<Hub>,
         reuse: &[Arc<BoundListener>],
         reloading: bool,
-    ) -> Result<(Generation, Vec<(Arc<WorkerPool>, Vec<Arc<BoundListener>>)>), String> {
+    ) -> Result<(Generation, Unstarted), String> {
         let settings = Arc::new(loaded.settings.clone());
         let states = service_states(&settings);
         for (name, st) in &states {
@@ -167,7 +170,7 @@ impl Generation {
     /// Starts accepting on every pool and publishes the pools in the Hub.
     pub fn start(
         &self,
-        started: Vec<(Arc<WorkerPool>, Vec<Arc<BoundListener>>)>,
+        started: Unstarted,
         door: Arc<FrontDoor>,
         hub: &Arc<Hub>,
     ) {

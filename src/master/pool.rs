@@ -183,7 +183,7 @@ impl WorkerPool {
         p.served += 1;
         p.idle_since = None;
         let session = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
-        self.note_idle(st);
+        self.top_up_locked(st);
         Some(Slot { vproc: id, session })
     }
 
@@ -253,15 +253,19 @@ impl WorkerPool {
     /// Creates processes until `process_min_avail` are available (bounded by process_limit).
     fn top_up(&self) {
         let mut st = self.lock();
-        if st.stopped || self.throttled(&st) {
+        self.top_up_locked(&mut st);
+    }
+
+    fn top_up_locked(&self, st: &mut State) {
+        if st.stopped || self.throttled(st) {
             return;
         }
-        while (self.available_count(&st) as u32) < self.eff.process_min_avail
+        while (self.available_count(st) as u32) < self.eff.process_min_avail
             && (st.procs.len() as u32) < self.eff.process_limit
         {
-            self.create_locked(&mut st);
+            self.create_locked(st);
         }
-        self.note_idle(&mut st);
+        self.note_idle(st);
     }
 
     /// Records a start-up failure: throttle 2 s, doubling to 60 s.
