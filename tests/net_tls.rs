@@ -138,6 +138,24 @@ fn sighup_swaps_the_certificate_for_new_handshakes_while_old_connections_continu
     }
     // The connection made before the reload still works.
     ping(&mut old);
+
+    // A key that does not match: the reload is refused and the renewed certificate stays.
+    let other = t.ca.server(&["localhost"]);
+    std::fs::write(t.server.dir.join("default.key"), &other.key_pem).unwrap();
+    t.server.signal(nix::sys::signal::Signal::SIGHUP);
+    assert!(
+        t.server
+            .wait_log("Config reload failed: ssl_key", Duration::from_secs(10)),
+        "{}",
+        t.server.log_text()
+    );
+    let tcp = connect(format!("127.0.0.1:{}", t.tls).parse().unwrap());
+    let mut s = tls_connect(cfg, "localhost", tcp);
+    ping(&mut s);
+    assert_eq!(
+        s.conn.peer_certificates().unwrap()[0].to_vec(),
+        renewed.cert_der
+    );
 }
 
 #[test]

@@ -323,3 +323,88 @@ fn global_ssl_no_builds_no_tls_and_bad_trusted_networks_are_an_error() {
     let e = FrontDoor::new(Arc::new(s)).err().unwrap();
     assert!(e.contains("haproxy_trusted_networks"), "{e}");
 }
+
+#[tokio::test]
+async fn starttls_upgrades_a_plain_connection_and_drops_pipelined_plaintext() {
+    let f = fixture(&[], 3000);
+    let connector = client_tls(&f.ca);
+    let (conn, tcp) = open_with(&f, spec(false, false), |a| async move {
+        let mut tcp = TcpStream::connect(a).await.unwrap();
+        // Plaintext pipelined after the STARTTLS command must not reach the TLS layer.
+        tcp.write_all(b"a1 STARTTLS\r\na2 INJECTED\r\n")
+            .await
+            .unwrap();
+        tcp
+    })
+    .await;
+    let mut conn = conn.unwrap();
+    let mut line = [0u8; 13];
+    conn.stream.read_exact(&mut line).await.unwrap();
+    assert_eq!(&line, b"a1 STARTTLS\r\n");
+    // The service has read ahead (as a line reader would) and hands the rest back.
+    let mut ahead = [0u8; 13];
+    conn.stream.read_exact(&mut ahead).await.unwrap();
+    conn.stream.unread(&ahead);
+    assert!(!conn.secured || conn.remote.unwrap().ip().is_loopback());
+    let server = tokio::spawn(async move {
+        let mut c = conn.starttls().await.unwrap();
+        let mut b = [0u8; 4];
+        c.stream.read_exact(&mut b).await.unwrap();
+        (c, b)
+    });
+    let mut tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"PING").await.unwrap();
+    tls.flush().await.unwrap();
+    let (c, b) = server.await.unwrap();
+    assert_eq!(&b, b"PING");
+    assert!(c.tls && c.secured && c.stream.is_tls());
+    assert_eq!(c.local_name.as_deref(), Some("localhost"));
+    let again = c.starttls().await.err().unwrap();
+    assert_eq!(again.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+/// Random bytes at a `haproxy = yes` + `ssl = yes` listener: `open` never panics and always
+/// ends within the PROXY timeout plus the handshake timeout.
+#[test]
+fn random_bytes_at_the_front_door_end_within_the_timeouts() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut f = fixture(&["127.0.0.1"], 100);
+    f.door.handshake_timeout = Duration::from_millis(200);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(48));
+    let strategy = (
+        any::<bool>(),
+        any::<bool>(),
+        proptest::collection::vec(any::<u8>(), 0..400),
+    );
+    runner
+        .run(&strategy, |(haproxy, tls_prefix, tail)| {
+            // Half the cases start like a real PROXY v2 header or a TLS record to get deeper.
+            let mut bytes = Vec::new();
+            if haproxy && tls_prefix {
+                bytes.extend_from_slice(b"PROXY TCP4 127.0.0.1 127.0.0.1 1 2\r\n\x16\x03\x01");
+            } else if tls_prefix {
+                bytes.extend_from_slice(b"\x16\x03\x01\x00\x40\x01");
+            }
+            bytes.extend_from_slice(&tail);
+            rt.block_on(async {
+                let t0 = Instant::now();
+                let (conn, _c) = open_with(&f, spec(true, haproxy), |a| async move {
+                    let mut tcp = TcpStream::connect(a).await.unwrap();
+                    let _ = tcp.write_all(&bytes).await;
+                    tcp
+                })
+                .await;
+                assert!(conn.is_err(), "random bytes must not produce a TLS session");
+                assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+            });
+            Ok(())
+        })
+        .unwrap();
+}
