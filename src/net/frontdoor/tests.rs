@@ -408,3 +408,53 @@ fn random_bytes_at_the_front_door_end_within_the_timeouts() {
         })
         .unwrap();
 }
+
+#[tokio::test]
+async fn proxy_header_and_client_hello_in_one_segment() {
+    let f = fixture(&["127.0.0.1"], 3000);
+    let ca_der = f.ca.cert_der.clone();
+    let (conn, client) = open_with(&f, spec(true, true), |a| async move {
+        // The blocking client runs on its own thread; its handle is awaited at the end.
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut roots = RootCertStore::empty();
+            roots.add(CertificateDer::from(ca_der)).unwrap();
+            let cfg = ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            let mut c = rustls::ClientConnection::new(
+                Arc::new(cfg),
+                ServerName::try_from("localhost").unwrap(),
+            )
+            .unwrap();
+            // The PROXY header and the ClientHello leave in a single write.
+            let mut first = b"PROXY TCP6 2001:db8::7 2001:db8::1 40000 993\r\n".to_vec();
+            c.write_tls(&mut first).unwrap();
+            let mut sock = std::net::TcpStream::connect(a).unwrap();
+            sock.write_all(&first).unwrap();
+            while c.is_handshaking() {
+                c.complete_io(&mut sock).unwrap();
+            }
+            let mut s = rustls::StreamOwned::new(c, sock);
+            s.write_all(b"PING").unwrap();
+            s.flush().unwrap();
+            let mut b = [0u8; 4];
+            s.read_exact(&mut b).unwrap();
+            b
+        })
+    })
+    .await;
+    let mut conn = conn.unwrap();
+    assert_eq!(conn.remote, Some("[2001:db8::7]:40000".parse().unwrap()));
+    assert!(conn.tls && conn.secured);
+    let mut b = [0u8; 4];
+    conn.stream.read_exact(&mut b).await.unwrap();
+    assert_eq!(&b, b"PING");
+    conn.stream.write_all(b"PONG").await.unwrap();
+    conn.stream.flush().await.unwrap();
+    assert_eq!(&client.await.unwrap(), b"PONG");
+}
