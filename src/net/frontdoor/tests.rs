@@ -410,6 +410,7 @@ fn random_bytes_at_the_front_door_end_within_the_timeouts() {
 }
 
 #[tokio::test]
+#[allow(clippy::async_yields_async)]
 async fn proxy_header_and_client_hello_in_one_segment() {
     let f = fixture(&["127.0.0.1"], 3000);
     let ca_der = f.ca.cert_der.clone();
