@@ -167,8 +167,12 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
     drop(all);
     // The current generation stays referenced (Hub ↔ state) until exit: unlink its unix
     // sockets explicitly so that they are removed on stop.
-    for l in &state.current.lock().unwrap().listeners {
-        l.unlink();
+    {
+        let cur = state.current.lock().unwrap().clone();
+        cur.close_fifos();
+        for l in &cur.listeners {
+            l.unlink();
+        }
     }
     state.draining.lock().unwrap().clear();
     if let Some(p) = hub.get::<Pools>() {
@@ -193,6 +197,7 @@ fn reload(source: &ConfigSource, state: &Arc<MasterState>, hub: &Arc<Hub>) -> Re
         for p in old.pools.values() {
             p.stop_accepting();
         }
+        old.close_fifos();
         gen.start(started, door, hub);
         *state.current.lock().unwrap() = gen.clone();
         retire(old, state.clone(), gen.settings.core.shutdown_clients);

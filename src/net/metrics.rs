@@ -9,3 +9,11 @@ pub fn tls_handshake(service: &str, listener: &str, version: &'static str) {
         "listener" => listener.to_string(), "version" => version)
     .increment(1);
 }
+
+/// Registers HELP texts.
+pub fn describe() {
+    metrics::describe_counter!(
+        TLS_HANDSHAKES,
+        "Completed TLS handshakes, by protocol version."
+    );
+}
