@@ -3,3 +3,4 @@
 //! [`api::AuthApi`], found in the master's `Hub`.
 
 pub mod api;
+pub mod schemes;
