@@ -3,4 +3,12 @@
 //! [`api::AuthApi`], found in the master's `Hub`.
 
 pub mod api;
+pub mod cache;
+pub mod db;
+pub mod engine;
+pub mod fields;
+pub mod metrics;
+pub mod penalty;
 pub mod schemes;
+pub mod settings;
+pub mod vars;

@@ -1,0 +1,657 @@
+//! The auth engine: username normalisation (`auth_username_chars`, `auth_default_realm`,
+//! `auth_username_format`), the passdb chain with `result_*`/`skip`/`deny` handling and password
+//! verification off the async threads, credential lookups for non-plaintext mechanisms, the
+//! userdb chain (with `prefetch` and `static` existence checks), the cache, and the uid checks
+//! (`first_valid_uid`/`last_valid_uid`) applied for in-process consumers.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::api::ClientInfo;
+use super::cache::{Cache, Cached};
+use super::db::{self, DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
+use super::fields::{Fields, INTERNAL_PASSDB_FIELDS};
+use super::penalty::Penalty;
+use super::schemes::{self, Credential};
+use super::settings::{AuthSettings, DbSettings};
+use super::vars::Vars;
+
+/// Why an authentication failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailKind {
+    /// Wrong password (or user unknown, which clients cannot tell apart).
+    Mismatch,
+    UnknownUser,
+    /// A db or scheme failed: `code=temp_fail`.
+    Internal,
+    /// `deny` passdb matched, `nologin`, or `allow_nets` refused: `code=user_disabled` or a reason.
+    Disabled,
+    /// Username has characters outside `auth_username_chars`.
+    BadUsername,
+}
+
+/// The end of a passdb chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PassOutcome {
+    Ok {
+        user: String,
+        /// passdb extra fields for the client (`proxy`, `host`, `nologin`, …).
+        fields: Fields,
+        /// `userdb_*` fields with the prefix removed (for `prefetch`).
+        prefetch: Fields,
+    },
+    Fail {
+        user: Option<String>,
+        kind: FailKind,
+        reason: Option<String>,
+        /// passdb fields that travel with a failure (`nodelay`, `proxy`, …).
+        fields: Fields,
+    },
+}
+
+/// A credentials lookup for CRAM-MD5/SCRAM.
+#[derive(Clone, Debug)]
+pub enum CredOutcome {
+    Ok {
+        user: String,
+        credential: Credential,
+        fields: Fields,
+        prefetch: Fields,
+    },
+    Fail(PassOutcome),
+}
+
+/// userdb chain result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserOutcome {
+    Found { user: String, fields: Fields },
+    NotFound,
+    Failed(String),
+}
+
+struct DbEntry<T: ?Sized> {
+    cfg: DbSettings,
+    db: Arc<T>,
+}
+
+/// The engine one auth service runs.
+pub struct Engine {
+    pub cfg: AuthSettings,
+    passdbs: Vec<DbEntry<dyn Passdb>>,
+    userdbs: Vec<DbEntry<dyn Userdb>>,
+    pub cache: Cache,
+    pub penalty: Penalty,
+}
+
+/// What the request is for: affects `skip` and whether the password is checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Verify,
+    Credentials,
+    /// Only whether the user exists (EXTERNAL, static userdb checks, `PASS` lookups).
+    Lookup,
+}
+
+impl Engine {
+    pub fn new(cfg: &AuthSettings) -> Result<Engine, DbError> {
+        let passdbs = cfg
+            .passdb
+            .iter()
+            .filter(|c| !c.master)
+            .map(|c| {
+                Ok(DbEntry {
+                    cfg: c.clone(),
+                    db: db::new_passdb(c)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        let userdbs = cfg
+            .userdb
+            .iter()
+            .map(|c| {
+                Ok(DbEntry {
+                    cfg: c.clone(),
+                    db: db::new_userdb(c)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        Ok(Engine {
+            cache: Cache::new(
+                cfg.auth_cache_size.0,
+                cfg.auth_cache_ttl.as_duration(),
+                cfg.auth_cache_negative_ttl.as_duration(),
+            ),
+            cfg: cfg.clone(),
+            passdbs,
+            userdbs,
+            penalty: Penalty::default(),
+        })
+    }
+
+    /// Applies `auth_username_chars`, `auth_default_realm` and `auth_username_format`.
+    pub fn normalize_user(&self, user: &str) -> Result<String, FailKind> {
+        if user.is_empty() {
+            return Err(FailKind::BadUsername);
+        }
+        let chars = &self.cfg.auth_username_chars;
+        if !chars.is_empty() && !user.chars().all(|c| chars.contains(c)) {
+            return Err(FailKind::BadUsername);
+        }
+        let mut u = user.to_string();
+        if !self.cfg.auth_default_realm.is_empty() && !u.contains('@') {
+            u = format!("{u}@{}", self.cfg.auth_default_realm);
+        }
+        if !self.cfg.auth_username_format.is_empty() {
+            u = Vars::new(&u).expand(&self.cfg.auth_username_format);
+        }
+        Ok(u)
+    }
+
+    fn vars(user: &str, info: &ClientInfo) -> Vars {
+        Vars {
+            user: user.to_string(),
+            service: info.service.clone(),
+            rip: info.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
+            lip: info.local.map(|a| a.ip().to_string()).unwrap_or_default(),
+            home: String::new(),
+        }
+    }
+
+    async fn pass_lookup(&self, idx: usize, vars: Arc<Vars>) -> PassLookup {
+        let e = &self.passdbs[idx];
+        let key = format!("P{idx}\t{}", vars.user);
+        if e.db.cacheable() {
+            if let Some(Cached::Pass(r)) = self.cache.get(&key) {
+                return r;
+            }
+        }
+        let r = e.db.lookup(vars).await;
+        if e.db.cacheable() {
+            self.cache.put(&key, Cached::Pass(r.clone()));
+        }
+        r
+    }
+
+    /// Plaintext authentication (PLAIN, LOGIN).
+    pub async fn verify_plain(
+        &self,
+        user: &str,
+        password: &[u8],
+        info: &ClientInfo,
+    ) -> PassOutcome {
+        self.passdb_chain(user, Some(password), info, Mode::Verify, None)
+            .await
+            .0
+    }
+
+    /// Credentials for a challenge-response mechanism (`wanted` = its scheme name).
+    pub async fn lookup_credentials(
+        &self,
+        user: &str,
+        wanted: &str,
+        info: &ClientInfo,
+    ) -> CredOutcome {
+        let (outcome, cred) = self
+            .passdb_chain(user, None, info, Mode::Credentials, Some(wanted))
+            .await;
+        match (outcome, cred) {
+            (
+                PassOutcome::Ok {
+                    user,
+                    fields,
+                    prefetch,
+                },
+                Some(credential),
+            ) => CredOutcome::Ok {
+                user,
+                credential,
+                fields,
+                prefetch,
+            },
+            (PassOutcome::Ok { user, fields, .. }, None) => CredOutcome::Fail(PassOutcome::Fail {
+                user: Some(user),
+                kind: FailKind::Internal,
+                reason: None,
+                fields,
+            }),
+            (fail, _) => CredOutcome::Fail(fail),
+        }
+    }
+
+    /// Whether the user exists, without a password (EXTERNAL, `PASS` lookups).
+    pub async fn lookup_pass(&self, user: &str, info: &ClientInfo) -> PassOutcome {
+        self.passdb_chain(user, None, info, Mode::Lookup, None)
+            .await
+            .0
+    }
+
+    async fn passdb_chain(
+        &self,
+        raw_user: &str,
+        password: Option<&[u8]>,
+        info: &ClientInfo,
+        mode: Mode,
+        wanted: Option<&str>,
+    ) -> (PassOutcome, Option<Credential>) {
+        let mut user = match self.normalize_user(raw_user) {
+            Ok(u) => u,
+            Err(kind) => {
+                return (
+                    PassOutcome::Fail {
+                        user: None,
+                        kind,
+                        reason: None,
+                        fields: Fields::default(),
+                    },
+                    None,
+                )
+            }
+        };
+        if self.passdbs.is_empty() {
+            tracing::error!("auth: no passdbs configured ([[passdb]] driver = …)");
+            return (
+                PassOutcome::Fail {
+                    user: Some(user),
+                    kind: FailKind::Internal,
+                    reason: None,
+                    fields: Fields::default(),
+                },
+                None,
+            );
+        }
+        let mut success = false;
+        // Set once a passdb verified the password and said `continue`: later ones only add fields.
+        let mut verified = false;
+        let mut last_fail = FailKind::UnknownUser;
+        let mut fields = Fields::default();
+        let mut credential = None;
+        for idx in 0..self.passdbs.len() {
+            let e = &self.passdbs[idx];
+            match e.cfg.skip.as_str() {
+                "authenticated" if success => continue,
+                "unauthenticated" if !success => continue,
+                _ => {}
+            }
+            let vars = Arc::new(Self::vars(&user, info));
+            let found = self.pass_lookup(idx, vars.clone()).await;
+            let result: Result<(), FailKind> = match found {
+                PassLookup::NotFound => Err(FailKind::UnknownUser),
+                PassLookup::InternalFail(msg) => {
+                    tracing::error!(user = %user, "passdb {} failed: {msg}", e.cfg.driver);
+                    Err(FailKind::Internal)
+                }
+                PassLookup::Found {
+                    password: stored,
+                    fields: mut f,
+                } => {
+                    f.add_defaults(&Fields::parse(&e.cfg.default_fields, Some(&vars)));
+                    f.apply_overrides(&Fields::parse(&e.cfg.override_fields, Some(&vars)));
+                    if e.cfg.deny {
+                        tracing::info!(user = %user, "passdb: user is denied");
+                        return (
+                            PassOutcome::Fail {
+                                user: Some(user),
+                                kind: FailKind::Disabled,
+                                reason: None,
+                                fields: Fields::default(),
+                            },
+                            None,
+                        );
+                    }
+                    let r = self
+                        .check_password(
+                            mode,
+                            verified,
+                            password,
+                            stored.as_deref(),
+                            &f,
+                            e.db.default_scheme(),
+                            &user,
+                            wanted,
+                            &mut credential,
+                        )
+                        .await;
+                    if r.is_ok() || !matches!(r, Err(FailKind::Mismatch)) {
+                        for (k, v) in f.0 {
+                            fields.set(&k, v);
+                        }
+                    }
+                    r
+                }
+            };
+            if let Some(u) = fields.remove("user") {
+                // A passdb may change the username (`user=` extra field).
+                user = u;
+            }
+            let action = match &result {
+                Ok(()) => e.cfg.result_success.as_str(),
+                Err(FailKind::Internal) => e.cfg.result_internalfail.as_str(),
+                Err(_) => e.cfg.result_failure.as_str(),
+            };
+            if let Err(k) = result {
+                last_fail = k;
+            }
+            match action {
+                "return" => {
+                    success = result.is_ok();
+                    break;
+                }
+                "return-ok" => {
+                    success = true;
+                    break;
+                }
+                "return-fail" => {
+                    success = false;
+                    if result.is_ok() {
+                        last_fail = FailKind::Mismatch;
+                    }
+                    break;
+                }
+                "continue-ok" => {
+                    success = true;
+                    verified = true;
+                }
+                "continue-fail" => success = false,
+                _ => {
+                    // `continue`
+                    if result.is_ok() {
+                        verified = true;
+                    }
+                }
+            }
+        }
+        if !success {
+            return (
+                PassOutcome::Fail {
+                    user: Some(user),
+                    kind: last_fail,
+                    reason: None,
+                    fields,
+                },
+                None,
+            );
+        }
+        if let Some(fail) = self.check_policy(&user, &fields, info) {
+            return (fail, None);
+        }
+        let (pass, prefetch) = fields.split_userdb();
+        (
+            PassOutcome::Ok {
+                user,
+                fields: pass,
+                prefetch,
+            },
+            credential,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn check_password(
+        &self,
+        mode: Mode,
+        verified: bool,
+        password: Option<&[u8]>,
+        stored: Option<&str>,
+        fields: &Fields,
+        default_scheme: &str,
+        user: &str,
+        wanted: Option<&str>,
+        credential: &mut Option<Credential>,
+    ) -> Result<(), FailKind> {
+        if verified || mode == Mode::Lookup {
+            return Ok(());
+        }
+        if fields.has("nopassword") {
+            if mode == Mode::Credentials {
+                *credential = Some(Credential::Plain(Vec::new()));
+            }
+            return Ok(());
+        }
+        let Some(stored) = stored else {
+            tracing::info!(user = %user, "passdb: no password and no nopassword field");
+            return Err(FailKind::Mismatch);
+        };
+        if mode == Mode::Credentials {
+            let wanted = wanted.unwrap_or("PLAIN");
+            return match schemes::credentials(stored, default_scheme, wanted) {
+                Some(c) => {
+                    *credential = Some(c);
+                    Ok(())
+                }
+                None => {
+                    tracing::info!(user = %user, "passdb: password scheme cannot be used with {wanted}");
+                    Err(FailKind::Internal)
+                }
+            };
+        }
+        let password = password.unwrap_or_default().to_vec();
+        let stored = stored.to_string();
+        let scheme = default_scheme.to_string();
+        let u = user.to_string();
+        let res =
+            tokio::task::spawn_blocking(move || schemes::verify(&password, &stored, &scheme, &u))
+                .await;
+        match res {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => {
+                tracing::info!(user = %user, "Password mismatch");
+                Err(FailKind::Mismatch)
+            }
+            Ok(Err(e)) => {
+                tracing::error!(user = %user, "password check failed: {e}");
+                Err(FailKind::Internal)
+            }
+            Err(e) => {
+                tracing::error!(user = %user, "password check panicked: {e}");
+                Err(FailKind::Internal)
+            }
+        }
+    }
+
+    /// `allow_nets` and `nologin` after a successful passdb chain.
+    fn check_policy(&self, user: &str, fields: &Fields, info: &ClientInfo) -> Option<PassOutcome> {
+        if let Some(nets) = fields.get("allow_nets") {
+            if !allow_nets_match(nets, info.remote.map(|a| a.ip())) {
+                tracing::info!(user = %user, "allow_nets check failed");
+                return Some(PassOutcome::Fail {
+                    user: Some(user.to_string()),
+                    kind: FailKind::Mismatch,
+                    reason: None,
+                    fields: Fields::default(),
+                });
+            }
+        }
+        if fields.has("nologin") && !fields.has("proxy") {
+            let mut f = Fields::default();
+            for (k, v) in &fields.0 {
+                if !INTERNAL_PASSDB_FIELDS.contains(&k.as_str()) && !k.starts_with("userdb_") {
+                    f.set(k, v.clone());
+                }
+            }
+            return Some(PassOutcome::Fail {
+                user: Some(user.to_string()),
+                kind: FailKind::Disabled,
+                reason: fields.get("reason").map(str::to_string),
+                fields: f,
+            });
+        }
+        None
+    }
+
+    /// The userdb chain. `prefetch` holds `userdb_*` fields from a passdb lookup;
+    /// `authenticated` skips the existence check of `static` userdbs.
+    pub async fn userdb_lookup(
+        &self,
+        raw_user: &str,
+        info: &ClientInfo,
+        prefetch: Option<&Fields>,
+        authenticated: bool,
+    ) -> UserOutcome {
+        let user = match self.normalize_user(raw_user) {
+            Ok(u) => u,
+            Err(_) => return UserOutcome::NotFound,
+        };
+        if self.userdbs.is_empty() {
+            return UserOutcome::Failed("no userdbs configured".into());
+        }
+        let mut found = false;
+        let mut fields = Fields::default();
+        let mut failed = None;
+        for (idx, e) in self.userdbs.iter().enumerate() {
+            let mut vars = Self::vars(&user, info);
+            let raw = if e.cfg.driver == "prefetch" {
+                match prefetch {
+                    Some(p) if !p.is_empty() => UserLookupRaw::Found(p.clone()),
+                    _ => UserLookupRaw::NotFound,
+                }
+            } else {
+                let key = format!("U{idx}\t{user}");
+                let cached = if e.db.cacheable() {
+                    self.cache.get(&key)
+                } else {
+                    None
+                };
+                match cached {
+                    Some(Cached::User(r)) => r,
+                    _ => {
+                        let r = e.db.lookup(Arc::new(vars.clone())).await;
+                        if e.db.cacheable() {
+                            self.cache.put(&key, Cached::User(r.clone()));
+                        }
+                        r
+                    }
+                }
+            };
+            let raw = match raw {
+                UserLookupRaw::Found(f) if e.db.requires_passdb_lookup() && !authenticated => {
+                    match self.lookup_pass(&user, info).await {
+                        PassOutcome::Ok { .. } => UserLookupRaw::Found(f),
+                        PassOutcome::Fail {
+                            kind: FailKind::Internal,
+                            ..
+                        } => UserLookupRaw::InternalFail("passdb lookup failed".into()),
+                        PassOutcome::Fail { .. } => UserLookupRaw::NotFound,
+                    }
+                }
+                other => other,
+            };
+            let ok = match raw {
+                UserLookupRaw::Found(mut f) => {
+                    vars.home = f.get("home").unwrap_or_default().to_string();
+                    f.add_defaults(&Fields::parse(&e.cfg.default_fields, Some(&vars)));
+                    f.apply_overrides(&Fields::parse(&e.cfg.override_fields, Some(&vars)));
+                    for (k, v) in f.0 {
+                        fields.set(&k, v);
+                    }
+                    Ok(())
+                }
+                UserLookupRaw::NotFound => Err(false),
+                UserLookupRaw::InternalFail(m) => {
+                    tracing::error!(user = %user, "userdb {} failed: {m}", e.cfg.driver);
+                    failed = Some(m);
+                    Err(true)
+                }
+            };
+            let action = match ok {
+                Ok(()) => e.cfg.result_success.as_str(),
+                Err(true) => e.cfg.result_internalfail.as_str(),
+                Err(false) => e.cfg.result_failure.as_str(),
+            };
+            match action {
+                "return" => {
+                    found = ok.is_ok();
+                    break;
+                }
+                "return-ok" => {
+                    found = true;
+                    break;
+                }
+                "return-fail" => {
+                    found = false;
+                    break;
+                }
+                "continue-ok" => found = true,
+                "continue-fail" => found = false,
+                _ => found |= ok.is_ok(),
+            }
+        }
+        if found {
+            let user = fields.remove("user").unwrap_or(user);
+            UserOutcome::Found { user, fields }
+        } else if let Some(m) = failed {
+            UserOutcome::Failed(m)
+        } else {
+            UserOutcome::NotFound
+        }
+    }
+
+    /// Lists users of every userdb that can iterate.
+    pub async fn list_users(&self) -> Option<Vec<String>> {
+        let mut all = Vec::new();
+        let mut any = false;
+        for e in &self.userdbs {
+            if let Some(mut v) = e.db.iterate().await {
+                any = true;
+                all.append(&mut v);
+            }
+        }
+        any.then_some(all)
+    }
+
+    /// `first_valid_uid`/`last_valid_uid` and uid 0, for a login or delivery (spec §8 item 27).
+    pub fn check_uid(&self, fields: &Fields) -> Result<(), String> {
+        let Some(uid) = fields.get("uid") else {
+            return Ok(());
+        };
+        let n = match uid.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => match nix::unistd::User::from_name(uid) {
+                Ok(Some(u)) => u.uid.as_raw(),
+                _ => return Err(format!("userdb returned unknown uid '{uid}'")),
+            },
+        };
+        if n == 0 {
+            return Err("userdb returned uid 0 (root), which is never allowed".into());
+        }
+        if n < self.cfg.first_valid_uid
+            || (self.cfg.last_valid_uid != 0 && n > self.cfg.last_valid_uid)
+        {
+            return Err(format!(
+                "userdb uid {n} is outside first_valid_uid={}..last_valid_uid={}",
+                self.cfg.first_valid_uid, self.cfg.last_valid_uid
+            ));
+        }
+        Ok(())
+    }
+
+    /// The penalty of a remote address (0 without one).
+    pub fn penalty_of(&self, ip: Option<IpAddr>) -> u32 {
+        ip.map_or(0, |ip| self.penalty.get(ip))
+    }
+}
+
+/// `allow_nets=` matching: comma/space separated networks; `local` matches requests without
+/// a remote IP (unix sockets).
+pub fn allow_nets_match(nets: &str, ip: Option<IpAddr>) -> bool {
+    for net in nets.split([',', ' ']).filter(|s| !s.is_empty()) {
+        match ip {
+            None if net == "local" => return true,
+            None => {}
+            Some(ip) => {
+                if let Ok(n) = net.parse::<ipnet::IpNet>() {
+                    if n.contains(&ip) {
+                        return true;
+                    }
+                } else if let Ok(a) = net.parse::<IpAddr>() {
+                    if a == ip {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests;
