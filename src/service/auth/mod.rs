@@ -7,6 +7,7 @@ pub mod cache;
 pub mod db;
 pub mod engine;
 pub mod fields;
+pub mod mech;
 pub mod metrics;
 pub mod penalty;
 pub mod schemes;

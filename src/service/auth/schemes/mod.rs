@@ -5,12 +5,12 @@
 //! as `doveadm pw`). Hashing is CPU work: callers run it under `spawn_blocking`.
 
 pub mod md5;
-mod table;
+pub mod table;
 
 use base64::Engine as _;
 use ring::rand::SecureRandom;
 
-pub use table::{lookup, Kind, Scheme, SCHEMES};
+pub use table::{cram_md5_states, lookup, scram_keys, Alg, Kind, Scheme, ScramData, SCHEMES};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
