@@ -1,5 +1,151 @@
-//! The `roost` command line: `serve`, `config`, `ps`, `reload`, `stop`.
+//! The `roost` command line: `serve` runs the server; `config` prints the effective settings;
+//! `ps`, `reload` and `stop` talk to a running server over its control socket in base_dir.
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use roost::master::control::Client;
+use roost::settings::{self, load, ConfigSource};
+
+#[derive(Parser)]
+#[command(
+    name = "roost",
+    version,
+    about = "Dovecot's service model as one async binary"
+)]
+struct Cli {
+    /// Configuration file (TOML). Default: $ROOST_CONFIG, else the embedded config/roost.toml.
+    #[arg(short = 'c', long = "config", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server in the foreground.
+    Serve,
+    /// Print the effective configuration as TOML.
+    Config {
+        /// Only settings that differ from Dovecot 2.3's built-in defaults (like doveconf -n).
+        #[arg(short = 'n')]
+        changed: bool,
+    },
+    /// List virtual processes of a running server.
+    Ps,
+    /// Reload the configuration of a running server (like SIGHUP).
+    Reload,
+    /// Stop a running server.
+    Stop,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("roost: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let source = ConfigSource::from_cli(cli.config);
+    let loaded = load(&source).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match cli.command {
+        Cmd::Serve => {
+            roost::log::init(&loaded.settings.core).map_err(anyhow::Error::msg)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            rt.block_on(roost::master::run::serve(source, loaded))
+                .map_err(anyhow::Error::msg)?;
+            // Sessions of a draining generation may still hold tasks; do not wait for them.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            Ok(())
+        }
+        Cmd::Config { changed } => {
+            let states = roost::master::generation::service_states(&loaded.settings);
+            println!("# roost configuration from {}", source.display_name());
+            for (name, st) in &states {
+                if *st == roost::master::generation::ServiceState::NotImplemented {
+                    println!("# service {name}: not implemented in roost yet (its listeners stay closed)");
+                }
+            }
+            for w in &loaded.warnings {
+                println!("# warning: {w}");
+            }
+            print!(
+                "{}",
+                settings::print::to_toml(&loaded.settings, changed).map_err(anyhow::Error::msg)?
+            );
+            Ok(())
+        }
+        Cmd::Ps => {
+            let mut c = Client::connect(&loaded.settings.core.base_dir.join("master"))?;
+            let procs = c.listing("PROCESS-STATUS")?;
+            let services = c.listing("SERVICE-STATUS")?;
+            println!(
+                "{:<20} {:>8} {:>8} {:>10} {:>8} {:>8}",
+                "SERVICE", "VPROC", "CLIENTS", "SERVED", "IDLE", "AGE"
+            );
+            for row in &procs {
+                if row.len() < 6 {
+                    continue;
+                }
+                let idle = if row[4] == "-" {
+                    "-".to_string()
+                } else {
+                    format!("{}s", row[4])
+                };
+                println!(
+                    "{:<20} {:>8} {:>8} {:>10} {:>8} {:>8}{}",
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    idle,
+                    format!("{}s", row[5]),
+                    if row.get(6).is_some_and(|s| !s.is_empty()) {
+                        " retiring"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            let missing: Vec<&str> = services
+                .iter()
+                .filter(|r| r.get(8).map(String::as_str) == Some("not-implemented"))
+                .map(|r| r[0].as_str())
+                .collect();
+            if !missing.is_empty() {
+                println!("not implemented in roost yet: {}", missing.join(", "));
+            }
+            Ok(())
+        }
+        Cmd::Reload => {
+            let mut c = Client::connect(&loaded.settings.core.base_dir.join("master"))?;
+            c.simple("RELOAD").context("reload failed")?;
+            println!("configuration reloaded");
+            Ok(())
+        }
+        Cmd::Stop => {
+            let base = loaded.settings.core.base_dir.clone();
+            let pid_file = base.join("master.pid");
+            let mut c = Client::connect(&base.join("master"))?;
+            c.simple("STOP")?;
+            // The server removes its pid file as the last step of a clean stop.
+            for _ in 0..150 {
+                if !pid_file.exists() {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bail!(
+                "roost is still running after 15 s ({} still exists)",
+                pid_file.display()
+            );
+        }
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod defaults;
 pub mod load;
+pub mod print;
 pub mod service;
 pub mod validate;
 pub mod values;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs roost's whole test suite. As root it first installs the real peers the tests drive
+# (Debian packages): promtool, haproxy, openssl, curl, Dovecot's doveadm, Postfix, swaks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(prometheus haproxy openssl curl python3 procps iproute2 swaks postfix
+          dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "scripts/test.sh: missing packages ${missing[*]}; run as root to install them" >&2
+        exit 1
+    fi
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # Postfix asks no questions with this preset.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo test --all-targets "$@"

@@ -1,0 +1,221 @@
+//! A generation: the set of pools and listeners built from one configuration. Start-up builds
+//! the first; each reload builds a new one, carrying inet sockets over (no bind gap) and
+//! recreating unix sockets, while the old generation stops accepting and drains or ends.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use tracing::warn;
+
+use super::pool::WorkerPool;
+use super::service::Hub;
+use crate::net::{BoundListener, FrontDoor, ListenerKind, ListenerSpec};
+use crate::settings::{Loaded, Settings};
+
+/// The current pools by service name, in the Hub so login services can find post-login pools.
+#[derive(Default)]
+pub struct Pools {
+    current: RwLock<BTreeMap<String, Arc<WorkerPool>>>,
+}
+
+impl Pools {
+    pub fn get(&self, service: &str) -> Option<Arc<WorkerPool>> {
+        self.current.read().unwrap().get(service).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<WorkerPool>> {
+        self.current.read().unwrap().values().cloned().collect()
+    }
+
+    fn replace(&self, pools: BTreeMap<String, Arc<WorkerPool>>) {
+        *self.current.write().unwrap() = pools;
+    }
+}
+
+/// What roost does with an enabled service block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceState {
+    Running,
+    /// Not implemented in roost yet: its listeners stay closed.
+    NotImplemented,
+    /// Disabled by `protocols` or an empty `executable`.
+    Disabled,
+}
+
+/// Pools with the listeners each will accept on, waiting for [`Generation::start`].
+pub type Unstarted = Vec<(Arc<WorkerPool>, Vec<Arc<BoundListener>>)>;
+
+pub struct Generation {
+    pub settings: Arc<Settings>,
+    pub pools: BTreeMap<String, Arc<WorkerPool>>,
+    pub listeners: Vec<Arc<BoundListener>>,
+    pub states: BTreeMap<String, ServiceState>,
+}
+
+/// Whether `svc` is the main service of a protocol (`pop3`, `pop3-login`, `lmtp`): enabling
+/// the protocol while it is not implemented is a start-up error.
+fn is_protocol_core(name: &str, protocol: &str) -> bool {
+    !protocol.is_empty() && (name == protocol || name == format!("{protocol}-login"))
+}
+
+/// The state each configured service would have, without building anything.
+pub fn service_states(settings: &Settings) -> BTreeMap<String, ServiceState> {
+    settings
+        .service
+        .iter()
+        .map(|(name, svc)| {
+            let st = if !settings.service_enabled(svc) {
+                ServiceState::Disabled
+            } else if crate::service::registry::factory(name).is_some() {
+                ServiceState::Running
+            } else {
+                ServiceState::NotImplemented
+            };
+            (name.clone(), st)
+        })
+        .collect()
+}
+
+impl Generation {
+    /// Builds pools and binds listeners. `reuse` holds the previous generation's listeners
+    /// (reload): inet sockets with the same address are carried over, unix sockets replaced.
+    pub fn build(
+        loaded: &Loaded,
+        hub: &Arc<Hub>,
+        reuse: &[Arc<BoundListener>],
+        reloading: bool,
+    ) -> Result<(Generation, Unstarted), String> {
+        let settings = Arc::new(loaded.settings.clone());
+        let states = service_states(&settings);
+        for (name, st) in &states {
+            let svc = &settings.service[name];
+            if *st == ServiceState::NotImplemented && is_protocol_core(name, &svc.protocol) {
+                return Err(format!(
+                    "{}: protocols: protocol '{}' is enabled but service {name} is not implemented in roost yet",
+                    loaded.locate("protocols"),
+                    svc.protocol
+                ));
+            }
+        }
+        let mut pools = BTreeMap::new();
+        let mut started = Vec::new();
+        let mut all_listeners = Vec::new();
+        for (name, st) in &states {
+            let svc = &settings.service[name];
+            let specs = crate::net::listener::specs_for_service(&settings, name, svc)?;
+            match st {
+                ServiceState::Disabled => continue,
+                ServiceState::NotImplemented => {
+                    if !specs.is_empty() && !reloading {
+                        warn!(
+                            "service({name}): not implemented in roost yet; its listeners stay closed: {}",
+                            specs.iter().map(|s| s.describe()).collect::<Vec<_>>().join(", ")
+                        );
+                    }
+                    continue;
+                }
+                ServiceState::Running => {}
+            }
+            let factory = crate::service::registry::factory(name).expect("state says implemented");
+            let service =
+                factory(name, &settings, hub).map_err(|e| format!("service({name}): {e}"))?;
+            let eff = svc.effective(&settings.core);
+            let supported = service.supported_listeners();
+            let mut listeners = Vec::new();
+            for spec in specs {
+                if let Some(ok) = supported {
+                    if !ok.contains(&spec.short_name()) && !ok.contains(&spec.name.as_str()) {
+                        if !reloading {
+                            warn!(
+                                "service({name}): listener {} ({}) speaks a protocol roost does not implement yet; it stays closed",
+                                spec.name,
+                                spec.describe()
+                            );
+                        }
+                        continue;
+                    }
+                }
+                if matches!(spec.kind, ListenerKind::Fifo { .. }) {
+                    // fifo listeners are opened by the net layer when it supports them.
+                    continue;
+                }
+                let l = bind_or_reuse(&spec, eff.capacity(), reuse, reloading)?;
+                if let Some(l) = l {
+                    listeners.push(l.clone());
+                    all_listeners.push(l);
+                }
+            }
+            let pool = WorkerPool::new(
+                name,
+                eff,
+                svc.service_type,
+                service,
+                settings.clone(),
+                hub.clone(),
+            );
+            pools.insert(name.clone(), pool.clone());
+            started.push((pool, listeners));
+        }
+        Ok((
+            Generation {
+                settings,
+                pools,
+                listeners: all_listeners,
+                states,
+            },
+            started,
+        ))
+    }
+
+    /// Starts accepting on every pool and publishes the pools in the Hub.
+    pub fn start(
+        &self,
+        started: Unstarted,
+        door: Arc<FrontDoor>,
+        hub: &Arc<Hub>,
+    ) {
+        let registry = hub.get::<Pools>().unwrap_or_else(|| {
+            let p = Arc::new(Pools::default());
+            hub.insert(p.clone());
+            p
+        });
+        registry.replace(self.pools.clone());
+        for (pool, listeners) in started {
+            pool.start(listeners, door.clone());
+        }
+    }
+}
+
+fn bind_or_reuse(
+    spec: &ListenerSpec,
+    capacity: u64,
+    reuse: &[Arc<BoundListener>],
+    reloading: bool,
+) -> Result<Option<Arc<BoundListener>>, String> {
+    if let Some(old) = reuse.iter().find(|l| l.spec.same_socket(spec)) {
+        return Ok(Some(old.clone()));
+    }
+    let result = if reloading {
+        BoundListener::bind_replacing(spec.clone(), capacity)
+    } else {
+        BoundListener::bind(spec.clone(), capacity)
+    };
+    match result {
+        Ok(l) => Ok(Some(Arc::new(l))),
+        Err(e) if reloading && e.kind() == std::io::ErrorKind::AddrInUse => {
+            warn!(
+                "service({}): listener {} on {}: {e} (kept running without it)",
+                spec.service,
+                spec.name,
+                spec.describe()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(format!(
+            "service({}): cannot listen on {} (listener {}): {e}",
+            spec.service,
+            spec.describe(),
+            spec.name
+        )),
+    }
+}

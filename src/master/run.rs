@@ -1,0 +1,253 @@
+//! `roost serve`: start-up (base_dir, pid file, listeners, pools, control socket), the signal
+//! loop (SIGHUP reload, SIGTERM/SIGINT stop), reload per spec §1.8 and graceful shutdown.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use super::control;
+use super::generation::{Generation, Pools, ServiceState};
+use super::pool::{PoolStatus, ProcessStatus, WorkerPool};
+use super::service::Hub;
+use crate::net::FrontDoor;
+use crate::settings::{load, ConfigSource, Loaded};
+
+/// How long old sessions get after a reload with `shutdown_clients = yes` before they are
+/// aborted (Dovecot sends SIGTERM 6 s after the reload).
+pub const RELOAD_KILL_AFTER: Duration = Duration::from_secs(6);
+/// How long sessions get to say goodbye on stop.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Requests that reach the master loop from signals and the control socket.
+pub enum Command {
+    Reload(tokio::sync::oneshot::Sender<Result<(), String>>),
+    Stop,
+}
+
+/// State shared with the control socket.
+pub struct MasterState {
+    pub current: Mutex<Arc<Generation>>,
+    /// Generations that stopped accepting but still have sessions.
+    pub draining: Mutex<Vec<Arc<Generation>>>,
+}
+
+impl MasterState {
+    pub fn service_status(&self) -> Vec<(PoolStatus, ServiceState)> {
+        let cur = self.current.lock().unwrap().clone();
+        let draining = self.draining.lock().unwrap().clone();
+        let mut out = Vec::new();
+        for (name, state) in &cur.states {
+            let mut status = match cur.pools.get(name) {
+                Some(p) => p.status(),
+                None => PoolStatus {
+                    service: name.clone(),
+                    processes: 0,
+                    available: 0,
+                    clients: 0,
+                    process_limit: 0,
+                    client_limit: 0,
+                    throttle_secs: 0,
+                    processes_total: 0,
+                },
+            };
+            for g in &draining {
+                if let Some(p) = g.pools.get(name) {
+                    let s = p.status();
+                    status.processes += s.processes;
+                    status.clients += s.clients;
+                    status.processes_total += s.processes_total;
+                }
+            }
+            out.push((status, state.clone()));
+        }
+        out
+    }
+
+    pub fn process_status(&self) -> Vec<ProcessStatus> {
+        let cur = self.current.lock().unwrap().clone();
+        let draining = self.draining.lock().unwrap().clone();
+        let mut out: Vec<ProcessStatus> = cur.pools.values().flat_map(|p| p.processes()).collect();
+        for g in draining {
+            out.extend(g.pools.values().flat_map(|p| p.processes()));
+        }
+        out.sort_by(|a, b| a.service.cmp(&b.service).then(a.vproc.cmp(&b.vproc)));
+        out
+    }
+}
+
+/// Runs the server until stopped. Errors are start-up errors (config, bind, base_dir).
+pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    let base_dir = loaded.settings.core.base_dir.clone();
+    std::fs::create_dir_all(&base_dir)
+        .map_err(|e| format!("base_dir: cannot create {}: {e}", base_dir.display()))?;
+    let pid_path = base_dir.join("master.pid");
+    check_not_running(&pid_path)?;
+
+    let hub = Arc::new(Hub::default());
+    hub.insert(Arc::new(Pools::default()));
+    let door = Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone()))?);
+    let (gen, started) = Generation::build(&loaded, &hub, &[], false)?;
+    let gen = Arc::new(gen);
+    gen.start(started, door, &hub);
+    std::fs::write(&pid_path, format!("{}\n", std::process::id()))
+        .map_err(|e| format!("cannot write {}: {e}", pid_path.display()))?;
+
+    let state = Arc::new(MasterState {
+        current: Mutex::new(gen.clone()),
+        draining: Mutex::new(Vec::new()),
+    });
+    hub.insert(state.clone());
+    let (tx, mut rx) = mpsc::channel::<Command>(8);
+    let control_path = base_dir.join("master");
+    let control = control::listen(&control_path, state.clone(), tx.clone()).map_err(|e| {
+        format!(
+            "cannot create control socket {}: {e}",
+            control_path.display()
+        )
+    })?;
+
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    info!(
+        "roost {} starting up ({} services, config {})",
+        env!("CARGO_PKG_VERSION"),
+        gen.pools.len(),
+        source.display_name()
+    );
+
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                info!("SIGHUP received - reloading configuration");
+                let _ = reload(&source, &state, &hub);
+            }
+            _ = term.recv() => { info!("SIGTERM received - shutting down"); break; }
+            _ = int.recv() => { info!("SIGINT received - shutting down"); break; }
+            cmd = rx.recv() => match cmd {
+                Some(Command::Reload(reply)) => {
+                    info!("reload requested on the control socket - reloading configuration");
+                    let _ = reply.send(reload(&source, &state, &hub));
+                }
+                Some(Command::Stop) => { info!("stop requested on the control socket - shutting down"); break; }
+                None => break,
+            },
+        }
+    }
+
+    // Stop: listeners first, then sessions get their shutdown message.
+    drop(control);
+    let _ = std::fs::remove_file(&control_path);
+    let mut all: Vec<Arc<WorkerPool>> = Vec::new();
+    {
+        let cur = state.current.lock().unwrap().clone();
+        all.extend(cur.pools.values().cloned());
+        for g in state.draining.lock().unwrap().iter() {
+            all.extend(g.pools.values().cloned());
+        }
+    }
+    for p in &all {
+        p.stop_accepting();
+    }
+    let waits = all.iter().map(|p| {
+        let p = p.clone();
+        tokio::spawn(async move { p.shutdown_sessions(STOP_GRACE).await })
+    });
+    for w in waits.collect::<Vec<_>>() {
+        let _ = w.await;
+    }
+    // Dropping the generations closes listeners and unlinks unix sockets.
+    drop(all);
+    state.draining.lock().unwrap().clear();
+    if let Some(p) = hub.get::<Pools>() {
+        p.all().clear();
+    }
+    let _ = std::fs::remove_file(&pid_path);
+    info!("roost stopped");
+    Ok(())
+}
+
+/// Reload: a broken configuration keeps the old one running and says why.
+fn reload(source: &ConfigSource, state: &Arc<MasterState>, hub: &Arc<Hub>) -> Result<(), String> {
+    let result = (|| {
+        let loaded = load(source).map_err(|e| e.to_string())?;
+        for w in &loaded.warnings {
+            warn!("{w}");
+        }
+        let old = state.current.lock().unwrap().clone();
+        let door = Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone()))?);
+        let (gen, started) = Generation::build(&loaded, hub, &old.listeners, true)?;
+        let gen = Arc::new(gen);
+        for p in old.pools.values() {
+            p.stop_accepting();
+        }
+        gen.start(started, door, hub);
+        *state.current.lock().unwrap() = gen.clone();
+        retire(old, state.clone(), gen.settings.core.shutdown_clients);
+        Ok::<_, String>(gen.pools.len())
+    })();
+    match result {
+        Ok(n) => {
+            info!("configuration reloaded ({n} services)");
+            Ok(())
+        }
+        Err(e) => {
+            error!("Config reload failed: {e}");
+            Err(e)
+        }
+    }
+}
+
+/// Lets an old generation's sessions finish (shutdown_clients = no) or ends them
+/// (shutdown_clients = yes: shutdown message now, abort after 6 s).
+fn retire(old: Arc<Generation>, state: Arc<MasterState>, shutdown_clients: bool) {
+    state.draining.lock().unwrap().push(old.clone());
+    tokio::spawn(async move {
+        let pools: Vec<_> = old.pools.values().cloned().collect();
+        let mut tasks = Vec::new();
+        for p in pools {
+            tasks.push(tokio::spawn(async move {
+                if shutdown_clients {
+                    p.shutdown_sessions(RELOAD_KILL_AFTER).await;
+                }
+                p.drained().await;
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        state
+            .draining
+            .lock()
+            .unwrap()
+            .retain(|g| !Arc::ptr_eq(g, &old));
+    });
+}
+
+/// Refuses to start when the pid file names a live process.
+fn check_not_running(pid_path: &Path) -> Result<(), String> {
+    if let Ok(text) = std::fs::read_to_string(pid_path) {
+        if let Ok(pid) = text.trim().parse::<i32>() {
+            let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+            if alive && pid != std::process::id() as i32 {
+                return Err(format!(
+                    "roost is already running with pid {pid} (pid file {})",
+                    pid_path.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pid file path for a base_dir.
+pub fn pid_file(base_dir: &Path) -> PathBuf {
+    base_dir.join("master.pid")
+}

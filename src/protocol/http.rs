@@ -1,0 +1,112 @@
+//! A minimal HTTP/1.x request-head codec for the stats service's `/metrics` endpoint: find the
+//! end of the head, parse it with `httparse`, and write responses with a Content-Length.
+
+/// Longest request head accepted.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// The client asked to close (or spoke HTTP/1.0 without keep-alive).
+    pub close: bool,
+    /// Bytes of the head, to drop from the buffer.
+    pub head_len: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParseError {
+    TooLarge,
+    Invalid(String),
+}
+
+/// Parses a request head from `buf`; `Ok(None)` means more bytes are needed.
+pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, ParseError> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > MAX_HEAD {
+                Err(ParseError::TooLarge)
+            } else {
+                Ok(None)
+            }
+        }
+        Ok(httparse::Status::Complete(n)) => {
+            let version = req.version.unwrap_or(1);
+            let conn_hdr = req
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("connection"))
+                .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase());
+            let close = match conn_hdr.as_deref() {
+                Some(v) if v.contains("close") => true,
+                Some(v) if v.contains("keep-alive") => false,
+                _ => version == 0,
+            };
+            Ok(Some(Request {
+                method: req.method.unwrap_or("").to_string(),
+                path: req.path.unwrap_or("").to_string(),
+                close,
+                head_len: n,
+            }))
+        }
+        Err(e) => Err(ParseError::Invalid(e.to_string())),
+    }
+}
+
+/// Serializes a complete response.
+pub fn response(
+    status: u16,
+    reason: &str,
+    content_type: &str,
+    body: &[u8],
+    close: bool,
+) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{}\r\n",
+        body.len(),
+        if close { "Connection: close\r\n" } else { "" }
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_get() {
+        let r = parse_request(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nrest")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/metrics");
+        assert!(!r.close);
+        assert_eq!(r.head_len, 34);
+        let r = parse_request(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert!(r.close);
+    }
+
+    #[test]
+    fn partial_and_errors() {
+        assert_eq!(parse_request(b"GET /met").unwrap(), None);
+        assert!(matches!(
+            parse_request(b"\x00\x01 junk\r\n\r\n"),
+            Err(ParseError::Invalid(_))
+        ));
+        let big = vec![b'a'; MAX_HEAD + 10];
+        let mut req = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        req.extend_from_slice(&big);
+        assert_eq!(parse_request(&req), Err(ParseError::TooLarge));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_request(&bytes);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! `health-check`: Dovecot's liveness service. Given an `inet_listener`, it answers `PING` with
+//! `PONG`. It is also the simplest service on the pool's code paths, so the pool's
+//! integration tests and the container `HEALTHCHECK` use it.
+
+mod session;
+
+use std::sync::Arc;
+
+use crate::master::{BoxFuture, Hub, Service, Session};
+use crate::net::Conn;
+use crate::settings::Settings;
+
+pub struct HealthCheck;
+
+pub fn factory(
+    _name: &str,
+    _settings: &Arc<Settings>,
+    _hub: &Arc<Hub>,
+) -> Result<Arc<dyn Service>, String> {
+    Ok(Arc::new(HealthCheck))
+}
+
+impl Service for HealthCheck {
+    fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
+        Box::pin(session::run(conn, session))
+    }
+}

@@ -1,0 +1,14 @@
+//! Which services roost implements: service name → factory. A configured service without an
+//! entry here is reported as "not implemented" by `roost config` and `roost ps`, and its
+//! listeners stay closed.
+
+use crate::master::ServiceFactory;
+
+/// The factory for `name`, if roost implements it.
+pub fn factory(name: &str) -> Option<ServiceFactory> {
+    Some(match name {
+        "health-check" => super::health_check::factory,
+        "stats" => super::stats::factory,
+        _ => return None,
+    })
+}
