@@ -168,12 +168,7 @@ impl Generation {
     }
 
     /// Starts accepting on every pool and publishes the pools in the Hub.
-    pub fn start(
-        &self,
-        started: Unstarted,
-        door: Arc<FrontDoor>,
-        hub: &Arc<Hub>,
-    ) {
+    pub fn start(&self, started: Unstarted, door: Arc<FrontDoor>, hub: &Arc<Hub>) {
         let registry = hub.get::<Pools>().unwrap_or_else(|| {
             let p = Arc::new(Pools::default());
             hub.insert(p.clone());
