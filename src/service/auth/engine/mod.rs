@@ -284,6 +284,13 @@ impl Engine {
                     password: stored,
                     fields: mut f,
                 } => {
+                    if mode == Mode::Lookup {
+                        // PASS lookups return the stored password (stripped on userdb sockets
+                        // and never sent to auth clients).
+                        if let Some(p) = &stored {
+                            f.set("password", p.clone());
+                        }
+                    }
                     f.add_defaults(&Fields::parse(&e.cfg.default_fields, Some(&vars)));
                     f.apply_overrides(&Fields::parse(&e.cfg.override_fields, Some(&vars)));
                     if e.cfg.deny {
@@ -654,4 +661,4 @@ pub fn allow_nets_match(nets: &str, ip: Option<IpAddr>) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -193,6 +193,7 @@ impl State {
             (_, Stage::Done) => Outcome::Failure(Failure::plain(None)),
             ("PLAIN", Stage::Start) => {
                 let Some(data) = resp else {
+                    self.stage = Stage::Start;
                     return Outcome::Continue(Vec::new());
                 };
                 let msg = match plain::parse_plain(&data) {
@@ -264,6 +265,7 @@ impl State {
             }
             (name @ ("SCRAM-SHA-1" | "SCRAM-SHA-256"), Stage::Start) => {
                 let Some(data) = resp else {
+                    self.stage = Stage::Start;
                     return Outcome::Continue(Vec::new());
                 };
                 let first = match scram::ClientFirst::parse(&data) {

@@ -1,0 +1,466 @@
+//! Session loops for the auth service's unix listeners. The socket's role comes from the part
+//! of its name after the last `-` (spec §7.2): `master` and `userdb` speak the auth-master
+//! protocol, everything else (`auth-client`, `login`, Postfix's `auth`) the auth-client
+//! protocol. Parsing is in `protocol::auth`; this file only moves lines and runs requests.
+//! Protocol violations close the connection without a reply, as Dovecot does.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::api::ClientInfo;
+use super::engine::{PassOutcome, UserOutcome};
+use super::handle::AuthCore;
+use super::request::{Answer, Options, Request};
+use crate::master::Session;
+use crate::net::{Conn, Transport};
+use crate::protocol::auth::client::{self, ClientCommand};
+use crate::protocol::auth::master::{self, MasterCommand};
+use crate::protocol::auth::Lines;
+
+/// What a socket is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Login,
+    Master,
+    Userdb,
+    Token,
+}
+
+impl Role {
+    /// Dovecot's rule: the suffix after the last `-` of the socket's basename.
+    pub fn from_listener(name: &str) -> Role {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let suffix = base.rsplit('-').next().unwrap_or(base);
+        match suffix {
+            "login" => Role::Login,
+            "master" => Role::Master,
+            "userdb" => Role::Userdb,
+            "token" | "tokenlogin" => Role::Token,
+            _ => Role::Client,
+        }
+    }
+}
+
+/// Serves one connection on an auth listener.
+pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
+    let role = Role::from_listener(&conn.listener);
+    let peer_uid = match &conn.stream.transport {
+        Transport::Unix(s) => s.peer_cred().ok().map(|c| c.uid()),
+        _ => None,
+    };
+    let (mut rd, mut wr) = tokio::io::split(conn.stream);
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(s) = rx.recv().await {
+            if wr.write_all(s.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let mut handler = match role {
+        Role::Token => {
+            tracing::error!(listener = %conn.listener, "auth: token-login sockets are not supported");
+            writer.abort();
+            return;
+        }
+        Role::Master | Role::Userdb => {
+            let _ = tx.send(master::greeting(core.pid));
+            Handler::Master(MasterConn {
+                core: core.clone(),
+                tx: tx.clone(),
+                userdb_only: role == Role::Userdb,
+                peer_uid,
+                version: false,
+            })
+        }
+        Role::Client | Role::Login => {
+            let mechs: Vec<(&str, &[&str])> =
+                core.mechanisms.iter().map(|m| (m.name, m.flags)).collect();
+            let cookie = super::schemes::hex_encode(&super::schemes::random_bytes(16));
+            let _ = tx.send(client::greeting(
+                &mechs,
+                core.pid,
+                core.next_cuid(),
+                &cookie,
+            ));
+            Handler::Client(ClientConn {
+                core: core.clone(),
+                tx: tx.clone(),
+                minor: None,
+                requests: HashMap::new(),
+                pending_ok: HashMap::new(),
+            })
+        }
+    };
+    drop(tx);
+    let mut lines = Lines::default();
+    let mut buf = vec![0u8; 4096];
+    let mut violation = false;
+    'outer: loop {
+        loop {
+            match lines.next_line() {
+                Ok(Some(line)) => {
+                    let ok = match &mut handler {
+                        Handler::Client(c) => c.line(&line).await,
+                        Handler::Master(m) => m.line(&line).await,
+                    };
+                    if !ok {
+                        violation = true;
+                        break 'outer;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(listener = %conn.listener, "BUG: auth client sent {e}");
+                    violation = true;
+                    break 'outer;
+                }
+            }
+        }
+        let n = tokio::select! {
+            r = rd.read(&mut buf) => match r { Ok(n) => n, Err(_) => 0 },
+            _ = session.ended() => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        lines.push(&buf[..n]);
+    }
+    drop(handler);
+    if violation {
+        writer.abort();
+    } else {
+        // Delayed FAILs still hold senders; the writer ends after the last one.
+        let _ = writer.await;
+    }
+}
+
+enum Handler {
+    Client(ClientConn),
+    Master(MasterConn),
+}
+
+struct ClientConn {
+    core: Arc<AuthCore>,
+    tx: mpsc::UnboundedSender<String>,
+    minor: Option<u32>,
+    /// Requests waiting for a CONT, with their `final-resp-ok` flag.
+    requests: HashMap<u32, (Request, bool)>,
+    /// OK lines held back until the client acknowledges final server data with an empty CONT.
+    pending_ok: HashMap<u32, String>,
+}
+
+fn addr(ip: Option<&str>, port: Option<&str>) -> Option<SocketAddr> {
+    let ip: IpAddr = ip?.parse().ok()?;
+    Some(SocketAddr::new(
+        ip,
+        port.and_then(|p| p.parse().ok()).unwrap_or(0),
+    ))
+}
+
+impl ClientConn {
+    fn send(&self, s: String) {
+        let _ = self.tx.send(s);
+    }
+
+    /// Handles one line; `false` closes the connection.
+    async fn line(&mut self, line: &str) -> bool {
+        let cmd = match client::parse(line) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("BUG: auth client sent a bad line: {e}");
+                return false;
+            }
+        };
+        match cmd {
+            ClientCommand::Version { minor, .. } => {
+                if self.minor.is_some() {
+                    tracing::error!("BUG: auth client sent VERSION twice");
+                    return false;
+                }
+                self.minor = Some(minor);
+                true
+            }
+            _ if self.minor.is_none() => {
+                tracing::error!("BUG: auth client didn't send VERSION first");
+                false
+            }
+            ClientCommand::Cpid(_) => true,
+            ClientCommand::Auth(a) => self.auth(a).await,
+            ClientCommand::Cont { id, data } => {
+                if let Some(ok) = self.pending_ok.remove(&id) {
+                    self.send(ok);
+                    return true;
+                }
+                let Some((mut req, final_ok)) = self.requests.remove(&id) else {
+                    self.send(client::fail(
+                        id,
+                        None,
+                        "",
+                        Some("Authentication request timed out"),
+                        &[],
+                    ));
+                    return true;
+                };
+                match client::decode(&data) {
+                    Ok(resp) => {
+                        let answer = req.step(Some(resp)).await;
+                        self.answer(id, req, answer, final_ok);
+                    }
+                    Err(_) => self.send(client::fail(id, None, "invalid_base64", None, &[])),
+                }
+                true
+            }
+            ClientCommand::Cancel(id) => {
+                self.requests.remove(&id);
+                self.pending_ok.remove(&id);
+                true
+            }
+        }
+    }
+
+    async fn auth(&mut self, a: client::AuthRequest) -> bool {
+        if self.requests.contains_key(&a.id) || self.pending_ok.contains_key(&a.id) {
+            tracing::error!("BUG: auth client sent a duplicate request id {}", a.id);
+            return false;
+        }
+        let Some(mech) = self.core.mechanism(&a.mechanism) else {
+            tracing::error!(
+                "BUG: auth client requested unsupported auth mechanism {}",
+                a.mechanism
+            );
+            return false;
+        };
+        let info = ClientInfo {
+            service: a.service.clone(),
+            remote: addr(a.param("rip"), a.param("rport")),
+            local: addr(a.param("lip"), a.param("lport")),
+            real_remote: addr(a.param("real_rip"), a.param("real_rport")),
+            real_local: addr(a.param("real_lip"), a.param("real_lport")),
+            secured: a.has("secured"),
+            cert_username: if a.has("valid-client-cert") {
+                a.param("cert_username").map(str::to_string)
+            } else {
+                None
+            },
+            session_id: a.param("session").unwrap_or_default().to_string(),
+        };
+        let opts = Options {
+            no_penalty: a.has("no-penalty"),
+            resolve_userdb: false,
+        };
+        let final_ok = a.has("final-resp-ok");
+        let resp = match client::initial_response(a.resp.as_deref(), self.minor.unwrap_or(0)) {
+            Ok(r) => r,
+            Err(_) => {
+                self.send(client::fail(a.id, None, "invalid_base64", None, &[]));
+                return true;
+            }
+        };
+        let mut req = Request::new(mech, info, self.core.engine.clone(), opts);
+        let answer = req.step(resp).await;
+        self.answer(a.id, req, answer, final_ok);
+        true
+    }
+
+    fn answer(&mut self, id: u32, req: Request, answer: Answer, final_resp_ok: bool) {
+        match answer {
+            Answer::Continue(d) => {
+                self.send(client::cont(id, &d));
+                self.requests.insert(id, (req, final_resp_ok));
+            }
+            Answer::Ok {
+                user,
+                fields,
+                final_data,
+            } => match final_data {
+                Some(d) if !final_resp_ok => {
+                    self.send(client::cont(id, &d));
+                    self.pending_ok
+                        .insert(id, client::ok(id, &user, &fields, None));
+                }
+                d => self.send(client::ok(id, &user, &fields, d.as_deref())),
+            },
+            Answer::Fail {
+                user,
+                code,
+                reason,
+                fields,
+                delay,
+            } => {
+                let line = client::fail(id, user.as_deref(), code, reason.as_deref(), &fields);
+                if delay.is_zero() {
+                    self.send(line);
+                } else {
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(line);
+                    });
+                }
+            }
+        }
+    }
+}
+
+struct MasterConn {
+    core: Arc<AuthCore>,
+    tx: mpsc::UnboundedSender<String>,
+    userdb_only: bool,
+    peer_uid: Option<u32>,
+    version: bool,
+}
+
+/// `*` and `?` wildcard matching for `LIST user=` masks.
+pub fn wildcard_match(mask: &str, s: &str) -> bool {
+    fn m(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => m(&p[1..], s) || (!s.is_empty() && m(p, &s[1..])),
+            (Some(b'?'), Some(_)) => m(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    m(mask.as_bytes(), s.as_bytes())
+}
+
+impl MasterConn {
+    fn send(&self, s: String) {
+        let _ = self.tx.send(s);
+    }
+
+    fn info(params: &[(String, String)]) -> ClientInfo {
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(pk, _)| pk == k)
+                .map(|(_, v)| v.as_str())
+        };
+        ClientInfo {
+            service: get("service").unwrap_or_default().to_string(),
+            remote: addr(get("rip"), get("rport")),
+            local: addr(get("lip"), get("lport")),
+            ..ClientInfo::default()
+        }
+    }
+
+    /// On the 0666 userdb socket a peer that is neither root nor our own uid only sees users
+    /// whose uid is its own.
+    fn allowed(&self, fields: &[(String, String)]) -> bool {
+        let Some(peer) = self.peer_uid else {
+            return true;
+        };
+        if !self.userdb_only || peer == 0 || peer == nix::unistd::geteuid().as_raw() {
+            return true;
+        }
+        fields
+            .iter()
+            .find(|(k, _)| k == "uid")
+            .is_some_and(|(_, v)| v.parse::<u32>().ok() == Some(peer))
+    }
+
+    async fn line(&mut self, line: &str) -> bool {
+        let cmd = match master::parse(line) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("BUG: auth master client sent a bad line: {e}");
+                return false;
+            }
+        };
+        if !self.version && !matches!(cmd, MasterCommand::Version { .. }) {
+            tracing::error!("BUG: auth master client didn't send VERSION first");
+            return false;
+        }
+        let engine = self.core.engine.clone();
+        match cmd {
+            MasterCommand::Version { .. } => self.version = true,
+            MasterCommand::User { id, user, params } => {
+                let info = Self::info(&params);
+                match engine.userdb_lookup(&user, &info, None, false).await {
+                    UserOutcome::Found { user, fields } => {
+                        if self.allowed(&fields.0) {
+                            self.send(master::user_reply(id, &user, &fields.0));
+                        } else {
+                            self.send(master::fail(id, Some("Not allowed to see this user")));
+                        }
+                    }
+                    UserOutcome::NotFound => self.send(master::notfound(id)),
+                    UserOutcome::Failed(m) => self.send(master::fail(id, Some(&m))),
+                }
+            }
+            MasterCommand::Pass { id, user, params } => {
+                let info = Self::info(&params);
+                match engine.lookup_pass(&user, &info).await {
+                    PassOutcome::Ok {
+                        user,
+                        fields,
+                        prefetch,
+                    } => {
+                        let mut out: Vec<(String, String)> = fields.0;
+                        out.extend(
+                            prefetch
+                                .0
+                                .into_iter()
+                                .map(|(k, v)| (format!("userdb_{k}"), v)),
+                        );
+                        if self.userdb_only {
+                            out.retain(|(k, _)| k != "password");
+                        }
+                        let uid: Vec<(String, String)> = out
+                            .iter()
+                            .filter_map(|(k, v)| {
+                                k.strip_prefix("userdb_")
+                                    .map(|k| (k.to_string(), v.clone()))
+                            })
+                            .collect();
+                        if self.allowed(&uid) {
+                            self.send(master::pass_reply(id, &user, &out));
+                        } else {
+                            self.send(master::fail(id, Some("Not allowed to see this user")));
+                        }
+                    }
+                    PassOutcome::Fail {
+                        kind: super::engine::FailKind::Internal,
+                        ..
+                    } => self.send(master::fail(id, None)),
+                    PassOutcome::Fail { .. } => self.send(master::notfound(id)),
+                }
+            }
+            MasterCommand::List { id, params } => {
+                let mask = params
+                    .iter()
+                    .find(|(k, _)| k == "user")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| "*".into());
+                match engine.list_users().await {
+                    Some(users) => {
+                        for u in users.iter().filter(|u| wildcard_match(&mask, u)) {
+                            self.send(master::list_user(id, u));
+                        }
+                        self.send(master::list_done(id, false));
+                    }
+                    None => self.send(master::list_done(id, true)),
+                }
+            }
+            MasterCommand::CacheFlush { id, users } => {
+                if self.userdb_only {
+                    tracing::error!("BUG: CACHE-FLUSH on a userdb-only socket");
+                    return false;
+                }
+                let n = engine.cache.flush(&users);
+                self.send(master::cache_flushed(id, n));
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;
