@@ -124,7 +124,7 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
             }
         }
         let n = tokio::select! {
-            r = rd.read(&mut buf) => match r { Ok(n) => n, Err(_) => 0 },
+            r = rd.read(&mut buf) => r.unwrap_or_default(),
             _ = session.ended() => 0,
         };
         if n == 0 {

@@ -162,7 +162,7 @@ impl Keys {
             }
             Credential::Raw(raw) => {
                 let d = ScramData::parse(std::str::from_utf8(raw).ok()?)?;
-                (d.stored_key.len() == alg.len()).then_some(Keys {
+                (d.stored_key.len() == alg.output_len()).then_some(Keys {
                     salt: d.salt,
                     iterations: d.iterations,
                     stored_key: d.stored_key,
@@ -271,7 +271,7 @@ pub fn client_final(
         }
     }
     let (salt, iter, nonce) = (salt?, iter?, nonce?);
-    let mut salted = vec![0u8; alg.len()];
+    let mut salted = vec![0u8; alg.output_len()];
     ring::pbkdf2::derive(
         alg.pbkdf2_alg(),
         std::num::NonZeroU32::new(iter)?,
@@ -339,7 +339,7 @@ mod tests {
                 "SCRAM-SHA-256"
             };
             let stored = schemes::generate(name, b"pencil", "", None).unwrap();
-            let raw = stored[name.len() + 2..].as_bytes().to_vec();
+            let raw = stored.as_bytes()[name.len() + 2..].to_vec();
             for cred in [Credential::Plain(b"pencil".to_vec()), Credential::Raw(raw)] {
                 let first = ClientFirst::parse(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO").unwrap();
                 let keys = Keys::from_credential(alg, &cred).unwrap();

@@ -28,7 +28,7 @@ pub fn compress(state: &mut [u32; 4], block: &[u8; 64]) {
         ]);
     }
     let [mut a, mut b, mut c, mut d] = *state;
-    for i in 0..64 {
+    for (i, shift) in S.iter().enumerate() {
         let (f, g) = match i / 16 {
             0 => ((b & c) | (!b & d), i),
             1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
@@ -39,7 +39,7 @@ pub fn compress(state: &mut [u32; 4], block: &[u8; 64]) {
         a = d;
         d = c;
         c = b;
-        b = b.wrapping_add(f.rotate_left(S[i]));
+        b = b.wrapping_add(f.rotate_left(*shift));
     }
     state[0] = state[0].wrapping_add(a);
     state[1] = state[1].wrapping_add(b);

@@ -151,16 +151,16 @@ fn b64_decode(scheme: &Scheme, text: &str) -> Result<Vec<u8>, SchemeError> {
 }
 
 /// Checks `plain` against a stored password (`{SCHEME}…` or bare, then `default_scheme`).
-/// `user` is needed by user-salted schemes only.
+/// `_user` is for user-salted schemes (DIGEST-MD5), which roost does not implement yet.
 pub fn verify(
     plain: &[u8],
     stored: &str,
     default_scheme: &str,
-    user: &str,
+    _user: &str,
 ) -> Result<bool, SchemeError> {
     let s = split(stored, default_scheme);
     let (scheme, raw) = decode(&s.scheme, s.text)?;
-    table::verify_raw(scheme, plain, &raw, user)
+    table::verify_raw(scheme, plain, &raw)
 }
 
 /// Makes a new hash of `plain` in scheme `name` (with optional `.hex`/`.b64`), prefixed with

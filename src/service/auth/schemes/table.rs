@@ -54,7 +54,7 @@ impl Alg {
         }
     }
 
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Alg::Md5 => 16,
             Alg::Sha1 => 20,
@@ -166,12 +166,7 @@ fn crypt(plain: &[u8], hash: &str) -> Option<String> {
 }
 
 /// Verifies `plain` against the decoded raw data of `scheme`.
-pub fn verify_raw(
-    scheme: &Scheme,
-    plain: &[u8],
-    raw: &[u8],
-    user: &str,
-) -> Result<bool, SchemeError> {
+pub fn verify_raw(scheme: &Scheme, plain: &[u8], raw: &[u8]) -> Result<bool, SchemeError> {
     match scheme.kind {
         Kind::Plain => Ok(ct_eq(plain, raw)),
         Kind::Crypt => {
@@ -185,14 +180,14 @@ pub fn verify_raw(
             }
             let (s, raw) = super::decode("PLAIN-MD5", hash)
                 .map_err(|_| malformed(scheme, "not a valid MD5-CRYPT or PLAIN-MD5 password"))?;
-            verify_raw(s, plain, &raw, user)
+            verify_raw(s, plain, &raw)
         }
         Kind::Digest(alg) => Ok(ct_eq(&alg.hash(&[plain]), raw)),
         Kind::Salted(alg) => {
-            if raw.len() <= alg.len() {
+            if raw.len() <= alg.output_len() {
                 return Err(malformed(scheme, "password is too short"));
             }
-            let (digest, salt) = raw.split_at(alg.len());
+            let (digest, salt) = raw.split_at(alg.output_len());
             Ok(ct_eq(&alg.hash(&[plain, salt]), digest))
         }
         Kind::Pbkdf2 => {
@@ -286,7 +281,7 @@ impl ScramData {
 
 /// RFC 5802 StoredKey and ServerKey for a password.
 pub fn scram_keys(alg: Alg, plain: &[u8], salt: &[u8], iterations: u32) -> (Vec<u8>, Vec<u8>) {
-    let mut salted = vec![0u8; alg.len()];
+    let mut salted = vec![0u8; alg.output_len()];
     ring::pbkdf2::derive(
         alg.pbkdf2_alg(),
         NonZeroU32::new(iterations.max(1)).expect("non-zero"),
