@@ -431,13 +431,22 @@ impl Engine {
                 }
             };
         }
-        let password = password.unwrap_or_default().to_vec();
-        let stored = stored.to_string();
-        let scheme = default_scheme.to_string();
-        let u = user.to_string();
-        let res =
+        let res = if schemes::is_cheap(stored, default_scheme) {
+            // A plaintext compare or one digest: cheaper than a thread hop.
+            Ok(schemes::verify(
+                password.unwrap_or_default(),
+                stored,
+                default_scheme,
+                user,
+            ))
+        } else {
+            let password = password.unwrap_or_default().to_vec();
+            let stored = stored.to_string();
+            let scheme = default_scheme.to_string();
+            let u = user.to_string();
             tokio::task::spawn_blocking(move || schemes::verify(&password, &stored, &scheme, &u))
-                .await;
+                .await
+        };
         match res {
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => {

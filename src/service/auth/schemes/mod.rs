@@ -163,6 +163,19 @@ pub fn verify(
     table::verify_raw(scheme, plain, &raw)
 }
 
+/// Whether checking `stored` costs at most one digest (PLAIN, SHA*, SSHA*, MD5 digests), so
+/// it may run on an async thread; crypt, PBKDF2, argon2 and SCRAM go to a blocking thread.
+pub fn is_cheap(stored: &str, default_scheme: &str) -> bool {
+    let s = split(stored, default_scheme);
+    match resolve(&s.scheme) {
+        Ok((scheme, _, _)) => matches!(
+            scheme.kind,
+            Kind::Plain | Kind::Digest(_) | Kind::Salted(_) | Kind::CramMd5
+        ),
+        Err(_) => true,
+    }
+}
+
 /// Makes a new hash of `plain` in scheme `name` (with optional `.hex`/`.b64`), prefixed with
 /// `{NAME}` as `doveadm pw` prints it. `rounds` overrides the scheme's default cost.
 pub fn generate(

@@ -185,3 +185,14 @@ fn cram_md5_credentials_restore_hmac_states() {
         None
     );
 }
+
+#[test]
+fn cheap_schemes_stay_on_async_threads() {
+    assert!(is_cheap("{PLAIN}x", "CRYPT"));
+    assert!(is_cheap("{SSHA512}x", "CRYPT"));
+    assert!(is_cheap("x", "PLAIN"));
+    assert!(!is_cheap("x", "CRYPT"));
+    assert!(!is_cheap("$1$abc$def", "PLAIN"));
+    assert!(!is_cheap("{ARGON2ID}x", "PLAIN"));
+    assert!(!is_cheap("{PBKDF2}x", "PLAIN"));
+}
