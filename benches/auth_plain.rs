@@ -59,7 +59,7 @@ fn measure(sock: &Path, conns: u64, secs: u64) -> f64 {
                     let u = (id as usize + c as usize) % USERS;
                     let resp = base64::engine::general_purpose::STANDARD
                         .encode(format!("\0user{u}\0pw{u}"));
-                    write!(w, "AUTH\t{id}\tPLAIN\tservice=bench\tresp={resp}\n").unwrap();
+                    writeln!(w, "AUTH\t{id}\tPLAIN\tservice=bench\tresp={resp}").unwrap();
                     line.clear();
                     r.read_line(&mut line).unwrap();
                     assert!(line.starts_with("OK\t"), "unexpected reply {line:?}");

@@ -57,6 +57,23 @@ enum Cmd {
         #[arg(short = 'r')]
         rounds: Option<u32>,
     },
+    /// Internal: a privsep helper process (started by the launcher).
+    #[command(name = "__helper", hide = true)]
+    Helper { spec: String },
+    /// Internal: the root-kept launcher process.
+    #[command(name = "__launcher", hide = true)]
+    Launcher,
+}
+
+/// Runs a privsep helper: applies its restrictions first, then serves fd 3.
+fn helper(spec: &str) -> anyhow::Result<()> {
+    use roost::privsep::{self, HelperSpec};
+    let spec = HelperSpec::decode(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    privsep::restrict::apply(&spec).map_err(|e| anyhow::anyhow!("helper {}: {e}", spec.kind))?;
+    match spec.kind.as_str() {
+        "auth-worker" => privsep::auth_worker::serve_fd3().map_err(|e| anyhow::anyhow!("{e}")),
+        other => bail!("unknown helper kind '{other}'"),
+    }
 }
 
 /// Reads a password from stdin after printing `prompt` on stderr.
@@ -103,6 +120,13 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Cmd::Helper { spec } => return helper(spec),
+        Cmd::Launcher => {
+            return roost::privsep::launcher::launcher_main().map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        _ => {}
+    }
     if let Cmd::Pw {
         scheme,
         password,
@@ -193,7 +217,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("configuration reloaded");
             Ok(())
         }
-        Cmd::Pw { .. } => unreachable!("handled before loading the configuration"),
+        Cmd::Pw { .. } | Cmd::Helper { .. } | Cmd::Launcher => {
+            unreachable!("handled before loading the configuration")
+        }
         Cmd::Stop => {
             let base = loaded.settings.core.base_dir.clone();
             let pid_file = base.join("master.pid");

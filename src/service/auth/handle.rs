@@ -30,6 +30,13 @@ pub enum SetupError {
 
 impl AuthCore {
     pub fn new(cfg: &super::settings::AuthSettings) -> Result<AuthCore, SetupError> {
+        Self::with_context(cfg, &super::db::DbContext::default())
+    }
+
+    pub fn with_context(
+        cfg: &super::settings::AuthSettings,
+        ctx: &super::db::DbContext,
+    ) -> Result<AuthCore, SetupError> {
         let mut mechanisms = Vec::new();
         for m in &cfg.auth_mechanisms {
             let info = mech::find(m).ok_or_else(|| SetupError::UnknownMechanism(m.clone()))?;
@@ -38,7 +45,7 @@ impl AuthCore {
             }
         }
         Ok(AuthCore {
-            engine: Arc::new(Engine::new(cfg)?),
+            engine: Arc::new(Engine::with_context(cfg, ctx)?),
             mechanisms,
             pid: std::process::id(),
             next_cuid: AtomicU64::new(1),

@@ -46,10 +46,56 @@ pub fn factory(
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, String> {
     metrics::describe();
-    let core = Arc::new(AuthCore::new(&settings.auth).map_err(|e| e.to_string())?);
+    let ctx = db_context(settings, hub)?;
+    let core = Arc::new(AuthCore::with_context(&settings.auth, &ctx).map_err(|e| e.to_string())?);
     if settings.auth.passdb.is_empty() {
         tracing::warn!("auth: no [[passdb]] configured; every authentication will fail");
     }
     hub.insert(Arc::new(api::AuthHandle(core.clone())));
     Ok(Arc::new(AuthService { core }))
+}
+
+/// The auth-worker pool, when a configured driver needs it. Helpers come from the root-kept
+/// launcher in the hub (put there by `roost serve` when started as root) or, without one, are
+/// spawned directly, which refuses a worker identity other than roost's own.
+fn db_context(settings: &Arc<Settings>, hub: &Arc<Hub>) -> Result<db::DbContext, String> {
+    let auth = &settings.auth;
+    let needed = auth
+        .passdb
+        .iter()
+        .chain(&auth.userdb)
+        .any(|d| db::WORKER_DRIVERS.contains(&d.driver.as_str()));
+    if !needed {
+        return Ok(db::DbContext::default());
+    }
+    let launcher = hub
+        .get::<crate::privsep::launcher::Launcher>()
+        .unwrap_or_else(|| Arc::new(crate::privsep::launcher::Launcher::direct()));
+    let spec = crate::privsep::HelperSpec::for_service(settings, "auth-worker");
+    if matches!(*launcher, crate::privsep::launcher::Launcher::Direct) && spec.needs_root() {
+        return Err(crate::privsep::PrivsepError::NeedsRoot {
+            service: "auth-worker".into(),
+            user: if spec.user.is_empty() {
+                "root".into()
+            } else {
+                spec.user.clone()
+            },
+            uid: nix::unistd::geteuid().as_raw(),
+        }
+        .to_string());
+    }
+    let idle_kill = settings
+        .service
+        .get("auth-worker")
+        .map(|s| s.effective(&settings.core).idle_kill.as_duration())
+        .unwrap_or(std::time::Duration::from_secs(60));
+    let pool = crate::privsep::worker::WorkerPool::new(
+        launcher,
+        spec,
+        auth.auth_worker_max_count,
+        idle_kill,
+    );
+    Ok(db::DbContext {
+        workers: Some(Arc::new(pool)),
+    })
 }

@@ -3,6 +3,7 @@
 //! `default_fields`/`override_fields` and `result_*` handling are the engine's.
 
 pub mod passwd_file;
+pub mod shadow;
 pub mod static_db;
 
 use std::sync::Arc;
@@ -62,7 +63,7 @@ pub trait Userdb: Send + Sync {
 /// Why a db block is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DbError {
-    #[error("{kind} driver '{driver}' is not supported (supported: passwd-file, static)")]
+    #[error("{kind} driver '{driver}' is not supported (supported: passwd-file, static, shadow, passwd, prefetch)")]
     UnknownDriver { kind: &'static str, driver: String },
     #[error("{kind} {driver}: {message}")]
     BadArgs {
@@ -72,9 +73,34 @@ pub enum DbError {
     },
 }
 
+/// What drivers may need besides their block: the auth-worker helper pool.
+#[derive(Clone, Default)]
+pub struct DbContext {
+    pub workers: Option<Arc<crate::privsep::worker::WorkerPool>>,
+}
+
+/// Drivers that run in an auth-worker helper.
+pub const WORKER_DRIVERS: &[&str] = &["shadow", "passwd"];
+
+fn workers(
+    ctx: &DbContext,
+    kind: &'static str,
+    driver: &str,
+) -> Result<Arc<crate::privsep::worker::WorkerPool>, DbError> {
+    ctx.workers.clone().ok_or_else(|| DbError::BadArgs {
+        kind,
+        driver: driver.into(),
+        message: "needs the auth-worker helper, which is not available here".into(),
+    })
+}
+
 /// Builds a passdb from its block.
-pub fn new_passdb(cfg: &DbSettings) -> Result<Arc<dyn Passdb>, DbError> {
+pub fn new_passdb(cfg: &DbSettings, ctx: &DbContext) -> Result<Arc<dyn Passdb>, DbError> {
     match cfg.driver.as_str() {
+        "shadow" => Ok(Arc::new(shadow::Shadow::new(
+            &cfg.args,
+            workers(ctx, "passdb", "shadow")?,
+        )?)),
         "passwd-file" => Ok(Arc::new(passwd_file::PasswdFile::new(&cfg.args, "passdb")?)),
         "static" => Ok(Arc::new(static_db::StaticPassdb::new(&cfg.args)?)),
         other => Err(DbError::UnknownDriver {
@@ -85,8 +111,11 @@ pub fn new_passdb(cfg: &DbSettings) -> Result<Arc<dyn Passdb>, DbError> {
 }
 
 /// Builds a userdb from its block.
-pub fn new_userdb(cfg: &DbSettings) -> Result<Arc<dyn Userdb>, DbError> {
+pub fn new_userdb(cfg: &DbSettings, ctx: &DbContext) -> Result<Arc<dyn Userdb>, DbError> {
     match cfg.driver.as_str() {
+        "passwd" => Ok(Arc::new(shadow::Passwd::new(workers(
+            ctx, "userdb", "passwd",
+        )?))),
         "passwd-file" => Ok(Arc::new(passwd_file::PasswdFile::new(&cfg.args, "userdb")?)),
         "static" => Ok(Arc::new(static_db::StaticUserdb::new(&cfg.args))),
         // Dovecot's prefetch userdb: the fields already came from the passdb (`userdb_*`).

@@ -94,6 +94,11 @@ enum Mode {
 
 impl Engine {
     pub fn new(cfg: &AuthSettings) -> Result<Engine, DbError> {
+        Self::with_context(cfg, &db::DbContext::default())
+    }
+
+    /// As [`Engine::new`], with helpers for drivers that need them (`shadow`, `passwd`).
+    pub fn with_context(cfg: &AuthSettings, ctx: &db::DbContext) -> Result<Engine, DbError> {
         let passdbs = cfg
             .passdb
             .iter()
@@ -101,7 +106,7 @@ impl Engine {
             .map(|c| {
                 Ok(DbEntry {
                     cfg: c.clone(),
-                    db: db::new_passdb(c)?,
+                    db: db::new_passdb(c, ctx)?,
                 })
             })
             .collect::<Result<Vec<_>, DbError>>()?;
@@ -111,7 +116,7 @@ impl Engine {
             .map(|c| {
                 Ok(DbEntry {
                     cfg: c.clone(),
-                    db: db::new_userdb(c)?,
+                    db: db::new_userdb(c, ctx)?,
                 })
             })
             .collect::<Result<Vec<_>, DbError>>()?;
