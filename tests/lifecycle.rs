@@ -255,3 +255,54 @@ fn live_scrape_passes_promtool_check_metrics() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn json_log_lines_carry_service_and_virtual_process() {
+    let port = common::free_port();
+    let s = Server::start(
+        "jsonlog",
+        &format!(
+            "log_format = \"json\"\nlog_debug = true\n{}",
+            health_check(port, "")
+        ),
+    );
+    let mut c = Pinger::connect(port);
+    assert_eq!(c.ping(LONG).as_deref(), Some("PONG"));
+    assert!(
+        s.wait_log("connection from 127.0.0.1 on hc", LONG),
+        "{}",
+        s.log_text()
+    );
+    let log = s.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("connection from 127.0.0.1 on hc"))
+        .unwrap();
+    assert!(line.starts_with('{') && line.ends_with('}'), "{line}");
+    assert!(line.contains("\"service\":\"health-check\""), "{line}");
+    assert!(line.contains("\"vproc\":"), "{line}");
+    assert!(line.contains("\"level\":\"DEBUG\""), "{line}");
+}
+
+#[test]
+fn text_log_lines_look_like_dovecot() {
+    let port = common::free_port();
+    let s = Server::start(
+        "textlog",
+        &format!("log_debug = true\n{}", health_check(port, "")),
+    );
+    let mut c = Pinger::connect(port);
+    assert_eq!(c.ping(LONG).as_deref(), Some("PONG"));
+    assert!(s.wait_log("connection from 127.0.0.1 on hc", LONG));
+    let log = s.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("connection from 127.0.0.1 on hc"))
+        .unwrap();
+    assert!(
+        line.contains(" health-check(vp")
+            && line.contains("): Debug: connection from 127.0.0.1 on hc"),
+        "{line}"
+    );
+    assert!(log.contains("master: Info: roost "), "{log}");
+}

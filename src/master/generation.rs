@@ -97,6 +97,9 @@ impl Generation {
                 ));
             }
         }
+        if !reloading {
+            warn_unenforced(&settings, &states);
+        }
         let mut pools = BTreeMap::new();
         let mut started = Vec::new();
         let mut all_listeners = Vec::new();
@@ -178,6 +181,47 @@ impl Generation {
         for (pool, listeners) in started {
             pool.start(listeners, door.clone());
         }
+    }
+}
+
+/// Spec §8 item 26: per-process OS limits and identities cannot apply to tasks. Says so once
+/// when the admin set any of them on a service that runs in-process.
+fn warn_unenforced(settings: &Settings, states: &BTreeMap<String, ServiceState>) {
+    let defaults = crate::settings::defaults::default_services();
+    let mut touched = Vec::new();
+    for (name, st) in states {
+        if *st != ServiceState::Running {
+            continue;
+        }
+        let (svc, def) = (&settings.service[name], defaults.get(name));
+        let differs = |f: fn(&crate::settings::ServiceSettings) -> String| {
+            def.map(|d| f(d) != f(svc)).unwrap_or(!f(svc).is_empty())
+        };
+        let mut keys = Vec::new();
+        if svc.vsz_limit.is_some() {
+            keys.push("vsz_limit");
+        }
+        if differs(|s| s.user.clone()) {
+            keys.push("user");
+        }
+        if differs(|s| s.group.clone()) {
+            keys.push("group");
+        }
+        if differs(|s| s.chroot.clone()) {
+            keys.push("chroot");
+        }
+        if differs(|s| s.extra_groups.clone()) {
+            keys.push("extra_groups");
+        }
+        if !keys.is_empty() {
+            touched.push(format!("{name} ({})", keys.join(", ")));
+        }
+    }
+    if !touched.is_empty() {
+        warn!(
+            "not enforced for in-process virtual processes (only for privsep helper processes): {}",
+            touched.join("; ")
+        );
     }
 }
 

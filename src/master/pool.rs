@@ -139,6 +139,13 @@ impl WorkerPool {
     /// and the idle_kill monitor.
     pub fn start(self: &Arc<Self>, listeners: Vec<Arc<BoundListener>>, door: Arc<FrontDoor>) {
         self.top_up();
+        if self.service_type == ServiceType::Startup {
+            // `type = startup`: one process at start without waiting for a connection.
+            let mut st = self.lock();
+            if st.procs.is_empty() {
+                self.create_locked(&mut st);
+            }
+        }
         if !listeners.is_empty() {
             let me = self.clone();
             tokio::spawn(async move { me.accept_loop(listeners, door).await });
@@ -473,6 +480,14 @@ impl WorkerPool {
                 return;
             }
         }
+        tracing::debug!(
+            service = %self.name,
+            vproc = slot.vproc,
+            "connection from {} on {}{}",
+            conn.remote_ip(),
+            conn.listener,
+            if conn.secured { " (secured)" } else { "" }
+        );
         let kicked = CancellationToken::new();
         let authenticated = Arc::new(AtomicBool::new(false));
         let session = Session {
@@ -709,4 +724,205 @@ async fn any_pending(listeners: &[Arc<BoundListener>]) -> std::io::Result<usize>
 
 fn panic_text(e: &tokio::task::JoinError) -> String {
     format!("{e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{ListenerKind, Stream, Transport};
+    use crate::settings::Time;
+    use std::sync::atomic::AtomicU32;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn eff(process_limit: u32, client_limit: u32) -> Effective {
+        Effective {
+            process_limit,
+            client_limit,
+            service_count: 0,
+            process_min_avail: 0,
+            idle_kill: Time::NEVER,
+            vsz_limit: 0,
+        }
+    }
+
+    /// Echoes one byte, except that a `!` makes it panic.
+    struct Echo;
+    impl Service for Echo {
+        fn serve(self: Arc<Self>, conn: Conn, _s: Session) -> super::super::BoxFuture<()> {
+            Box::pin(async move {
+                let mut stream = conn.stream;
+                let mut b = [0u8; 1];
+                while let Ok(1) = stream.read(&mut b).await {
+                    if b[0] == b'!' {
+                        panic!("test panic");
+                    }
+                    let _ = stream.write_all(&b).await;
+                }
+            })
+        }
+    }
+
+    /// Fails its first `fail` start-ups.
+    struct Flaky {
+        fail: u32,
+        tries: AtomicU32,
+    }
+    impl Service for Flaky {
+        fn serve(self: Arc<Self>, conn: Conn, _s: Session) -> super::super::BoxFuture<()> {
+            Box::pin(async move {
+                let mut stream = conn.stream;
+                let _ = stream.write_all(b"ok").await;
+            })
+        }
+        fn start_process(&self) -> super::super::BoxFuture<Result<(), String>> {
+            let n = self.tries.fetch_add(1, Ordering::SeqCst);
+            let fail = n < self.fail;
+            Box::pin(async move {
+                if fail {
+                    Err("init failed".into())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
+    async fn listen(pool: &Arc<WorkerPool>) -> u16 {
+        let spec = ListenerSpec {
+            service: pool.name.to_string(),
+            name: "t".into(),
+            kind: ListenerKind::Inet {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                ssl: false,
+                haproxy: false,
+                reuse_port: false,
+            },
+        };
+        let l = Arc::new(BoundListener::bind(spec, 16).unwrap());
+        let port = l.local_addr().unwrap().port();
+        let settings = Arc::new(Settings::default());
+        pool.start(vec![l], Arc::new(FrontDoor::new(settings).unwrap()));
+        port
+    }
+
+    fn pool(name: &str, e: Effective, svc: Arc<dyn Service>) -> Arc<WorkerPool> {
+        WorkerPool::new(
+            name,
+            e,
+            ServiceType::Normal,
+            svc,
+            Arc::new(Settings::default()),
+            Arc::new(Hub::default()),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_ends_only_its_connection() {
+        let p = pool("echo", eff(1, 10), Arc::new(Echo));
+        let port = listen(&p).await;
+        let mut good = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut bad = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut b = [0u8; 1];
+        good.write_all(b"a").await.unwrap();
+        good.read_exact(&mut b).await.unwrap();
+        bad.write_all(b"!").await.unwrap();
+        assert_eq!(
+            bad.read(&mut b).await.unwrap_or(0),
+            0,
+            "panicking session is closed"
+        );
+        good.write_all(b"b").await.unwrap();
+        good.read_exact(&mut b).await.unwrap();
+        assert_eq!(
+            &b, b"b",
+            "the other session on the same virtual process lives on"
+        );
+        let st = p.status();
+        assert_eq!(st.processes, 1);
+        assert_eq!(st.clients, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn startup_failures_throttle_two_then_four_seconds() {
+        let p = pool(
+            "flaky",
+            eff(2, 1),
+            Arc::new(Flaky {
+                fail: 2,
+                tries: AtomicU32::new(0),
+            }),
+        );
+        let port = listen(&p).await;
+        let t0 = Instant::now();
+        // First connection: start-up fails, connection closed, service throttled 2 s.
+        let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        c.read_to_end(&mut buf).await.unwrap();
+        assert!(buf.is_empty());
+        assert!(p.status().throttle_secs >= 1);
+        // Second: waits out the throttle, fails again (throttle 4 s).
+        let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        c.read_to_end(&mut buf).await.unwrap();
+        assert!(buf.is_empty());
+        assert!(
+            t0.elapsed() >= Duration::from_millis(1900),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert!(p.status().throttle_secs >= 3, "doubled: {:?}", p.status());
+        // Third: after the 4 s throttle it works.
+        let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        c.read_to_end(&mut buf).await.unwrap();
+        assert_eq!(buf, b"ok");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(5900),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_tick_kills_min_idle_but_keeps_min_avail() {
+        let mut e = eff(10, 1);
+        e.process_min_avail = 2;
+        let p = pool("idle", e, Arc::new(Echo));
+        p.top_up();
+        let slots: Vec<Slot> = (0..4).map(|_| p.try_reserve().unwrap()).collect();
+        assert_eq!(p.status().processes, 6, "4 busy + 2 available");
+        for s in &slots {
+            p.release(s, false);
+        }
+        // The interval began with 2 idle: only those count as idle throughout.
+        p.lock().min_idle = 2;
+        p.idle_tick();
+        assert_eq!(p.status().processes, 4);
+        // Next interval all 4 were idle: shrink to process_min_avail.
+        p.idle_tick();
+        assert_eq!(p.status().processes, 2);
+        p.idle_tick();
+        assert_eq!(p.status().processes, 2);
+    }
+
+    #[test]
+    fn slot_bookkeeping_respects_limits() {
+        let p = pool("limits", eff(2, 3), Arc::new(Echo));
+        let slots: Vec<Slot> = (0..6)
+            .map(|_| p.try_reserve().expect("capacity 6"))
+            .collect();
+        assert!(p.try_reserve().is_none(), "7th has no slot");
+        assert_eq!(p.status().processes, 2);
+        p.release(&slots[0], false);
+        assert!(p.try_reserve().is_some());
+        let _ = Stream::new(Transport::Closed);
+    }
 }

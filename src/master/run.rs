@@ -165,6 +165,11 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
     }
     // Dropping the generations closes listeners and unlinks unix sockets.
     drop(all);
+    // The current generation stays referenced (Hub ↔ state) until exit: unlink its unix
+    // sockets explicitly so that they are removed on stop.
+    for l in &state.current.lock().unwrap().listeners {
+        l.unlink();
+    }
     state.draining.lock().unwrap().clear();
     if let Some(p) = hub.get::<Pools>() {
         p.all().clear();
