@@ -55,7 +55,7 @@ fn start(tag: &str, users: &str) -> (common::TempDir, Server) {
     let keep = dir.0.join("users");
     std::fs::write(&keep, users).unwrap();
     let extra = format!(
-        "auth_mechanisms = \"plain login\"\n\n[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{p}\"\n\n[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{p}\"\n",
+        "auth_mechanisms = \"plain login\"\nauth_cache_size = \"1 M\"\n\n[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{p}\"\n\n[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{p}\"\n",
         p = keep.display()
     );
     (dir, Server::start(tag, &extra))

@@ -1,6 +1,6 @@
 //! The server side of auth-worker helpers: an async pool of at most `auth_worker_max_count`
-//! helper processes, each serving one request at a time (client_limit 1), closed after the
-//! service's `idle_kill`, replaced when they die, with Dovecot's crash throttle (2 s doubling
+//! (and the service's `process_limit`) helper processes, each serving one request at a time
+//! (client_limit 1), retired after `service_count` requests and after the service's `idle_kill`, replaced when they die, with Dovecot's crash throttle (2 s doubling
 //! to 60 s after consecutive failures). A request that waits more than 3 s for a worker logs a
 //! warning naming `auth_worker_max_count`; a request times out after 60 s.
 
@@ -22,6 +22,7 @@ struct Worker {
     pid: u32,
     stream: UnixStream,
     last_used: Instant,
+    served: u32,
 }
 
 /// A pool of helpers of one kind.
@@ -29,6 +30,8 @@ pub struct WorkerPool {
     launcher: Arc<Launcher>,
     spec: HelperSpec,
     idle_kill: Duration,
+    /// Requests a helper serves before it is replaced; 0 = no limit.
+    service_count: u32,
     slots: Semaphore,
     idle: Mutex<Vec<Worker>>,
     live: AtomicU32,
@@ -42,6 +45,7 @@ impl WorkerPool {
         spec: HelperSpec,
         max: u32,
         idle_kill: Duration,
+        service_count: u32,
     ) -> WorkerPool {
         metrics::describe_gauge!(
             "roost_privsep_helpers",
@@ -55,6 +59,7 @@ impl WorkerPool {
             launcher,
             spec,
             idle_kill,
+            service_count,
             slots: Semaphore::new(max.max(1) as usize),
             idle: Mutex::new(Vec::new()),
             live: AtomicU32::new(0),
@@ -129,6 +134,7 @@ impl WorkerPool {
             pid: h.pid,
             stream,
             last_used: Instant::now(),
+            served: 0,
         })
     }
 
@@ -190,7 +196,12 @@ impl WorkerPool {
                 Ok(Ok(reply)) => {
                     self.failures.store(0, Ordering::Relaxed);
                     w.last_used = Instant::now();
-                    self.idle.lock().expect("worker pool lock").push(w);
+                    w.served += 1;
+                    if self.service_count > 0 && w.served >= self.service_count {
+                        self.retire(w);
+                    } else {
+                        self.idle.lock().expect("worker pool lock").push(w);
+                    }
                     return Ok(reply);
                 }
                 Ok(Err(e)) => {

@@ -153,3 +153,6 @@ impl AuthApi for AuthCore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -84,16 +84,17 @@ fn db_context(settings: &Arc<Settings>, hub: &Arc<Hub>) -> Result<db::DbContext,
         }
         .to_string());
     }
-    let idle_kill = settings
+    let eff = settings
         .service
         .get("auth-worker")
-        .map(|s| s.effective(&settings.core).idle_kill.as_duration())
-        .unwrap_or(std::time::Duration::from_secs(60));
+        .map(|s| s.effective(&settings.core))
+        .unwrap_or_else(|| crate::settings::ServiceSettings::default().effective(&settings.core));
     let pool = crate::privsep::worker::WorkerPool::new(
         launcher,
         spec,
-        auth.auth_worker_max_count,
-        idle_kill,
+        auth.auth_worker_max_count.min(eff.process_limit.max(1)),
+        eff.idle_kill.as_duration(),
+        eff.service_count,
     );
     Ok(db::DbContext {
         workers: Some(Arc::new(pool)),

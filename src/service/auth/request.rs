@@ -66,6 +66,11 @@ impl Request {
         }
     }
 
+    /// Time since the request started.
+    pub fn age(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     pub fn mechanism(&self) -> &'static str {
         self.state.mech.name
     }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -20,6 +21,9 @@ use crate::net::{Conn, Transport};
 use crate::protocol::auth::client::{self, ClientCommand};
 use crate::protocol::auth::master::{self, MasterCommand};
 use crate::protocol::auth::Lines;
+
+/// A request not finished within this time is dropped (its CONT gets "timed out").
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// What a socket is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,7 +202,11 @@ impl ClientConn {
                     self.send(ok);
                     return true;
                 }
-                let Some((mut req, final_ok)) = self.requests.remove(&id) else {
+                let pending = self
+                    .requests
+                    .remove(&id)
+                    .filter(|(req, _)| req.age() < REQUEST_TIMEOUT);
+                let Some((mut req, final_ok)) = pending else {
                     self.send(client::fail(
                         id,
                         None,

@@ -292,3 +292,47 @@ fn roles_and_wildcards() {
     assert!(wildcard_match("?ob", "bob"));
     assert!(!wildcard_match("a*", "bob"));
 }
+
+#[tokio::test]
+async fn penalty_delays_the_next_request_from_the_same_ip() {
+    let (_d, core) = setup(&["plain"], Time::ZERO);
+    let mut c = start(core, "auth-client");
+    c.until("DONE").await;
+    c.send("VERSION\t1\t2").await;
+    let bad = B64.encode(b"\0alice\0bad");
+    c.send(&format!(
+        "AUTH\t1\tPLAIN\tservice=smtp\trip=192.0.2.9\tresp={bad}"
+    ))
+    .await;
+    assert_eq!(c.line().await.unwrap(), "FAIL\t1\tuser=alice");
+    // Another IP and no-penalty requests are not delayed.
+    let t = Instant::now();
+    let good = B64.encode(b"\0alice\0apw");
+    c.send(&format!(
+        "AUTH\t2\tPLAIN\tservice=smtp\trip=192.0.2.10\tresp={good}"
+    ))
+    .await;
+    assert_eq!(c.line().await.unwrap(), "OK\t2\tuser=alice");
+    c.send(&format!(
+        "AUTH\t3\tPLAIN\tservice=smtp\trip=192.0.2.9\tno-penalty\tresp={good}"
+    ))
+    .await;
+    assert_eq!(c.line().await.unwrap(), "OK\t3\tuser=alice");
+    assert!(t.elapsed() < Duration::from_secs(1));
+    // The penalised IP waits 2 s × 2^1 before its request is processed.
+    let t = Instant::now();
+    c.send(&format!(
+        "AUTH\t4\tPLAIN\tservice=smtp\trip=192.0.2.9\tresp={good}"
+    ))
+    .await;
+    assert_eq!(c.line().await.unwrap(), "OK\t4\tuser=alice");
+    assert!(t.elapsed() >= Duration::from_secs(4), "{:?}", t.elapsed());
+    // Success cleared the penalty.
+    let t = Instant::now();
+    c.send(&format!(
+        "AUTH\t5\tPLAIN\tservice=smtp\trip=192.0.2.9\tresp={good}"
+    ))
+    .await;
+    assert_eq!(c.line().await.unwrap(), "OK\t5\tuser=alice");
+    assert!(t.elapsed() < Duration::from_secs(1));
+}
