@@ -55,6 +55,30 @@ pub fn factory(
     Ok(Arc::new(AuthService { core }))
 }
 
+/// The `auth-worker` service: its settings (user, group, chroot, vsz_limit, process_limit,
+/// service_count, idle_kill) shape the helper processes the auth service starts through
+/// privsep; it serves no in-process listener (Dovecot's `auth-worker` socket stays closed).
+pub struct AuthWorkerService;
+
+impl Service for AuthWorkerService {
+    fn serve(self: Arc<Self>, _conn: Conn, _session: Session) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
+
+    fn supported_listeners(&self) -> Option<&'static [&'static str]> {
+        Some(&[])
+    }
+}
+
+/// `ServiceFactory` for service `auth-worker`.
+pub fn worker_factory(
+    _name: &str,
+    _settings: &Arc<Settings>,
+    _hub: &Arc<Hub>,
+) -> Result<Arc<dyn Service>, String> {
+    Ok(Arc::new(AuthWorkerService))
+}
+
 /// The auth-worker pool, when a configured driver needs it. Helpers come from the root-kept
 /// launcher in the hub (put there by `roost serve` when started as root) or, without one, are
 /// spawned directly, which refuses a worker identity other than roost's own.

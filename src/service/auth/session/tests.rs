@@ -336,3 +336,46 @@ async fn penalty_delays_the_next_request_from_the_same_ip() {
     assert_eq!(c.line().await.unwrap(), "OK\t5\tuser=alice");
     assert!(t.elapsed() < Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn external_anonymous_and_exim_empty_resp() {
+    let (_d, core) = setup(&["plain", "external", "anonymous"], Time::ZERO);
+    let mut c = start(core, "auth-client");
+    let g = c.until("DONE").await;
+    assert!(g.contains(&"MECH\tEXTERNAL".to_string()), "{g:?}");
+    assert!(
+        g.contains(&"MECH\tANONYMOUS\tanonymous".to_string()),
+        "{g:?}"
+    );
+    // Exim speaks minor 1: an empty resp= means "no initial response".
+    c.send("VERSION\t1\t1").await;
+    c.send("AUTH\t1\tPLAIN\tservice=smtp\tresp=").await;
+    assert_eq!(c.line().await.unwrap(), "CONT\t1\t");
+    c.send("CANCEL\t1").await;
+    // EXTERNAL: the certificate name is the user; it must exist in the passdb.
+    c.send("AUTH\t2\tEXTERNAL\tservice=imap\tvalid-client-cert\tcert_username=alice\tresp==")
+        .await;
+    assert_eq!(c.line().await.unwrap(), "OK\t2\tuser=alice");
+    c.send("AUTH\t3\tEXTERNAL\tservice=imap\tresp==").await;
+    let l = c.line().await.unwrap();
+    assert!(
+        l.starts_with("FAIL\t3\treason=Client didn't present"),
+        "{l}"
+    );
+    c.send(&format!(
+        "AUTH\t4\tEXTERNAL\tservice=imap\tvalid-client-cert\tcert_username=alice\tresp={}",
+        B64.encode("bob")
+    ))
+    .await;
+    assert_eq!(
+        c.line().await.unwrap(),
+        "FAIL\t4\tuser=alice\tcode=authz_fail"
+    );
+    // ANONYMOUS maps to auth_anonymous_username.
+    c.send(&format!(
+        "AUTH\t5\tANONYMOUS\tservice=imap\tresp={}",
+        B64.encode("trace")
+    ))
+    .await;
+    assert_eq!(c.line().await.unwrap(), "OK\t5\tuser=anonymous");
+}
