@@ -485,7 +485,10 @@ impl Engine {
         if fields.has("nologin") && !fields.has("proxy") {
             let mut f = Fields::default();
             for (k, v) in &fields.0 {
-                if !INTERNAL_PASSDB_FIELDS.contains(&k.as_str()) && !k.starts_with("userdb_") {
+                if !INTERNAL_PASSDB_FIELDS.contains(&k.as_str())
+                    && !k.starts_with("userdb_")
+                    && k != "reason"
+                {
                     f.set(k, v.clone());
                 }
             }

@@ -54,7 +54,7 @@ fn setup(mechs: &[&str], delay: Time) -> (TempDir, Arc<AuthCore>) {
     let cram = crate::service::auth::schemes::generate("CRAM-MD5", b"cpw", "", None).unwrap();
     std::fs::write(
         &f,
-        format!("alice:{{PLAIN}}apw:1000:1000::/home/alice::userdb_mail=maildir:~/M\ncarl:{cram}:1001:1001::/home/carl\n"),
+        format!("alice:{{PLAIN}}apw:1000:1000::/home/alice::userdb_mail=maildir:~/M\ncarl:{cram}:1001:1001::/home/carl\ngone:{{PLAIN}}gpw:1002:1002::/home/gone::nologin reason=Moved\n"),
     )
     .unwrap();
     let args = format!("scheme=PLAIN {}", f.display());
@@ -133,6 +133,16 @@ async fn greeting_and_plain_success_and_delayed_failure() {
     assert_eq!(
         c.line().await.unwrap(),
         "FAIL\t99\treason=Authentication request timed out"
+    );
+    // nologin: FAIL with the passdb's reason and the nologin flag.
+    c.send(&format!(
+        "AUTH\t5\tPLAIN\tservice=smtp\tresp={}",
+        B64.encode(b"\0gone\0gpw")
+    ))
+    .await;
+    assert_eq!(
+        c.line().await.unwrap(),
+        "FAIL\t5\tuser=gone\treason=Moved\tnologin"
     );
     // Invalid base64.
     c.send("AUTH\t4\tPLAIN\tservice=imap\tresp=!!!").await;
