@@ -17,6 +17,8 @@ pub struct AuthCore {
     pub mechanisms: Vec<&'static MechInfo>,
     pub pid: u32,
     next_cuid: AtomicU64,
+    /// Client pids of live login-socket connections (must be unique there).
+    login_pids: std::sync::Mutex<std::collections::HashSet<u32>>,
 }
 
 /// Why the auth settings are unusable.
@@ -49,6 +51,7 @@ impl AuthCore {
             mechanisms,
             pid: std::process::id(),
             next_cuid: AtomicU64::new(1),
+            login_pids: Default::default(),
         })
     }
 
@@ -58,6 +61,18 @@ impl AuthCore {
             .iter()
             .copied()
             .find(|m| m.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Registers a login-socket CPID; `false` if a live connection already uses it.
+    pub fn claim_login_pid(&self, pid: u32) -> bool {
+        self.login_pids.lock().expect("login pids lock").insert(pid)
+    }
+
+    pub fn release_login_pid(&self, pid: u32) {
+        self.login_pids
+            .lock()
+            .expect("login pids lock")
+            .remove(&pid);
     }
 
     pub fn next_cuid(&self) -> u64 {

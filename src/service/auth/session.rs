@@ -98,6 +98,8 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                 minor: None,
                 requests: HashMap::new(),
                 pending_ok: HashMap::new(),
+                login: role == Role::Login,
+                login_pid: None,
             })
         }
     };
@@ -157,6 +159,17 @@ struct ClientConn {
     requests: HashMap<u32, (Request, bool)>,
     /// OK lines held back until the client acknowledges final server data with an empty CONT.
     pending_ok: HashMap<u32, String>,
+    /// A login socket: CPIDs must be unique among live connections.
+    login: bool,
+    login_pid: Option<u32>,
+}
+
+impl Drop for ClientConn {
+    fn drop(&mut self) {
+        if let Some(pid) = self.login_pid {
+            self.core.release_login_pid(pid);
+        }
+    }
 }
 
 pub(super) fn addr(ip: Option<&str>, port: Option<&str>) -> Option<SocketAddr> {
@@ -194,7 +207,16 @@ impl ClientConn {
                 tracing::error!("BUG: auth client didn't send VERSION first");
                 false
             }
-            ClientCommand::Cpid(_) => true,
+            ClientCommand::Cpid(pid) => {
+                if self.login && self.login_pid.is_none() {
+                    if !self.core.claim_login_pid(pid) {
+                        tracing::error!("BUG: authentication client gave the PID {pid} of an existing connection");
+                        return false;
+                    }
+                    self.login_pid = Some(pid);
+                }
+                true
+            }
             ClientCommand::Auth(a) => self.auth(a).await,
             ClientCommand::Cont { id, data } => {
                 if let Some(ok) = self.pending_ok.remove(&id) {

@@ -389,3 +389,31 @@ async fn external_anonymous_and_exim_empty_resp() {
     .await;
     assert_eq!(c.line().await.unwrap(), "OK\t5\tuser=anonymous");
 }
+
+#[tokio::test]
+async fn login_sockets_refuse_a_cpid_already_in_use() {
+    let (_d, core) = setup(&["plain"], Time::ZERO);
+    let mut a = start(core.clone(), "login/login");
+    a.until("DONE").await;
+    a.send("VERSION\t1\t2\nCPID\t777").await;
+    a.send("AUTH\t1\tPLAIN\tservice=imap").await;
+    assert_eq!(a.line().await.unwrap(), "CONT\t1\t");
+    let mut b = start(core.clone(), "auth-login");
+    b.until("DONE").await;
+    b.send("VERSION\t1\t2\nCPID\t777").await;
+    assert_eq!(b.line().await, None, "duplicate CPID closes the connection");
+    // Plain client sockets ignore CPID collisions (Postfix processes may share one).
+    let mut c = start(core.clone(), "auth-client");
+    c.until("DONE").await;
+    c.send("VERSION\t1\t2\nCPID\t777").await;
+    c.send("AUTH\t1\tPLAIN\tservice=smtp").await;
+    assert_eq!(c.line().await.unwrap(), "CONT\t1\t");
+    // Once the first login connection is gone its CPID is free again.
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut d = start(core, "login/login");
+    d.until("DONE").await;
+    d.send("VERSION\t1\t2\nCPID\t777").await;
+    d.send("AUTH\t1\tPLAIN\tservice=imap").await;
+    assert_eq!(d.line().await.unwrap(), "CONT\t1\t");
+}
