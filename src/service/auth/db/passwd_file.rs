@@ -14,6 +14,9 @@ use crate::master::BoxFuture;
 use crate::service::auth::fields::Fields;
 use crate::service::auth::vars::Vars;
 
+/// A parsed file: username → entry.
+pub type Users = HashMap<String, Arc<Entry>>;
+
 /// One line of a passwd-file.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Entry {
@@ -28,7 +31,7 @@ pub struct Entry {
 
 /// Parses a whole file: `user → entry`. Blank lines and `#` comments are skipped; a line with
 /// only a username (deny lists) has no password; an empty username is an error naming its line.
-pub fn parse_file(text: &str, path: &Path) -> Result<HashMap<String, Entry>, String> {
+pub fn parse_file(text: &str, path: &Path) -> Result<Users, String> {
     let mut users = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -52,7 +55,7 @@ pub fn parse_file(text: &str, path: &Path) -> Result<HashMap<String, Entry>, Str
             extra: next(),
         };
         // Dovecot keeps the first entry of a duplicated user.
-        users.entry(user.to_string()).or_insert(entry);
+        users.entry(user.to_string()).or_insert(Arc::new(entry));
     }
     Ok(users)
 }
@@ -61,7 +64,7 @@ struct Loaded {
     mtime: Option<SystemTime>,
     len: u64,
     checked: Instant,
-    users: Arc<HashMap<String, Entry>>,
+    users: Arc<Users>,
 }
 
 /// Files already read, keyed by expanded path.
@@ -74,7 +77,7 @@ const RECHECK: Duration = Duration::from_secs(1);
 
 impl FileCache {
     /// The parsed file, re-read if it changed. Blocking: call from a blocking thread.
-    fn get(&self, path: &Path) -> Result<Option<Arc<HashMap<String, Entry>>>, String> {
+    fn get(&self, path: &Path) -> Result<Option<Arc<Users>>, String> {
         let now = Instant::now();
         {
             let files = self.files.lock().expect("passwd-file cache lock");
@@ -118,7 +121,7 @@ impl FileCache {
     }
 
     /// The cached file if it was checked within the last second (no syscalls).
-    fn fresh(&self, path: &Path) -> Option<Arc<HashMap<String, Entry>>> {
+    fn fresh(&self, path: &Path) -> Option<Arc<Users>> {
         let files = self.files.lock().expect("lock");
         let l = files.get(path)?;
         (Instant::now().duration_since(l.checked) < RECHECK).then(|| l.users.clone())
@@ -175,9 +178,17 @@ impl PasswdFile {
     }
 
     /// Looks `vars.user` up (after `username_format`) in the file its path expands to.
-    fn find(&self, vars: &Vars) -> BoxFuture<Result<Option<Entry>, String>> {
-        let path = PathBuf::from(vars.expand(&self.path));
-        let key = vars.expand(&self.username_format);
+    fn find(&self, vars: &Vars) -> BoxFuture<Result<Option<Arc<Entry>>, String>> {
+        let path = if self.path.contains('%') {
+            PathBuf::from(vars.expand(&self.path))
+        } else {
+            PathBuf::from(&self.path)
+        };
+        let key = if self.username_format == "%u" {
+            vars.user.clone()
+        } else {
+            vars.expand(&self.username_format)
+        };
         if let Some(users) = self.cache.fresh(&path) {
             let e = users.get(&key).cloned();
             return Box::pin(async move { Ok(e) });

@@ -147,7 +147,12 @@ impl Engine {
             u = format!("{u}@{}", self.cfg.auth_default_realm);
         }
         if !self.cfg.auth_username_format.is_empty() {
-            u = Vars::new(&u).expand(&self.cfg.auth_username_format);
+            u = match self.cfg.auth_username_format.as_str() {
+                // The default, without the template machinery.
+                "%Lu" => u.to_lowercase(),
+                "%u" => u,
+                f => Vars::new(&u).expand(f),
+            };
         }
         Ok(u)
     }
