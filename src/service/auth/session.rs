@@ -56,20 +56,12 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
         Transport::Unix(s) => s.peer_cred().ok().map(|c| c.uid()),
         _ => None,
     };
-    let (mut rd, mut wr) = tokio::io::split(conn.stream);
+    let listener = conn.listener.clone();
+    let mut stream = conn.stream;
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let writer = tokio::spawn(async move {
-        while let Some(s) = rx.recv().await {
-            if wr.write_all(s.as_bytes()).await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
     let mut handler = match role {
         Role::Token => {
-            tracing::error!(listener = %conn.listener, "auth: token-login sockets are not supported");
-            writer.abort();
+            tracing::error!(listener = %listener, "auth: token-login sockets are not supported");
             return;
         }
         Role::Master | Role::Userdb => {
@@ -106,7 +98,9 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
     drop(tx);
     let mut lines = Lines::default();
     let mut buf = vec![0u8; 4096];
-    let mut violation = false;
+    let mut out = String::new();
+    // Replies (and delayed FAILs from timer tasks) arrive on `rx`; they are written in
+    // batches by this task, so a request costs no extra task wake-up.
     'outer: loop {
         loop {
             match lines.next_line() {
@@ -116,34 +110,43 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                         Handler::Master(m) => m.line(&line).await,
                     };
                     if !ok {
-                        violation = true;
-                        break 'outer;
+                        // Protocol violation: close without sending what is queued.
+                        return;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::error!(listener = %conn.listener, "BUG: auth client sent {e}");
-                    violation = true;
-                    break 'outer;
+                    tracing::error!(listener = %listener, "BUG: auth client sent {e}");
+                    return;
                 }
             }
         }
-        let n = tokio::select! {
-            r = rd.read(&mut buf) => r.unwrap_or_default(),
-            _ = session.ended() => 0,
-        };
-        if n == 0 {
-            break;
+        while let Ok(s) = rx.try_recv() {
+            out.push_str(&s);
         }
-        lines.push(&buf[..n]);
+        if !out.is_empty() {
+            if stream.write_all(out.as_bytes()).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Ok(n) if n > 0 => lines.push(&buf[..n]),
+                _ => break 'outer,
+            },
+            Some(s) = rx.recv() => out.push_str(&s),
+            _ = session.ended() => break 'outer,
+        }
     }
+    // The client finished sending: answer what is still pending (delayed FAILs), then close.
     drop(handler);
-    if violation {
-        writer.abort();
-    } else {
-        // Delayed FAILs still hold senders; the writer ends after the last one.
-        let _ = writer.await;
+    while let Some(s) = rx.recv().await {
+        if stream.write_all(s.as_bytes()).await.is_err() {
+            return;
+        }
     }
+    let _ = stream.shutdown().await;
 }
 
 enum Handler {

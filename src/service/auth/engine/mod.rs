@@ -169,8 +169,11 @@ impl Engine {
 
     async fn pass_lookup(&self, idx: usize, vars: Arc<Vars>) -> PassLookup {
         let e = &self.passdbs[idx];
+        if !e.db.cacheable() || !self.cache.enabled() {
+            return e.db.lookup(vars).await;
+        }
         let key = format!("P{idx}\t{}", vars.user);
-        if e.db.cacheable() {
+        {
             if let Some(Cached::Pass(r)) = self.cache.get(&key) {
                 return r;
             }

@@ -39,7 +39,8 @@ impl Engine {
                 }
             } else {
                 let key = format!("U{idx}\t{user}");
-                let cached = if e.db.cacheable() {
+                let use_cache = e.db.cacheable() && self.cache.enabled();
+                let cached = if use_cache {
                     self.cache.get(&key)
                 } else {
                     None
@@ -48,7 +49,7 @@ impl Engine {
                     Some(Cached::User(r)) => r,
                     _ => {
                         let r = e.db.lookup(Arc::new(vars.clone())).await;
-                        if e.db.cacheable() {
+                        if use_cache {
                             self.cache.put(&key, Cached::User(r.clone()));
                         }
                         r
