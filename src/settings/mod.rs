@@ -140,6 +140,8 @@ pub struct Settings {
     pub core: CoreSettings,
     #[serde(flatten)]
     pub net: crate::net::settings::NetSettings,
+    #[serde(flatten)]
+    pub auth: crate::service::auth::settings::AuthSettings,
     pub service: BTreeMap<String, ServiceSettings>,
 }
 
@@ -148,6 +150,7 @@ impl Default for Settings {
         Settings {
             core: CoreSettings::default(),
             net: Default::default(),
+            auth: Default::default(),
             service: defaults::default_services(),
         }
     }
