@@ -81,6 +81,10 @@ impl MasterState {
 
 /// Runs the server until stopped. Errors are start-up errors (config, bind, base_dir).
 pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
+    // Handlers first: a SIGHUP that arrives while listeners are being bound must not kill us.
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     for w in &loaded.warnings {
         warn!("{w}");
     }
@@ -113,9 +117,6 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
         )
     })?;
 
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     info!(
         "roost {} starting up ({} services, config {})",
         env!("CARGO_PKG_VERSION"),
