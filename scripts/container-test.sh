@@ -17,7 +17,8 @@
 #
 # Not part of .ci/run: it takes minutes (toolchain copy, release build on vfs storage).
 # Environment: ROOST_TEST_PORT (metrics port; default a free one), KEEP_IMAGE=0 to delete
-# roost:test afterwards, REBUILD_BASE=1 to recreate both base images.
+# roost:test and roost-builder:test (the build cache) afterwards, REBUILD_BASE=1 to
+# recreate both base images, DEBIAN_MIRROR for debootstrap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,7 @@ PODMAN=(podman --storage-driver=vfs --runtime runc --cgroup-manager=cgroupfs)
 BASE_IMAGE=localhost/debian:bookworm-slim
 RUST_IMAGE=localhost/roost-rust
 IMAGE=localhost/roost:test
+BUILDER_IMAGE=localhost/roost-builder:test
 ROOST_UID=10143
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -54,7 +56,7 @@ cleanup() {
     fi
     rm -rf "$work"
     if [ "$rc" = 0 ] && [ "${KEEP_IMAGE:-1}" = 0 ]; then
-        pod rmi "$IMAGE" >/dev/null 2>&1 || true
+        pod rmi "$IMAGE" "$BUILDER_IMAGE" >/dev/null 2>&1 || true
     fi
     exit "$rc"
 }
@@ -144,13 +146,22 @@ fi
 
 # --- 3. the image -------------------------------------------------------------------------
 step "building $IMAGE"
+image_id() { pod image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
+old_ids=("$(image_id "$BUILDER_IMAGE")" "$(image_id "$IMAGE")")
+build_args=(--format docker --network host
+    --build-arg RUST_IMAGE="$RUST_IMAGE" --build-arg RUNTIME_IMAGE="$BASE_IMAGE")
 start=$(date +%s)
+# The builder stage is tagged too, so that the previous one can be removed below: on vfs
+# storage every stage is a full copy (~2 GB). The second build reuses its cached layers.
 # --format docker: the OCI image format has no HEALTHCHECK.
-pod build --format docker --network host \
-    --build-arg RUST_IMAGE="$RUST_IMAGE" \
-    --build-arg RUNTIME_IMAGE="$BASE_IMAGE" \
-    -t "$IMAGE" . || fail "podman build"
+pod build "${build_args[@]}" --target builder -t "$BUILDER_IMAGE" . || fail "podman build (builder)"
+pod build "${build_args[@]}" -t "$IMAGE" . || fail "podman build"
 echo "build took $(($(date +%s) - start)) s"
+for id in "${old_ids[@]}"; do
+    if [ -n "$id" ] && [ "$id" != "$(image_id "$BUILDER_IMAGE")" ] && [ "$id" != "$(image_id "$IMAGE")" ]; then
+        pod rmi "$id" >/dev/null 2>&1 || true
+    fi
+done
 pod images "$IMAGE"
 
 # --- 4. run and check ---------------------------------------------------------------------
