@@ -14,12 +14,14 @@ FROM ${RUST_IMAGE} AS builder
 WORKDIR /src
 
 # Dependencies first, against a dummy crate with the same targets, so that editing the
-# sources does not rebuild them. (benches/pool.rs must exist: Cargo.toml declares it.)
+# sources does not rebuild them. (Every [[bench]] Cargo.toml declares must exist.)
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
-    && echo 'fn main() {}' > benches/pool.rs \
+    && for b in $(grep -A1 '^\[\[bench\]\]' Cargo.toml | sed -n 's/^name = "\(.*\)"$/\1/p'); do \
+           echo 'fn main() {}' > "benches/$b.rs"; \
+       done \
     && cargo build --release --locked \
     && rm -rf src benches \
         target/release/roost target/release/deps/roost-* target/release/deps/libroost-* \
