@@ -5,6 +5,7 @@ pub mod log;
 pub mod mail;
 pub mod master;
 pub mod net;
+pub mod privsep;
 pub mod protocol;
 pub mod service;
 pub mod settings;

@@ -39,6 +39,76 @@ enum Cmd {
     Reload,
     /// Stop a running server.
     Stop,
+    /// Generate a password hash, or test one with -t (like `doveadm pw`).
+    Pw {
+        /// Scheme, optionally with .b64/.hex (default CRYPT).
+        #[arg(short = 's', default_value = "CRYPT")]
+        scheme: String,
+        /// The password (prompted for on stdin when omitted).
+        #[arg(short = 'p')]
+        password: Option<String>,
+        /// Test that this hash matches the password instead of making one.
+        #[arg(short = 't')]
+        test: Option<String>,
+        /// Username, for user-salted schemes.
+        #[arg(short = 'u', default_value = "")]
+        user: String,
+        /// Rounds / cost for schemes that have one.
+        #[arg(short = 'r')]
+        rounds: Option<u32>,
+    },
+    /// Internal: a privsep helper process (started by the launcher).
+    #[command(name = "__helper", hide = true)]
+    Helper { spec: String },
+    /// Internal: the root-kept launcher process.
+    #[command(name = "__launcher", hide = true)]
+    Launcher,
+}
+
+/// Runs a privsep helper: applies its restrictions first, then serves fd 3.
+fn helper(spec: &str) -> anyhow::Result<()> {
+    use roost::privsep::{self, HelperSpec};
+    let spec = HelperSpec::decode(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    privsep::restrict::apply(&spec).map_err(|e| anyhow::anyhow!("helper {}: {e}", spec.kind))?;
+    match spec.kind.as_str() {
+        "auth-worker" => privsep::auth_worker::serve_fd3().map_err(|e| anyhow::anyhow!("{e}")),
+        other => bail!("unknown helper kind '{other}'"),
+    }
+}
+
+/// Reads a password from stdin after printing `prompt` on stderr.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, Write};
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn pw(
+    scheme: &str,
+    password: Option<String>,
+    test: Option<&str>,
+    user: &str,
+    rounds: Option<u32>,
+) -> anyhow::Result<()> {
+    let password = match password {
+        Some(p) => p,
+        None if test.is_some() => read_password("Enter password to verify: ")?,
+        None => {
+            let a = read_password("Enter new password: ")?;
+            let b = read_password("Retype new password: ")?;
+            if a != b {
+                bail!("Passwords don't match!");
+            }
+            a
+        }
+    };
+    let out = roost::service::auth::pw_command_full(scheme, &password, test, user, rounds)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{out}");
+    Ok(())
 }
 
 fn main() {
@@ -50,6 +120,23 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Cmd::Helper { spec } => return helper(spec),
+        Cmd::Launcher => {
+            return roost::privsep::launcher::launcher_main().map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        _ => {}
+    }
+    if let Cmd::Pw {
+        scheme,
+        password,
+        test,
+        user,
+        rounds,
+    } = &cli.command
+    {
+        return pw(scheme, password.clone(), test.as_deref(), user, *rounds);
+    }
     let source = ConfigSource::from_cli(cli.config);
     let loaded = load(&source).map_err(|e| anyhow::anyhow!("{e}"))?;
     match cli.command {
@@ -129,6 +216,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             c.simple("RELOAD").context("reload failed")?;
             println!("configuration reloaded");
             Ok(())
+        }
+        Cmd::Pw { .. } | Cmd::Helper { .. } | Cmd::Launcher => {
+            unreachable!("handled before loading the configuration")
         }
         Cmd::Stop => {
             let base = loaded.settings.core.base_dir.clone();

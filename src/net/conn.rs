@@ -170,6 +170,11 @@ pub struct Conn {
     pub starttls: Option<tokio_rustls::TlsAcceptor>,
     /// Common name of a verified client certificate (or the PROXY SSL_CN sub-TLV).
     pub client_cert_cn: Option<String>,
+    /// The PROXY v2 UNIQUE_ID TLV, for correlating logs with the proxy's.
+    pub proxy_unique_id: Option<Vec<u8>>,
+    /// When the socket was accepted: the PROXY header and TLS handshake count against the
+    /// pre-login timeout from here.
+    pub accepted_at: std::time::Instant,
 }
 
 impl Conn {
@@ -188,6 +193,8 @@ impl Conn {
             local_name: None,
             starttls: None,
             client_cert_cn: None,
+            proxy_unique_id: None,
+            accepted_at: std::time::Instant::now(),
         }
     }
 

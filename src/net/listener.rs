@@ -329,8 +329,10 @@ impl BoundListener {
     }
 }
 
-impl Drop for BoundListener {
-    fn drop(&mut self) {
+impl BoundListener {
+    /// Removes a unix listener's socket file now (on stop), unless a newer listener has
+    /// replaced it at the same path. Dropping the listener does the same.
+    pub fn unlink(&self) {
         if let ListenerKind::Unix { path, .. } = &self.spec.kind {
             use std::os::unix::fs::MetadataExt;
             let same = std::fs::symlink_metadata(path)
@@ -341,6 +343,12 @@ impl Drop for BoundListener {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+}
+
+impl Drop for BoundListener {
+    fn drop(&mut self) {
+        self.unlink();
     }
 }
 
@@ -363,3 +371,6 @@ fn poll_in(fd: i32) -> bool {
     let n = unsafe { libc::poll(&mut p, 1, 0) };
     n > 0 && (p.revents & libc::POLLIN) != 0
 }
+
+#[cfg(test)]
+mod tests;

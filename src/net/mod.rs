@@ -2,11 +2,16 @@
 //! that services receive.
 
 pub mod conn;
+pub mod fifo;
 pub mod frontdoor;
 pub mod listener;
+pub mod metrics;
+pub mod proxy;
 pub mod settings;
+pub mod tls;
 pub mod unix;
 
 pub use conn::{Conn, Stream, Transport};
+pub use fifo::FifoListener;
 pub use frontdoor::{FrontDoor, Rejected};
 pub use listener::{Accepted, BoundListener, ListenerKind, ListenerSpec};

@@ -7,6 +7,8 @@ use crate::master::ServiceFactory;
 /// The factory for `name`, if roost implements it.
 pub fn factory(name: &str) -> Option<ServiceFactory> {
     Some(match name {
+        "auth" => super::auth::factory,
+        "auth-worker" => super::auth::worker_factory,
         "health-check" => super::health_check::factory,
         "stats" => super::stats::factory,
         _ => return None,

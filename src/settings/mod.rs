@@ -142,6 +142,8 @@ pub struct Settings {
     pub net: crate::net::settings::NetSettings,
     #[serde(flatten)]
     pub mail: crate::mail::settings::MailSettings,
+    #[serde(flatten)]
+    pub auth: crate::service::auth::settings::AuthSettings,
     pub service: BTreeMap<String, ServiceSettings>,
 }
 
@@ -151,6 +153,7 @@ impl Default for Settings {
             core: CoreSettings::default(),
             net: Default::default(),
             mail: Default::default(),
+            auth: Default::default(),
             service: defaults::default_services(),
         }
     }

@@ -1,0 +1,545 @@
+//! The auth engine: username normalisation (`auth_username_chars`, `auth_default_realm`,
+//! `auth_username_format`), the passdb chain with `result_*`/`skip`/`deny` handling and password
+//! verification off the async threads, credential lookups for non-plaintext mechanisms, the
+//! userdb chain (with `prefetch` and `static` existence checks), the cache, and the uid checks
+//! (`first_valid_uid`/`last_valid_uid`) applied for in-process consumers.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::api::ClientInfo;
+use super::cache::{Cache, Cached};
+use super::db::{self, DbError, PassLookup, Passdb, Userdb};
+use super::fields::{Fields, INTERNAL_PASSDB_FIELDS};
+use super::penalty::Penalty;
+use super::schemes::{self, Credential};
+use super::settings::{AuthSettings, DbSettings};
+use super::vars::Vars;
+
+/// Why an authentication failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailKind {
+    /// Wrong password (or user unknown, which clients cannot tell apart).
+    Mismatch,
+    UnknownUser,
+    /// A db or scheme failed: `code=temp_fail`.
+    Internal,
+    /// `deny` passdb matched, `nologin`, or `allow_nets` refused: `code=user_disabled` or a reason.
+    Disabled,
+    /// Username has characters outside `auth_username_chars`.
+    BadUsername,
+}
+
+/// The end of a passdb chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PassOutcome {
+    Ok {
+        user: String,
+        /// passdb extra fields for the client (`proxy`, `host`, `nologin`, …).
+        fields: Fields,
+        /// `userdb_*` fields with the prefix removed (for `prefetch`).
+        prefetch: Fields,
+    },
+    Fail {
+        user: Option<String>,
+        kind: FailKind,
+        reason: Option<String>,
+        /// passdb fields that travel with a failure (`nodelay`, `proxy`, …).
+        fields: Fields,
+    },
+}
+
+/// A credentials lookup for CRAM-MD5/SCRAM.
+#[derive(Clone, Debug)]
+pub enum CredOutcome {
+    Ok {
+        user: String,
+        credential: Credential,
+        fields: Fields,
+        prefetch: Fields,
+    },
+    Fail(PassOutcome),
+}
+
+/// userdb chain result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserOutcome {
+    Found { user: String, fields: Fields },
+    NotFound,
+    Failed(String),
+}
+
+struct DbEntry<T: ?Sized> {
+    cfg: DbSettings,
+    db: Arc<T>,
+}
+
+/// The engine one auth service runs.
+pub struct Engine {
+    pub cfg: AuthSettings,
+    passdbs: Vec<DbEntry<dyn Passdb>>,
+    userdbs: Vec<DbEntry<dyn Userdb>>,
+    pub cache: Cache,
+    pub penalty: Penalty,
+}
+
+/// What the request is for: affects `skip` and whether the password is checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Verify,
+    Credentials,
+    /// Only whether the user exists (EXTERNAL, static userdb checks, `PASS` lookups).
+    Lookup,
+}
+
+impl Engine {
+    pub fn new(cfg: &AuthSettings) -> Result<Engine, DbError> {
+        Self::with_context(cfg, &db::DbContext::default())
+    }
+
+    /// As [`Engine::new`], with helpers for drivers that need them (`shadow`, `passwd`).
+    pub fn with_context(cfg: &AuthSettings, ctx: &db::DbContext) -> Result<Engine, DbError> {
+        let passdbs = cfg
+            .passdb
+            .iter()
+            .filter(|c| !c.master)
+            .map(|c| {
+                Ok(DbEntry {
+                    cfg: c.clone(),
+                    db: db::new_passdb(c, ctx)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        let userdbs = cfg
+            .userdb
+            .iter()
+            .map(|c| {
+                Ok(DbEntry {
+                    cfg: c.clone(),
+                    db: db::new_userdb(c, ctx)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        Ok(Engine {
+            cache: Cache::new(
+                cfg.auth_cache_size.0,
+                cfg.auth_cache_ttl.as_duration(),
+                cfg.auth_cache_negative_ttl.as_duration(),
+            ),
+            cfg: cfg.clone(),
+            passdbs,
+            userdbs,
+            penalty: Penalty::default(),
+        })
+    }
+
+    /// Applies `auth_username_chars`, `auth_default_realm` and `auth_username_format`.
+    pub fn normalize_user(&self, user: &str) -> Result<String, FailKind> {
+        if user.is_empty() {
+            return Err(FailKind::BadUsername);
+        }
+        let chars = &self.cfg.auth_username_chars;
+        if !chars.is_empty() && !user.chars().all(|c| chars.contains(c)) {
+            return Err(FailKind::BadUsername);
+        }
+        let mut u = user.to_string();
+        if !self.cfg.auth_default_realm.is_empty() && !u.contains('@') {
+            u = format!("{u}@{}", self.cfg.auth_default_realm);
+        }
+        if !self.cfg.auth_username_format.is_empty() {
+            u = match self.cfg.auth_username_format.as_str() {
+                // The default, without the template machinery.
+                "%Lu" => u.to_lowercase(),
+                "%u" => u,
+                f => Vars::new(&u).expand(f),
+            };
+        }
+        Ok(u)
+    }
+
+    fn vars(user: &str, info: &ClientInfo) -> Vars {
+        Vars {
+            user: user.to_string(),
+            service: info.service.clone(),
+            rip: info.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
+            lip: info.local.map(|a| a.ip().to_string()).unwrap_or_default(),
+            home: String::new(),
+        }
+    }
+
+    async fn pass_lookup(&self, idx: usize, vars: Arc<Vars>) -> PassLookup {
+        let e = &self.passdbs[idx];
+        if !e.db.cacheable() || !self.cache.enabled() {
+            return e.db.lookup(vars).await;
+        }
+        let key = format!("P{idx}\t{}", vars.user);
+        {
+            if let Some(Cached::Pass(r)) = self.cache.get(&key) {
+                return r;
+            }
+        }
+        let r = e.db.lookup(vars).await;
+        if e.db.cacheable() {
+            self.cache.put(&key, Cached::Pass(r.clone()));
+        }
+        r
+    }
+
+    /// Plaintext authentication (PLAIN, LOGIN).
+    pub async fn verify_plain(
+        &self,
+        user: &str,
+        password: &[u8],
+        info: &ClientInfo,
+    ) -> PassOutcome {
+        self.passdb_chain(user, Some(password), info, Mode::Verify, None)
+            .await
+            .0
+    }
+
+    /// Credentials for a challenge-response mechanism (`wanted` = its scheme name).
+    pub async fn lookup_credentials(
+        &self,
+        user: &str,
+        wanted: &str,
+        info: &ClientInfo,
+    ) -> CredOutcome {
+        let (outcome, cred) = self
+            .passdb_chain(user, None, info, Mode::Credentials, Some(wanted))
+            .await;
+        match (outcome, cred) {
+            (
+                PassOutcome::Ok {
+                    user,
+                    fields,
+                    prefetch,
+                },
+                Some(credential),
+            ) => CredOutcome::Ok {
+                user,
+                credential,
+                fields,
+                prefetch,
+            },
+            (PassOutcome::Ok { user, fields, .. }, None) => CredOutcome::Fail(PassOutcome::Fail {
+                user: Some(user),
+                kind: FailKind::Internal,
+                reason: None,
+                fields,
+            }),
+            (fail, _) => CredOutcome::Fail(fail),
+        }
+    }
+
+    /// Whether the user exists, without a password (EXTERNAL, `PASS` lookups).
+    pub async fn lookup_pass(&self, user: &str, info: &ClientInfo) -> PassOutcome {
+        self.passdb_chain(user, None, info, Mode::Lookup, None)
+            .await
+            .0
+    }
+
+    async fn passdb_chain(
+        &self,
+        raw_user: &str,
+        password: Option<&[u8]>,
+        info: &ClientInfo,
+        mode: Mode,
+        wanted: Option<&str>,
+    ) -> (PassOutcome, Option<Credential>) {
+        let mut user = match self.normalize_user(raw_user) {
+            Ok(u) => u,
+            Err(kind) => {
+                return (
+                    PassOutcome::Fail {
+                        user: None,
+                        kind,
+                        reason: None,
+                        fields: Fields::default(),
+                    },
+                    None,
+                )
+            }
+        };
+        if self.passdbs.is_empty() {
+            tracing::error!("auth: no passdbs configured ([[passdb]] driver = …)");
+            return (
+                PassOutcome::Fail {
+                    user: Some(user),
+                    kind: FailKind::Internal,
+                    reason: None,
+                    fields: Fields::default(),
+                },
+                None,
+            );
+        }
+        let mut success = false;
+        // Set once a passdb verified the password and said `continue`: later ones only add fields.
+        let mut verified = false;
+        let mut last_fail = FailKind::UnknownUser;
+        let mut fields = Fields::default();
+        let mut credential = None;
+        for idx in 0..self.passdbs.len() {
+            let e = &self.passdbs[idx];
+            match e.cfg.skip.as_str() {
+                "authenticated" if success => continue,
+                "unauthenticated" if !success => continue,
+                _ => {}
+            }
+            let vars = Arc::new(Self::vars(&user, info));
+            let found = self.pass_lookup(idx, vars.clone()).await;
+            let result: Result<(), FailKind> = match found {
+                PassLookup::NotFound => Err(FailKind::UnknownUser),
+                PassLookup::InternalFail(msg) => {
+                    tracing::error!(user = %user, "passdb {} failed: {msg}", e.cfg.driver);
+                    Err(FailKind::Internal)
+                }
+                PassLookup::Found {
+                    password: stored,
+                    fields: mut f,
+                } => {
+                    if mode == Mode::Lookup {
+                        // PASS lookups return the stored password (stripped on userdb sockets
+                        // and never sent to auth clients).
+                        if let Some(p) = &stored {
+                            f.set("password", p.clone());
+                        }
+                    }
+                    f.add_defaults(&Fields::parse(&e.cfg.default_fields, Some(&vars)));
+                    f.apply_overrides(&Fields::parse(&e.cfg.override_fields, Some(&vars)));
+                    if e.cfg.deny {
+                        tracing::info!(user = %user, "passdb: user is denied");
+                        return (
+                            PassOutcome::Fail {
+                                user: Some(user),
+                                kind: FailKind::Disabled,
+                                reason: None,
+                                fields: Fields::default(),
+                            },
+                            None,
+                        );
+                    }
+                    let r = self
+                        .check_password(
+                            mode,
+                            verified,
+                            password,
+                            stored.as_deref(),
+                            &f,
+                            e.db.default_scheme(),
+                            &user,
+                            wanted,
+                            &mut credential,
+                        )
+                        .await;
+                    if r.is_ok() || !matches!(r, Err(FailKind::Mismatch)) {
+                        for (k, v) in f.0 {
+                            fields.set(&k, v);
+                        }
+                    }
+                    r
+                }
+            };
+            if let Some(u) = fields.remove("user") {
+                // A passdb may change the username (`user=` extra field).
+                user = u;
+            }
+            let action = match &result {
+                Ok(()) => e.cfg.result_success.as_str(),
+                Err(FailKind::Internal) => e.cfg.result_internalfail.as_str(),
+                Err(_) => e.cfg.result_failure.as_str(),
+            };
+            if let Err(k) = result {
+                last_fail = k;
+            }
+            match action {
+                "return" => {
+                    success = result.is_ok();
+                    break;
+                }
+                "return-ok" => {
+                    success = true;
+                    break;
+                }
+                "return-fail" => {
+                    success = false;
+                    if result.is_ok() {
+                        last_fail = FailKind::Mismatch;
+                    }
+                    break;
+                }
+                "continue-ok" => {
+                    success = true;
+                    verified = true;
+                }
+                "continue-fail" => success = false,
+                _ => {
+                    // `continue`
+                    if result.is_ok() {
+                        verified = true;
+                    }
+                }
+            }
+        }
+        if !success {
+            return (
+                PassOutcome::Fail {
+                    user: Some(user),
+                    kind: last_fail,
+                    reason: None,
+                    fields,
+                },
+                None,
+            );
+        }
+        if let Some(fail) = self.check_policy(&user, &fields, info) {
+            return (fail, None);
+        }
+        let (pass, prefetch) = fields.split_userdb();
+        (
+            PassOutcome::Ok {
+                user,
+                fields: pass,
+                prefetch,
+            },
+            credential,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn check_password(
+        &self,
+        mode: Mode,
+        verified: bool,
+        password: Option<&[u8]>,
+        stored: Option<&str>,
+        fields: &Fields,
+        default_scheme: &str,
+        user: &str,
+        wanted: Option<&str>,
+        credential: &mut Option<Credential>,
+    ) -> Result<(), FailKind> {
+        if verified || mode == Mode::Lookup {
+            return Ok(());
+        }
+        if fields.has("nopassword") {
+            if mode == Mode::Credentials {
+                *credential = Some(Credential::Plain(Vec::new()));
+            }
+            return Ok(());
+        }
+        let Some(stored) = stored else {
+            tracing::info!(user = %user, "passdb: no password and no nopassword field");
+            return Err(FailKind::Mismatch);
+        };
+        if mode == Mode::Credentials {
+            let wanted = wanted.unwrap_or("PLAIN");
+            return match schemes::credentials(stored, default_scheme, wanted) {
+                Some(c) => {
+                    *credential = Some(c);
+                    Ok(())
+                }
+                None => {
+                    tracing::info!(user = %user, "passdb: password scheme cannot be used with {wanted}");
+                    Err(FailKind::Internal)
+                }
+            };
+        }
+        let res = if schemes::is_cheap(stored, default_scheme) {
+            // A plaintext compare or one digest: cheaper than a thread hop.
+            Ok(schemes::verify(
+                password.unwrap_or_default(),
+                stored,
+                default_scheme,
+                user,
+            ))
+        } else {
+            let password = password.unwrap_or_default().to_vec();
+            let stored = stored.to_string();
+            let scheme = default_scheme.to_string();
+            let u = user.to_string();
+            tokio::task::spawn_blocking(move || schemes::verify(&password, &stored, &scheme, &u))
+                .await
+        };
+        match res {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => {
+                tracing::info!(user = %user, "Password mismatch");
+                Err(FailKind::Mismatch)
+            }
+            Ok(Err(e)) => {
+                tracing::error!(user = %user, "password check failed: {e}");
+                Err(FailKind::Internal)
+            }
+            Err(e) => {
+                tracing::error!(user = %user, "password check panicked: {e}");
+                Err(FailKind::Internal)
+            }
+        }
+    }
+
+    /// `allow_nets` and `nologin` after a successful passdb chain.
+    fn check_policy(&self, user: &str, fields: &Fields, info: &ClientInfo) -> Option<PassOutcome> {
+        if let Some(nets) = fields.get("allow_nets") {
+            if !allow_nets_match(nets, info.remote.map(|a| a.ip())) {
+                tracing::info!(user = %user, "allow_nets check failed");
+                return Some(PassOutcome::Fail {
+                    user: Some(user.to_string()),
+                    kind: FailKind::Mismatch,
+                    reason: None,
+                    fields: Fields::default(),
+                });
+            }
+        }
+        if fields.has("nologin") && !fields.has("proxy") {
+            let mut f = Fields::default();
+            for (k, v) in &fields.0 {
+                if !INTERNAL_PASSDB_FIELDS.contains(&k.as_str())
+                    && !k.starts_with("userdb_")
+                    && k != "reason"
+                {
+                    f.set(k, v.clone());
+                }
+            }
+            return Some(PassOutcome::Fail {
+                user: Some(user.to_string()),
+                kind: FailKind::Disabled,
+                reason: fields.get("reason").map(str::to_string),
+                fields: f,
+            });
+        }
+        None
+    }
+
+    /// The penalty of a remote address (0 without one).
+    pub fn penalty_of(&self, ip: Option<IpAddr>) -> u32 {
+        ip.map_or(0, |ip| self.penalty.get(ip))
+    }
+}
+
+/// `allow_nets=` matching: comma/space separated networks; `local` matches requests without
+/// a remote IP (unix sockets).
+pub fn allow_nets_match(nets: &str, ip: Option<IpAddr>) -> bool {
+    for net in nets.split([',', ' ']).filter(|s| !s.is_empty()) {
+        match ip {
+            None if net == "local" => return true,
+            None => {}
+            Some(ip) => {
+                if let Ok(n) = net.parse::<ipnet::IpNet>() {
+                    if n.contains(&ip) {
+                        return true;
+                    }
+                } else if let Ok(a) = net.parse::<IpAddr>() {
+                    if a == ip {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+mod userdb;
+
+#[cfg(test)]
+pub(crate) mod tests;

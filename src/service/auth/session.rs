@@ -1,0 +1,350 @@
+//! Session loops for the auth service's unix listeners. The socket's role comes from the part
+//! of its name after the last `-` (spec §7.2): `master` and `userdb` speak the auth-master
+//! protocol, everything else (`auth-client`, `login`, Postfix's `auth`) the auth-client
+//! protocol. Parsing is in `protocol::auth`; this file only moves lines and runs requests.
+//! Protocol violations close the connection without a reply, as Dovecot does.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::api::ClientInfo;
+use super::handle::AuthCore;
+use super::request::{Answer, Options, Request};
+use crate::master::Session;
+use crate::net::{Conn, Transport};
+use crate::protocol::auth::client::{self, ClientCommand};
+use crate::protocol::auth::master;
+use crate::protocol::auth::Lines;
+
+/// A request not finished within this time is dropped (its CONT gets "timed out").
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
+
+/// What a socket is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Login,
+    Master,
+    Userdb,
+    Token,
+}
+
+impl Role {
+    /// Dovecot's rule: the suffix after the last `-` of the socket's basename.
+    pub fn from_listener(name: &str) -> Role {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let suffix = base.rsplit('-').next().unwrap_or(base);
+        match suffix {
+            "login" => Role::Login,
+            "master" => Role::Master,
+            "userdb" => Role::Userdb,
+            "token" | "tokenlogin" => Role::Token,
+            _ => Role::Client,
+        }
+    }
+}
+
+/// Serves one connection on an auth listener.
+pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
+    let role = Role::from_listener(&conn.listener);
+    let peer_uid = match &conn.stream.transport {
+        Transport::Unix(s) => s.peer_cred().ok().map(|c| c.uid()),
+        _ => None,
+    };
+    let listener = conn.listener.clone();
+    let mut stream = conn.stream;
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let mut handler = match role {
+        Role::Token => {
+            tracing::error!(listener = %listener, "auth: token-login sockets are not supported");
+            return;
+        }
+        Role::Master | Role::Userdb => {
+            let _ = tx.send(master::greeting(core.pid));
+            Handler::Master(MasterConn {
+                core: core.clone(),
+                tx: tx.clone(),
+                userdb_only: role == Role::Userdb,
+                peer_uid,
+                version: false,
+            })
+        }
+        Role::Client | Role::Login => {
+            let mechs: Vec<(&str, &[&str])> =
+                core.mechanisms.iter().map(|m| (m.name, m.flags)).collect();
+            let cookie = super::schemes::hex_encode(&super::schemes::random_bytes(16));
+            let _ = tx.send(client::greeting(
+                &mechs,
+                core.pid,
+                core.next_cuid(),
+                &cookie,
+            ));
+            Handler::Client(ClientConn {
+                core: core.clone(),
+                tx: tx.clone(),
+                minor: None,
+                requests: HashMap::new(),
+                pending_ok: HashMap::new(),
+                login: role == Role::Login,
+                login_pid: None,
+            })
+        }
+    };
+    drop(tx);
+    let mut lines = Lines::default();
+    let mut buf = vec![0u8; 4096];
+    let mut out = String::new();
+    // Replies (and delayed FAILs from timer tasks) arrive on `rx`; they are written in
+    // batches by this task, so a request costs no extra task wake-up.
+    'outer: loop {
+        loop {
+            match lines.next_line() {
+                Ok(Some(line)) => {
+                    let ok = match &mut handler {
+                        Handler::Client(c) => c.line(&line).await,
+                        Handler::Master(m) => m.line(&line).await,
+                    };
+                    if !ok {
+                        // Protocol violation: close without sending what is queued.
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(listener = %listener, "BUG: auth client sent {e}");
+                    return;
+                }
+            }
+        }
+        while let Ok(s) = rx.try_recv() {
+            out.push_str(&s);
+        }
+        if !out.is_empty() {
+            if stream.write_all(out.as_bytes()).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Ok(n) if n > 0 => lines.push(&buf[..n]),
+                _ => break 'outer,
+            },
+            Some(s) = rx.recv() => out.push_str(&s),
+            _ = session.ended() => break 'outer,
+        }
+    }
+    // The client finished sending: answer what is still pending (delayed FAILs), then close.
+    drop(handler);
+    while let Some(s) = rx.recv().await {
+        if stream.write_all(s.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+    let _ = stream.shutdown().await;
+}
+
+enum Handler {
+    Client(ClientConn),
+    Master(MasterConn),
+}
+
+struct ClientConn {
+    core: Arc<AuthCore>,
+    tx: mpsc::UnboundedSender<String>,
+    minor: Option<u32>,
+    /// Requests waiting for a CONT, with their `final-resp-ok` flag.
+    requests: HashMap<u32, (Request, bool)>,
+    /// OK lines held back until the client acknowledges final server data with an empty CONT.
+    pending_ok: HashMap<u32, String>,
+    /// A login socket: CPIDs must be unique among live connections.
+    login: bool,
+    login_pid: Option<u32>,
+}
+
+impl Drop for ClientConn {
+    fn drop(&mut self) {
+        if let Some(pid) = self.login_pid {
+            self.core.release_login_pid(pid);
+        }
+    }
+}
+
+pub(super) fn addr(ip: Option<&str>, port: Option<&str>) -> Option<SocketAddr> {
+    let ip: IpAddr = ip?.parse().ok()?;
+    Some(SocketAddr::new(
+        ip,
+        port.and_then(|p| p.parse().ok()).unwrap_or(0),
+    ))
+}
+
+impl ClientConn {
+    fn send(&self, s: String) {
+        let _ = self.tx.send(s);
+    }
+
+    /// Handles one line; `false` closes the connection.
+    async fn line(&mut self, line: &str) -> bool {
+        let cmd = match client::parse(line) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("BUG: auth client sent a bad line: {e}");
+                return false;
+            }
+        };
+        match cmd {
+            ClientCommand::Version { minor, .. } => {
+                if self.minor.is_some() {
+                    tracing::error!("BUG: auth client sent VERSION twice");
+                    return false;
+                }
+                self.minor = Some(minor);
+                true
+            }
+            _ if self.minor.is_none() => {
+                tracing::error!("BUG: auth client didn't send VERSION first");
+                false
+            }
+            ClientCommand::Cpid(pid) => {
+                if self.login && self.login_pid.is_none() {
+                    if !self.core.claim_login_pid(pid) {
+                        tracing::error!("BUG: authentication client gave the PID {pid} of an existing connection");
+                        return false;
+                    }
+                    self.login_pid = Some(pid);
+                }
+                true
+            }
+            ClientCommand::Auth(a) => self.auth(a).await,
+            ClientCommand::Cont { id, data } => {
+                if let Some(ok) = self.pending_ok.remove(&id) {
+                    self.send(ok);
+                    return true;
+                }
+                let pending = self
+                    .requests
+                    .remove(&id)
+                    .filter(|(req, _)| req.age() < REQUEST_TIMEOUT);
+                let Some((mut req, final_ok)) = pending else {
+                    self.send(client::fail(
+                        id,
+                        None,
+                        "",
+                        Some("Authentication request timed out"),
+                        &[],
+                    ));
+                    return true;
+                };
+                match client::decode(&data) {
+                    Ok(resp) => {
+                        let answer = req.step(Some(resp)).await;
+                        self.answer(id, req, answer, final_ok);
+                    }
+                    Err(_) => self.send(client::fail(id, None, "invalid_base64", None, &[])),
+                }
+                true
+            }
+            ClientCommand::Cancel(id) => {
+                self.requests.remove(&id);
+                self.pending_ok.remove(&id);
+                true
+            }
+        }
+    }
+
+    async fn auth(&mut self, a: client::AuthRequest) -> bool {
+        if self.requests.contains_key(&a.id) || self.pending_ok.contains_key(&a.id) {
+            tracing::error!("BUG: auth client sent a duplicate request id {}", a.id);
+            return false;
+        }
+        let Some(mech) = self.core.mechanism(&a.mechanism) else {
+            tracing::error!(
+                "BUG: auth client requested unsupported auth mechanism {}",
+                a.mechanism
+            );
+            return false;
+        };
+        let info = ClientInfo {
+            service: a.service.clone(),
+            remote: addr(a.param("rip"), a.param("rport")),
+            local: addr(a.param("lip"), a.param("lport")),
+            real_remote: addr(a.param("real_rip"), a.param("real_rport")),
+            real_local: addr(a.param("real_lip"), a.param("real_lport")),
+            secured: a.has("secured"),
+            cert_username: if a.has("valid-client-cert") {
+                a.param("cert_username").map(str::to_string)
+            } else {
+                None
+            },
+            session_id: a.param("session").unwrap_or_default().to_string(),
+        };
+        let opts = Options {
+            no_penalty: a.has("no-penalty"),
+            resolve_userdb: false,
+        };
+        let final_ok = a.has("final-resp-ok");
+        let resp = match client::initial_response(a.resp.as_deref(), self.minor.unwrap_or(0)) {
+            Ok(r) => r,
+            Err(_) => {
+                self.send(client::fail(a.id, None, "invalid_base64", None, &[]));
+                return true;
+            }
+        };
+        let mut req = Request::new(mech, info, self.core.engine.clone(), opts);
+        let answer = req.step(resp).await;
+        self.answer(a.id, req, answer, final_ok);
+        true
+    }
+
+    fn answer(&mut self, id: u32, req: Request, answer: Answer, final_resp_ok: bool) {
+        match answer {
+            Answer::Continue(d) => {
+                self.send(client::cont(id, &d));
+                self.requests.insert(id, (req, final_resp_ok));
+            }
+            Answer::Ok {
+                user,
+                fields,
+                final_data,
+            } => match final_data {
+                Some(d) if !final_resp_ok => {
+                    self.send(client::cont(id, &d));
+                    self.pending_ok
+                        .insert(id, client::ok(id, &user, &fields, None));
+                }
+                d => self.send(client::ok(id, &user, &fields, d.as_deref())),
+            },
+            Answer::Fail {
+                user,
+                code,
+                reason,
+                fields,
+                delay,
+            } => {
+                let line = client::fail(id, user.as_deref(), code, reason.as_deref(), &fields);
+                if delay.is_zero() {
+                    self.send(line);
+                } else {
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(line);
+                    });
+                }
+            }
+        }
+    }
+}
+
+mod master_conn;
+
+pub use master_conn::wildcard_match;
+use master_conn::MasterConn;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+//! The auth service's global settings, with Dovecot's names and defaults (2.3.19.1), and the
+//! `[[passdb]]` / `[[userdb]]` blocks (`driver`, `args`, `default_fields`, `override_fields`,
+//! `result_*`, `skip`, `deny`, `master`, `pass`), flattened into the top-level `Settings`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::settings::values::{lenient, Size, Time};
+
+/// Global auth settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// Offered SASL mechanisms (`plain login cram-md5 …`).
+    #[serde(deserialize_with = "lenient::list")]
+    pub auth_mechanisms: Vec<String>,
+    /// Refuse plaintext mechanisms on connections that are neither TLS nor otherwise secured.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub disable_plaintext_auth: bool,
+    /// 0 disables the cache.
+    pub auth_cache_size: Size,
+    pub auth_cache_ttl: Time,
+    pub auth_cache_negative_ttl: Time,
+    /// Applied to the username before lookups (`%Lu` lowercases).
+    pub auth_username_format: String,
+    /// Characters allowed in usernames; empty allows all.
+    pub auth_username_chars: String,
+    /// Realms offered by DIGEST-MD5 (kept for compatibility).
+    #[serde(deserialize_with = "lenient::list")]
+    pub auth_realms: Vec<String>,
+    /// Appended as `@realm` to usernames without one.
+    pub auth_default_realm: String,
+    /// Username that ANONYMOUS logins map to.
+    pub auth_anonymous_username: String,
+    /// Delay before answering a failed authentication.
+    pub auth_failure_delay: Time,
+    #[serde(deserialize_with = "lenient::uint")]
+    pub auth_worker_max_count: u32,
+    /// userdb uids below this are refused for logins (0 is always refused).
+    #[serde(deserialize_with = "lenient::uint")]
+    pub first_valid_uid: u32,
+    /// 0: no upper limit.
+    #[serde(deserialize_with = "lenient::uint")]
+    pub last_valid_uid: u32,
+    pub passdb: Vec<DbSettings>,
+    pub userdb: Vec<DbSettings>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            auth_mechanisms: vec!["plain".into()],
+            disable_plaintext_auth: true,
+            auth_cache_size: Size(0),
+            auth_cache_ttl: Time::from_secs(3600),
+            auth_cache_negative_ttl: Time::from_secs(3600),
+            auth_username_format: "%Lu".into(),
+            auth_username_chars:
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@".into(),
+            auth_realms: Vec::new(),
+            auth_default_realm: String::new(),
+            auth_anonymous_username: "anonymous".into(),
+            auth_failure_delay: Time::from_secs(2),
+            auth_worker_max_count: 30,
+            first_valid_uid: 500,
+            last_valid_uid: 0,
+            passdb: Vec::new(),
+            userdb: Vec::new(),
+        }
+    }
+}
+
+/// One `[[passdb]]` or `[[userdb]]` block.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DbSettings {
+    /// `passwd-file`, `static`, `shadow`, `passwd`.
+    pub driver: String,
+    /// Driver arguments, as in Dovecot (`scheme=CRYPT username_format=%n /etc/users`).
+    pub args: String,
+    /// Fields added when the db does not return them (`uid=vmail home=/var/mail/%u`).
+    pub default_fields: String,
+    /// Fields that replace what the db returns.
+    pub override_fields: String,
+    /// `never`, `authenticated`, `unauthenticated`.
+    pub skip: String,
+    /// `return-ok`, `return-fail`, `return`, `continue`, `continue-ok`, `continue-fail`.
+    pub result_success: String,
+    pub result_failure: String,
+    pub result_internalfail: String,
+    /// passdb only: a match means the user is denied.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub deny: bool,
+    /// passdb only: a master-user passdb.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub master: bool,
+    /// master passdb only: also look the target user up in the normal passdbs.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub pass: bool,
+}
+
+impl Default for DbSettings {
+    fn default() -> Self {
+        DbSettings {
+            driver: String::new(),
+            args: String::new(),
+            default_fields: String::new(),
+            override_fields: String::new(),
+            skip: "never".into(),
+            result_success: "return-ok".into(),
+            result_failure: "continue".into(),
+            result_internalfail: "continue".into(),
+            deny: false,
+            master: false,
+            pass: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::settings::{load::load_with_env, ConfigSource, Size, Time};
+
+    fn load(text: &str) -> Result<crate::settings::Settings, crate::settings::ConfigError> {
+        let p = std::env::temp_dir().join(format!(
+            "roost-auth-settings-{}-{}.toml",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::write(&p, text).unwrap();
+        let r = load_with_env(&ConfigSource::File(p.clone()), false).map(|l| l.settings);
+        let _ = std::fs::remove_file(&p);
+        r
+    }
+
+    #[test]
+    fn dovecot_names_values_and_db_blocks() {
+        let s = load(
+            "auth_mechanisms = \"plain login CRAM-MD5\"\ndisable_plaintext_auth = \"no\"\nauth_cache_size = \"10 M\"\nauth_cache_ttl = \"5 mins\"\nauth_failure_delay = \"1 s\"\nfirst_valid_uid = 1000\n\n[[passdb]]\ndriver = \"passwd-file\"\nargs = \"scheme=SHA512-CRYPT /etc/users\"\nresult_failure = \"return-fail\"\n\n[[passdb]]\ndriver = \"static\"\nargs = \"nopassword\"\ndeny = \"yes\"\n\n[[userdb]]\ndriver = \"static\"\nargs = \"uid=vmail gid=vmail home=/var/mail/%u\"\n",
+        )
+        .unwrap();
+        let a = &s.auth;
+        assert_eq!(a.auth_mechanisms, ["plain", "login", "CRAM-MD5"]);
+        assert!(!a.disable_plaintext_auth);
+        assert_eq!(a.auth_cache_size, Size(10 << 20));
+        assert_eq!(a.auth_cache_ttl, Time::from_secs(300));
+        assert_eq!(a.auth_failure_delay, Time::from_secs(1));
+        assert_eq!(a.first_valid_uid, 1000);
+        assert_eq!(a.passdb.len(), 2);
+        assert_eq!(a.passdb[0].result_failure, "return-fail");
+        assert_eq!(
+            a.passdb[0].result_success, "return-ok",
+            "defaults fill omitted fields"
+        );
+        assert!(a.passdb[1].deny);
+        assert_eq!(a.userdb[0].driver, "static");
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        // Flattened top-level structs lose the key path in serde errors (as for CoreSettings'
+        // `default_idle_kill`); the message still names the bad value and its unit problem.
+        let e = load("auth_cache_ttl = 30\n").unwrap_err();
+        assert!(
+            e.message.contains("invalid time '30': missing units"),
+            "{e}"
+        );
+        let e = load("[[passdb]]\ndriver = \"static\"\ndrivr = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("drivr"), "{e}");
+    }
+}

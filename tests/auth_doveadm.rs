@@ -1,0 +1,160 @@
+//! The auth service driven by Dovecot's own clients over roost's real unix sockets:
+//! `doveadm auth test` against auth-client for a user of every password scheme (hashes made by
+//! `doveadm pw` at test time), the 2 s failure delay, and `doveadm auth lookup` /
+//! `doveadm user` against auth-userdb. The tests fail if doveadm is not installed.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Server;
+
+const SCHEMES: &[&str] = &[
+    "PLAIN",
+    "CLEARTEXT",
+    "CRYPT",
+    "DES-CRYPT",
+    "MD5-CRYPT",
+    "SHA256-CRYPT",
+    "SHA512-CRYPT",
+    "BLF-CRYPT",
+    "ARGON2I",
+    "ARGON2ID",
+    "SHA",
+    "SSHA",
+    "SHA256",
+    "SSHA256",
+    "SHA512",
+    "SSHA512",
+    "PBKDF2",
+    "CRAM-MD5",
+    "SHA256.HEX",
+    "SSHA.B64",
+    "SHA512.HEX",
+];
+
+fn doveadm(args: &[&str]) -> (i32, String) {
+    let out = Command::new("doveadm")
+        .args(args)
+        .output()
+        .expect("doveadm must be installed (Debian package dovecot-core)");
+    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+    s.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), s)
+}
+
+fn user_name(scheme: &str) -> String {
+    format!("u-{}", scheme.to_ascii_lowercase().replace('.', "-"))
+}
+
+/// Starts roost with a passwd-file passdb and userdb holding `users`; the returned dir holds
+/// the file and must outlive the server.
+fn start(tag: &str, users: &str) -> (common::TempDir, Server) {
+    let dir = common::TempDir::new(&format!("{tag}-users"));
+    let keep = dir.0.join("users");
+    std::fs::write(&keep, users).unwrap();
+    let extra = format!(
+        "auth_mechanisms = \"plain login\"\nauth_cache_size = \"1 M\"\n\n[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{p}\"\n\n[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{p}\"\n",
+        p = keep.display()
+    );
+    (dir, Server::start(tag, &extra))
+}
+
+#[test]
+fn doveadm_auth_test_every_scheme() {
+    let mut users = String::new();
+    for (i, s) in SCHEMES.iter().enumerate() {
+        let (rc, hash) = doveadm(&["pw", "-s", s, "-p", "pass word"]);
+        assert_eq!(rc, 0, "doveadm pw -s {s}: {hash}");
+        users.push_str(&format!(
+            "{}:{}:{}:{}::/home/x\n",
+            user_name(s),
+            hash.trim(),
+            2000 + i,
+            2000 + i
+        ));
+    }
+    let (_users, server) = start("auth-schemes", &users);
+    let sock = server.base_dir.join("auth-client");
+    let sock = sock.to_str().unwrap();
+    for s in SCHEMES {
+        let u = user_name(s);
+        let (rc, out) = doveadm(&["auth", "test", "-a", sock, &u, "pass word"]);
+        assert_eq!(rc, 0, "{s}: {out}\nlog:\n{}", server.log_text());
+        assert!(
+            out.contains(&format!("passdb: {u} auth succeeded")),
+            "{s}: {out}"
+        );
+    }
+    let t = Instant::now();
+    let (rc, out) = doveadm(&[
+        "auth",
+        "test",
+        "-a",
+        sock,
+        &user_name("SHA512-CRYPT"),
+        "wrong",
+    ]);
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("auth failed"), "{out}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "failure delayed by auth_failure_delay: {:?}",
+        t.elapsed()
+    );
+    let (rc, out) = doveadm(&["auth", "test", "-a", sock, "nobody", "x"]);
+    assert_ne!(rc, 0, "{out}");
+    let m = server.metric(
+        "roost_auth_requests_total",
+        "mechanism=\"PLAIN\",result=\"ok\"",
+    );
+    assert_eq!(m, Some(SCHEMES.len() as f64), "{}", server.scrape());
+    assert_eq!(
+        server.metric(
+            "roost_auth_requests_total",
+            "mechanism=\"PLAIN\",result=\"fail\""
+        ),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn doveadm_lookup_and_user_over_auth_userdb() {
+    let (_users, server) = start(
+        "auth-userdb",
+        "alice:{PLAIN}apw:1000:1001::/home/alice::userdb_mail=maildir:~/Maildir userdb_quota_rule=*:storage=1G\nbob:{PLAIN}b:1002:1002::/home/bob\n",
+    );
+    let sock = server.base_dir.join("auth-userdb");
+    let sock = sock.to_str().unwrap();
+    let (rc, out) = doveadm(&["user", "-a", sock, "alice"]);
+    assert_eq!(rc, 0, "{out}");
+    for line in [
+        "uid\t1000",
+        "gid\t1001",
+        "home\t/home/alice",
+        "mail\tmaildir:~/Maildir",
+        "quota_rule\t*:storage=1G",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    let (rc, out) = doveadm(&["user", "-a", sock, "nobody"]);
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("doesn't exist"), "{out}");
+    let (rc, out) = doveadm(&["user", "-a", sock, "*"]);
+    assert_eq!(rc, 0, "{out}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["alice", "bob"]);
+    let (rc, out) = doveadm(&["auth", "lookup", "-a", sock, "alice"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("passdb: alice"), "{out}");
+    assert!(out.contains("userdb_home: /home/alice"), "{out}");
+    assert!(
+        !out.contains("apw"),
+        "no password on the userdb socket: {out}"
+    );
+    // The master socket returns the stored password, as Dovecot's does.
+    let master = server.base_dir.join("auth-master");
+    let (rc, out) = doveadm(&["auth", "lookup", "-a", master.to_str().unwrap(), "alice"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("{PLAIN}apw"), "{out}");
+}

@@ -1,0 +1,271 @@
+//! The `shadow` passdb and `passwd` userdb through auth-worker helper processes: the helper is
+//! a real process (checked in /proc: uid, RLIMIT_AS from `vsz_limit`, NoNewPrivs), killing it
+//! is survived (a new helper serves the next request), and a helper `user` is applied. Needs
+//! root and doveadm; fails otherwise.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Server, TempDir};
+
+fn doveadm(args: &[&str]) -> (i32, String) {
+    let out = Command::new("doveadm")
+        .args(args)
+        .output()
+        .expect("doveadm must be installed (Debian package dovecot-core)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Pids of `roost __helper` processes whose parent is `parent`.
+fn helpers(parent: i32) -> Vec<i32> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        let zombie = status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'));
+        if ppid == Some(parent) && !zombie && cmd.split(|&b| b == 0).any(|a| a == b"__helper") {
+            v.push(pid);
+        }
+    }
+    v
+}
+
+fn status_field(pid: i32, key: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+fn max_address_space(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Max address space"))
+        .map(|l| l.split_whitespace().nth(3).unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn setup(tag: &str, worker_user: &str) -> (TempDir, Server) {
+    let dir = TempDir::new(tag);
+    let shadow = dir.0.join("shadow");
+    let (rc, hash) = doveadm(&["pw", "-s", "SHA512-CRYPT", "-p", "shadow pw"]);
+    assert_eq!(rc, 0, "{hash}");
+    let hash = hash.trim().trim_start_matches("{SHA512-CRYPT}");
+    std::fs::write(
+        &shadow,
+        format!("root:*:19000:0:99999:7:::\nsam:{hash}:19000:0:99999:7:::\n"),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&shadow).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    std::fs::set_permissions(&shadow, perms).unwrap();
+    let extra = format!(
+        "auth_mechanisms = \"plain\"\n\n[[passdb]]\ndriver = \"shadow\"\nargs = \"file={}\"\n\n[[userdb]]\ndriver = \"passwd\"\n\n[service.auth-worker]\nvsz_limit = \"128 M\"\nuser = \"{worker_user}\"\n",
+        shadow.display()
+    );
+    let server = Server::start(tag, &extra);
+    (dir, server)
+}
+
+#[test]
+fn shadow_through_root_helper_survives_kill() {
+    assert!(nix_is_root(), "this test needs root");
+    let (_d, server) = setup("auth-privsep", "");
+    let sock = server.base_dir.join("auth-client");
+    let sock = sock.to_str().unwrap();
+    let (rc, out) = doveadm(&["auth", "test", "-a", sock, "sam", "shadow pw"]);
+    assert_eq!(rc, 0, "{out}\n{}", server.log_text());
+    let hs = helpers(server.pid());
+    assert_eq!(hs.len(), 1, "one auth-worker helper: {hs:?}");
+    let h = hs[0];
+    assert!(
+        status_field(h, "Uid:").starts_with("0\t"),
+        "helper runs as root"
+    );
+    assert_eq!(status_field(h, "NoNewPrivs:"), "1");
+    assert_eq!(
+        max_address_space(h),
+        (128u64 << 20).to_string(),
+        "vsz_limit is the helper's RLIMIT_AS"
+    );
+    let (rc, out) = doveadm(&["auth", "test", "-a", sock, "sam", "wrong"]);
+    assert_ne!(rc, 0, "{out}");
+
+    // Kill the helper: the next request gets a new one.
+    unsafe {
+        libc::kill(h, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while helpers(server.pid()).contains(&h) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (rc, out) = doveadm(&["auth", "test", "-a", sock, "sam", "shadow pw"]);
+    assert_eq!(
+        rc,
+        0,
+        "after the helper was killed: {out}\n{}",
+        server.log_text()
+    );
+    let hs = helpers(server.pid());
+    assert_eq!(hs.len(), 1, "{hs:?}");
+    assert_ne!(hs[0], h, "a new helper process");
+
+    // passwd userdb through the helper (doveadm itself refuses uid 0, so ask for nobody).
+    let userdb = server.base_dir.join("auth-userdb");
+    let (rc, out) = doveadm(&["user", "-a", userdb.to_str().unwrap(), "nobody"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("uid\t65534") && out.contains("home\t/nonexistent"),
+        "{out}"
+    );
+}
+
+#[test]
+fn helper_user_is_applied() {
+    assert!(nix_is_root(), "this test needs root");
+    let (_d, server) = setup("auth-privsep-nobody", "nobody");
+    let sock = server.base_dir.join("auth-client");
+    // The shadow file is root-only, so as nobody the lookup fails (temporarily).
+    let (rc, out) = doveadm(&[
+        "auth",
+        "test",
+        "-a",
+        sock.to_str().unwrap(),
+        "sam",
+        "shadow pw",
+    ]);
+    assert_ne!(rc, 0, "{out}");
+    assert!(
+        server.wait_log("Permission denied", Duration::from_secs(5)),
+        "{}",
+        server.log_text()
+    );
+    let hs = helpers(server.pid());
+    assert_eq!(hs.len(), 1, "{hs:?}");
+    let nobody = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("nobody:x:")
+                .and_then(|r| r.split(':').next().map(String::from))
+        })
+        .unwrap();
+    assert!(
+        status_field(hs[0], "Uid:").starts_with(&format!("{nobody}\t")),
+        "helper uid"
+    );
+}
+
+fn nix_is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn launcher_process_spawns_restricted_helpers() {
+    use roost::privsep::{launcher::Launcher, HelperSpec};
+    use std::io::{Read, Write};
+    assert!(nix_is_root(), "this test needs root");
+    let launcher = Launcher::start_with(std::path::Path::new(common::BIN)).unwrap();
+    let Launcher::Process { pid: lpid, .. } = &launcher else {
+        panic!()
+    };
+    assert!(
+        status_field(*lpid as i32, "Uid:").starts_with("0\t"),
+        "the launcher keeps root"
+    );
+    let spec = HelperSpec {
+        kind: "auth-worker".into(),
+        user: "nobody".into(),
+        vsz_limit: 200 << 20,
+        ..HelperSpec::default()
+    };
+    let mut h = launcher.spawn(&spec).unwrap();
+    h.stream
+        .write_all(&roost::privsep::frame::encode(b"PING"))
+        .unwrap();
+    let mut len = [0u8; 4];
+    h.stream.read_exact(&mut len).unwrap();
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    h.stream.read_exact(&mut buf).unwrap();
+    let reply = String::from_utf8(buf).unwrap();
+    assert_eq!(reply, format!("PONG\t{}\t65534", h.pid));
+    assert_eq!(max_address_space(h.pid as i32), (200u64 << 20).to_string());
+    assert_eq!(
+        helpers(*lpid as i32),
+        [h.pid as i32],
+        "the helper is the launcher's child"
+    );
+    let bad = HelperSpec {
+        kind: "auth-worker".into(),
+        user: "no-such-user-zz".into(),
+        ..HelperSpec::default()
+    };
+    // The helper fails to apply an unknown user and exits: the socket closes.
+    let mut h2 = launcher.spawn(&bad).unwrap();
+    h2.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = h2.stream.write_all(&roost::privsep::frame::encode(b"PING"));
+    let mut b = [0u8; 4];
+    assert!(
+        matches!(h2.stream.read(&mut b), Ok(0) | Err(_)),
+        "helper with an unknown user exits"
+    );
+}
+
+#[test]
+fn without_root_a_root_worker_refuses_to_start() {
+    assert!(nix_is_root(), "this test needs root (to switch to nobody)");
+    let dir = TempDir::new("auth-privsep-noroot");
+    let mut perms = std::fs::metadata(&dir.0).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
+    std::fs::set_permissions(&dir.0, perms).unwrap();
+    let cfg = dir.0.join("roost.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "base_dir = \"{d}/run\"\nlisten = \"127.0.0.1\"\nlog_path = \"{d}/roost.log\"\ndefault_internal_user = \"nobody\"\ndefault_login_user = \"nobody\"\n\n[[passdb]]\ndriver = \"shadow\"\n\n[service.stats.inet_listener.http]\nport = 0\n",
+            d = dir.0.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            common::BIN,
+            "serve",
+            "-c",
+        ])
+        .arg(&cfg)
+        .output()
+        .expect("setpriv (util-linux) must be installed");
+    let log = std::fs::read_to_string(dir.0.join("roost.log")).unwrap_or_default();
+    let all = format!(
+        "{}{}{log}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "roost must not start: {all}");
+    assert!(
+        all.contains("auth-worker: needs user 'root' but roost is not running as root"),
+        "{all}"
+    );
+}
