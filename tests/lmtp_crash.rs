@@ -1,71 +1,17 @@
 //! SIGKILL in the middle of LMTP deliveries loses nothing that was acknowledged and leaves no
-//! partial message in new/ or cur/. The test re-runs its own binary as the server process
-//! (the LMTP service from the library on a loopback port, a fixed userdb), kills it with
-//! SIGKILL while several clients are mid-DATA, then inspects the Maildir.
+//! partial message in new/ or cur/: `roost serve` (real auth, passwd-file userdb) takes
+//! deliveries from several clients, is killed with SIGKILL while they are mid-DATA, and the
+//! Maildir is inspected.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use roost::master::{BoxFuture, Hub, Session};
-use roost::net::conn::{Stream, Transport};
-use roost::net::Conn;
-use roost::service::auth::api::{
-    AuthApi, AuthHandle, BeginError, ClientInfo, Exchange, UserLookup,
-};
-use roost::settings::Settings;
-
-const CHILD_ENV: &str = "ROOST_LMTP_CRASH_CHILD";
-const TEST_NAME: &str = "sigkill_mid_data_loses_nothing_acknowledged";
-
-/// Knows one user, `bob`; offers no SASL.
-struct OneUser;
-
-impl AuthApi for OneUser {
-    fn mechanisms(&self, _secured: bool) -> Vec<String> {
-        Vec::new()
-    }
-    fn begin(&self, _m: &str, _i: ClientInfo) -> Result<Box<dyn Exchange>, BeginError> {
-        Err(BeginError::UnknownMechanism)
-    }
-    fn lookup_user(&self, user: &str, _info: ClientInfo) -> BoxFuture<UserLookup> {
-        let r = if user == "bob" {
-            UserLookup::Found {
-                user: "bob".into(),
-                fields: Vec::new(),
-            }
-        } else {
-            UserLookup::NotFound
-        };
-        Box::pin(async move { r })
-    }
-}
-
-/// The server side: serve LMTP until killed.
-fn child(root: &Path) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let mut s = Settings::default();
-        s.mail.mail_location = format!("maildir:{}/%n", root.display());
-        s.mail.hostname = "crash.test".into();
-        let s = Arc::new(s);
-        let hub = Arc::new(Hub::default());
-        hub.insert(Arc::new(AuthHandle(Arc::new(OneUser))));
-        let svc = roost::service::lmtp::factory("lmtp", &s, &hub).unwrap();
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("PORT {}", l.local_addr().unwrap().port());
-        loop {
-            let (sock, _) = l.accept().await.unwrap();
-            let conn = Conn::new(Stream::new(Transport::Tcp(sock)), "lmtp", "lmtp");
-            let mut session = Session::detached("lmtp", s.clone());
-            session.hub = hub.clone();
-            tokio::spawn(svc.clone().serve(conn, session));
-        }
-    });
-}
+use common::{free_port, Server, TempDir};
 
 fn body(id: &str) -> String {
     let filler = "x".repeat(76);
@@ -93,6 +39,11 @@ fn read_reply(r: &mut BufReader<TcpStream>) -> Option<String> {
 
 /// Delivers messages until the server dies; returns the ids acknowledged with 250.
 fn client(port: u16, t: usize) -> Vec<String> {
+    client_n(port, t, usize::MAX)
+}
+
+/// Delivers up to `max` messages.
+fn client_n(port: u16, t: usize, max: usize) -> Vec<String> {
     let mut acked = Vec::new();
     let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
         return acked;
@@ -102,7 +53,7 @@ fn client(port: u16, t: usize) -> Vec<String> {
     if read_reply(&mut r).is_none() {
         return acked;
     }
-    for i in 0.. {
+    for i in 0..max {
         let id = format!("m{t}-{i}");
         let msg = body(&id);
         let cmds = "LHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<bob>\r\nDATA\r\n";
@@ -140,29 +91,22 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn sigkill_mid_data_loses_nothing_acknowledged() {
-    if let Ok(root) = std::env::var(CHILD_ENV) {
-        child(Path::new(&root));
-        return;
-    }
-    let root = std::env::temp_dir().join(format!("roost-lmtp-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let mut server = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, &root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    let port: u16 = loop {
-        let mut l = String::new();
-        assert!(out.read_line(&mut l).unwrap() > 0, "server exited");
-        // libtest prints "test NAME ... " without a newline before our line.
-        if let Some(p) = l.trim().split("PORT ").nth(1) {
-            break p.parse().unwrap();
-        }
-    };
+    let dir = TempDir::new("crash-mail");
+    let users = dir.0.join("users");
+    std::fs::write(&users, "bob:{PLAIN}x:1000:1000::/nonexistent\n").unwrap();
+    let root = dir.0.join("mail");
+    let port = free_port();
+    let extra = format!(
+        "protocols = [\"lmtp\"]\nmail_location = \"maildir:{}/%n\"\n\n\
+[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[service.lmtp.inet_listener.lmtp]\nport = {port}\n",
+        root.display(),
+        u = users.display()
+    );
+    let mut server = Server::start("crash", &extra);
+    let restart_port = free_port();
+    let restart_extra = extra.replace(&format!("port = {port}"), &format!("port = {restart_port}"));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..4)
         .map(|t| {
@@ -175,10 +119,12 @@ fn sigkill_mid_data_loses_nothing_acknowledged() {
         .collect();
     std::thread::sleep(Duration::from_millis(700));
     // SIGKILL: no chance to clean up.
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let mut rest = String::new();
-    let _ = out.read_to_string(&mut rest);
+    server.signal(libc::SIGKILL);
+    let code = server.wait_exit(Duration::from_secs(10));
+    assert!(
+        server.child.is_none() && code.is_none(),
+        "roost must be dead by SIGKILL"
+    );
     for t in threads {
         t.join().unwrap();
     }
@@ -187,6 +133,17 @@ fn sigkill_mid_data_loses_nothing_acknowledged() {
         acked.len() >= 4,
         "deliveries were too slow to test anything: {acked:?}"
     );
+    // Restarted at once, roost delivers again without waiting for the killed process's
+    // uidlist lock to go stale (the lock names a process that is gone).
+    drop(server);
+    let again = Server::start("crash-restart", &restart_extra);
+    let started = std::time::Instant::now();
+    let after = client_n(restart_port, 100, 1);
+    assert_eq!(after.len(), 1, "delivery after restart failed");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(again);
+    let mut acked = acked;
+    acked.extend(after);
 
     let inbox = root.join("bob");
     let mut seen = Vec::new();
@@ -224,7 +181,10 @@ fn sigkill_mid_data_loses_nothing_acknowledged() {
     }
     // The store is still usable: every message gets a UID, each once.
     let m = roost::mail::maildir::Maildir::open(&inbox, &inbox, false, true, "h").unwrap();
-    let snap = m.sync().unwrap();
+    let snap = m.sync().unwrap_or_else(|e| {
+        let lock = std::fs::read(inbox.join("dovecot-uidlist.lock")).unwrap_or_default();
+        panic!("{e}; lock holds {:?}", String::from_utf8_lossy(&lock))
+    });
     assert_eq!(snap.messages.len(), seen.len());
     let mut uids: Vec<u32> = snap.messages.iter().map(|e| e.uid).collect();
     uids.dedup();
@@ -235,5 +195,4 @@ fn sigkill_mid_data_loses_nothing_acknowledged() {
         seen.len(),
         files(&inbox.join("tmp")).len()
     );
-    let _ = std::fs::remove_dir_all(&root);
 }

@@ -1,13 +1,16 @@
-//! Dovecot's dotlock: the lock on `FILE` is the file `FILE.lock`, created with `O_EXCL`. A lock
+//! Dovecot's dotlock: the lock on `FILE` is the file `FILE.lock`, created only if absent. A lock
 //! older than the stale timeout (2 minutes for `dovecot-uidlist`, Dovecot's
-//! `MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT`) is taken over. A new version of `FILE` is written into
-//! the lock file and renamed over `FILE`, which replaces the file and releases the lock in one
-//! atomic step, exactly as Dovecot's `file_dotlock_replace` does.
+//! `MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT`) is taken over. A new version of `FILE` is written to a
+//! temp file and renamed over `FILE` while the lock is held. The lock file holds
+//! `<pid>:<host>` from the moment it exists (it is linked into place complete); a lock whose
+//! process is gone on this host (roost was killed) is taken over at once instead of after the
+//! stale timeout.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::mail::MailError;
@@ -17,34 +20,53 @@ pub const STALE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait for a lock before giving up (the caller answers with a temporary error).
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A held dotlock. Dropping it without [`Dotlock::replace`] removes the lock file.
+/// A held dotlock. Dropping it removes the lock file.
 #[derive(Debug)]
 pub struct Dotlock {
     target: PathBuf,
     lock: PathBuf,
-    file: Option<File>,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique temp path next to `base` (same directory, so link/rename stay atomic).
+fn temp_path(base: &Path, what: &str) -> PathBuf {
+    let mut p = base.as_os_str().to_owned();
+    p.push(format!(
+        ".{what}.{}.{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    PathBuf::from(p)
 }
 
 impl Dotlock {
-    /// Takes the lock on `target`, waiting up to `wait`.
+    /// Takes the lock on `target`, waiting up to `wait`. The lock file is born complete: its
+    /// owner line is written to a temp file that is then hard-linked into place (`link` fails
+    /// if the lock exists), so a crash never leaves an anonymous lock behind.
     pub fn acquire(target: &Path, stale: Duration, wait: Duration) -> Result<Dotlock, MailError> {
         let mut lock = target.as_os_str().to_owned();
         lock.push(".lock");
         let lock = PathBuf::from(lock);
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match OpenOptions::new()
+        let tmp = temp_path(&lock, "tmp");
+        {
+            let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(&lock)
-            {
-                Ok(file) => {
-                    return Ok(Dotlock {
+                .open(&tmp)
+                .map_err(MailError::io("create", &tmp))?;
+            f.write_all(owner().as_bytes())
+                .map_err(MailError::io("write", &tmp))?;
+        }
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        let result = loop {
+            match fs::hard_link(&tmp, &lock) {
+                Ok(()) => {
+                    break Ok(Dotlock {
                         target: target.to_path_buf(),
-                        lock,
-                        file: Some(file),
+                        lock: lock.clone(),
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -54,37 +76,45 @@ impl Dotlock {
                         continue;
                     }
                     if start.elapsed() >= wait {
-                        return Err(MailError::LockTimeout(lock));
+                        break Err(MailError::LockTimeout(lock.clone()));
                     }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                Err(e) => return Err(MailError::io("create lock", &lock)(e)),
+                Err(e) => break Err(MailError::io("create lock", &lock)(e)),
             }
-        }
+        };
+        let _ = fs::remove_file(&tmp);
+        result
     }
 
-    /// Writes `content` as the new version of the target, fsyncs it when asked, and renames it
-    /// over the target (releasing the lock).
-    pub fn replace(mut self, content: &[u8], fsync: bool) -> Result<(), MailError> {
-        let mut file = self.file.take().expect("lock file open until replaced");
-        file.write_all(content)
-            .map_err(MailError::io("write", &self.lock))?;
-        if fsync {
-            file.sync_all()
-                .map_err(MailError::io("fsync", &self.lock))?;
+    /// Writes `content` as the new version of the target (a temp file, fsynced when asked,
+    /// renamed over the target), then releases the lock.
+    pub fn replace(self, content: &[u8], fsync: bool) -> Result<(), MailError> {
+        let tmp = temp_path(&self.target, "new");
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(content)?;
+                if fsync {
+                    f.sync_all()?;
+                }
+                Ok(())
+            });
+        if let Err(e) = written.and_then(|_| fs::rename(&tmp, &self.target)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(MailError::io("replace", &self.target)(e));
         }
-        drop(file);
-        fs::rename(&self.lock, &self.target).map_err(MailError::io("rename", &self.target))?;
-        // The rename is done: nothing left to remove on drop.
-        self.lock = PathBuf::new();
         Ok(())
     }
 
     /// Refreshes the lock's mtime so that others do not take it over as stale (for locks held
     /// for a whole session, such as `pop3_lock_session`).
     pub fn touch(&self) {
-        if let Some(f) = &self.file {
+        if let Ok(f) = File::options().write(true).open(&self.lock) {
             let _ = f.set_modified(SystemTime::now());
         }
     }
@@ -96,13 +126,46 @@ impl Dotlock {
 
 impl Drop for Dotlock {
     fn drop(&mut self) {
-        if !self.lock.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.lock);
-        }
+        let _ = fs::remove_file(&self.lock);
     }
 }
 
+/// `<pid>:<host>` of this process.
+fn owner() -> String {
+    format!(
+        "{}:{}",
+        std::process::id(),
+        crate::mail::settings::system_hostname()
+    )
+}
+
+/// True when the lock names a process on this host that no longer exists.
+fn owner_is_gone(lock: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(lock) else {
+        return false;
+    };
+    let Some((pid, host)) = text.trim().split_once(':') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    if host != crate::mail::settings::system_hostname() || pid <= 0 {
+        return false;
+    }
+    if pid as u32 == std::process::id() {
+        // Held by another task of this process.
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
 fn is_stale(lock: &Path, stale: Duration) -> bool {
+    if owner_is_gone(lock) {
+        return true;
+    }
     match fs::metadata(lock).and_then(|m| m.modified()) {
         Ok(mtime) => SystemTime::now()
             .duration_since(mtime)
@@ -146,6 +209,34 @@ mod tests {
         l.replace(b"new", true).unwrap();
         assert_eq!(fs::read(&t).unwrap(), b"new");
         assert!(!d.join("f.lock").exists());
+    }
+
+    #[test]
+    fn lock_of_a_dead_process_is_taken_over_at_once() {
+        let d = tmpdir("dead");
+        let t = d.join("f");
+        // A process id that cannot exist (above the kernel's pid_max).
+        let host = crate::mail::settings::system_hostname();
+        fs::write(d.join("f.lock"), format!("2147483646:{host}")).unwrap();
+        Dotlock::acquire(&t, STALE_TIMEOUT, Duration::from_millis(50)).unwrap();
+        // A live foreign owner is respected.
+        fs::write(d.join("f.lock"), format!("1:{host}")).unwrap();
+        let e = Dotlock::acquire(&t, STALE_TIMEOUT, Duration::from_millis(50)).unwrap_err();
+        assert!(matches!(e, MailError::LockTimeout(_)));
+    }
+
+    #[test]
+    fn held_lock_names_its_owner_and_replace_writes_only_the_content() {
+        let d = tmpdir("owner");
+        let t = d.join("f");
+        let l = Dotlock::acquire(&t, STALE_TIMEOUT, WAIT_TIMEOUT).unwrap();
+        let text = fs::read_to_string(d.join("f.lock")).unwrap();
+        assert!(
+            text.starts_with(&format!("{}:", std::process::id())),
+            "{text}"
+        );
+        l.replace(b"x", false).unwrap();
+        assert_eq!(fs::read(&t).unwrap(), b"x");
     }
 
     #[test]
