@@ -81,6 +81,7 @@ pub struct Engine {
     userdbs: Vec<DbEntry<dyn Userdb>>,
     pub cache: Cache,
     pub penalty: Penalty,
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 /// What the request is for: affects `skip` and whether the password is checked.
@@ -120,16 +121,19 @@ impl Engine {
                 })
             })
             .collect::<Result<Vec<_>, DbError>>()?;
+        let metrics = Arc::new(super::metrics::Metrics::new());
         Ok(Engine {
             cache: Cache::new(
                 cfg.auth_cache_size.0,
                 cfg.auth_cache_ttl.as_duration(),
                 cfg.auth_cache_negative_ttl.as_duration(),
+                metrics.clone(),
             ),
             cfg: cfg.clone(),
             passdbs,
             userdbs,
             penalty: Penalty::default(),
+            metrics,
         })
     }
 
