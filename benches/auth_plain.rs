@@ -140,8 +140,10 @@ impl Drop for Proc {
 }
 
 fn main() {
-    let conns = env_num("AUTH_BENCH_CONNS", 8);
-    let secs = env_num("AUTH_BENCH_SECS", 5);
+    // `cargo bench` passes --bench; under `cargo test --all-targets` this is a short smoke run.
+    let full = std::env::args().any(|a| a == "--bench");
+    let conns = env_num("AUTH_BENCH_CONNS", if full { 8 } else { 2 });
+    let secs = env_num("AUTH_BENCH_SECS", if full { 5 } else { 1 });
     let dir = std::env::temp_dir().join(format!("roost-auth-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
