@@ -115,11 +115,23 @@ fn shadow_through_root_helper_survives_kill() {
     while helpers(server.pid()).contains(&h) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    let t = Instant::now();
     let (rc, out) = doveadm(&["auth", "test", "-a", sock, "sam", "shadow pw"]);
     assert_eq!(
         rc,
         0,
         "after the helper was killed: {out}\n{}",
+        server.log_text()
+    );
+    // The dead helper counts as a crash: its replacement starts after the 2 s throttle.
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        server.log_text().contains("helper failed"),
+        "{}",
         server.log_text()
     );
     let hs = helpers(server.pid());
