@@ -171,7 +171,7 @@ fn doveadm_auth_test_every_scheme() {
 fn doveadm_lookup_and_user_over_auth_userdb() {
     let (_users, server) = start(
         "auth-userdb",
-        "alice:{PLAIN}apw:1000:1001::/home/alice::userdb_mail=maildir:~/Maildir userdb_quota_rule=*:storage=1G\nbob:{PLAIN}b:1002:1002::/home/bob\n",
+        "alice:{PLAIN}apw:1000:1001::/home/alice::userdb_mail=maildir:~/Maildir userdb_quota_rule=*:storage=1G\nbob:{PLAIN}b:1002:1002::/home/bob\nnob:{PLAIN}x:65534:65534::/nonexistent\n",
     );
     let sock = server.base_dir.join("auth-userdb");
     let sock = sock.to_str().unwrap();
@@ -191,7 +191,31 @@ fn doveadm_lookup_and_user_over_auth_userdb() {
     assert!(out.contains("doesn't exist"), "{out}");
     let (rc, out) = doveadm(&["user", "-a", sock, "*"]);
     assert_eq!(rc, 0, "{out}");
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["alice", "bob"]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["alice", "bob", "nob"]);
+    // On the 0666 userdb socket an unprivileged peer only sees users with its own uid.
+    let as_nobody = |user: &str| {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "doveadm",
+                "user",
+                "-a",
+                sock,
+                user,
+            ])
+            .output()
+            .expect("setpriv (util-linux) must be installed");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = as_nobody("alice");
+    assert!(!ok && !out.contains("/home/alice"), "{out}");
+    let (ok, out) = as_nobody("nob");
+    assert!(ok && out.contains("uid\t65534"), "{out}");
     let (rc, out) = doveadm(&["auth", "lookup", "-a", sock, "alice"]);
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("passdb: alice"), "{out}");
