@@ -126,7 +126,7 @@ fn config_output_loads_again_and_changed_only_is_minimal() {
         "only changes are printed: {n}"
     );
     let full = run(&["config", "-c", cfg.to_str().unwrap()]);
-    assert!(full.contains(": not implemented in roost yet"), "{full}");
+    assert!(full.contains("# service anvil: not implemented"), "{full}");
     // Both outputs load again to the same full configuration.
     let p1 = dir.0.join("n.toml");
     let p2 = dir.0.join("full.toml");
@@ -301,4 +301,41 @@ fn text_log_lines_look_like_dovecot() {
         "{line}"
     );
     assert!(log.contains("master: Info: roost "), "{log}");
+}
+
+#[test]
+fn fifo_listener_delivers_lines_and_is_recreated_on_reload_and_removed_on_stop() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let port = common::free_port();
+    let fifo_cfg = "\n[service.health-check.fifo_listener.hc-fifo]\nmode = \"0620\"\n";
+    let mut s = Server::start("fifo", &format!("{}{fifo_cfg}", health_check(port, "")));
+    let path = s.base_dir.join("hc-fifo");
+    let meta = std::fs::metadata(&path).unwrap();
+    assert!(meta.file_type().is_fifo());
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o620);
+    let send = |text: &str| {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    send("hello one\nhello two\n");
+    assert!(
+        s.wait_log("fifo hc-fifo: hello one", LONG),
+        "{}",
+        s.log_text()
+    );
+    assert!(s.wait_log("fifo hc-fifo: hello two", LONG));
+    // Writers come and go; the fifo keeps working.
+    send("again\n");
+    assert!(s.wait_log("fifo hc-fifo: again", LONG));
+    s.signal(libc::SIGHUP);
+    assert!(s.wait_log("configuration reloaded", LONG));
+    send("after reload\n");
+    assert!(s.wait_log("fifo hc-fifo: after reload", LONG));
+    assert_eq!(
+        s.log_text().matches("fifo hc-fifo: after reload").count(),
+        1
+    );
+    s.signal(libc::SIGTERM);
+    assert_eq!(s.wait_exit(LONG), Some(0));
+    assert!(!path.exists(), "fifo removed on stop");
 }

@@ -58,7 +58,7 @@ fn accepted_lines(server: &Server, rip: &str) -> Vec<String> {
 #[test]
 fn haproxy_send_proxy_v1_v2_and_v2_ssl_pass_the_original_client_address() {
     let haproxy_bin = require_tool("haproxy");
-    let (server, proxied, _metrics) = start_roost("haproxy");
+    let (server, proxied, metrics) = start_roost("haproxy");
     let dir = &server.dir;
     let ca = TestCa::new("haproxy test CA");
     let front = ca.server(&["localhost"]);
@@ -141,6 +141,14 @@ backend v2ssl
         "{}",
         server.log_text()
     );
+    // The accepted headers show in the metrics, by version.
+    let text = http_get(metrics, "/metrics");
+    for version in ["v1", "v2"] {
+        let key = format!(
+            "roost_listener_proxy_accepted_total{{service=\"health-check\",listener=\"proxied\",version=\"{version}\",command=\"proxy\"}}"
+        );
+        assert!(metric(&text, &key) >= 1.0, "{key} missing:\n{text}");
+    }
 }
 
 #[test]

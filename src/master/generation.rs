@@ -50,6 +50,8 @@ pub struct Generation {
     pub pools: BTreeMap<String, Arc<WorkerPool>>,
     pub listeners: Vec<Arc<BoundListener>>,
     pub states: BTreeMap<String, ServiceState>,
+    /// Tasks reading this generation's fifo listeners; aborted on reload and stop.
+    fifos: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Whether `svc` is the main service of a protocol (`pop3`, `pop3-login`, `lmtp`): enabling
@@ -102,6 +104,7 @@ impl Generation {
         }
         let mut pools = BTreeMap::new();
         let mut started = Vec::new();
+        let mut fifos = Vec::new();
         let mut all_listeners = Vec::new();
         for (name, st) in &states {
             let svc = &settings.service[name];
@@ -139,7 +142,15 @@ impl Generation {
                     }
                 }
                 if matches!(spec.kind, ListenerKind::Fifo { .. }) {
-                    // fifo listeners are opened by the net layer when it supports them.
+                    let fifo = crate::net::fifo::FifoListener::open(spec.clone()).map_err(|e| {
+                        format!(
+                            "service({name}): cannot create fifo {} (listener {}): {e}",
+                            spec.describe(),
+                            spec.name
+                        )
+                    })?;
+                    let svc = service.clone();
+                    fifos.push(fifo.spawn(move |l, line| svc.fifo_line(l, line)));
                     continue;
                 }
                 let l = bind_or_reuse(&spec, eff.capacity(), reuse, reloading)?;
@@ -165,9 +176,18 @@ impl Generation {
                 pools,
                 listeners: all_listeners,
                 states,
+                fifos: std::sync::Mutex::new(fifos),
             },
             started,
         ))
+    }
+
+    /// Stops reading this generation's fifos (their files are removed unless a newer
+    /// generation has recreated them).
+    pub fn close_fifos(&self) {
+        for t in self.fifos.lock().unwrap().drain(..) {
+            t.abort();
+        }
     }
 
     /// Starts accepting on every pool and publishes the pools in the Hub.

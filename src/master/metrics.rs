@@ -120,6 +120,10 @@ pub fn front_door_rejected(service: &str, listener: &str, reason: &'static str) 
     counter!("roost_listener_proxy_rejected_total", "service" => service.to_string(), "listener" => listener.to_string(), "reason" => reason).increment(1);
 }
 
+pub fn tls_failed(service: &str, listener: &str, reason: &'static str) {
+    counter!("roost_listener_tls_failed_total", "service" => service.to_string(), "listener" => listener.to_string(), "reason" => reason).increment(1);
+}
+
 /// Per-service gauges from a pool snapshot (summed over generations by the caller).
 pub fn set_pool_gauges(
     service: &str,
@@ -152,6 +156,7 @@ pub fn install() -> &'static metrics_exporter_prometheus::PrometheusHandle {
             .install_recorder()
             .expect("no other metrics recorder is installed");
         describe();
+        crate::net::metrics::describe();
         handle
     })
 }

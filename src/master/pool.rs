@@ -453,8 +453,14 @@ impl WorkerPool {
             match conn {
                 Ok(conn) => me.run_session(slot, conn, None).await,
                 Err(rej) => {
-                    m::front_door_rejected(&me.name, spec.short_name(), rej.reason);
-                    warn!(service = %me.name, "{}: connection closed at the front door ({}): {}", spec.short_name(), rej.reason, rej.detail);
+                    if rej.reason.starts_with("tls") {
+                        // A failed TLS handshake is the client's business (Dovecot logs it at info).
+                        m::tls_failed(&me.name, spec.short_name(), rej.reason);
+                        info!(service = %me.name, "{}: TLS handshake failed ({}): {}", spec.short_name(), rej.reason, rej.detail);
+                    } else {
+                        m::front_door_rejected(&me.name, spec.short_name(), rej.reason);
+                        warn!(service = %me.name, "{}: connection closed at the front door ({}): {}", spec.short_name(), rej.reason, rej.detail);
+                    }
                     me.release(&slot, false);
                 }
             }

@@ -81,6 +81,10 @@ impl MasterState {
 
 /// Runs the server until stopped. Errors are start-up errors (config, bind, base_dir).
 pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
+    // Handlers first: a SIGHUP that arrives while listeners are being bound must not kill us.
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     for w in &loaded.warnings {
         warn!("{w}");
     }
@@ -113,9 +117,6 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
         )
     })?;
 
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     info!(
         "roost {} starting up ({} services, config {})",
         env!("CARGO_PKG_VERSION"),
@@ -167,8 +168,12 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
     drop(all);
     // The current generation stays referenced (Hub ↔ state) until exit: unlink its unix
     // sockets explicitly so that they are removed on stop.
-    for l in &state.current.lock().unwrap().listeners {
-        l.unlink();
+    {
+        let cur = state.current.lock().unwrap().clone();
+        cur.close_fifos();
+        for l in &cur.listeners {
+            l.unlink();
+        }
     }
     state.draining.lock().unwrap().clear();
     if let Some(p) = hub.get::<Pools>() {
@@ -193,6 +198,7 @@ fn reload(source: &ConfigSource, state: &Arc<MasterState>, hub: &Arc<Hub>) -> Re
         for p in old.pools.values() {
             p.stop_accepting();
         }
+        old.close_fifos();
         gen.start(started, door, hub);
         *state.current.lock().unwrap() = gen.clone();
         retire(old, state.clone(), gen.settings.core.shutdown_clients);

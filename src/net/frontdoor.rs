@@ -145,6 +145,7 @@ impl FrontDoor {
             .await
             .map_err(rej)?;
         conn.stream.unread(&rest);
+        super::metrics::proxy_accepted(&conn.service, &conn.listener, info.version, info.local);
         if info.local {
             // A health check from the proxy itself: the socket addresses stay.
             return Ok(());

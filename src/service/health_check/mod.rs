@@ -24,4 +24,9 @@ impl Service for HealthCheck {
     fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
         Box::pin(session::run(conn, session))
     }
+
+    /// A `fifo_listener` of health-check logs what it receives (a liveness probe for fifos).
+    fn fifo_line(&self, listener: &str, line: String) {
+        tracing::info!(service = "health-check", "fifo {listener}: {line}");
+    }
 }
