@@ -105,11 +105,59 @@ fn doveadm_auth_test_every_scheme() {
     );
     let (rc, out) = doveadm(&["auth", "test", "-a", sock, "nobody", "x"]);
     assert_ne!(rc, 0, "{out}");
+    // Served again from the auth cache (auth_cache_size = 1 M).
+    let (rc, out) = doveadm(&[
+        "auth",
+        "test",
+        "-a",
+        sock,
+        &user_name("ARGON2ID"),
+        "pass word",
+    ]);
+    assert_eq!(rc, 0, "{out}");
     let m = server.metric(
         "roost_auth_requests_total",
         "mechanism=\"PLAIN\",result=\"ok\"",
     );
-    assert_eq!(m, Some(SCHEMES.len() as f64), "{}", server.scrape());
+    assert_eq!(m, Some(SCHEMES.len() as f64 + 1.0), "{}", server.scrape());
+    let scrape = server.scrape();
+    for help in [
+        "# HELP roost_auth_requests_total",
+        "# HELP roost_auth_cache_hits_total",
+        "# HELP roost_auth_request_duration_seconds",
+    ] {
+        assert!(scrape.contains(help), "{help} missing:\n{scrape}");
+    }
+    let hits = server
+        .metric("roost_auth_cache_hits_total", "")
+        .unwrap_or(0.0);
+    let misses = server
+        .metric("roost_auth_cache_misses_total", "")
+        .unwrap_or(0.0);
+    assert!(hits >= 2.0, "hits {hits}\n{scrape}");
+    assert!(misses >= SCHEMES.len() as f64, "misses {misses}\n{scrape}");
+    // doveadm auth cache flush over auth-master.
+    let master = server.base_dir.join("auth-master");
+    let master = master.to_str().unwrap();
+    let (rc, out) = doveadm(&[
+        "auth",
+        "cache",
+        "flush",
+        "-a",
+        master,
+        &user_name("ARGON2ID"),
+    ]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("1 cache entries flushed"), "{out}");
+    let (rc, out) = doveadm(&[
+        "auth",
+        "cache",
+        "flush",
+        "-a",
+        master,
+        &user_name("ARGON2ID"),
+    ]);
+    assert!(rc == 0 && out.contains("0 cache entries flushed"), "{out}");
     assert_eq!(
         server.metric(
             "roost_auth_requests_total",
@@ -123,7 +171,7 @@ fn doveadm_auth_test_every_scheme() {
 fn doveadm_lookup_and_user_over_auth_userdb() {
     let (_users, server) = start(
         "auth-userdb",
-        "alice:{PLAIN}apw:1000:1001::/home/alice::userdb_mail=maildir:~/Maildir userdb_quota_rule=*:storage=1G\nbob:{PLAIN}b:1002:1002::/home/bob\n",
+        "alice:{PLAIN}apw:1000:1001::/home/alice::userdb_mail=maildir:~/Maildir userdb_quota_rule=*:storage=1G\nbob:{PLAIN}b:1002:1002::/home/bob\nnob:{PLAIN}x:65534:65534::/nonexistent\n",
     );
     let sock = server.base_dir.join("auth-userdb");
     let sock = sock.to_str().unwrap();
@@ -143,7 +191,31 @@ fn doveadm_lookup_and_user_over_auth_userdb() {
     assert!(out.contains("doesn't exist"), "{out}");
     let (rc, out) = doveadm(&["user", "-a", sock, "*"]);
     assert_eq!(rc, 0, "{out}");
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["alice", "bob"]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["alice", "bob", "nob"]);
+    // On the 0666 userdb socket an unprivileged peer only sees users with its own uid.
+    let as_nobody = |user: &str| {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "doveadm",
+                "user",
+                "-a",
+                sock,
+                user,
+            ])
+            .output()
+            .expect("setpriv (util-linux) must be installed");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = as_nobody("alice");
+    assert!(!ok && !out.contains("/home/alice"), "{out}");
+    let (ok, out) = as_nobody("nob");
+    assert!(ok && out.contains("uid\t65534"), "{out}");
     let (rc, out) = doveadm(&["auth", "lookup", "-a", sock, "alice"]);
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("passdb: alice"), "{out}");

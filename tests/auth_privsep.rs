@@ -115,11 +115,23 @@ fn shadow_through_root_helper_survives_kill() {
     while helpers(server.pid()).contains(&h) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    let t = Instant::now();
     let (rc, out) = doveadm(&["auth", "test", "-a", sock, "sam", "shadow pw"]);
     assert_eq!(
         rc,
         0,
         "after the helper was killed: {out}\n{}",
+        server.log_text()
+    );
+    // The dead helper counts as a crash: its replacement starts after the 2 s throttle.
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        server.log_text().contains("helper failed"),
+        "{}",
         server.log_text()
     );
     let hs = helpers(server.pid());
@@ -210,6 +222,38 @@ fn launcher_process_spawns_restricted_helpers() {
         helpers(*lpid as i32),
         [h.pid as i32],
         "the helper is the launcher's child"
+    );
+    // chroot and extra_groups.
+    let jail = TempDir::new("privsep-jail");
+    let mail_gid = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("mail:x:")
+                .and_then(|r| r.split(':').next().map(String::from))
+        })
+        .expect("group mail");
+    let jailed = HelperSpec {
+        kind: "auth-worker".into(),
+        user: "nobody".into(),
+        extra_groups: vec!["mail".into()],
+        chroot: jail.0.to_str().unwrap().into(),
+        ..HelperSpec::default()
+    };
+    let j = launcher.spawn(&jailed).unwrap();
+    let mut js = j.stream;
+    js.write_all(&roost::privsep::frame::encode(b"PING"))
+        .unwrap();
+    js.read_exact(&mut len).unwrap();
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    js.read_exact(&mut buf).unwrap();
+    assert!(buf.starts_with(b"PONG\t"));
+    let root = std::fs::read_link(format!("/proc/{}/root", j.pid)).unwrap();
+    assert_eq!(root, jail.0, "helper is chrooted");
+    let groups = status_field(j.pid as i32, "Groups:");
+    assert!(
+        groups.split_whitespace().any(|g| g == mail_gid),
+        "extra_groups: {groups}"
     );
     let bad = HelperSpec {
         kind: "auth-worker".into(),

@@ -136,3 +136,63 @@ pub fn drop_privileges(user_name: &str, group: &str) -> Result<(), PrivsepError>
     nix::unistd::setresuid(u.uid, u.uid, u.uid).map_err(sys("setresuid"))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHILD_ENV: &str = "_PRIVSEP_DROP_CHILD";
+
+    /// Runs in a re-executed copy of the test binary (see below): drops to nobody for good.
+    #[test]
+    fn drop_child() {
+        if std::env::var_os(CHILD_ENV).is_none() {
+            return;
+        }
+        drop_privileges("nobody", "").unwrap();
+        let nobody = User::from_name("nobody").unwrap().unwrap();
+        assert_eq!(nix::unistd::getuid(), nobody.uid);
+        assert_eq!(nix::unistd::geteuid(), nobody.uid);
+        assert_eq!(nix::unistd::getgroups().unwrap(), vec![nobody.gid]);
+        // For good: root cannot be regained.
+        assert!(nix::unistd::setuid(Uid::from_raw(0)).is_err());
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        let want = format!("{}", nobody.uid);
+        assert!(
+            uid_line.split_whitespace().skip(1).all(|u| u == want),
+            "{uid_line}"
+        );
+    }
+
+    #[test]
+    fn drop_privileges_is_permanent() {
+        assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "privsep::restrict::tests::drop_child",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        assert!(matches!(
+            user("no-such-user-zz"),
+            Err(PrivsepError::UnknownUser(_))
+        ));
+        assert!(matches!(
+            group_id("no-such-group-zz"),
+            Err(PrivsepError::UnknownGroup(_))
+        ));
+        assert_eq!(group_id("0").unwrap(), Gid::from_raw(0));
+    }
+}

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::db::{PassLookup, UserLookupRaw};
+use super::metrics::Metrics;
+use std::sync::Arc;
 
 /// A cached lookup.
 #[derive(Clone, Debug)]
@@ -61,11 +63,18 @@ pub struct Cache {
     ttl: Duration,
     negative_ttl: Duration,
     inner: Mutex<Inner>,
+    metrics: Arc<Metrics>,
 }
 
 impl Cache {
-    pub fn new(max_size: u64, ttl: Duration, negative_ttl: Duration) -> Cache {
+    pub fn new(
+        max_size: u64,
+        ttl: Duration,
+        negative_ttl: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Cache {
         Cache {
+            metrics,
             max_size: max_size as usize,
             ttl,
             negative_ttl,
@@ -104,7 +113,7 @@ impl Cache {
             }
         }
         drop(inner);
-        super::metrics::cache_lookup(hit.is_some());
+        self.metrics.cache_lookup(hit.is_some());
         hit
     }
 
@@ -186,6 +195,10 @@ mod tests {
     use super::*;
     use crate::service::auth::fields::Fields;
 
+    fn cache(max: u64, ttl: Duration, negative: Duration) -> Cache {
+        Cache::new(max, ttl, negative, Arc::new(Metrics::new()))
+    }
+
     fn found(p: &str) -> Cached {
         Cached::Pass(PassLookup::Found {
             password: Some(p.into()),
@@ -195,7 +208,7 @@ mod tests {
 
     #[test]
     fn ttl_negative_ttl_size_and_flush() {
-        let c = Cache::new(10_000, Duration::from_secs(60), Duration::ZERO);
+        let c = cache(10_000, Duration::from_secs(60), Duration::ZERO);
         c.put("P0\talice", found("x"));
         assert!(matches!(
             c.get("P0\talice"),
@@ -212,18 +225,18 @@ mod tests {
         assert_eq!(c.flush(&["alice".into()]), 1);
         assert!(c.get("P0\talice").is_none());
 
-        let expired = Cache::new(10_000, Duration::ZERO, Duration::ZERO);
+        let expired = cache(10_000, Duration::ZERO, Duration::ZERO);
         expired.put("P0\ta", found("x"));
         assert!(expired.get("P0\ta").is_none());
 
-        let small = Cache::new(300, Duration::from_secs(60), Duration::from_secs(60));
+        let small = cache(300, Duration::from_secs(60), Duration::from_secs(60));
         for i in 0..20 {
             small.put(&format!("P0\tu{i}"), found("x"));
         }
         assert!(small.get("P0\tu0").is_none(), "oldest evicted");
         assert!(small.get("P0\tu19").is_some(), "newest kept");
 
-        let off = Cache::new(0, Duration::from_secs(60), Duration::from_secs(60));
+        let off = cache(0, Duration::from_secs(60), Duration::from_secs(60));
         off.put("P0\ta", found("x"));
         assert!(off.get("P0\ta").is_none());
     }

@@ -45,6 +45,8 @@ pub fn factory(
     settings: &Arc<Settings>,
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, String> {
+    // Metric handles are registered once per service, so the recorder must exist first.
+    crate::master::metrics::install();
     metrics::describe();
     let ctx = db_context(settings, hub)?;
     let core = Arc::new(AuthCore::with_context(&settings.auth, &ctx).map_err(|e| e.to_string())?);

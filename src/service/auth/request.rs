@@ -130,7 +130,9 @@ impl Request {
             } => "tempfail",
             _ => "fail",
         };
-        super::metrics::request_done(self.mechanism(), result, self.started.elapsed());
+        self.engine
+            .metrics
+            .request_done(self.mechanism(), result, self.started.elapsed());
         answer
     }
 

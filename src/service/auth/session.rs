@@ -49,6 +49,24 @@ impl Role {
     }
 }
 
+/// uid of the configured owner of auth listener `name`, if it names a known user.
+fn listener_owner(session: &Session, name: &str) -> Option<u32> {
+    let l = session
+        .settings
+        .service
+        .get(&*session.service)?
+        .unix_listener
+        .get(name)?;
+    let user = session.settings.expand_user(&l.user);
+    if user.is_empty() {
+        return None;
+    }
+    nix::unistd::User::from_name(&user)
+        .ok()
+        .flatten()
+        .map(|u| u.uid.as_raw())
+}
+
 /// Serves one connection on an auth listener.
 pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
     let role = Role::from_listener(&conn.listener);
@@ -71,6 +89,7 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                 tx: tx.clone(),
                 userdb_only: role == Role::Userdb,
                 peer_uid,
+                owner_uid: listener_owner(&session, &listener),
                 version: false,
             })
         }

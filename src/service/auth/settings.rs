@@ -29,6 +29,9 @@ pub struct AuthSettings {
     pub auth_realms: Vec<String>,
     /// Appended as `@realm` to usernames without one.
     pub auth_default_realm: String,
+    /// `target*master` logins: the separator between the user to become and the master user
+    /// (empty: only PLAIN's authorization id starts a master-user login).
+    pub auth_master_user_separator: String,
     /// Username that ANONYMOUS logins map to.
     pub auth_anonymous_username: String,
     /// Delay before answering a failed authentication.
@@ -58,6 +61,7 @@ impl Default for AuthSettings {
                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@".into(),
             auth_realms: Vec::new(),
             auth_default_realm: String::new(),
+            auth_master_user_separator: String::new(),
             auth_anonymous_username: "anonymous".into(),
             auth_failure_delay: Time::from_secs(2),
             auth_worker_max_count: 30,

@@ -28,6 +28,8 @@ pub enum FailKind {
     Disabled,
     /// Username has characters outside `auth_username_chars`.
     BadUsername,
+    /// A master-user login that is not allowed: `code=authz_fail`.
+    Authz,
 }
 
 /// The end of a passdb chain.
@@ -78,9 +80,12 @@ struct DbEntry<T: ?Sized> {
 pub struct Engine {
     pub cfg: AuthSettings,
     passdbs: Vec<DbEntry<dyn Passdb>>,
+    /// `master = yes` passdbs: who may log in as another user.
+    master_passdbs: Vec<DbEntry<dyn Passdb>>,
     userdbs: Vec<DbEntry<dyn Userdb>>,
     pub cache: Cache,
     pub penalty: Penalty,
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 /// What the request is for: affects `skip` and whether the password is checked.
@@ -99,17 +104,20 @@ impl Engine {
 
     /// As [`Engine::new`], with helpers for drivers that need them (`shadow`, `passwd`).
     pub fn with_context(cfg: &AuthSettings, ctx: &db::DbContext) -> Result<Engine, DbError> {
-        let passdbs = cfg
-            .passdb
-            .iter()
-            .filter(|c| !c.master)
-            .map(|c| {
-                Ok(DbEntry {
-                    cfg: c.clone(),
-                    db: db::new_passdb(c, ctx)?,
+        let build = |master: bool| {
+            cfg.passdb
+                .iter()
+                .filter(|c| c.master == master)
+                .map(|c| {
+                    Ok(DbEntry {
+                        cfg: c.clone(),
+                        db: db::new_passdb(c, ctx)?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, DbError>>()?;
+                .collect::<Result<Vec<_>, DbError>>()
+        };
+        let passdbs = build(false)?;
+        let master_passdbs = build(true)?;
         let userdbs = cfg
             .userdb
             .iter()
@@ -120,16 +128,20 @@ impl Engine {
                 })
             })
             .collect::<Result<Vec<_>, DbError>>()?;
+        let metrics = Arc::new(super::metrics::Metrics::new());
         Ok(Engine {
             cache: Cache::new(
                 cfg.auth_cache_size.0,
                 cfg.auth_cache_ttl.as_duration(),
                 cfg.auth_cache_negative_ttl.as_duration(),
+                metrics.clone(),
             ),
             cfg: cfg.clone(),
             passdbs,
+            master_passdbs,
             userdbs,
             penalty: Penalty::default(),
+            metrics,
         })
     }
 
@@ -167,12 +179,20 @@ impl Engine {
         }
     }
 
-    async fn pass_lookup(&self, idx: usize, vars: Arc<Vars>) -> PassLookup {
-        let e = &self.passdbs[idx];
+    fn passdb_list(&self, master: bool) -> &[DbEntry<dyn Passdb>] {
+        if master {
+            &self.master_passdbs
+        } else {
+            &self.passdbs
+        }
+    }
+
+    async fn pass_lookup(&self, idx: usize, master: bool, vars: Arc<Vars>) -> PassLookup {
+        let e = &self.passdb_list(master)[idx];
         if !e.db.cacheable() || !self.cache.enabled() {
             return e.db.lookup(vars).await;
         }
-        let key = format!("P{idx}\t{}", vars.user);
+        let key = format!("{}{idx}\t{}", if master { 'M' } else { 'P' }, vars.user);
         {
             if let Some(Cached::Pass(r)) = self.cache.get(&key) {
                 return r;
@@ -246,6 +266,81 @@ impl Engine {
         mode: Mode,
         wanted: Option<&str>,
     ) -> (PassOutcome, Option<Credential>) {
+        self.chain_on(false, raw_user, password, info, mode, wanted)
+            .await
+    }
+
+    /// Master-user login (`passdb { master = yes }`): `master_user` authenticates with its own
+    /// password and becomes `target`. With `pass = yes` on the master passdb that matched, the
+    /// target must also exist in the normal passdbs.
+    pub async fn verify_master(
+        &self,
+        master_user: &str,
+        password: &[u8],
+        target: &str,
+        info: &ClientInfo,
+    ) -> PassOutcome {
+        let fail = |user: Option<String>, kind| PassOutcome::Fail {
+            user,
+            kind,
+            reason: None,
+            fields: Fields::default(),
+        };
+        if self.master_passdbs.is_empty() {
+            tracing::info!(user = %target, "master user login attempted without master passdbs");
+            return fail(Some(target.to_string()), FailKind::Authz);
+        }
+        let (m, _) = self
+            .chain_on(true, master_user, Some(password), info, Mode::Verify, None)
+            .await;
+        let master = match m {
+            PassOutcome::Ok { user, .. } => user,
+            fail => return fail,
+        };
+        let need_target = self.master_passdbs.iter().any(|e| e.cfg.pass);
+        if need_target {
+            match self.lookup_pass(target, info).await {
+                PassOutcome::Ok {
+                    user,
+                    mut fields,
+                    prefetch,
+                } => {
+                    fields.remove("password");
+                    fields.set("master_user", master);
+                    PassOutcome::Ok {
+                        user,
+                        fields,
+                        prefetch,
+                    }
+                }
+                other => other,
+            }
+        } else {
+            match self.normalize_user(target) {
+                Ok(user) => {
+                    let mut fields = Fields::default();
+                    fields.set("master_user", master);
+                    PassOutcome::Ok {
+                        user,
+                        fields,
+                        prefetch: Fields::default(),
+                    }
+                }
+                Err(kind) => fail(None, kind),
+            }
+        }
+    }
+
+    async fn chain_on(
+        &self,
+        master: bool,
+        raw_user: &str,
+        password: Option<&[u8]>,
+        info: &ClientInfo,
+        mode: Mode,
+        wanted: Option<&str>,
+    ) -> (PassOutcome, Option<Credential>) {
+        let dbs = self.passdb_list(master);
         let mut user = match self.normalize_user(raw_user) {
             Ok(u) => u,
             Err(kind) => {
@@ -260,7 +355,7 @@ impl Engine {
                 )
             }
         };
-        if self.passdbs.is_empty() {
+        if dbs.is_empty() {
             tracing::error!("auth: no passdbs configured ([[passdb]] driver = …)");
             return (
                 PassOutcome::Fail {
@@ -278,15 +373,14 @@ impl Engine {
         let mut last_fail = FailKind::UnknownUser;
         let mut fields = Fields::default();
         let mut credential = None;
-        for idx in 0..self.passdbs.len() {
-            let e = &self.passdbs[idx];
+        for (idx, e) in dbs.iter().enumerate() {
             match e.cfg.skip.as_str() {
                 "authenticated" if success => continue,
                 "unauthenticated" if !success => continue,
                 _ => {}
             }
             let vars = Arc::new(Self::vars(&user, info));
-            let found = self.pass_lookup(idx, vars.clone()).await;
+            let found = self.pass_lookup(idx, master, vars.clone()).await;
             let result: Result<(), FailKind> = match found {
                 PassLookup::NotFound => Err(FailKind::UnknownUser),
                 PassLookup::InternalFail(msg) => {

@@ -326,3 +326,70 @@ fn allow_nets_forms() {
     assert!(allow_nets_match("local", None));
     assert!(!allow_nets_match("10.0.0.0/8", None));
 }
+
+#[tokio::test]
+async fn master_user_logins() {
+    let (d, mut cfg) = setup();
+    let masters = d.0.join("masters");
+    std::fs::write(&masters, "admin:{PLAIN}adminpw\n").unwrap();
+    let e = engine(cfg.clone());
+    assert!(
+        matches!(
+            e.verify_master("admin", b"adminpw", "alice", &info()).await,
+            PassOutcome::Fail {
+                kind: FailKind::Authz,
+                ..
+            }
+        ),
+        "no master passdbs: authz failure"
+    );
+    cfg.passdb.push(DbSettings {
+        master: true,
+        pass: true,
+        ..db(
+            "passwd-file",
+            &format!("scheme=PLAIN {}", masters.display()),
+        )
+    });
+    let e = engine(cfg.clone());
+    let r = e.verify_master("admin", b"adminpw", "Alice", &info()).await;
+    let PassOutcome::Ok {
+        user,
+        fields,
+        prefetch,
+    } = r
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(user, "alice");
+    assert_eq!(fields.get("master_user"), Some("admin"));
+    assert_eq!(fields.get("password"), None);
+    assert_eq!(prefetch.get("home"), Some("/home/alice"));
+    assert!(matches!(
+        e.verify_master("admin", b"wrong", "alice", &info()).await,
+        PassOutcome::Fail {
+            kind: FailKind::Mismatch,
+            ..
+        }
+    ));
+    // pass = yes: the target must exist.
+    assert!(matches!(
+        e.verify_master("admin", b"adminpw", "ghost", &info()).await,
+        PassOutcome::Fail {
+            kind: FailKind::UnknownUser,
+            ..
+        }
+    ));
+    // A master passdb is not a normal passdb: admin cannot log in as itself.
+    assert!(matches!(
+        e.verify_plain("admin", b"adminpw", &info()).await,
+        PassOutcome::Fail { .. }
+    ));
+    // Without pass = yes any target name is accepted.
+    cfg.passdb.last_mut().unwrap().pass = false;
+    let e = engine(cfg);
+    assert!(matches!(
+        e.verify_master("admin", b"adminpw", "ghost", &info()).await,
+        PassOutcome::Ok { ref user, .. } if user == "ghost"
+    ));
+}

@@ -120,6 +120,7 @@ impl Failure {
                 user,
                 code: match kind {
                     FailKind::Internal => "temp_fail",
+                    FailKind::Authz => "authz_fail",
                     FailKind::Disabled if reason.is_none() && !fields.has("nologin") => {
                         "user_disabled"
                     }
@@ -200,15 +201,14 @@ impl State {
                     Ok(m) => m,
                     Err(e) => return self.invalid(e.to_string()),
                 };
-                if !msg.authzid.is_empty() && msg.authzid != msg.authcid {
-                    // Master-user logins need a master passdb, which roost does not have yet.
-                    let mut f = Failure::plain(Some(msg.authcid));
-                    f.code = "authz_fail";
-                    return Outcome::Failure(f);
-                }
-                let o = engine
-                    .verify_plain(&msg.authcid, &msg.password, &self.info)
-                    .await;
+                let o = if !msg.authzid.is_empty() && msg.authzid != msg.authcid {
+                    // authzid names the user to become; authcid is the master user.
+                    engine
+                        .verify_master(&msg.authcid, &msg.password, &msg.authzid, &self.info)
+                        .await
+                } else {
+                    self.plain_login(&msg.authcid, &msg.password).await
+                };
                 ok_from(o, Some(msg.password), None)
             }
             ("LOGIN", Stage::Start) => match resp {
@@ -220,7 +220,7 @@ impl State {
             }
             ("LOGIN", Stage::LoginPassword { user }) => {
                 let pw = resp.unwrap_or_default();
-                let o = engine.verify_plain(&user, &pw, &self.info).await;
+                let o = self.plain_login(&user, &pw).await;
                 ok_from(o, Some(pw), None)
             }
             ("CRAM-MD5", Stage::Start) => {
@@ -344,6 +344,21 @@ impl State {
             }
             (_, _) => self.invalid("unexpected state".into()),
         }
+    }
+
+    /// A username/password check; `target<sep>master` with `auth_master_user_separator`
+    /// is a master-user login.
+    async fn plain_login(&self, user: &str, password: &[u8]) -> PassOutcome {
+        let sep = &self.engine.cfg.auth_master_user_separator;
+        if !sep.is_empty() {
+            if let Some((target, master)) = user.split_once(sep.as_str()) {
+                return self
+                    .engine
+                    .verify_master(master, password, target, &self.info)
+                    .await;
+            }
+        }
+        self.engine.verify_plain(user, password, &self.info).await
     }
 
     fn stage_login_user(&mut self) -> Outcome {

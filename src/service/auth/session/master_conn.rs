@@ -16,6 +16,8 @@ pub(super) struct MasterConn {
     pub(super) tx: mpsc::UnboundedSender<String>,
     pub(super) userdb_only: bool,
     pub(super) peer_uid: Option<u32>,
+    /// uid of the socket's configured owner (`unix_listener { user = … }`).
+    pub(super) owner_uid: Option<u32>,
     pub(super) version: bool,
 }
 
@@ -53,13 +55,17 @@ impl MasterConn {
         }
     }
 
-    /// On the 0666 userdb socket a peer that is neither root nor our own uid only sees users
-    /// whose uid is its own.
+    /// On the 0666 userdb socket a peer that is neither root, roost's own uid nor the socket's
+    /// owner only sees users whose uid is its own.
     fn allowed(&self, fields: &[(String, String)]) -> bool {
         let Some(peer) = self.peer_uid else {
             return true;
         };
-        if !self.userdb_only || peer == 0 || peer == nix::unistd::geteuid().as_raw() {
+        if !self.userdb_only
+            || peer == 0
+            || peer == nix::unistd::geteuid().as_raw()
+            || Some(peer) == self.owner_uid
+        {
             return true;
         }
         fields

@@ -417,3 +417,54 @@ async fn login_sockets_refuse_a_cpid_already_in_use() {
     d.send("AUTH\t1\tPLAIN\tservice=imap").await;
     assert_eq!(d.line().await.unwrap(), "CONT\t1\t");
 }
+
+#[tokio::test]
+async fn master_user_via_plain_authzid_and_separator() {
+    let d = TempDir::new("session-master");
+    let users = d.0.join("users");
+    let masters = d.0.join("masters");
+    std::fs::write(&users, "alice:{PLAIN}apw\n").unwrap();
+    std::fs::write(&masters, "admin:{PLAIN}adminpw\n").unwrap();
+    let db = |f: &std::path::Path, master: bool| DbSettings {
+        driver: "passwd-file".into(),
+        args: format!("scheme=PLAIN {}", f.display()),
+        master,
+        pass: master,
+        ..DbSettings::default()
+    };
+    let cfg = AuthSettings {
+        auth_mechanisms: vec!["plain".into(), "login".into()],
+        auth_master_user_separator: "*".into(),
+        auth_failure_delay: Time::ZERO,
+        passdb: vec![db(&masters, true), db(&users, false)],
+        ..AuthSettings::default()
+    };
+    let core = Arc::new(AuthCore::new(&cfg).unwrap());
+    let mut c = start(core, "auth-client");
+    c.until("DONE").await;
+    c.send("VERSION\t1\t2").await;
+    c.send(&format!(
+        "AUTH\t1\tPLAIN\tservice=imap\tresp={}",
+        B64.encode(b"alice\0admin\0adminpw")
+    ))
+    .await;
+    assert_eq!(
+        c.line().await.unwrap(),
+        "OK\t1\tuser=alice\tmaster_user=admin"
+    );
+    c.send(&format!(
+        "AUTH\t2\tPLAIN\tservice=imap\tresp={}",
+        B64.encode(b"\0alice*admin\0adminpw")
+    ))
+    .await;
+    assert_eq!(
+        c.line().await.unwrap(),
+        "OK\t2\tuser=alice\tmaster_user=admin"
+    );
+    c.send(&format!(
+        "AUTH\t3\tPLAIN\tservice=imap\tresp={}",
+        B64.encode(b"alice\0admin\0apw")
+    ))
+    .await;
+    assert_eq!(c.line().await.unwrap(), "FAIL\t3\tuser=admin");
+}
