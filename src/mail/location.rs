@@ -164,9 +164,9 @@ pub fn expand(s: &str, vars: &UserVars<'_>) -> Result<String, String> {
         };
         let value = match key.as_str() {
             "%" => "%",
-            "u" | "user" => vars.user,
-            "n" | "username" => user_part,
-            "d" | "domain" => domain,
+            "u" | "user" => safe(vars.user)?,
+            "n" | "username" => safe(user_part)?,
+            "d" | "domain" => safe(domain)?,
             "h" | "home" => {
                 if vars.home.is_empty() {
                     return Err("%h used but the user has no home directory".into());
@@ -184,6 +184,14 @@ pub fn expand(s: &str, vars: &UserVars<'_>) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// A user-derived value must stay one path component: no `/`, NUL, `.` or `..`.
+fn safe(v: &str) -> Result<&str, String> {
+    if v.contains('/') || v.contains('\0') || v == "." || v == ".." {
+        return Err(format!("user name part '{v}' cannot be used in a path"));
+    }
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -237,6 +245,17 @@ mod tests {
         assert_eq!(l.mailbox_dir("A.B").unwrap(), PathBuf::from("/m/Bob/.A.B"));
         assert!(l.mailbox_dir("../x").is_err());
         assert!(l.mailbox_dir("a/b").is_err());
+    }
+
+    #[test]
+    fn user_names_cannot_escape_the_mail_root() {
+        for user in ["../../etc", "a/b", "..@example.test", "x@../y"] {
+            let v = UserVars { user, home: "/h" };
+            assert!(
+                MailLocation::parse("maildir:/var/mail/%d/%n", &v).is_err(),
+                "{user}"
+            );
+        }
     }
 
     #[test]
