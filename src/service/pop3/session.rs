@@ -100,6 +100,7 @@ pub async fn run(conn: Conn, session: Session) {
         retr_n: 0,
         retr_bytes: 0,
         top_bytes: 0,
+        prefetch: None,
     };
     wire.queue(&ok("Logged in."));
     let reason = s.serve(&mut wire).await;
@@ -127,7 +128,16 @@ struct Pop3 {
     top_bytes: u64,
     retr_n: u64,
     retr_bytes: u64,
+    /// Read-ahead of the message after the last RETR (clients fetch in order), so the file
+    /// read overlaps the client's round trip.
+    prefetch: Option<(usize, PendingRead)>,
 }
+
+/// A message read running on the blocking pool.
+type PendingRead = tokio::task::JoinHandle<Result<Vec<u8>, MailError>>;
+
+/// Messages up to this size are read ahead.
+const PREFETCH_MAX: u64 = 256 * 1024;
 
 impl Pop3 {
     /// The command loop; returns the reason for the log line.
@@ -258,10 +268,35 @@ impl Pop3 {
         }
     }
 
-    async fn send_message(&mut self, i: usize, top: Option<usize>, wire: &mut Wire) {
+    fn read(&self, i: usize) -> PendingRead {
         let entry = self.drop.messages[i].clone();
         let inbox = self.inbox.clone();
-        let data = match blocking(move || inbox.read(&entry)).await {
+        tokio::task::spawn_blocking(move || inbox.read(&entry))
+    }
+
+    async fn send_message(&mut self, i: usize, top: Option<usize>, wire: &mut Wire) {
+        let pending = match self.prefetch.take() {
+            Some((n, h)) if n == i => h,
+            Some((_, h)) => {
+                h.abort();
+                self.read(i)
+            }
+            None => self.read(i),
+        };
+        if top.is_none() {
+            let next = i + 1;
+            if next < self.drop.messages.len()
+                && !self.drop.deleted[next]
+                && self.drop.messages[next].size <= PREFETCH_MAX
+            {
+                self.prefetch = Some((next, self.read(next)));
+            }
+        }
+        let read = match pending.await {
+            Ok(r) => r,
+            Err(e) => Err(MailError::Internal(format!("read task failed: {e}"))),
+        };
+        let data = match read {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(user = %self.user, error = %e, "pop3: message vanished");
