@@ -188,3 +188,23 @@ async fn custom_uidl_format() {
     let out = raw(addr, b"UIDL 2\r\nQUIT\r\n", "Logging out.").await;
     assert!(out.contains(&format!("+OK 2 {uv}.2\r\n")), "{out}");
 }
+
+#[tokio::test]
+async fn out_of_order_retr_returns_the_right_messages_despite_read_ahead() {
+    let root = temp_dir("pop3-order");
+    fill(&root);
+    let addr = start(&root, false).await;
+    let out = raw(
+        addr,
+        b"RETR 2\r\nRETR 1\r\nDELE 3\r\nRETR 3\r\nRETR 2\r\nQUIT\r\n",
+        "Logging out",
+    )
+    .await;
+    assert_eq!(
+        out,
+        "+OK Logged in.\r\n+OK 19 octets\r\nSubject: two\r\n\r\nx\r\n.\r\n\
++OK 44 octets\r\nFrom: a@b\r\nSubject: one\r\n\r\nbody line\r\n..dot\r\n.\r\n\
++OK Marked to be deleted.\r\n-ERR Message is deleted.\r\n\
++OK 19 octets\r\nSubject: two\r\n\r\nx\r\n.\r\n+OK Logging out, messages deleted.\r\n"
+    );
+}
