@@ -38,12 +38,12 @@ fn read_reply(r: &mut BufReader<TcpStream>) -> Option<String> {
 }
 
 /// Delivers messages until the server dies; returns the ids acknowledged with 250.
-fn client(port: u16, t: usize) -> Vec<String> {
-    client_n(port, t, usize::MAX)
+fn client(port: u16, t: usize, progress: &Mutex<usize>) -> Vec<String> {
+    client_n(port, t, usize::MAX, progress)
 }
 
 /// Delivers up to `max` messages.
-fn client_n(port: u16, t: usize, max: usize) -> Vec<String> {
+fn client_n(port: u16, t: usize, max: usize, progress: &Mutex<usize>) -> Vec<String> {
     let mut acked = Vec::new();
     let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
         return acked;
@@ -76,7 +76,10 @@ fn client_n(port: u16, t: usize, max: usize) -> Vec<String> {
             return acked;
         }
         match read_reply(&mut r) {
-            Some(l) if l.starts_with("250 ") => acked.push(id),
+            Some(l) if l.starts_with("250 ") => {
+                acked.push(id);
+                *progress.lock().unwrap() += 1;
+            }
             _ => return acked,
         }
     }
@@ -108,16 +111,23 @@ fn sigkill_mid_data_loses_nothing_acknowledged() {
     let restart_port = free_port();
     let restart_extra = extra.replace(&format!("port = {port}"), &format!("port = {restart_port}"));
     let acked = Arc::new(Mutex::new(Vec::new()));
+    let progress = Arc::new(Mutex::new(0usize));
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let acked = acked.clone();
+            let progress = progress.clone();
             std::thread::spawn(move || {
-                let got = client(port, t);
+                let got = client(port, t, &progress);
                 acked.lock().unwrap().extend(got);
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(700));
+    // Kill once deliveries are flowing (a loaded machine may need a while), mid-stream.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while *progress.lock().unwrap() < 8 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(150));
     // SIGKILL: no chance to clean up.
     server.signal(libc::SIGKILL);
     let code = server.wait_exit(Duration::from_secs(10));
@@ -138,7 +148,7 @@ fn sigkill_mid_data_loses_nothing_acknowledged() {
     drop(server);
     let again = Server::start("crash-restart", &restart_extra);
     let started = std::time::Instant::now();
-    let after = client_n(restart_port, 100, 1);
+    let after = client_n(restart_port, 100, 1, &Mutex::new(0));
     assert_eq!(after.len(), 1, "delivery after restart failed");
     assert!(started.elapsed() < Duration::from_secs(10));
     drop(again);
