@@ -2,6 +2,7 @@
 //! the integration tests and the benches share; see `../shared/design.md` for the map.
 
 pub mod log;
+pub mod mail;
 pub mod master;
 pub mod net;
 pub mod privsep;

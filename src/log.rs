@@ -55,6 +55,14 @@ impl Visit for Fields {
     }
 }
 
+/// `roost::service::pop3_login::session` → `pop3-login`: events without a `service` field are
+/// attributed to the service module they come from.
+fn service_from_target(target: &str) -> Option<String> {
+    let rest = target.strip_prefix("roost::service::")?;
+    let name = rest.split("::").next()?;
+    Some(name.replace('_', "-"))
+}
+
 fn level_word(l: &Level) -> &'static str {
     match *l {
         Level::ERROR => "Error",
@@ -79,7 +87,12 @@ where
         let mut f = Fields::default();
         event.record(&mut f);
         let now = time_prefix();
-        let service = f.service.as_deref().unwrap_or("master");
+        let inferred = service_from_target(event.metadata().target());
+        let service = f
+            .service
+            .as_deref()
+            .or(inferred.as_deref())
+            .unwrap_or("master");
         match &f.vproc {
             Some(v) => write!(w, "{now} {service}(vp{v}): ")?,
             None => write!(w, "{now} {service}: ")?,
@@ -226,6 +239,19 @@ pub fn init(core: &CoreSettings) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_names_from_module_paths() {
+        assert_eq!(
+            service_from_target("roost::service::pop3_login::session").as_deref(),
+            Some("pop3-login")
+        );
+        assert_eq!(
+            service_from_target("roost::service::lmtp").as_deref(),
+            Some("lmtp")
+        );
+        assert_eq!(service_from_target("roost::master::pool"), None);
+    }
 
     #[test]
     fn civil_dates() {

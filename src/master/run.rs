@@ -93,6 +93,9 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
         .map_err(|e| format!("base_dir: cannot create {}: {e}", base_dir.display()))?;
     let pid_path = base_dir.join("master.pid");
     check_not_running(&pid_path)?;
+    if matches!(source, ConfigSource::Embedded) {
+        write_demo_users(&loaded.settings)?;
+    }
 
     let hub = Arc::new(Hub::default());
     hub.insert(Arc::new(Pools::default()));
@@ -240,6 +243,42 @@ fn retire(old: Arc<Generation>, state: Arc<MasterState>, shutdown_clients: bool)
             .unwrap()
             .retain(|g| !Arc::ptr_eq(g, &old));
     });
+}
+
+/// The embedded default's demo user (`demo`/`demo`): its passwd-file is written on first run.
+fn write_demo_users(settings: &crate::settings::Settings) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    for db in settings
+        .auth
+        .passdb
+        .iter()
+        .filter(|d| d.driver == "passwd-file")
+    {
+        let Some(path) = db.args.split_whitespace().find(|w| w.starts_with('/')) else {
+            continue;
+        };
+        let path = Path::new(path);
+        if path.exists() {
+            continue;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| format!("cannot write the demo passwd-file {}: {e}", path.display()))?;
+        std::io::Write::write_all(&mut f, b"demo:{PLAIN}demo::::::\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        info!(
+            "wrote demo user 'demo' (password 'demo') to {}",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Refuses to start when the pid file names a live process.

@@ -4,3 +4,5 @@
 pub mod auth;
 pub mod health_check;
 pub mod http;
+pub mod lmtp;
+pub mod pop3;

@@ -4,5 +4,9 @@
 
 pub mod auth;
 pub mod health_check;
+pub mod lmtp;
+pub mod login;
+pub mod pop3;
+pub mod pop3_login;
 pub mod registry;
 pub mod stats;

@@ -10,6 +10,9 @@ pub fn factory(name: &str) -> Option<ServiceFactory> {
         "auth" => super::auth::factory,
         "auth-worker" => super::auth::worker_factory,
         "health-check" => super::health_check::factory,
+        "lmtp" => super::lmtp::factory,
+        "pop3" => super::pop3::factory,
+        "pop3-login" => super::pop3_login::factory,
         "stats" => super::stats::factory,
         _ => return None,
     })

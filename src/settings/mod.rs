@@ -141,6 +141,8 @@ pub struct Settings {
     #[serde(flatten)]
     pub net: crate::net::settings::NetSettings,
     #[serde(flatten)]
+    pub mail: crate::mail::settings::MailSettings,
+    #[serde(flatten)]
     pub auth: crate::service::auth::settings::AuthSettings,
     pub service: BTreeMap<String, ServiceSettings>,
 }
@@ -150,6 +152,7 @@ impl Default for Settings {
         Settings {
             core: CoreSettings::default(),
             net: Default::default(),
+            mail: Default::default(),
             auth: Default::default(),
             service: defaults::default_services(),
         }

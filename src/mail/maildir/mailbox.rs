@@ -1,0 +1,440 @@
+//! One Maildir folder: delivery (tmp/ → fsync → new/ → fsync dir → UID under the uidlist lock),
+//! synchronisation (every file in new/ and cur/ gets a UID, in Dovecot's file), reading, and
+//! flag changes and expunges as a POP3 session commits them.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::dotlock::{Dotlock, STALE_TIMEOUT, WAIT_TIMEOUT};
+use super::filename::{self, Flags};
+use super::uidlist::{self, Record, Uidlist};
+use super::virtual_size;
+use crate::mail::MailError;
+
+pub const UIDLIST: &str = "dovecot-uidlist";
+
+/// A message as a snapshot saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageEntry {
+    pub uid: u32,
+    /// Base name (the uidlist key).
+    pub base: String,
+    /// Dovecot's message GUID for Maildir: the uidlist `G` field, else the base name.
+    pub guid: String,
+    /// Current file name (base plus any `:2,` info).
+    pub name: String,
+    pub in_new: bool,
+    pub flags: Flags,
+    /// Bytes on disk (LF line ends).
+    pub size: u64,
+    /// Bytes with CRLF line ends (what POP3 and IMAP report).
+    pub vsize: u64,
+}
+
+/// The messages of a mailbox at one moment, in UID order.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub uid_validity: u32,
+    pub next_uid: u32,
+    pub messages: Vec<MessageEntry>,
+}
+
+/// A change a session commits.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Expunge,
+    SetFlags(Flags),
+}
+
+/// An opened Maildir folder.
+#[derive(Clone, Debug)]
+pub struct Maildir {
+    dir: PathBuf,
+    /// The mailbox-list root, where `dovecot-uidvalidity` lives.
+    root: PathBuf,
+    fsync: bool,
+    host: String,
+}
+
+impl Maildir {
+    /// Opens the folder at `dir`; creates `cur/ new/ tmp/` when `create` is set.
+    pub fn open(
+        dir: &Path,
+        root: &Path,
+        create: bool,
+        fsync: bool,
+        host: &str,
+    ) -> Result<Maildir, MailError> {
+        if !dir.join("cur").is_dir() {
+            if !create {
+                return Err(MailError::NoMailbox(dir.display().to_string()));
+            }
+            let mut b = fs::DirBuilder::new();
+            b.recursive(true).mode(0o700);
+            for sub in ["cur", "new", "tmp"] {
+                let p = dir.join(sub);
+                b.create(&p).map_err(MailError::io("mkdir", &p))?;
+            }
+            if dir != root {
+                let p = dir.join("maildirfolder");
+                if let Err(e) = OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .mode(0o600)
+                    .open(&p)
+                {
+                    return Err(MailError::io("create", p)(e));
+                }
+            }
+        }
+        Ok(Maildir {
+            dir: dir.to_path_buf(),
+            root: root.to_path_buf(),
+            fsync,
+            host: host.to_string(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path_of(&self, e: &MessageEntry) -> PathBuf {
+        self.dir
+            .join(if e.in_new { "new" } else { "cur" })
+            .join(&e.name)
+    }
+
+    /// Stores a message (already LF line ends) and returns its UID. When this returns, the
+    /// message file and its directory entry are on disk (unless `mail_fsync = never`).
+    pub fn deliver(&self, data: &[u8], flags: &Flags) -> Result<u32, MailError> {
+        let size = data.len() as u64;
+        let base = filename::generate(&self.host, size, virtual_size(data));
+        let tmp = self.dir.join("tmp").join(&base);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(MailError::io("create", &tmp))?;
+        let written = f
+            .write_all(data)
+            .and_then(|_| if self.fsync { f.sync_all() } else { Ok(()) });
+        drop(f);
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(MailError::io("write", &tmp)(e));
+        }
+        let name = if flags.is_empty() {
+            base.clone()
+        } else {
+            filename::with_flags(&base, flags)
+        };
+        let dest = self.dir.join("new").join(&name);
+        if let Err(e) = fs::rename(&tmp, &dest) {
+            let _ = fs::remove_file(&tmp);
+            return Err(MailError::io("rename", dest)(e));
+        }
+        if self.fsync {
+            fsync_dir(&self.dir.join("new"))?;
+        }
+        self.assign_uid(&base)
+    }
+
+    /// Gives `base` (just moved into new/) its UID: appends one record under the lock when the
+    /// uidlist is intact, otherwise resynchronises the whole folder.
+    fn assign_uid(&self, base: &str) -> Result<u32, MailError> {
+        let path = self.dir.join(UIDLIST);
+        let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT)?;
+        let raw = match fs::read(&path) {
+            Ok(d) => Some(d),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(MailError::io("read", &path)(e)),
+        };
+        if let Some(raw) = raw.filter(|d| d.ends_with(b"\n")) {
+            if let Ok(list) = Uidlist::parse(&raw) {
+                if let Some(r) = list.find(base) {
+                    return Ok(r.uid);
+                }
+                let rec = Record {
+                    uid: list.next_uid(),
+                    ext: Vec::new(),
+                    base: base.to_string(),
+                };
+                let mut f = OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .map_err(MailError::io("open", &path))?;
+                f.write_all(uidlist::record_line(&rec).as_bytes())
+                    .map_err(MailError::io("append", &path))?;
+                if self.fsync {
+                    f.sync_data().map_err(MailError::io("fsync", &path))?;
+                }
+                drop(lock);
+                return Ok(rec.uid);
+            }
+        }
+        let list = self.resync_locked(lock)?;
+        list.find(base)
+            .map(|r| r.uid)
+            .ok_or_else(|| MailError::Internal(format!("{base} vanished during delivery")))
+    }
+
+    /// Lists new/ and cur/: base name → (in new/, file name). new/ is read first: a message
+    /// another process moves from new/ to cur/ meanwhile is then seen at least once (and its
+    /// cur/ name wins), never missed.
+    fn list(&self) -> Result<HashMap<String, (bool, String)>, MailError> {
+        let mut out = HashMap::new();
+        for (sub, in_new) in [("new", true), ("cur", false)] {
+            let d = self.dir.join(sub);
+            let rd = fs::read_dir(&d).map_err(MailError::io("readdir", &d))?;
+            for ent in rd {
+                let ent = ent.map_err(MailError::io("readdir", &d))?;
+                let Ok(name) = ent.file_name().into_string() else {
+                    continue;
+                };
+                if name.starts_with('.') {
+                    continue;
+                }
+                let base = filename::split(&name).0.to_string();
+                out.insert(base, (in_new, name));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rewrites the uidlist under `lock` so every file has a UID; records of vanished files go.
+    fn resync_locked(&self, lock: Dotlock) -> Result<Uidlist, MailError> {
+        let path = lock.target().to_path_buf();
+        let mut list = match Uidlist::read(&path) {
+            Ok(Some(l)) => l,
+            Ok(None) => Uidlist::new(self.next_uid_validity()?, random_guid()),
+            Err(MailError::Corrupted { reason, .. }) => {
+                tracing::warn!(path = %path.display(), %reason, "rebuilding corrupted uidlist");
+                Uidlist::new(self.next_uid_validity()?, random_guid())
+            }
+            Err(e) => return Err(e),
+        };
+        let files = self.list()?;
+        self.clean_tmp();
+        list.header_next_uid = list.next_uid();
+        list.records.retain(|r| files.contains_key(&r.base));
+        let mut new: Vec<&String> = files.keys().filter(|b| list.find(b).is_none()).collect();
+        new.sort();
+        let mut next = list.header_next_uid;
+        for b in new {
+            list.records.push(Record {
+                uid: next,
+                ext: Vec::new(),
+                base: b.clone(),
+            });
+            next += 1;
+        }
+        list.header_next_uid = next;
+        lock.replace(list.serialize().as_bytes(), self.fsync)?;
+        Ok(list)
+    }
+
+    /// Removes files left in tmp/ by crashed writers, once they are older than 36 hours (the
+    /// age Dovecot uses: no writer takes that long).
+    fn clean_tmp(&self) {
+        let tmp = self.dir.join("tmp");
+        let Ok(rd) = fs::read_dir(&tmp) else {
+            return;
+        };
+        let limit = std::time::Duration::from_secs(36 * 3600);
+        for ent in rd.flatten() {
+            let old = ent
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > limit);
+            if old {
+                let _ = fs::remove_file(ent.path());
+            }
+        }
+    }
+
+    /// Takes a snapshot; files without a UID get one first.
+    pub fn sync(&self) -> Result<Snapshot, MailError> {
+        let path = self.dir.join(UIDLIST);
+        let files = self.list()?;
+        let current = Uidlist::read(&path).ok().flatten();
+        let list = match current {
+            Some(l) if files.keys().all(|b| l.find(b).is_some()) => l,
+            _ => {
+                let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT)?;
+                self.resync_locked(lock)?
+            }
+        };
+        // Re-list only if the resync found more than we did (a delivery raced us).
+        let files = if list.records.len() > files.len() {
+            self.list()?
+        } else {
+            files
+        };
+        let mut messages = Vec::with_capacity(list.records.len());
+        for r in &list.records {
+            let Some((in_new, name)) = files.get(&r.base) else {
+                continue;
+            };
+            let flags = filename::split(name).1.unwrap_or_default();
+            let mut e = MessageEntry {
+                uid: r.uid,
+                base: r.base.clone(),
+                guid: r.ext('G').unwrap_or(&r.base).to_string(),
+                name: name.clone(),
+                in_new: *in_new,
+                flags,
+                size: 0,
+                vsize: 0,
+            };
+            let size = filename::field(&r.base, 'S');
+            let vsize =
+                filename::field(&r.base, 'W').or_else(|| r.ext('W').and_then(|v| v.parse().ok()));
+            match (size, vsize) {
+                (Some(s), Some(v)) => {
+                    e.size = s;
+                    e.vsize = v;
+                }
+                _ => {
+                    // A file from another MDA without sizes in its name: measure it.
+                    let data = match fs::read(self.path_of(&e)) {
+                        Ok(d) => d,
+                        Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                        Err(err) => return Err(MailError::io("read", self.path_of(&e))(err)),
+                    };
+                    e.size = data.len() as u64;
+                    e.vsize = virtual_size(&data);
+                }
+            }
+            messages.push(e);
+        }
+        Ok(Snapshot {
+            uid_validity: list.uid_validity,
+            next_uid: list.next_uid(),
+            messages,
+        })
+    }
+
+    /// Reads a message's bytes (as stored: LF line ends). Follows a rename by another process.
+    pub fn read(&self, e: &MessageEntry) -> Result<Vec<u8>, MailError> {
+        let p = self.path_of(e);
+        match fs::read(&p) {
+            Ok(d) => Ok(d),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                let files = self.list()?;
+                let (in_new, name) = files
+                    .get(&e.base)
+                    .ok_or_else(|| MailError::io("read", &p)(err))?;
+                let sub = if *in_new { "new" } else { "cur" };
+                let p2 = self.dir.join(sub).join(name);
+                fs::read(&p2).map_err(MailError::io("read", p2))
+            }
+            Err(err) => Err(MailError::io("read", p)(err)),
+        }
+    }
+
+    /// Applies flag changes and expunges. A message already gone counts as done.
+    pub fn apply(&self, changes: &[(MessageEntry, Change)]) -> Result<(), MailError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let files = self.list()?;
+        for (e, change) in changes {
+            let Some((in_new, name)) = files.get(&e.base) else {
+                continue;
+            };
+            let src = self
+                .dir
+                .join(if *in_new { "new" } else { "cur" })
+                .join(name);
+            let r = match change {
+                Change::Expunge => fs::remove_file(&src),
+                Change::SetFlags(flags) => {
+                    let dst = self
+                        .dir
+                        .join("cur")
+                        .join(filename::with_flags(&e.base, flags));
+                    if dst == src {
+                        Ok(())
+                    } else {
+                        fs::rename(&src, &dst)
+                    }
+                }
+            };
+            match r {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(MailError::io("update", src)(err)),
+            }
+        }
+        if self.fsync {
+            fsync_dir(&self.dir.join("cur"))?;
+            fsync_dir(&self.dir.join("new"))?;
+        }
+        Ok(())
+    }
+
+    /// Dovecot's rule for a new mailbox's UIDVALIDITY: the root's `dovecot-uidvalidity` holds
+    /// the next value in hex; it is at least the current time.
+    fn next_uid_validity(&self) -> Result<u32, MailError> {
+        let p = self.root.join("dovecot-uidvalidity");
+        let stored = fs::read_to_string(&p)
+            .ok()
+            .and_then(|s| u32::from_str_radix(s.trim(), 16).ok())
+            .unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(1);
+        let v = stored.max(now).max(1);
+        let tmp = self
+            .root
+            .join(format!("dovecot-uidvalidity.tmp{}", std::process::id()));
+        if fs::write(&tmp, format!("{:08x}", v.wrapping_add(1))).is_ok() {
+            let _ = fs::rename(&tmp, &p);
+        }
+        Ok(v)
+    }
+}
+
+/// fsyncs a directory so a rename into it survives a crash.
+pub fn fsync_dir(dir: &Path) -> Result<(), MailError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(MailError::io("fsync", dir))
+}
+
+/// Fills `buf` from the kernel's random source (GUIDs, session ids).
+pub fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: the pointer and length describe `buf`.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n != buf.len() as isize {
+        // Not expected on Linux; fall back to something unique per process and call.
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            ^ ((std::process::id() as u128) << 64);
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8;
+        }
+    }
+}
+
+/// 128 random bits in hex, for the uidlist's mailbox GUID.
+pub fn random_guid() -> String {
+    let mut b = [0u8; 16];
+    random_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,25 @@
+//! Mail storage: Dovecot-compatible Maildir (`maildir/`), where a user's mail lives
+//! (`location`), and the mail side's global settings. Everything here is blocking file work;
+//! async callers run it in `spawn_blocking` (see [`blocking`]).
+
+pub mod error;
+pub mod location;
+pub mod maildir;
+pub mod settings;
+pub mod store;
+
+pub use error::MailError;
+pub use location::MailLocation;
+pub use store::UserStore;
+
+/// Runs blocking mail work on tokio's blocking pool; a panic in it becomes an error.
+pub async fn blocking<T, F>(f: F) -> Result<T, MailError>
+where
+    F: FnOnce() -> Result<T, MailError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(MailError::Internal(format!("mail task failed: {e}"))),
+    }
+}

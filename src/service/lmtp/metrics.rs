@@ -1,0 +1,28 @@
+//! LMTP metrics: deliveries per result and how long each took until it was on disk.
+
+use std::sync::Once;
+use std::time::Duration;
+
+pub const DELIVERIES: &str = "roost_lmtp_deliveries_total";
+pub const DELIVERY_SECONDS: &str = "roost_lmtp_delivery_duration_seconds";
+
+/// Registers HELP texts (idempotent).
+pub fn describe() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        metrics::describe_counter!(
+            DELIVERIES,
+            "LMTP recipient deliveries by result: ok, tempfail (4xx), permfail (5xx)"
+        );
+        metrics::describe_histogram!(
+            DELIVERY_SECONDS,
+            metrics::Unit::Seconds,
+            "Time from the end of DATA/BDAT until one recipient's copy was fsynced"
+        );
+    });
+}
+
+pub fn delivered(result: &'static str, took: Duration) {
+    metrics::counter!(DELIVERIES, "result" => result).increment(1);
+    metrics::histogram!(DELIVERY_SECONDS).record(took.as_secs_f64());
+}

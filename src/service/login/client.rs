@@ -1,0 +1,262 @@
+//! A pre-login client: its addresses and security state, its absolute 3-minute deadline
+//! (Dovecot's `CLIENT_LOGIN_TIMEOUT_MSECS`, counted from connect even if the client is
+//! active), input that ends on shutdown or kick, and the handoff once authenticated.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use tokio::time::Instant;
+
+use super::handoff::{PoolsPostLogin, PostLoginHandle};
+use super::userip::{UserIpKey, UserIpLimits};
+use super::wire::{LineTooLong, Wire};
+use crate::master::generation::Pools;
+use crate::master::{EndReason, Handoff, Session};
+use crate::net::Conn;
+use crate::service::auth::api::{AuthHandle, ClientInfo};
+
+/// Pre-login clients are disconnected this long after connecting.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a handoff may wait for a full post-login service (Dovecot's login → post-login
+/// request timeout).
+pub const HANDOFF_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Why waiting for input ended.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum End {
+    Eof,
+    Io,
+    Shutdown,
+    /// The service is full and this is the oldest pre-auth client.
+    Kicked,
+    Timeout,
+}
+
+/// Why a handoff did not happen (the caller sends the protocol's wording).
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginRefused {
+    /// `mail_max_userip_connections` reached; carries the limit.
+    UserIpLimit(u32),
+    /// No post-login service or it failed.
+    Internal,
+}
+
+pub struct LoginClient {
+    pub protocol: &'static str,
+    pub session: Session,
+    pub remote: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
+    /// TLS, loopback-to-self, or a trusted network.
+    pub secured: bool,
+    /// From `login_trusted_networks` (may send XCLIENT).
+    pub trusted: bool,
+    pub deadline: Instant,
+    pub session_id: String,
+    pub auth: Option<Arc<AuthHandle>>,
+}
+
+impl LoginClient {
+    pub fn new(protocol: &'static str, conn: &Conn, session: Session) -> LoginClient {
+        let trusted = conn
+            .remote
+            .map(|a| session.settings.mail.is_trusted(a.ip()))
+            .unwrap_or(false);
+        let mut id = [0u8; 12];
+        crate::mail::maildir::mailbox::random_bytes(&mut id);
+        LoginClient {
+            protocol,
+            remote: conn.remote,
+            local: conn.local,
+            secured: conn.secured || trusted,
+            trusted,
+            deadline: Instant::now() + LOGIN_TIMEOUT,
+            session_id: base64::engine::general_purpose::STANDARD.encode(id),
+            auth: session.hub.get::<AuthHandle>(),
+            session,
+        }
+    }
+
+    /// Recomputes security after STARTTLS.
+    pub fn after_starttls(&mut self, conn: &Conn) {
+        self.secured = conn.secured || self.trusted;
+    }
+
+    /// Mechanisms auth offers this client.
+    pub fn mechanisms(&self) -> Vec<String> {
+        self.auth
+            .as_ref()
+            .map(|a| a.0.mechanisms(self.secured))
+            .unwrap_or_default()
+    }
+
+    /// Whether plaintext authentication (USER/PASS, PLAIN, LOGIN) is allowed now: auth offers
+    /// PLAIN to this client (it withholds it under `disable_plaintext_auth` when unsecured).
+    pub fn plaintext_allowed(&self) -> bool {
+        self.mechanisms()
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case("PLAIN"))
+    }
+
+    pub fn client_info(&self, conn: &Conn) -> ClientInfo {
+        ClientInfo {
+            service: self.protocol.to_string(),
+            remote: self.remote,
+            local: self.local,
+            real_remote: conn.real_remote,
+            real_local: conn.real_local,
+            secured: self.secured,
+            cert_username: conn.client_cert_cn.clone(),
+            session_id: self.session_id.clone(),
+        }
+    }
+
+    /// Waits for a complete line, flushing queued output first.
+    pub async fn next_line(
+        &self,
+        wire: &mut Wire,
+        max: usize,
+    ) -> Result<Result<Vec<u8>, LineTooLong>, End> {
+        loop {
+            if let Some(l) = wire.take_line(max) {
+                return Ok(l);
+            }
+            if wire.flush().await.is_err() {
+                return Err(End::Io);
+            }
+            tokio::select! {
+                r = wire.read_more() => match r {
+                    Ok(0) => return Err(End::Eof),
+                    Ok(_) => {}
+                    Err(_) => return Err(End::Io),
+                },
+                why = self.session.ended() => return Err(match why {
+                    EndReason::Shutdown => End::Shutdown,
+                    EndReason::Kicked => End::Kicked,
+                }),
+                _ = tokio::time::sleep_until(self.deadline) => return Err(End::Timeout),
+            }
+        }
+    }
+
+    /// A login log line (`Login`, `Aborted login`, …) in `login_log_format`.
+    pub fn log_line(&self, message: &str, user: &str, method: &str, tls: bool) -> String {
+        let ip = |a: Option<SocketAddr>| a.map(|a| a.ip().to_string()).unwrap_or_default();
+        let port = |a: Option<SocketAddr>| a.map(|a| a.port().to_string()).unwrap_or_default();
+        let m = &self.session.settings.mail;
+        let state = if tls {
+            "TLS"
+        } else if self.secured {
+            "secured"
+        } else {
+            ""
+        };
+        super::logline::format(
+            &m.login_log_format,
+            &m.login_log_format_elements,
+            message,
+            &super::logline::LogVars {
+                user,
+                method,
+                rip: ip(self.remote),
+                lip: ip(self.local),
+                rport: port(self.remote),
+                lport: port(self.local),
+                mpid: "",
+                conn_state: state,
+                session: &self.session_id,
+            },
+        )
+    }
+
+    /// Reserves the user's `mail_max_userip_connections` slot and hands the connection to the
+    /// post-login service `target`. On refusal the wire comes back so the caller can answer.
+    pub async fn hand_over(
+        &self,
+        mut wire: Wire,
+        target: &str,
+        user: String,
+        fields: Vec<(String, String)>,
+        mechanism: &str,
+    ) -> Result<(), (LoginRefused, Option<Wire>)> {
+        let limit = self.session.settings.mail.mail_max_userip_connections;
+        let limits = UserIpLimits::from_hub(&self.session.hub);
+        let key = self.remote.map(|r| UserIpKey {
+            protocol: self.protocol.to_string(),
+            ip: r.ip().to_string(),
+            user: user.clone(),
+        });
+        if let Some(k) = &key {
+            if !limits.try_reserve(k, limit) {
+                return Err((LoginRefused::UserIpLimit(limit), Some(wire)));
+            }
+        }
+        let release = || {
+            if let Some(k) = &key {
+                limits.release(k);
+            }
+        };
+        let post = match self.session.hub.get::<PostLoginHandle>() {
+            Some(p) => p,
+            None => match self.session.hub.get::<Pools>() {
+                Some(pools) => Arc::new(PostLoginHandle(Arc::new(PoolsPostLogin(pools)))),
+                None => {
+                    release();
+                    tracing::error!("{}: no post-login service to hand over to", self.protocol);
+                    return Err((LoginRefused::Internal, Some(wire)));
+                }
+            },
+        };
+        if wire.flush().await.is_err() {
+            release();
+            return Err((LoginRefused::Internal, None));
+        }
+        self.session.set_authenticated();
+        let handoff = Handoff {
+            user: user.clone(),
+            fields,
+            mechanism: mechanism.to_string(),
+            protocol_data: Vec::new(),
+        };
+        let tls = wire.conn.stream.is_tls();
+        let waiting = post.0.hand_over(target, wire.into_conn(), handoff);
+        let result = match tokio::time::timeout(HANDOFF_TIMEOUT, waiting).await {
+            Ok(r) => r,
+            Err(_) => {
+                // The connection went with the dropped request; the client sees a close.
+                release();
+                tracing::error!(
+                    "{}-login: {} (timed out waiting for {target}: its process_limit may have been reached)",
+                    self.protocol,
+                    self.log_line("Internal login failure", &user, mechanism, tls)
+                );
+                return Err((LoginRefused::Internal, None));
+            }
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    "{}-login: {}",
+                    self.protocol,
+                    self.log_line("Login", &user, mechanism, tls)
+                );
+                Ok(())
+            }
+            Err((e, conn)) => {
+                release();
+                tracing::error!(
+                    "{}-login: {} (the service's process_limit may have been reached)",
+                    self.protocol,
+                    self.log_line(
+                        &format!("Internal login failure: {e}"),
+                        &user,
+                        mechanism,
+                        tls
+                    )
+                );
+                Err((LoginRefused::Internal, conn.map(Wire::new)))
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Test-only helpers: an `AuthApi` backed by a fixed user table (PLAIN and LOGIN), and a TCP
+//! front door that serves a `Service` on a loopback port the way the master would.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::master::{BoxFuture, Hub, Service, Session};
+use crate::net::conn::{is_loopback_to_self, Stream, Transport};
+use crate::net::Conn;
+use crate::service::auth::api::{
+    AuthApi, AuthHandle, BeginError, ClientInfo, Exchange, Step, UserLookup,
+};
+use crate::settings::Settings;
+
+/// user, password, userdb fields.
+#[derive(Clone)]
+pub struct User {
+    pub name: String,
+    pub pass: String,
+    pub fields: Vec<(String, String)>,
+}
+
+pub struct TableAuth {
+    pub users: Vec<User>,
+    /// Mimics `disable_plaintext_auth = yes`: no plaintext mechanisms unless secured.
+    pub plaintext_needs_secured: bool,
+}
+
+impl TableAuth {
+    pub fn hub_with(users: Vec<User>, plaintext_needs_secured: bool) -> Arc<Hub> {
+        let hub = Arc::new(Hub::default());
+        hub.insert(Arc::new(AuthHandle(Arc::new(TableAuth {
+            users,
+            plaintext_needs_secured,
+        }))));
+        hub
+    }
+
+    fn find(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.name == name)
+    }
+}
+
+struct Plain {
+    users: Vec<User>,
+    login: bool,
+    login_user: Option<String>,
+}
+
+impl Exchange for Plain {
+    fn step(&mut self, response: Option<Vec<u8>>) -> BoxFuture<Step> {
+        let users = self.users.clone();
+        let out = if self.login {
+            match (response, self.login_user.take()) {
+                (None, None) => Step::Continue(b"Username:".to_vec()),
+                (Some(u), None) => {
+                    self.login_user = Some(String::from_utf8_lossy(&u).into_owned());
+                    Step::Continue(b"Password:".to_vec())
+                }
+                (Some(p), Some(u)) => check(&users, &u, &String::from_utf8_lossy(&p)),
+                (None, Some(_)) => fail(None),
+            }
+        } else {
+            match response {
+                None => Step::Continue(Vec::new()),
+                Some(r) => {
+                    let parts: Vec<&[u8]> = r.split(|&b| b == 0).collect();
+                    if parts.len() != 3 {
+                        fail(None)
+                    } else {
+                        check(
+                            &users,
+                            &String::from_utf8_lossy(parts[1]),
+                            &String::from_utf8_lossy(parts[2]),
+                        )
+                    }
+                }
+            }
+        };
+        Box::pin(async move { out })
+    }
+}
+
+fn fail(user: Option<String>) -> Step {
+    Step::Fail {
+        user,
+        code: String::new(),
+        reason: None,
+    }
+}
+
+fn check(users: &[User], user: &str, pass: &str) -> Step {
+    match users.iter().find(|u| u.name == user && u.pass == pass) {
+        Some(u) => Step::Success {
+            user: u.name.clone(),
+            fields: u.fields.clone(),
+            final_data: None,
+        },
+        None => fail(Some(user.to_string())),
+    }
+}
+
+impl AuthApi for TableAuth {
+    fn mechanisms(&self, secured: bool) -> Vec<String> {
+        if self.plaintext_needs_secured && !secured {
+            Vec::new()
+        } else {
+            vec!["PLAIN".into(), "LOGIN".into()]
+        }
+    }
+
+    fn begin(&self, mechanism: &str, info: ClientInfo) -> Result<Box<dyn Exchange>, BeginError> {
+        let m = mechanism.to_ascii_uppercase();
+        if m != "PLAIN" && m != "LOGIN" {
+            return Err(BeginError::UnknownMechanism);
+        }
+        if self.plaintext_needs_secured && !info.secured {
+            return Err(BeginError::PlaintextDisabled);
+        }
+        Ok(Box::new(Plain {
+            users: self.users.clone(),
+            login: m == "LOGIN",
+            login_user: None,
+        }))
+    }
+
+    fn lookup_user(&self, user: &str, _info: ClientInfo) -> BoxFuture<UserLookup> {
+        let r = match self.find(user) {
+            Some(u) => UserLookup::Found {
+                user: u.name.clone(),
+                fields: u.fields.clone(),
+            },
+            None => UserLookup::NotFound,
+        };
+        Box::pin(async move { r })
+    }
+}
+
+/// Serves `svc` on a fresh loopback port; every connection gets a detached session sharing
+/// `hub`, with `service`/`listener` names as given. Returns the address.
+pub async fn serve_tcp(
+    svc: Arc<dyn Service>,
+    service: &str,
+    settings: Arc<Settings>,
+    hub: Arc<Hub>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> SocketAddr {
+    serve_tcp_with(svc, service, settings, hub, tls, None).await
+}
+
+/// A TLS acceptor with a fresh self-signed certificate for `localhost`.
+pub fn test_tls() -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
+
+/// Whether connections count as secured: loopback does, unless a test says otherwise.
+pub static INSECURE_PORTS: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
+/// Ports whose connections start with a TLS handshake (pop3s, lmtps), as the net layer does
+/// for `ssl = yes` listeners.
+pub static IMPLICIT_TLS_PORTS: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
+/// As [`serve_tcp`], with a handoff on every session (a post-login service under test).
+pub async fn serve_tcp_with(
+    svc: Arc<dyn Service>,
+    service: &str,
+    settings: Arc<Settings>,
+    hub: Arc<Hub>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handoff: Option<Arc<crate::master::Handoff>>,
+) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let service = service.to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, peer)) = l.accept().await else {
+                return;
+            };
+            let local = s.local_addr().ok();
+            let mut conn = Conn::new(Stream::new(Transport::Tcp(s)), &service, &service);
+            conn.remote = Some(peer);
+            conn.local = local;
+            conn.real_remote = Some(peer);
+            conn.real_local = local;
+            let insecure = INSECURE_PORTS.lock().unwrap().contains(&addr.port());
+            conn.secured = !insecure && is_loopback_to_self(Some(peer), local);
+            conn.starttls = tls.clone();
+            let session = Session {
+                hub: hub.clone(),
+                handoff: handoff.clone(),
+                ..Session::detached(&service, settings.clone())
+            };
+            let implicit = IMPLICIT_TLS_PORTS.lock().unwrap().contains(&addr.port());
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                if implicit {
+                    conn = match conn.starttls().await {
+                        Ok(c) => c,
+                        Err(_) => return,
+                    };
+                    conn.starttls = None;
+                }
+                svc.serve(conn, session).await
+            });
+        }
+    });
+    addr
+}
+
+/// Runs `python3 -c SCRIPT ARGS…`; panics (fails the test) when python3 is missing or the
+/// script fails. Returns stdout.
+pub async fn python(script: &str, args: &[&str]) -> String {
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .await
+        .expect("python3 must be installed for this test");
+    assert!(
+        out.status.success(),
+        "python failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A temp directory unique to this test.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("roost-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

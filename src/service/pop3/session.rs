@@ -1,0 +1,301 @@
+//! One POP3 transaction-state session (after `pop3-login` handed the connection over): sends
+//! `+OK Logged in.`, serves STAT/LIST/UIDL/RETR/TOP/DELE/RSET/NOOP/CAPA, and on QUIT expunges
+//! the deleted messages and marks retrieved ones \Seen before answering. A connection that
+//! drops without QUIT changes nothing. Idle sessions end after 10 minutes, as in Dovecot.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::maildrop::Maildrop;
+use super::metrics;
+use crate::mail::maildir::dotlock::{Dotlock, STALE_TIMEOUT};
+use crate::mail::maildir::Maildir;
+use crate::mail::{blocking, MailError, UserStore};
+use crate::master::{EndReason, Session};
+use crate::net::Conn;
+use crate::protocol::pop3::{self, encode_message, err, multiline, ok, Command, MAX_LINE};
+use crate::service::login::userip::{UserIpKey, UserIpLimits};
+use crate::service::login::wire::{LineTooLong, Wire};
+
+/// Dovecot's POP3 autologout.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Name of the `pop3_lock_session` lock (a dotlock in the INBOX directory).
+pub const SESSION_LOCK: &str = "dovecot-pop3-session";
+
+/// Capabilities in the transaction state (as Dovecot lists them).
+pub const CAPABILITIES: &[&str] = &[
+    "CAPA",
+    "TOP",
+    "UIDL",
+    "RESP-CODES",
+    "PIPELINING",
+    "AUTH-RESP-CODE",
+];
+
+pub async fn run(conn: Conn, session: Session) {
+    let mut wire = Wire::new(conn);
+    let Some(handoff) = session.handoff.clone() else {
+        let _ = wire
+            .send(&err(
+                "[SYS/PERM] pop3 accepts connections only from pop3-login",
+            ))
+            .await;
+        return;
+    };
+    session.set_authenticated();
+    // The login layer reserved this session's mail_max_userip_connections slot.
+    let _slot = wire.conn.remote.map(|r| {
+        UserIpLimits::from_hub(&session.hub).adopt(UserIpKey {
+            protocol: "pop3".into(),
+            ip: r.ip().to_string(),
+            user: handoff.user.clone(),
+        })
+    });
+    let settings = session.settings.clone();
+    let host = settings.mail.effective_hostname();
+    let user = handoff.user.clone();
+    let fields = handoff.fields.clone();
+    let opened = blocking(move || {
+        let store = UserStore::new(&settings.mail, &user, &fields, &host)?;
+        let inbox = store.mailbox("INBOX", true)?;
+        let lock = if settings.mail.pop3_lock_session {
+            Some(Dotlock::acquire(
+                &inbox.dir().join(SESSION_LOCK),
+                STALE_TIMEOUT,
+                Duration::ZERO,
+            )?)
+        } else {
+            None
+        };
+        let snap = inbox.sync()?;
+        Ok((inbox, lock, snap))
+    })
+    .await;
+    let (inbox, lock, snap) = match opened {
+        Ok(v) => v,
+        Err(MailError::LockTimeout(_)) => {
+            let _ = wire
+                .send(&err("[IN-USE] Mailbox is locked by another POP3 session."))
+                .await;
+            return;
+        }
+        Err(e) => {
+            tracing::error!(user = %handoff.user, error = %e, "pop3: opening INBOX failed");
+            let _ = wire
+                .send(&err(
+                    "[SYS/TEMP] Internal error occurred. Refer to server log for more information.",
+                ))
+                .await;
+            return;
+        }
+    };
+    let drop = Maildrop::new(snap, &session.settings.mail.pop3_uidl_format);
+    let mut s = Pop3 {
+        inbox: Arc::new(inbox),
+        drop,
+        lock,
+        session,
+        user: handoff.user.clone(),
+        top_n: 0,
+        retr_n: 0,
+        retr_bytes: 0,
+        top_bytes: 0,
+    };
+    wire.queue(&ok("Logged in."));
+    let reason = s.serve(&mut wire).await;
+    let (_, size) = s.drop.stat();
+    tracing::info!(
+        user = %s.user,
+        "Disconnected: {reason} top={}/{}, retr={}/{}, del={}/{}, size={}",
+        s.top_n,
+        s.top_bytes,
+        s.retr_n,
+        s.retr_bytes,
+        s.drop.deleted_count(),
+        s.drop.messages.len(),
+        size
+    );
+}
+
+struct Pop3 {
+    inbox: Arc<Maildir>,
+    drop: Maildrop,
+    lock: Option<Dotlock>,
+    session: Session,
+    user: String,
+    top_n: u64,
+    top_bytes: u64,
+    retr_n: u64,
+    retr_bytes: u64,
+}
+
+impl Pop3 {
+    /// The command loop; returns the reason for the log line.
+    async fn serve(&mut self, wire: &mut Wire) -> &'static str {
+        let mut touch = tokio::time::interval(Duration::from_secs(30));
+        touch.tick().await;
+        loop {
+            let line = loop {
+                if let Some(l) = wire.take_line(MAX_LINE) {
+                    break l;
+                }
+                let pending = wire.pending_output();
+                if wire.flush().await.is_err() {
+                    return "Connection closed";
+                }
+                metrics::sent(pending);
+                tokio::select! {
+                    r = wire.read_more() => match r {
+                        Ok(0) | Err(_) => return "Connection closed",
+                        Ok(_) => {}
+                    },
+                    why = self.session.ended() => {
+                        let text = match why {
+                            EndReason::Shutdown => "Server shutting down.",
+                            EndReason::Kicked => "Kicked by admin.",
+                        };
+                        let _ = wire.send(&err(text)).await;
+                        return "Server shutting down";
+                    }
+                    _ = touch.tick() => {
+                        if let Some(l) = &self.lock { l.touch(); }
+                    }
+                    _ = tokio::time::sleep(IDLE_TIMEOUT) => {
+                        let _ = wire.send(&err("Disconnected for inactivity.")).await;
+                        return "Inactivity";
+                    }
+                }
+            };
+            let line = match line {
+                Ok(l) => l,
+                Err(LineTooLong) => {
+                    wire.queue(&err("Input line too long."));
+                    continue;
+                }
+            };
+            let cmd = pop3::parse(&line);
+            metrics::command(cmd.name());
+            if let Command::Quit = cmd {
+                let changes = self
+                    .drop
+                    .changes(!self.session.settings.mail.pop3_no_flag_updates);
+                let deleted = self.drop.deleted_count() > 0;
+                let inbox = self.inbox.clone();
+                let r = blocking(move || inbox.apply(&changes)).await;
+                let reply = match r {
+                    Ok(()) if deleted => ok("Logging out, messages deleted."),
+                    Ok(()) => ok("Logging out."),
+                    Err(e) => {
+                        tracing::error!(user = %self.user, error = %e, "pop3: QUIT commit failed");
+                        err("[SYS/TEMP] Failed to delete messages.")
+                    }
+                };
+                let _ = wire.send(&reply).await;
+                return "Logged out";
+            }
+            self.command(cmd, wire).await;
+        }
+    }
+
+    async fn command(&mut self, cmd: Command, wire: &mut Wire) {
+        let d = &mut self.drop;
+        match cmd {
+            Command::Capa => {
+                let lines: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
+                wire.queue(&multiline("", &lines));
+            }
+            Command::Stat => {
+                let (n, size) = d.stat();
+                wire.queue(&ok(&format!("{n} {size}")));
+            }
+            Command::List(None) => {
+                let lines: Vec<String> = d
+                    .live()
+                    .map(|i| format!("{} {}", i + 1, d.messages[i].vsize))
+                    .collect();
+                wire.queue(&multiline(&format!("{} messages:", lines.len()), &lines));
+            }
+            Command::List(Some(a)) => match d.index(&a) {
+                Ok(i) => wire.queue(&ok(&format!("{} {}", i + 1, d.messages[i].vsize))),
+                Err(e) => wire.queue(&err(&e)),
+            },
+            Command::Uidl(None) => {
+                let lines: Vec<String> = d
+                    .live()
+                    .map(|i| format!("{} {}", i + 1, d.uidls[i]))
+                    .collect();
+                wire.queue(&multiline("", &lines));
+            }
+            Command::Uidl(Some(a)) => match d.index(&a) {
+                Ok(i) => wire.queue(&ok(&format!("{} {}", i + 1, d.uidls[i]))),
+                Err(e) => wire.queue(&err(&e)),
+            },
+            Command::Dele(a) => match d.index(&a) {
+                Ok(i) => {
+                    d.deleted[i] = true;
+                    wire.queue(&ok("Marked to be deleted."));
+                }
+                Err(e) => wire.queue(&err(&e)),
+            },
+            Command::Rset => {
+                d.deleted.iter_mut().for_each(|x| *x = false);
+                wire.queue(&ok(""));
+            }
+            Command::Noop => wire.queue(&ok("")),
+            Command::Retr(a) => match d.index(&a) {
+                Ok(i) => self.send_message(i, None, wire).await,
+                Err(e) => wire.queue(&err(&e)),
+            },
+            Command::Top(a, n) => match d.index(&a) {
+                Ok(i) => match n.parse::<usize>() {
+                    Ok(lines) => self.send_message(i, Some(lines), wire).await,
+                    Err(_) => wire.queue(&err(&format!("Invalid number of lines: {n}"))),
+                },
+                Err(e) => wire.queue(&err(&e)),
+            },
+            Command::Unknown(name) => wire.queue(&err(&format!("Unknown command: {name}"))),
+            other => wire.queue(&err(&format!("Unknown command: {}", other.name()))),
+        }
+    }
+
+    async fn send_message(&mut self, i: usize, top: Option<usize>, wire: &mut Wire) {
+        let entry = self.drop.messages[i].clone();
+        let inbox = self.inbox.clone();
+        let data = match blocking(move || inbox.read(&entry)).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(user = %self.user, error = %e, "pop3: message vanished");
+                wire.queue(&err("Message was expunged by another session."));
+                return;
+            }
+        };
+        let vsize = self.drop.messages[i].vsize;
+        let status = match top {
+            None => ok(&format!("{vsize} octets")),
+            Some(_) => ok(""),
+        };
+        let out = wire.output();
+        let before = out.len();
+        out.extend_from_slice(&status);
+        encode_message(&data, top, out);
+        let sent = (out.len() - before) as u64;
+        match top {
+            None => {
+                self.drop.retrieved[i] = true;
+                self.retr_n += 1;
+                self.retr_bytes += sent;
+            }
+            Some(_) => {
+                self.top_n += 1;
+                self.top_bytes += sent;
+            }
+        }
+        // Large messages go out now rather than waiting for the next read.
+        if wire.pending_output() > 256 * 1024 {
+            let n = wire.pending_output();
+            if wire.flush().await.is_ok() {
+                metrics::sent(n);
+            }
+        }
+    }
+}

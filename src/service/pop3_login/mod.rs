@@ -1,0 +1,33 @@
+//! The `pop3-login` service: POP3's pre-authentication state (greeting, CAPA, USER/PASS, AUTH,
+//! STLS, XCLIENT, QUIT) on the shared login layer; a successful login hands the connection to
+//! the `pop3` service.
+
+pub mod session;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use crate::master::{BoxFuture, Hub, Service, Session};
+use crate::net::Conn;
+use crate::settings::Settings;
+
+pub struct Pop3LoginService;
+
+impl Service for Pop3LoginService {
+    fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
+        Box::pin(session::run(conn, session))
+    }
+}
+
+/// Builds the service (registered by the master as `pop3-login`).
+pub fn factory(
+    _name: &str,
+    _settings: &Arc<Settings>,
+    hub: &Arc<Hub>,
+) -> Result<Arc<dyn Service>, String> {
+    crate::service::login::metrics::describe();
+    crate::service::login::userip::UserIpLimits::from_hub(hub);
+    Ok(Arc::new(Pop3LoginService))
+}
