@@ -23,25 +23,7 @@ fn doveadm(args: &[&str]) -> (i32, String) {
 
 /// Pids of `roost __helper` processes whose parent is `parent`.
 fn helpers(parent: i32) -> Vec<i32> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let ppid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("PPid:"))
-            .and_then(|p| p.trim().parse::<i32>().ok());
-        let zombie = status
-            .lines()
-            .any(|l| l.starts_with("State:") && l.contains('Z'));
-        if ppid == Some(parent) && !zombie && cmd.split(|&b| b == 0).any(|a| a == b"__helper") {
-            v.push(pid);
-        }
-    }
-    v
+    children_with(parent, b"__helper")
 }
 
 fn status_field(pid: i32, key: &str) -> String {
@@ -319,7 +301,7 @@ fn without_root_a_root_worker_refuses_to_start() {
     );
 }
 
-/// Processes whose parent is `parent` and whose command line has `word`.
+/// Live (not zombie) processes whose parent is `parent` and whose command line has `word`.
 fn children_with(parent: i32, word: &[u8]) -> Vec<i32> {
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -327,8 +309,15 @@ fn children_with(parent: i32, word: &[u8]) -> Vec<i32> {
             continue;
         };
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let ppid = status_field(pid, "PPid:").trim().parse::<i32>().ok();
-        if ppid == Some(parent) && cmd.split(|&b| b == 0).any(|a| a == word) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        let zombie = status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'));
+        if ppid == Some(parent) && !zombie && cmd.split(|&b| b == 0).any(|a| a == word) {
             v.push(pid);
         }
     }
