@@ -48,9 +48,9 @@ COPY --from=builder /out/roost /usr/local/bin/roost
 ENV ROOST_BASE_DIR=/run/roost \
     ROOST_LISTEN="*"
 
-# The stats service's Prometheus endpoint (/metrics). The embedded default configuration
-# enables no mail protocol, so no mail port is opened; publish the ones you configure.
-EXPOSE 9900
+# The embedded default: POP3 10110 (STLS) and 10995 (implicit TLS), LMTP 10024, and the
+# stats service's Prometheus endpoint /metrics on 9900. Publish the ones you configure.
+EXPOSE 9900 10110 10995 10024
 
 USER roost
 WORKDIR /run/roost

@@ -149,6 +149,13 @@ fn postfix_smtpd_sasl_through_roost() {
         "wrong password must be rejected:\n{out}"
     );
     assert!(!out.contains("235 "), "{out}");
+    // Postfix writes its log asynchronously: give it a moment under load.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !maillog().contains("SASL PLAIN authentication failed")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert!(
         maillog().contains("SASL PLAIN authentication failed"),
         "{}",

@@ -23,25 +23,7 @@ fn doveadm(args: &[&str]) -> (i32, String) {
 
 /// Pids of `roost __helper` processes whose parent is `parent`.
 fn helpers(parent: i32) -> Vec<i32> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let ppid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("PPid:"))
-            .and_then(|p| p.trim().parse::<i32>().ok());
-        let zombie = status
-            .lines()
-            .any(|l| l.starts_with("State:") && l.contains('Z'));
-        if ppid == Some(parent) && !zombie && cmd.split(|&b| b == 0).any(|a| a == b"__helper") {
-            v.push(pid);
-        }
-    }
-    v
+    children_with(parent, b"__helper")
 }
 
 fn status_field(pid: i32, key: &str) -> String {
@@ -62,6 +44,11 @@ fn max_address_space(pid: i32) -> String {
 }
 
 fn setup(tag: &str, worker_user: &str) -> (TempDir, Server) {
+    setup_with(tag, worker_user, "")
+}
+
+/// As [`setup`], with `prefix` (top-level settings) put first in the config.
+fn setup_with(tag: &str, worker_user: &str, prefix: &str) -> (TempDir, Server) {
     let dir = TempDir::new(tag);
     let shadow = dir.0.join("shadow");
     let (rc, hash) = doveadm(&["pw", "-s", "SHA512-CRYPT", "-p", "shadow pw"]);
@@ -76,7 +63,7 @@ fn setup(tag: &str, worker_user: &str) -> (TempDir, Server) {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
     std::fs::set_permissions(&shadow, perms).unwrap();
     let extra = format!(
-        "auth_mechanisms = \"plain\"\n\n[[passdb]]\ndriver = \"shadow\"\nargs = \"file={}\"\n\n[[userdb]]\ndriver = \"passwd\"\n\n[service.auth-worker]\nvsz_limit = \"128 M\"\nuser = \"{worker_user}\"\n",
+        "{prefix}auth_mechanisms = \"plain\"\n\n[[passdb]]\ndriver = \"shadow\"\nargs = \"file={}\"\n\n[[userdb]]\ndriver = \"passwd\"\n\n[service.auth-worker]\nvsz_limit = \"128 M\"\nuser = \"{worker_user}\"\n",
         shadow.display()
     );
     let server = Server::start(tag, &extra);
@@ -312,4 +299,82 @@ fn without_root_a_root_worker_refuses_to_start() {
         all.contains("auth-worker: needs user 'root' but roost is not running as root"),
         "{all}"
     );
+}
+
+/// Live (not zombie) processes whose parent is `parent` and whose command line has `word`.
+fn children_with(parent: i32, word: &[u8]) -> Vec<i32> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        let zombie = status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'));
+        if ppid == Some(parent) && !zombie && cmd.split(|&b| b == 0).any(|a| a == word) {
+            v.push(pid);
+        }
+    }
+    v
+}
+
+#[test]
+fn started_as_root_the_server_drops_to_default_internal_user_and_shadow_goes_through_the_launcher()
+{
+    assert!(nix_is_root(), "this test needs root");
+    let (_d, server) = setup_with(
+        "auth-privsep-drop",
+        "",
+        "default_internal_user = \"nobody\"\n",
+    );
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    // The server process itself is no longer root, for good (real, effective, saved).
+    let uid = status_field(server.pid(), "Uid:");
+    assert_eq!(
+        uid.split_whitespace().collect::<Vec<_>>(),
+        vec![nobody.to_string(); 4],
+        "server Uid line: {uid}"
+    );
+    // A shadow lookup still works: the launcher kept root and its helper reads the shadow file.
+    let sock = server.base_dir.join("auth-client");
+    let (rc, out) = doveadm(&[
+        "auth",
+        "test",
+        "-a",
+        sock.to_str().unwrap(),
+        "sam",
+        "shadow pw",
+    ]);
+    assert_eq!(rc, 0, "{out}");
+    let launchers = children_with(server.pid(), b"__launcher");
+    assert_eq!(launchers.len(), 1, "one launcher");
+    assert!(
+        status_field(launchers[0], "Uid:").starts_with("0\t"),
+        "launcher keeps root"
+    );
+    let hs = children_with(launchers[0], b"__helper");
+    assert!(!hs.is_empty(), "auth-worker helper under the launcher");
+    assert!(
+        status_field(hs[0], "Uid:").starts_with("0\t"),
+        "auth-worker runs as root"
+    );
+    assert!(server
+        .log_text()
+        .contains("dropped privileges to default_internal_user nobody"));
+    // The dropped server can still reload and stop cleanly (it owns base_dir now).
+    let (ok, _, err) = server.cli(&["reload"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = server.cli(&["stop"]);
+    assert!(ok, "{err}");
+    assert!(!server.base_dir.join("master.pid").exists());
 }

@@ -339,3 +339,31 @@ fn fifo_listener_delivers_lines_and_is_recreated_on_reload_and_removed_on_stop()
     assert_eq!(s.wait_exit(LONG), Some(0));
     assert!(!path.exists(), "fifo removed on stop");
 }
+
+#[test]
+fn port_zero_disables_an_inet_listener() {
+    let port = common::free_port();
+    let s = Server::start(
+        "port0",
+        &format!(
+            "{}\n[service.health-check.inet_listener.off]\nport = 0\n",
+            health_check(port, "")
+        ),
+    );
+    let out = Command::new("ss")
+        .args(["-Hltnp"])
+        .output()
+        .expect("ss (iproute2)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mine: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&format!("pid={},", s.pid())))
+        .collect();
+    // Only the health-check `hc` listener and the stats `http` listener.
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    assert!(
+        mine.iter()
+            .any(|l| l.contains(&format!("127.0.0.1:{port} "))),
+        "{mine:?}"
+    );
+}

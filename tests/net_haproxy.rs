@@ -28,6 +28,7 @@ fn start_roost(tag: &str) -> (Server, u16, u16) {
     let cfg = format!(
         r#"haproxy_trusted_networks = "127.0.0.1"
 haproxy_timeout = "1 s"
+metrics_remote_ip = true
 
 [service.health-check.inet_listener.proxied]
 port = {proxied}
@@ -146,6 +147,13 @@ backend v2ssl
     for version in ["v1", "v2"] {
         let key = format!(
             "roost_listener_proxy_accepted_total{{service=\"health-check\",listener=\"proxied\",version=\"{version}\",command=\"proxy\"}}"
+        );
+        assert!(metric(&text, &key) >= 1.0, "{key} missing:\n{text}");
+    }
+    // The original client addresses, not haproxy's, label the per-client counter.
+    for rip in ["127.0.0.2", "127.0.0.3"] {
+        let key = format!(
+            "roost_service_client_connections_total{{service=\"health-check\",listener=\"proxied\",remote_ip=\"{rip}\"}}"
         );
         assert!(metric(&text, &key) >= 1.0, "{key} missing:\n{text}");
     }

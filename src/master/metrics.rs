@@ -120,6 +120,10 @@ pub fn front_door_rejected(service: &str, listener: &str, reason: &'static str) 
     counter!("roost_listener_proxy_rejected_total", "service" => service.to_string(), "listener" => listener.to_string(), "reason" => reason).increment(1);
 }
 
+pub fn client_connection(service: &str, listener: &str, remote_ip: &str) {
+    counter!("roost_service_client_connections_total", "service" => service.to_string(), "listener" => listener.to_string(), "remote_ip" => remote_ip.to_string()).increment(1);
+}
+
 pub fn tls_failed(service: &str, listener: &str, reason: &'static str) {
     counter!("roost_listener_tls_failed_total", "service" => service.to_string(), "listener" => listener.to_string(), "reason" => reason).increment(1);
 }

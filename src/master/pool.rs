@@ -451,7 +451,12 @@ impl WorkerPool {
                 _ = me.shutdown.cancelled() => { me.release(&slot, false); return; }
             };
             match conn {
-                Ok(conn) => me.run_session(slot, conn, None).await,
+                Ok(conn) => {
+                    if me.settings.core.metrics_remote_ip {
+                        m::client_connection(&me.name, spec.short_name(), &conn.remote_ip());
+                    }
+                    me.run_session(slot, conn, None).await
+                }
                 Err(rej) => {
                     if rej.reason.starts_with("tls") {
                         // A failed TLS handshake is the client's business (Dovecot logs it at info).

@@ -99,6 +99,12 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
 
     let hub = Arc::new(Hub::default());
     hub.insert(Arc::new(Pools::default()));
+    // Started as root: a launcher keeps root for privileged helpers, and once every socket
+    // is bound the server itself becomes default_internal_user.
+    let drop_to = privilege_target(&loaded.settings)?;
+    if drop_to.is_some() {
+        crate::privsep::start_launcher(&hub).map_err(|e| format!("privsep launcher: {e}"))?;
+    }
     let door = Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone()))?);
     let (gen, started) = Generation::build(&loaded, &hub, &[], false)?;
     let gen = Arc::new(gen);
@@ -119,6 +125,15 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
             control_path.display()
         )
     })?;
+    if let Some(user) = &drop_to {
+        give_base_dir(&base_dir, user)?;
+        crate::privsep::restrict::drop_privileges(&user.name, "")
+            .map_err(|e| format!("default_internal_user: cannot become {}: {e}", user.name))?;
+        info!(
+            "dropped privileges to default_internal_user {} (uid {}); privileged work goes through the launcher",
+            user.name, user.uid
+        );
+    }
 
     info!(
         "roost {} starting up ({} services, config {})",
@@ -277,6 +292,53 @@ fn write_demo_users(settings: &crate::settings::Settings) -> Result<(), String> 
             "wrote demo user 'demo' (password 'demo') to {}",
             path.display()
         );
+    }
+    Ok(())
+}
+
+/// The user to become after binding: `default_internal_user` when started as root, unless that
+/// is root itself.
+fn privilege_target(
+    settings: &crate::settings::Settings,
+) -> Result<Option<nix::unistd::User>, String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let name = &settings.core.default_internal_user;
+    let user = nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("default_internal_user: user '{name}' does not exist (create it, or set default_internal_user to an existing unprivileged user)"))?;
+    Ok((!user.uid.is_root()).then_some(user))
+}
+
+/// Hands base_dir's directories and regular files to the dropped user so that it can remove
+/// its pid file and sockets, recreate unix sockets on reload and reread generated
+/// certificates. Sockets and fifos keep the owners their listeners configured.
+fn give_base_dir(dir: &Path, user: &nix::unistd::User) -> Result<(), String> {
+    const SHARED: &[&str] = &[
+        "/", "/tmp", "/run", "/var", "/var/run", "/var/tmp", "/home", "/etc", "/usr",
+    ];
+    if SHARED.iter().any(|s| Path::new(s) == dir) {
+        return Err(format!(
+            "base_dir: {} is a shared system directory; give roost a directory of its own (e.g. /run/roost)",
+            dir.display()
+        ));
+    }
+    let chown = |p: &Path| {
+        nix::unistd::chown(p, Some(user.uid), Some(user.gid))
+            .map_err(|e| format!("cannot chown {} to {}: {e}", p.display(), user.name))
+    };
+    chown(dir)?;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let Ok(ft) = entry.file_type() else { continue };
+        let p = entry.path();
+        if ft.is_dir() {
+            give_base_dir(&p, user)?;
+        } else if ft.is_file() {
+            chown(&p)?;
+        }
     }
     Ok(())
 }

@@ -55,6 +55,15 @@ pub fn chown(path: &Path, user: &str, group: &str) -> io::Result<()> {
     if user.is_empty() && group.is_empty() {
         return Ok(());
     }
+    if !nix::unistd::geteuid().is_root() {
+        // Only root can give a file away: without root the socket stays roost's own (the
+        // mode still applies), as when Dovecot runs unprivileged.
+        tracing::debug!(
+            "not root: {} keeps roost's owner instead of {user}:{group}",
+            path.display()
+        );
+        return Ok(());
+    }
     let uid = if user.is_empty() {
         None
     } else {

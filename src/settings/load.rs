@@ -171,7 +171,13 @@ pub fn load_with_env(source: &ConfigSource, use_env: bool) -> Result<Loaded, Con
     }
 
     let settings: Settings = figment.extract().map_err(|e| {
-        let e = e.into_iter().next().expect("figment error has one entry");
+        let mut e = e.into_iter().next().expect("figment error has one entry");
+        if e.path.is_empty() {
+            // A flattened area loses the key path; extracting the areas alone finds it.
+            if let Some(found) = area_error(&figment) {
+                e = found;
+            }
+        }
         let setting = e.path.join(".");
         let location = locate(e.metadata.as_ref(), &setting, source, file_text.as_deref());
         ConfigError {
@@ -189,6 +195,18 @@ pub fn load_with_env(source: &ConfigSource, use_env: bool) -> Result<Loaded, Con
     };
     validate::validate(&loaded, &mut warnings)?;
     Ok(Loaded { warnings, ..loaded })
+}
+
+/// Extracts each flattened settings area on its own; the first error has its key path.
+fn area_error(figment: &Figment) -> Option<figment::Error> {
+    fn first<T: serde::de::DeserializeOwned>(f: &Figment) -> Option<figment::Error> {
+        f.extract::<T>().err().and_then(|e| e.into_iter().next())
+    }
+    first::<super::CoreSettings>(figment)
+        .or_else(|| first::<crate::net::settings::NetSettings>(figment))
+        .or_else(|| first::<crate::mail::settings::MailSettings>(figment))
+        .or_else(|| first::<crate::service::auth::settings::AuthSettings>(figment))
+        .filter(|e| !e.path.is_empty())
 }
 
 /// Names a location for `setting` given the metadata of the provider that set it.
@@ -461,6 +479,17 @@ mod load_tests {
         let e = load_text("[service.imap]\nproces_limit = 3\n").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
         assert!(e.message.contains("proces_limit"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_in_a_flattened_area_names_its_key() {
+        let e = load_text("base_dir = \"/x\"\ndefault_idle_kill = 30\n").unwrap_err();
+        assert_eq!(e.setting, "default_idle_kill");
+        assert!(e.location.ends_with("line 2"), "{e}");
+        assert!(e.message.contains("missing units"), "{e}");
+        let e = load_text("haproxy_timeout = \"3 parsecs\"\n").unwrap_err();
+        assert_eq!(e.setting, "haproxy_timeout");
+        assert!(e.location.ends_with("line 1"), "{e}");
     }
 
     #[test]

@@ -106,6 +106,11 @@ pub struct CoreSettings {
     /// Enables debug-level log lines (Dovecot's `mail_debug`/`auth_debug` in one knob).
     #[serde(deserialize_with = "lenient::bool")]
     pub log_debug: bool,
+    /// Count connections per client address (after PROXY) in
+    /// `roost_service_client_connections_total{remote_ip}`. Off by default: one series per
+    /// client address is unbounded (Dovecot's equivalent is an explicit `group_by = remote_ip`).
+    #[serde(deserialize_with = "lenient::bool")]
+    pub metrics_remote_ip: bool,
 }
 
 impl Default for CoreSettings {
@@ -128,6 +133,7 @@ impl Default for CoreSettings {
             debug_log_path: String::new(),
             log_format: LogFormat::Text,
             log_debug: false,
+            metrics_remote_ip: false,
         }
     }
 }

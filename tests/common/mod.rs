@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_roost");
 
+/// Tests run as root and keep files in root-owned temp dirs: unless a test is about the
+/// privilege drop, the server stays root (default_internal_user = root means no drop).
+pub const KEEP_ROOT: &str = "default_internal_user = \"root\"\n";
+
 /// A free loopback port below the ephemeral range (20000–31999), spread by test process id.
 pub fn free_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
@@ -106,9 +110,10 @@ impl Server {
 
     pub fn config_text(base_dir: &Path, log: &Path, metrics_port: u16, extra: &str) -> String {
         format!(
-            "base_dir = \"{}\"\nlisten = \"127.0.0.1\"\nlog_path = \"{}\"\nshutdown_clients = true\n{extra}\n\n[service.stats.inet_listener.http]\nport = {metrics_port}\n",
+            "base_dir = \"{}\"\nlisten = \"127.0.0.1\"\nlog_path = \"{}\"\nshutdown_clients = true\n{}{extra}\n\n[service.stats.inet_listener.http]\nport = {metrics_port}\n",
             base_dir.display(),
-            log.display()
+            log.display(),
+            if extra.contains("default_internal_user") { "" } else { KEEP_ROOT }
         )
     }
 

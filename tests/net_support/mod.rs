@@ -79,7 +79,7 @@ impl Server {
         let base = dir.join("base");
         let cfg = dir.join("roost.toml");
         let text = format!(
-            "base_dir = \"{}\"\nlisten = \"127.0.0.1\"\nlog_debug = true\n{config}",
+            "base_dir = \"{}\"\nlisten = \"127.0.0.1\"\nlog_debug = true\ndefault_internal_user = \"root\"\n{config}",
             base.display()
         );
         std::fs::write(&cfg, text).unwrap();

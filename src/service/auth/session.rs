@@ -82,29 +82,22 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
             tracing::error!(listener = %listener, "auth: token-login sockets are not supported");
             return;
         }
-        Role::Master | Role::Userdb => {
-            let _ = tx.send(master::greeting(core.pid));
-            Handler::Master(MasterConn {
-                core: core.clone(),
-                tx: tx.clone(),
-                userdb_only: role == Role::Userdb,
-                peer_uid,
-                owner_uid: listener_owner(&session, &listener),
-                version: false,
-            })
-        }
+        Role::Master | Role::Userdb => Handler::Master(MasterConn {
+            core: core.clone(),
+            out: master::greeting(core.pid),
+            userdb_only: role == Role::Userdb,
+            peer_uid,
+            owner_uid: listener_owner(&session, &listener),
+            version: false,
+        }),
         Role::Client | Role::Login => {
             let mechs: Vec<(&str, &[&str])> =
                 core.mechanisms.iter().map(|m| (m.name, m.flags)).collect();
             let cookie = super::schemes::hex_encode(&super::schemes::random_bytes(16));
-            let _ = tx.send(client::greeting(
-                &mechs,
-                core.pid,
-                core.next_cuid(),
-                &cookie,
-            ));
+            let greeting = client::greeting(&mechs, core.pid, core.next_cuid(), &cookie);
             Handler::Client(ClientConn {
                 core: core.clone(),
+                out: greeting,
                 tx: tx.clone(),
                 minor: None,
                 requests: HashMap::new(),
@@ -139,6 +132,10 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                     return;
                 }
             }
+        }
+        match &mut handler {
+            Handler::Client(c) => out.push_str(&std::mem::take(&mut c.out)),
+            Handler::Master(m) => out.push_str(&std::mem::take(&mut m.out)),
         }
         while let Ok(s) = rx.try_recv() {
             out.push_str(&s);
@@ -175,6 +172,9 @@ enum Handler {
 
 struct ClientConn {
     core: Arc<AuthCore>,
+    /// Replies not yet written (the session loop writes them after each batch of lines).
+    out: String,
+    /// For FAILs sent later by timer tasks (`auth_failure_delay`).
     tx: mpsc::UnboundedSender<String>,
     minor: Option<u32>,
     /// Requests waiting for a CONT, with their `final-resp-ok` flag.
@@ -203,8 +203,8 @@ pub(super) fn addr(ip: Option<&str>, port: Option<&str>) -> Option<SocketAddr> {
 }
 
 impl ClientConn {
-    fn send(&self, s: String) {
-        let _ = self.tx.send(s);
+    fn send(&mut self, s: String) {
+        self.out.push_str(&s);
     }
 
     /// Handles one line; `false` closes the connection.

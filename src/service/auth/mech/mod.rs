@@ -272,6 +272,12 @@ impl State {
                     Ok(f) => f,
                     Err(e) => return self.invalid(e.to_string()),
                 };
+                if !first.authzid.is_empty() && first.authzid != first.user {
+                    // Master-user logins need the password, which SCRAM never reveals.
+                    let mut f = Failure::plain(Some(first.user));
+                    f.code = "authz_fail";
+                    return Outcome::Failure(f);
+                }
                 let alg = scram::alg_for(name);
                 match engine
                     .lookup_credentials(&first.user, name, &self.info)

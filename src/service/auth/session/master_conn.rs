@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use super::addr;
 use crate::protocol::auth::master::{self, MasterCommand};
 use crate::service::auth::api::ClientInfo;
@@ -13,7 +11,8 @@ use crate::service::auth::handle::AuthCore;
 
 pub(super) struct MasterConn {
     pub(super) core: Arc<AuthCore>,
-    pub(super) tx: mpsc::UnboundedSender<String>,
+    /// Replies not yet written.
+    pub(super) out: String,
     pub(super) userdb_only: bool,
     pub(super) peer_uid: Option<u32>,
     /// uid of the socket's configured owner (`unix_listener { user = … }`).
@@ -36,8 +35,8 @@ pub fn wildcard_match(mask: &str, s: &str) -> bool {
 }
 
 impl MasterConn {
-    fn send(&self, s: String) {
-        let _ = self.tx.send(s);
+    fn send(&mut self, s: String) {
+        self.out.push_str(&s);
     }
 
     fn info(params: &[(String, String)]) -> ClientInfo {

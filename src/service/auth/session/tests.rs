@@ -468,3 +468,20 @@ async fn master_user_via_plain_authzid_and_separator() {
     .await;
     assert_eq!(c.line().await.unwrap(), "FAIL\t3\tuser=admin");
 }
+
+#[tokio::test]
+async fn scram_with_foreign_authzid_is_an_authz_failure() {
+    let (_d, core) = setup(&["scram-sha-1"], Time::ZERO);
+    let mut c = start(core, "auth-client");
+    c.until("DONE").await;
+    c.send("VERSION\t1\t2").await;
+    c.send(&format!(
+        "AUTH\t1\tSCRAM-SHA-1\tservice=imap\tresp={}",
+        B64.encode("n,a=bob,n=alice,r=abcdefgh")
+    ))
+    .await;
+    assert_eq!(
+        c.line().await.unwrap(),
+        "FAIL\t1\tuser=alice\tcode=authz_fail"
+    );
+}
