@@ -108,7 +108,6 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
     let door = Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone()))?);
     let (gen, started) = Generation::build(&loaded, &hub, &[], false)?;
     let gen = Arc::new(gen);
-    gen.start(started, door, &hub);
     std::fs::write(&pid_path, format!("{}\n", std::process::id()))
         .map_err(|e| format!("cannot write {}: {e}", pid_path.display()))?;
 
@@ -134,6 +133,8 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
             user.name, user.uid
         );
     }
+    // Only now, bound and with final privileges, start accepting.
+    gen.start(started, door, &hub);
 
     info!(
         "roost {} starting up ({} services, config {})",
