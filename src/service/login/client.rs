@@ -227,8 +227,9 @@ impl LoginClient {
                 // The connection went with the dropped request; the client sees a close.
                 release();
                 tracing::error!(
-                    "{}-login: {} (timed out waiting for {target}: its process_limit may have been reached)",
-                    self.protocol,
+                    service = %self.session.service,
+                    vproc = self.session.vproc,
+                    "{} (timed out waiting for {target}: its process_limit may have been reached)",
                     self.log_line("Internal login failure", &user, mechanism, tls)
                 );
                 return Err((LoginRefused::Internal, None));
@@ -237,8 +238,9 @@ impl LoginClient {
         match result {
             Ok(()) => {
                 tracing::info!(
-                    "{}-login: {}",
-                    self.protocol,
+                    service = %self.session.service,
+                    vproc = self.session.vproc,
+                    "{}",
                     self.log_line("Login", &user, mechanism, tls)
                 );
                 Ok(())
@@ -246,8 +248,9 @@ impl LoginClient {
             Err((e, conn)) => {
                 release();
                 tracing::error!(
-                    "{}-login: {} (the service's process_limit may have been reached)",
-                    self.protocol,
+                    service = %self.session.service,
+                    vproc = self.session.vproc,
+                    "{} (the service's process_limit may have been reached)",
                     self.log_line(
                         &format!("Internal login failure: {e}"),
                         &user,

@@ -80,7 +80,7 @@ pub async fn run(conn: Conn, session: Session) {
             return;
         }
         Err(e) => {
-            tracing::error!(user = %handoff.user, error = %e, "pop3: opening INBOX failed");
+            tracing::error!(user = %handoff.user, error = %e, "opening INBOX failed");
             let _ = wire
                 .send(&err(
                     "[SYS/TEMP] Internal error occurred. Refer to server log for more information.",
@@ -196,7 +196,7 @@ impl Pop3 {
                     Ok(()) if deleted => ok("Logging out, messages deleted."),
                     Ok(()) => ok("Logging out."),
                     Err(e) => {
-                        tracing::error!(user = %self.user, error = %e, "pop3: QUIT commit failed");
+                        tracing::error!(user = %self.user, error = %e, "QUIT commit failed");
                         err("[SYS/TEMP] Failed to delete messages.")
                     }
                 };
@@ -299,7 +299,7 @@ impl Pop3 {
         let data = match read {
             Ok(d) => d,
             Err(e) => {
-                tracing::warn!(user = %self.user, error = %e, "pop3: message vanished");
+                tracing::warn!(user = %self.user, error = %e, "message vanished");
                 wire.queue(&err("Message was expunged by another session."));
                 return;
             }

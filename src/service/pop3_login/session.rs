@@ -110,7 +110,7 @@ pub async fn run(conn: Conn, session: Session) {
                     wire = match wire.starttls().await {
                         Ok(w) => w,
                         Err(e) => {
-                            tracing::info!("pop3-login: TLS handshake failed: {e}");
+                            tracing::info!("TLS handshake failed: {e}");
                             return;
                         }
                     };
