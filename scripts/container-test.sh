@@ -222,7 +222,8 @@ grep -qx "port = $port" <<<"$config" || fail "roost config -n does not show port
 grep -qx 'listen = \["127.0.0.1"\]' <<<"$config" || fail "roost config -n does not show the listen override"
 echo "ok: roost config -n shows the environment overrides (port = $port, listen = 127.0.0.1)"
 # ROOST_BASE_DIR=/run/roost equals the built-in default, so only the full config shows it.
-pod exec "$cid" roost config | grep -qx 'base_dir = "/run/roost"' ||
+full=$(pod exec "$cid" roost config)
+grep -qx 'base_dir = "/run/roost"' <<<"$full" ||
     fail "roost config does not show base_dir = \"/run/roost\""
 echo "ok: base_dir is /run/roost"
 

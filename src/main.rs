@@ -137,6 +137,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     {
         return pw(scheme, password.clone(), test.as_deref(), user, *rounds);
     }
+    if matches!(cli.command, Cmd::Config { .. } | Cmd::Ps | Cmd::Pw { .. }) {
+        // Printing commands: `roost config | head` ends quietly, like any Unix filter. The
+        // server keeps Rust's ignored SIGPIPE so a vanished client is an EPIPE error.
+        // SAFETY: restoring a default signal disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let source = ConfigSource::from_cli(cli.config);
     let loaded = load(&source).map_err(|e| anyhow::anyhow!("{e}"))?;
     match cli.command {
