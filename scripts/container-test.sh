@@ -5,7 +5,7 @@
 #   2. creates two local base images once and keeps them (rerunning reuses them):
 #      localhost/debian:bookworm-slim  debootstrap --variant=minbase bookworm, imported;
 #      localhost/roost-rust            that plus gcc/libc6-dev and a copy of the host's
-#                                      default Rust toolchain (rustup's, needs rustc >= 1.80);
+#                                      default Rust toolchain (rustup's, needs rustc >= 1.85);
 #   3. builds roost:test with those as RUST_IMAGE / RUNTIME_IMAGE (crates.io and Debian's
 #      mirrors are reached with --network host);
 #   4. runs it on the host network, loopback only, with the metrics port moved by an
@@ -108,7 +108,7 @@ fi
 sysroot=$(rustc --print sysroot 2>/dev/null) || fail "no rustc on the host (rustup's toolchain is copied into $RUST_IMAGE)"
 rustc_version=$(rustc --version)
 minor=$(echo "$rustc_version" | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
-[ "$minor" -ge 80 ] || fail "host $rustc_version is older than roost's rust-version 1.80"
+[ "$minor" -ge 85 ] || fail "host $rustc_version is older than roost's rust-version 1.85"
 
 # Extra CA certificates the host trusts (e.g. a TLS-intercepting egress proxy) go into the
 # builder image too, so cargo can reach crates.io from it. Only the local builder gets them.
