@@ -230,7 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Stop => {
             let base = loaded.settings.core.base_dir.clone();
-            let pid_file = base.join("master.pid");
+            let pid_file = roost::master::run::pid_file(&base);
             let mut c = Client::connect(&base.join("master"))?;
             c.simple("STOP")?;
             // The server removes its pid file as the last step of a clean stop.

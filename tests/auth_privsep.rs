@@ -43,6 +43,19 @@ fn max_address_space(pid: i32) -> String {
         .unwrap_or_default()
 }
 
+/// `doveadm auth test` for the shadow user `sam` through the server's auth-client socket.
+fn shadow_login(server: &Server) -> (i32, String) {
+    let sock = server.base_dir.join("auth-client");
+    doveadm(&[
+        "auth",
+        "test",
+        "-a",
+        sock.to_str().unwrap(),
+        "sam",
+        "shadow pw",
+    ])
+}
+
 fn setup(tag: &str, worker_user: &str) -> (TempDir, Server) {
     setup_with(tag, worker_user, "")
 }
@@ -139,16 +152,8 @@ fn shadow_through_root_helper_survives_kill() {
 fn helper_user_is_applied() {
     assert!(nix_is_root(), "this test needs root");
     let (_d, server) = setup("auth-privsep-nobody", "nobody");
-    let sock = server.base_dir.join("auth-client");
     // The shadow file is root-only, so as nobody the lookup fails (temporarily).
-    let (rc, out) = doveadm(&[
-        "auth",
-        "test",
-        "-a",
-        sock.to_str().unwrap(),
-        "sam",
-        "shadow pw",
-    ]);
+    let (rc, out) = shadow_login(&server);
     assert_ne!(rc, 0, "{out}");
     assert!(
         server.wait_log("Permission denied", Duration::from_secs(5)),
@@ -346,15 +351,7 @@ fn started_as_root_the_server_drops_to_default_internal_user_and_shadow_goes_thr
         "server Uid line: {uid}"
     );
     // A shadow lookup still works: the launcher kept root and its helper reads the shadow file.
-    let sock = server.base_dir.join("auth-client");
-    let (rc, out) = doveadm(&[
-        "auth",
-        "test",
-        "-a",
-        sock.to_str().unwrap(),
-        "sam",
-        "shadow pw",
-    ]);
+    let (rc, out) = shadow_login(&server);
     assert_eq!(rc, 0, "{out}");
     let launchers = children_with(server.pid(), b"__launcher");
     assert_eq!(launchers.len(), 1, "one launcher");

@@ -532,7 +532,7 @@ impl WorkerPool {
         let crashed = match task.await {
             Ok(()) => false,
             Err(e) if e.is_panic() => {
-                error!(service = %self.name, vproc = slot.vproc, "session panicked: {}", panic_text(&e));
+                error!(service = %self.name, vproc = slot.vproc, "session panicked: {e}");
                 true
             }
             Err(_) => false,
@@ -733,14 +733,10 @@ async fn any_pending(listeners: &[Arc<BoundListener>]) -> std::io::Result<usize>
     .await
 }
 
-fn panic_text(e: &tokio::task::JoinError) -> String {
-    format!("{e}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{ListenerKind, Stream, Transport};
+    use crate::net::ListenerKind;
     use crate::settings::Time;
     use std::sync::atomic::AtomicU32;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -934,6 +930,5 @@ mod tests {
         assert_eq!(p.status().processes, 2);
         p.release(&slots[0], false);
         assert!(p.try_reserve().is_some());
-        let _ = Stream::new(Transport::Closed);
     }
 }

@@ -91,7 +91,7 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
     let base_dir = loaded.settings.core.base_dir.clone();
     std::fs::create_dir_all(&base_dir)
         .map_err(|e| format!("base_dir: cannot create {}: {e}", base_dir.display()))?;
-    let pid_path = base_dir.join("master.pid");
+    let pid_path = pid_file(&base_dir);
     check_not_running(&pid_path)?;
     if matches!(source, ConfigSource::Embedded) {
         write_demo_users(&loaded.settings)?;
@@ -195,9 +195,6 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
         }
     }
     state.draining.lock().unwrap().clear();
-    if let Some(p) = hub.get::<Pools>() {
-        p.all().clear();
-    }
     let _ = std::fs::remove_file(&pid_path);
     info!("roost stopped");
     Ok(())

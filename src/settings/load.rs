@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::{Figment, Metadata, Source};
@@ -356,11 +356,6 @@ fn check_unknown_env() -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-/// Reads a file path for error messages.
-pub fn display_path(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[cfg(test)]
