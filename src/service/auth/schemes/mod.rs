@@ -8,7 +8,6 @@ pub mod md5;
 pub mod table;
 
 use base64::Engine as _;
-use ring::rand::SecureRandom;
 
 pub use table::{cram_md5_states, lookup, scram_keys, Alg, Kind, Scheme, ScramData, SCHEMES};
 
@@ -244,14 +243,7 @@ pub enum Credential {
     Raw(Vec<u8>),
 }
 
-/// Random bytes from the system generator.
-pub fn random_bytes(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    ring::rand::SystemRandom::new()
-        .fill(&mut v)
-        .expect("system random generator");
-    v
-}
+pub use crate::random::random_bytes;
 
 /// A random salt of `n` characters from [`SALT_CHARS`].
 pub fn salt_string(n: usize) -> String {
