@@ -411,7 +411,10 @@ impl WorkerPool {
         }
     }
 
-    /// Runs one connection in its own task: front door, then the service.
+    /// Runs one connection in its own task: front door, then the service. The session entry
+    /// (with its kick token) exists before the front door runs, so a client stalled in its
+    /// PROXY header or TLS handshake is a kick candidate like any pre-auth client, and a login
+    /// service's `login_timeout` (counted from the accept) bounds the front door too.
     fn dispatch(
         self: &Arc<Self>,
         slot: Slot,
@@ -421,17 +424,36 @@ impl WorkerPool {
     ) {
         m::connection(&self.name, spec.short_name());
         let me = self.clone();
+        let signals = self.register(&slot);
+        let login_deadline = (self.service_type == ServiceType::Login)
+            .then(|| tokio::time::Instant::now() + self.settings.mail.login_timeout.as_duration());
         tokio::spawn(async move {
+            let deadline = async {
+                match login_deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
             let conn = tokio::select! {
                 r = door.open(accepted, &spec) => r,
                 _ = me.shutdown.cancelled() => { me.release(&slot, false); return; }
+                _ = signals.0.cancelled() => {
+                    info!(service = %me.name, "{}: disconnected during the front door (kicked)", spec.short_name());
+                    me.release(&slot, false);
+                    return;
+                }
+                _ = deadline => {
+                    info!(service = %me.name, "{}: disconnected during the front door (login_timeout)", spec.short_name());
+                    me.release(&slot, false);
+                    return;
+                }
             };
             match conn {
                 Ok(conn) => {
                     if me.settings.core.metrics_remote_ip {
                         m::client_connection(&me.name, spec.short_name(), &conn.remote_ip());
                     }
-                    me.run_session(slot, conn, None).await
+                    me.run_session(slot, conn, None, Some(signals)).await
                 }
                 Err(rej) => {
                     if rej.reason.is_tls() {
@@ -448,8 +470,34 @@ impl WorkerPool {
         });
     }
 
+    /// Enters the slot's session in its process (kick token, authenticated flag) before
+    /// anything runs for it.
+    fn register(&self, slot: &Slot) -> (CancellationToken, Arc<AtomicBool>) {
+        let kicked = CancellationToken::new();
+        let authenticated = Arc::new(AtomicBool::new(false));
+        let mut st = self.lock();
+        if let Some(p) = st.procs.get_mut(&slot.vproc) {
+            p.sessions.insert(
+                slot.session,
+                SessionEntry {
+                    started: Instant::now(),
+                    kicked: kicked.clone(),
+                    authenticated: authenticated.clone(),
+                    abort: None,
+                },
+            );
+        }
+        (kicked, authenticated)
+    }
+
     /// Serves `conn` in the reserved slot; a panic ends only this connection.
-    async fn run_session(self: &Arc<Self>, slot: Slot, conn: Conn, handoff: Option<Arc<Handoff>>) {
+    async fn run_session(
+        self: &Arc<Self>,
+        slot: Slot,
+        conn: Conn,
+        handoff: Option<Arc<Handoff>>,
+        signals: Option<(CancellationToken, Arc<AtomicBool>)>,
+    ) {
         // First connection of a fresh process: let the service initialise it.
         let fresh = {
             let st = self.lock();
@@ -475,8 +523,10 @@ impl WorkerPool {
             conn.listener,
             if conn.secured { " (secured)" } else { "" }
         );
-        let kicked = CancellationToken::new();
-        let authenticated = Arc::new(AtomicBool::new(false));
+        let (kicked, authenticated) = match signals {
+            Some(s) => s,
+            None => self.register(&slot),
+        };
         let session = Session {
             service: self.name.clone(),
             vproc: slot.vproc,
@@ -493,16 +543,12 @@ impl WorkerPool {
         let task = tokio::spawn(self.service.clone().serve(conn, session));
         {
             let mut st = self.lock();
-            if let Some(p) = st.procs.get_mut(&slot.vproc) {
-                p.sessions.insert(
-                    slot.session,
-                    SessionEntry {
-                        started: Instant::now(),
-                        kicked,
-                        authenticated,
-                        abort: Some(task.abort_handle()),
-                    },
-                );
+            let entry = st
+                .procs
+                .get_mut(&slot.vproc)
+                .and_then(|p| p.sessions.get_mut(&slot.session));
+            if let Some(e) = entry {
+                e.abort = Some(task.abort_handle());
             }
         }
         let crashed = match task.await {
@@ -538,7 +584,10 @@ impl WorkerPool {
         };
         m::connection(&self.name, "handoff");
         let me = self.clone();
-        tokio::spawn(async move { me.run_session(slot, conn, Some(Arc::new(handoff))).await });
+        tokio::spawn(async move {
+            me.run_session(slot, conn, Some(Arc::new(handoff)), None)
+                .await
+        });
         Ok(())
     }
 

@@ -267,6 +267,14 @@ impl Wire {
         let _ = tokio::time::timeout(GOODBYE_TIMEOUT, self.flush()).await;
     }
 
+    /// A last message to a client being sent away (kicked, timed out): written only as far as
+    /// the kernel takes it right now, as Dovecot's non-blocking send before it destroys the
+    /// client, so a client that does not read cannot delay the freeing of its slot.
+    pub async fn goodbye_now(&mut self, bytes: &[u8]) {
+        self.queue(bytes);
+        let _ = tokio::time::timeout(Duration::ZERO, self.flush()).await;
+    }
+
     /// Hands the connection back, with unread input put in front of the stream (for handoff).
     /// Queued output must have been flushed; anything still queued is discarded.
     pub fn into_conn(mut self) -> Conn {

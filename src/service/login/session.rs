@@ -223,6 +223,10 @@ async fn ended<P: LoginProtocol>(proto: &P, wire: &mut Wire, end: End) {
 
 async fn goodbye<P: LoginProtocol>(proto: &P, wire: &mut Wire, why: Goodbye) {
     if let Some(text) = proto.goodbye(why) {
-        wire.goodbye(&text).await;
+        match why {
+            // Sent away: the slot is freed at once, whether or not the client reads.
+            Goodbye::Kicked | Goodbye::Timeout => wire.goodbye_now(&text).await,
+            _ => wire.goodbye(&text).await,
+        }
     }
 }
