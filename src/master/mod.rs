@@ -7,7 +7,6 @@ pub mod metrics;
 pub mod pool;
 pub mod run;
 pub mod service;
-pub mod vproc;
 
 pub use pool::{PoolStatus, ProcessStatus, WorkerPool};
 pub use service::{BoxFuture, EndReason, Handoff, Hub, Service, ServiceFactory, Session};
