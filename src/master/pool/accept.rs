@@ -11,8 +11,8 @@ use tracing::{error, warn};
 use super::shell::WorkerPool;
 use super::state::Admit;
 use crate::master::metrics as m;
-use crate::master::service::Handoff;
 use crate::net::{Accepted, BoundListener, Conn, FrontDoor};
+use crate::runtime::Handoff;
 
 impl WorkerPool {
     pub(super) async fn accept_loop(

@@ -7,7 +7,8 @@
 //! * `shell.rs`: `WorkerPool`, the async shell that applies the machine's decisions as
 //!   metrics, log lines and signals; `accept.rs` (accept loop, handoff) and `session.rs` (one
 //!   connection's life) extend it;
-//! * `status.rs`: the snapshots behind `roost ps`, `SERVICE-STATUS` and the gauges.
+//! * `status.rs`: the runtime's status rows (`roost ps`, `SERVICE-STATUS`, gauges) read from
+//!   the machine.
 
 mod accept;
 mod session;
@@ -21,6 +22,6 @@ mod shell_tests;
 #[cfg(test)]
 mod state_tests;
 
+pub use crate::runtime::{PoolStatus, ProcessStatus};
 pub use shell::WorkerPool;
 pub use state::DROP_TIMEOUT;
-pub use status::{PoolStatus, ProcessStatus};

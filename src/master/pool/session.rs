@@ -12,8 +12,8 @@ use tracing::{error, info, warn};
 use super::shell::{SessionHandle, WorkerPool};
 use super::state::Slot;
 use crate::master::metrics as m;
-use crate::master::service::{Handoff, Session};
 use crate::net::{Accepted, Conn, FrontDoor, ListenerSpec};
+use crate::runtime::{Handoff, Session};
 
 impl WorkerPool {
     /// Runs one connection in its own task: front door, then the service.
@@ -39,12 +39,12 @@ impl WorkerPool {
                     me.run_session(slot, conn, None).await
                 }
                 Err(rej) => {
-                    if rej.reason.starts_with("tls") {
+                    if rej.reason.is_tls() {
                         // A failed TLS handshake is the client's business (Dovecot logs it at info).
-                        m::tls_failed(&me.name, spec.short_name(), rej.reason);
+                        m::tls_failed(&me.name, spec.short_name(), rej.reason.as_str());
                         info!(service = %me.name, "{}: TLS handshake failed ({}): {}", spec.short_name(), rej.reason, rej.detail);
                     } else {
-                        m::front_door_rejected(&me.name, spec.short_name(), rej.reason);
+                        m::front_door_rejected(&me.name, spec.short_name(), rej.reason.as_str());
                         warn!(service = %me.name, "{}: connection closed at the front door ({}): {}", spec.short_name(), rej.reason, rej.detail);
                     }
                     me.release(slot, false);
@@ -63,7 +63,7 @@ impl WorkerPool {
         // First connection of a fresh process: let the service initialise it.
         if self.step(|st| st.claim_start_up(slot.vproc)) {
             if let Err(why) = self.service.start_process().await {
-                self.step(|st| st.start_up_failed(slot.vproc, Instant::now(), why));
+                self.step(|st| st.start_up_failed(slot.vproc, Instant::now(), why.to_string()));
                 self.release(slot, false);
                 return;
             }

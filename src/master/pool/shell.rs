@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::state::{Decision, PoolState};
-use super::status::{PoolStatus, ProcessStatus};
+use super::status;
 use crate::master::metrics as m;
-use crate::master::service::{Hub, Service};
 use crate::net::{BoundListener, FrontDoor};
+use crate::runtime::{Hub, PoolStatus, ProcessStatus, Service};
 use crate::settings::{Effective, ServiceType, Settings};
 
 /// The shell's handles on a running session (the machine only knows its id and age).
@@ -211,11 +211,11 @@ impl WorkerPool {
     // ---- status -----------------------------------------------------------------------
 
     pub fn status(&self) -> PoolStatus {
-        PoolStatus::of(&self.name, &self.lock(), Instant::now())
+        status::pool(&self.name, &self.lock(), Instant::now())
     }
 
     pub fn processes(&self) -> Vec<ProcessStatus> {
-        ProcessStatus::all(&self.name, &self.lock(), Instant::now())
+        status::processes(&self.name, &self.lock(), Instant::now())
     }
 
     pub fn service(&self) -> &Arc<dyn Service> {

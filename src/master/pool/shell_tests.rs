@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::shell::WorkerPool;
-use crate::master::service::{BoxFuture, Handoff, Hub, Service, Session};
 use crate::net::{BoundListener, Conn, FrontDoor, ListenerKind, ListenerSpec, Stream, Transport};
+use crate::runtime::{BoxFuture, Handoff, Hub, Service, ServiceError, Session};
 use crate::settings::{Effective, ServiceType, Settings, SslMode, Time, WrappedSsl};
 
 fn eff(process_limit: u32, client_limit: u32) -> Effective {
@@ -53,12 +53,12 @@ impl Service for Flaky {
             let _ = stream.write_all(text.as_bytes()).await;
         })
     }
-    fn start_process(&self) -> BoxFuture<Result<(), String>> {
+    fn start_process(&self) -> BoxFuture<Result<(), ServiceError>> {
         let n = self.tries.fetch_add(1, Ordering::SeqCst);
         let fail = n < self.fail;
         Box::pin(async move {
             if fail {
-                Err("init failed".into())
+                Err(ServiceError::Other("init failed".into()))
             } else {
                 Ok(())
             }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::state::{Admit, Decision, PoolState, Slot, DROP_TIMEOUT};
-use super::status::{PoolStatus, ProcessStatus};
+use super::status;
 use super::vproc::ExitReason;
 use crate::settings::{Effective, ServiceType, Time};
 
@@ -168,11 +168,11 @@ fn start_up_failures_throttle_two_seconds_doubling_to_sixty() {
             Admit::Wait { until: end },
             "no connection is taken while throttled"
         );
-        assert_eq!(PoolStatus::of("x", &st, t + ms(1)).throttle_secs, want - 1);
+        assert_eq!(status::pool("x", &st, t + ms(1)).throttle_secs, want - 1);
         assert!(st.try_reserve(end - ms(1)).is_none(), "no new process");
         t = end;
     }
-    assert_eq!(PoolStatus::of("x", &st, t).throttle_secs, 0);
+    assert_eq!(status::pool("x", &st, t).throttle_secs, 0);
 }
 
 #[test]
@@ -497,7 +497,7 @@ fn stop_ends_idle_processes_now_and_busy_ones_when_empty() {
     assert_eq!(ds.len(), 1);
     assert_eq!(ds[0].1, ExitReason::Shutdown);
     assert_eq!(st.connection_pending(t), Admit::Stopped);
-    assert!(ProcessStatus::all("x", &st, t)[0].retiring);
+    assert!(status::processes("x", &st, t)[0].retiring);
     st.slot_released(busy, t + secs(1));
     assert_eq!(
         retired(&st.take_decisions()),
@@ -514,12 +514,12 @@ fn status_reads_counts_and_ages_at_the_given_time() {
     accept(st.connection_pending(t));
     accept(st.connection_pending(t + secs(1)));
     st.slot_released(a, t + secs(2));
-    let s = PoolStatus::of("svc", &st, t + secs(5));
+    let s = status::pool("svc", &st, t + secs(5));
     assert_eq!(
         (s.processes, s.available, s.clients, s.processes_total),
         (2, 2, 2, 2)
     );
-    let rows = ProcessStatus::all("svc", &st, t + secs(5));
+    let rows = status::processes("svc", &st, t + secs(5));
     assert_eq!(rows[0].age_secs, 5);
     assert_eq!(rows[0].idle_secs, None);
     assert_eq!(rows[1].clients, 1);
