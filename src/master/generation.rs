@@ -102,6 +102,8 @@ impl Generation {
         if !reloading {
             warn_unenforced(&settings, &states);
         }
+        // Before any factory or zero registration below reaches the recorder.
+        super::metrics::install();
         let mut pools = BTreeMap::new();
         let mut started = Vec::new();
         let mut fifos = Vec::new();
@@ -159,6 +161,13 @@ impl Generation {
                     all_listeners.push(l);
                 }
             }
+            let login = states.get(&format!("{name}-login"));
+            super::metrics::register_service(
+                name,
+                svc.service_type,
+                &listeners.iter().map(|l| &l.spec).collect::<Vec<_>>(),
+                login == Some(&ServiceState::Running),
+            );
             let pool = WorkerPool::new(
                 name,
                 eff,
