@@ -1,31 +1,38 @@
 //! The front door's metrics: names, label values and HELP texts, the counters it bumps itself
 //! (TLS handshakes, accepted PROXY headers), and [`register_listener`], which puts every series
 //! a listener can have at 0 when its generation starts. Refusals are counted by the pool from
-//! `Rejected::reason` into [`PROXY_REJECTED`] or [`TLS_FAILED`].
+//! `Rejected::reason` into [`PROXY_REJECTED`] or, for TLS reasons, [`TLS_FAILED`].
 
-use super::{ListenerKind, ListenerSpec};
+use super::{ListenerKind, ListenerSpec, RejectReason};
 
 /// Completed TLS handshakes: `{service, listener, version}`.
 pub const TLS_HANDSHAKES: &str = "roost_listener_tls_handshakes_total";
 /// `version` label values of [`TLS_HANDSHAKES`].
 pub const TLS_VERSIONS: &[&str] = &["TLSv1.2", "TLSv1.3"];
 
-/// Failed TLS handshakes: `{service, listener, reason}`.
+/// Failed TLS handshakes: `{service, listener, reason}` (the TLS [`RejectReason`]s).
 pub const TLS_FAILED: &str = "roost_listener_tls_failed_total";
-/// `reason` label values of [`TLS_FAILED`] on an `ssl = yes` listener
-/// (`tls::HandshakeError::reason`).
-pub const TLS_FAILED_REASONS: &[&str] = &["tls_timeout", "tls_handshake"];
 
 /// Accepted PROXY headers: `{service, listener, version, command}`.
 pub const PROXY_ACCEPTED: &str = "roost_listener_proxy_accepted_total";
 pub const PROXY_VERSIONS: &[&str] = &["v1", "v2"];
 pub const PROXY_COMMANDS: &[&str] = &["proxy", "local"];
 
-/// Connections closed at the front door before TLS: `{service, listener, reason}`.
+/// Connections closed at the front door before TLS: `{service, listener, reason}` (the other
+/// [`RejectReason`]s).
 pub const PROXY_REJECTED: &str = "roost_listener_proxy_rejected_total";
-/// `reason` label values of [`PROXY_REJECTED`] on a `haproxy = yes` listener
-/// (`ProxyError::reason`); every listener can also see `io`.
-pub const PROXY_REJECTED_REASONS: &[&str] = &["untrusted", "timeout", "invalid", "closed"];
+
+/// The [`RejectReason`]s a listener can see: `io` on any; the PROXY ones with `haproxy = yes`;
+/// the TLS handshake ones with `ssl = yes` (`tls_disabled` cannot happen on a listener that
+/// exists: `ssl = no` drops ssl listeners).
+fn possible(reason: RejectReason, ssl: bool, haproxy: bool) -> bool {
+    match reason {
+        RejectReason::Io => true,
+        RejectReason::TlsDisabled => false,
+        r if r.is_tls() => ssl,
+        _ => haproxy,
+    }
+}
 
 pub fn tls_handshake(service: &str, listener: &str, version: &'static str) {
     metrics::counter!(TLS_HANDSHAKES, "service" => service.to_string(),
@@ -41,9 +48,9 @@ pub fn proxy_accepted(service: &str, listener: &str, version: u8, local: bool) {
     .increment(1);
 }
 
-/// Registers, at 0, every front-door series `spec` can have: `io` refusals on any listener;
-/// PROXY refusals and accepted headers by version and command on `haproxy = yes`; handshakes
-/// by TLS version and handshake failures on `ssl = yes`.
+/// Registers, at 0, every front-door series `spec` can have: refusals by each possible reason,
+/// accepted PROXY headers by version and command on `haproxy = yes`, handshakes by TLS version
+/// on `ssl = yes`.
 pub fn register_listener(spec: &ListenerSpec) {
     let (ssl, haproxy) = match &spec.kind {
         ListenerKind::Inet { ssl, haproxy, .. } => (*ssl, *haproxy),
@@ -55,11 +62,17 @@ pub fn register_listener(spec: &ListenerSpec) {
             key => value)
         .increment(0);
     };
-    zero(PROXY_REJECTED, "reason", "io");
-    if haproxy {
-        for reason in PROXY_REJECTED_REASONS {
-            zero(PROXY_REJECTED, "reason", reason);
+    for reason in RejectReason::ALL {
+        if possible(reason, ssl, haproxy) {
+            let name = if reason.is_tls() {
+                TLS_FAILED
+            } else {
+                PROXY_REJECTED
+            };
+            zero(name, "reason", reason.as_str());
         }
+    }
+    if haproxy {
         for version in PROXY_VERSIONS {
             for command in PROXY_COMMANDS {
                 metrics::counter!(PROXY_ACCEPTED, "service" => service.clone(),
@@ -71,9 +84,6 @@ pub fn register_listener(spec: &ListenerSpec) {
     if ssl {
         for version in TLS_VERSIONS {
             zero(TLS_HANDSHAKES, "version", version);
-        }
-        for reason in TLS_FAILED_REASONS {
-            zero(TLS_FAILED, "reason", reason);
         }
     }
 }
