@@ -196,7 +196,7 @@ pub fn set_pool_gauges(
 
 #[cfg(test)]
 mod tests {
-    use super::super::vproc::ExitReason;
+    use super::super::pool::vproc::ExitReason;
     use super::EXIT_REASONS;
 
     #[test]
