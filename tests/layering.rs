@@ -264,17 +264,50 @@ impl Tree {
             let b = text.as_bytes();
             let children = self.children(module);
             let mut targets = BTreeSet::new();
+            // Inline `mod name { … }` blocks shift what `super::` and `self::` mean.
+            let mut inline: Vec<(usize, String)> = Vec::new();
+            let mut depth = 0usize;
+            let mut pending_mod: Option<String> = None;
             let mut i = 0;
             while i < b.len() {
-                if is_ident(b[i]) && (i == 0 || !(is_ident(b[i - 1]) || b[i - 1] == b':')) {
+                if b[i] == b'{' {
+                    depth += 1;
+                    if let Some(name) = pending_mod.take() {
+                        inline.push((depth, name));
+                    }
+                    i += 1;
+                } else if b[i] == b'}' {
+                    if inline.last().is_some_and(|(d, _)| *d == depth) {
+                        inline.pop();
+                    }
+                    depth = depth.saturating_sub(1);
+                    i += 1;
+                } else if b[i] == b';' {
+                    pending_mod = None;
+                    i += 1;
+                } else if is_ident(b[i]) && (i == 0 || !(is_ident(b[i - 1]) || b[i - 1] == b':')) {
                     let mut end = i;
                     while end < b.len() && is_ident(b[end]) {
                         end += 1;
                     }
                     let rest = text[end..].trim_start();
-                    if rest.starts_with("::") {
+                    if &text[i..end] == "mod" {
+                        let name: String = rest
+                            .bytes()
+                            .take_while(|c| is_ident(*c))
+                            .map(char::from)
+                            .collect();
+                        pending_mod = Some(name);
+                    } else if rest.starts_with("::") {
+                        let mut here = module.clone();
+                        here.extend(inline.iter().map(|(_, n)| n.clone()));
+                        let kids = if inline.is_empty() {
+                            children.clone()
+                        } else {
+                            BTreeSet::new()
+                        };
                         for p in parse_path(b, i) {
-                            if let Some(abs) = absolute(module, &children, &p) {
+                            if let Some(abs) = absolute(&here, &kids, &p) {
                                 if let Some(t) = self.resolve(&abs) {
                                     if t != module {
                                         targets.insert(t.clone());

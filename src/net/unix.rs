@@ -7,7 +7,7 @@ use std::path::Path;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::listener::ListenerSpec;
+use super::spec::{ListenerKind, ListenerSpec};
 
 /// Binds a unix listener at `path`, replacing a stale socket file. With `replace`, an existing
 /// file is unlinked without asking who listens on it (reload).
@@ -18,7 +18,7 @@ pub fn bind_unix(
     replace: bool,
 ) -> io::Result<Socket> {
     let (mode, user, group) = match &spec.kind {
-        super::listener::ListenerKind::Unix {
+        ListenerKind::Unix {
             mode, user, group, ..
         } => (*mode, user.as_str(), group.as_str()),
         _ => (0o600, "", ""),

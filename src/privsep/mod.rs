@@ -162,7 +162,7 @@ impl HelperSpec {
 /// that services built afterwards (auth) get helpers from it. Call after binding listeners and
 /// before building services; then call [`restrict::drop_privileges`] with
 /// `default_internal_user`. Returns whether a launcher was started.
-pub fn start_launcher(hub: &crate::master::Hub) -> Result<bool, PrivsepError> {
+pub fn start_launcher(hub: &crate::runtime::Hub) -> Result<bool, PrivsepError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(false);
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::master::BoxFuture;
+use crate::runtime::BoxFuture;
 use crate::service::auth::fields::Fields;
 use crate::service::auth::vars::Vars;
 
