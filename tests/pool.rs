@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{health_check, Pinger, Server};
+use common::*;
 
 const SHORT: Duration = Duration::from_millis(700);
 const LONG: Duration = Duration::from_secs(10);
@@ -13,7 +13,7 @@ const HC: &str = "service=\"health-check\"";
 
 #[test]
 fn capacity_is_process_limit_times_client_limit_and_the_next_waits_in_backlog() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "cap",
         &health_check(port, "process_limit = 2\nclient_limit = 3\n"),
@@ -55,7 +55,7 @@ fn capacity_is_process_limit_times_client_limit_and_the_next_waits_in_backlog() 
 
 #[test]
 fn service_count_one_gives_each_connection_a_new_virtual_process() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "sc1",
         &health_check(port, "service_count = 1\nclient_limit = 5\n"),
@@ -88,7 +88,7 @@ fn service_count_one_gives_each_connection_a_new_virtual_process() {
 
 #[test]
 fn process_min_avail_is_kept_and_idle_kill_shrinks_to_it() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "minavail",
         &health_check(
@@ -121,7 +121,7 @@ fn process_min_avail_is_kept_and_idle_kill_shrinks_to_it() {
 
 #[test]
 fn login_service_kicks_exactly_the_oldest_pre_auth_client_when_full() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "kick",
         &health_check(
@@ -153,7 +153,7 @@ fn login_service_kicks_exactly_the_oldest_pre_auth_client_when_full() {
 
 #[test]
 fn saturated_service_drops_connections_after_ten_seconds() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "drop",
         &health_check(port, "process_limit = 1\nclient_limit = 1\n"),

@@ -20,6 +20,8 @@ pub const CAPABILITIES: &[&str] = &[
     "PIPELINING",
     "AUTH-RESP-CODE",
 ];
+/// The service name, for metrics.
+pub(super) const SERVICE: &str = "pop3-login";
 const PLAINTEXT_DISABLED: &str =
     "[AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
@@ -31,7 +33,7 @@ impl LoginProtocol for Pop3Login {
     /// XCLIENT's arguments.
     type Extra = Vec<String>;
     const PROTOCOL: &'static str = "pop3";
-    const SERVICE: &'static str = "pop3-login";
+    const SERVICE: &'static str = SERVICE;
     const MAX_LINE: usize = pop3::MAX_LINE;
     const CHALLENGE_PREFIX: &'static str = "+ ";
 
