@@ -14,6 +14,8 @@ use tracing::{error, info, warn};
 
 use super::shell::{SessionHandle, WorkerPool};
 use super::state::Slot;
+use crate::log::throttle::WINDOW;
+use crate::log::throttled;
 use crate::master::metrics as m;
 use crate::net::{Accepted, Conn, FrontDoor, ListenerSpec};
 use crate::runtime::{Handoff, Session};
@@ -82,13 +84,22 @@ impl WorkerPool {
                     me.run_session(slot, conn, None, Some(signals)).await
                 }
                 Err(rej) => {
+                    let name = me.name.clone();
                     if rej.reason.is_tls() {
                         // A failed TLS handshake is the client's business (Dovecot logs it at info).
                         m::tls_failed(&me.name, spec.short_name(), rej.reason.as_str());
-                        info!(service = %me.name, "{}: TLS handshake failed ({}): {}", spec.short_name(), rej.reason, rej.detail);
+                        throttled(
+                            &me.quiet.tls,
+                            || info!(service = %me.name, "{}: TLS handshake failed ({}): {}", spec.short_name(), rej.reason, rej.detail),
+                            move |n| info!(service = %name, "{n} more TLS handshakes failed in the last {} s", WINDOW.as_secs()),
+                        );
                     } else {
                         m::front_door_rejected(&me.name, spec.short_name(), rej.reason.as_str());
-                        warn!(service = %me.name, "{}: connection closed at the front door ({}): {}", spec.short_name(), rej.reason, rej.detail);
+                        throttled(
+                            &me.quiet.rejected,
+                            || warn!(service = %me.name, "{}: connection closed at the front door ({}): {}", spec.short_name(), rej.reason, rej.detail),
+                            move |n| warn!(service = %name, "{n} more connections closed at the front door in the last {} s", WINDOW.as_secs()),
+                        );
                     }
                     me.release(slot, false);
                 }
