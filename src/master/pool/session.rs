@@ -66,12 +66,18 @@ impl WorkerPool {
                 r = door.open(accepted, &spec) => r,
                 _ = me.shutdown.cancelled() => { me.release(slot, false); return; }
                 _ = kicked.cancelled() => {
-                    info!(service = %me.name, "{}: disconnected during the front door (kicked)", spec.short_name());
+                    // The kick itself is logged (throttled) where it is decided.
+                    tracing::debug!(service = %me.name, "{}: kicked during the front door", spec.short_name());
                     me.release(slot, false);
                     return;
                 }
                 _ = deadline => {
-                    info!(service = %me.name, "{}: disconnected during the front door (login_timeout)", spec.short_name());
+                    let name = me.name.clone();
+                    throttled(
+                        &me.quiet.rejected,
+                        || warn!(service = %me.name, "{}: connection closed at the front door (login_timeout)", spec.short_name()),
+                        move |n| warn!(service = %name, "{n} more connections closed at the front door in the last {} s", WINDOW.as_secs()),
+                    );
                     me.release(slot, false);
                     return;
                 }
