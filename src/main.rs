@@ -71,9 +71,7 @@ fn helper(spec: &str) -> anyhow::Result<()> {
     let spec = HelperSpec::decode(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     privsep::restrict::apply(&spec).map_err(|e| anyhow::anyhow!("helper {}: {e}", spec.kind))?;
     match spec.kind.as_str() {
-        "auth-worker" => {
-            privsep::auth_worker::serve_fd3(&spec).map_err(|e| anyhow::anyhow!("{e}"))
-        }
+        "auth-worker" => privsep::auth_worker::serve_fd3(&spec).map_err(|e| anyhow::anyhow!("{e}")),
         other => bail!("unknown helper kind '{other}'"),
     }
 }

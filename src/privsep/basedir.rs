@@ -28,26 +28,36 @@ pub fn prepare(policy: &Policy) -> Result<(), PrivsepError> {
             "base_dir: cannot create {}",
             policy.base_dir.display()
         )))?;
+    if nix::unistd::geteuid().is_root()
+        && !nix::unistd::User::from_name(&policy.login_user).is_ok_and(|u| u.is_some())
+    {
+        tracing::warn!(
+            "default_login_user '{}' does not exist: the login directories stay root:root 0750",
+            policy.login_user
+        );
+    }
     for dir in &policy.login_dirs {
         login_dir(policy, dir)?;
     }
     Ok(())
 }
 
-/// The primary group of `default_login_user` (when root; `None` otherwise).
-fn login_gid(policy: &Policy) -> Result<Option<nix::unistd::Gid>, PrivsepError> {
+/// The primary group of `default_login_user` when root (`None` otherwise). A login user that
+/// does not exist leaves the directories to root's group: only root can reach them.
+fn login_gid(policy: &Policy) -> Option<nix::unistd::Gid> {
     if !nix::unistd::geteuid().is_root() {
-        return Ok(None);
+        return None;
     }
-    nix::unistd::User::from_name(&policy.login_user)
-        .ok()
-        .flatten()
-        .map(|u| Some(u.gid))
-        .ok_or_else(|| PrivsepError::UnknownUser(policy.login_user.clone()))
+    Some(
+        nix::unistd::User::from_name(&policy.login_user)
+            .ok()
+            .flatten()
+            .map_or(nix::unistd::Gid::from_raw(0), |u| u.gid),
+    )
 }
 
 fn login_dir(policy: &Policy, dir: &Path) -> Result<(), PrivsepError> {
-    let gid = login_gid(policy)?;
+    let gid = login_gid(policy);
     match std::fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
@@ -88,8 +98,9 @@ pub fn bind_socket(policy: &Policy, path: &Path, backlog: i32) -> Result<Socket,
             .map_err(io(format!("cannot create {}", parent.display())))?;
     }
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)
-            .map_err(io(format!("cannot replace {}", path.display())))?,
+        Ok(m) if m.file_type().is_socket() => {
+            std::fs::remove_file(path).map_err(io(format!("cannot replace {}", path.display())))?
+        }
         Ok(_) => {
             return Err(PrivsepError::Refused(format!(
                 "{} exists and is not a socket; not replaced",
@@ -115,12 +126,8 @@ pub fn bind_socket(policy: &Policy, path: &Path, backlog: i32) -> Result<Socket,
     nix::sys::stat::umask(old);
     bound.map_err(io(format!("bind({})", path.display())))?;
     if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::lchown(
-            path,
-            uid.map(|u| u.as_raw()),
-            gid.map(|g| g.as_raw()),
-        )
-        .map_err(io(format!("cannot chown {}", path.display())))?;
+        std::os::unix::fs::lchown(path, uid.map(|u| u.as_raw()), gid.map(|g| g.as_raw()))
+            .map_err(io(format!("cannot chown {}", path.display())))?;
     }
     s.listen(backlog.clamp(4, 65535))
         .map_err(io(format!("listen({})", path.display())))?;

@@ -205,7 +205,8 @@ impl Launcher {
     /// A listening unix socket at a configured path, created by the launcher (blocking).
     pub fn listen(&self, path: &Path, backlog: i32) -> Result<socket2::Socket, PrivsepError> {
         let (_, fd) = self.request(&format!("LISTEN\t{backlog}\t{}", path.display()))?;
-        let fd = fd.ok_or_else(|| PrivsepError::Protocol("LISTEN reply without a socket".into()))?;
+        let fd =
+            fd.ok_or_else(|| PrivsepError::Protocol("LISTEN reply without a socket".into()))?;
         Ok(socket2::Socket::from(fd))
     }
 
@@ -330,6 +331,8 @@ pub fn launcher_main(source: ConfigSource) -> Result<(), PrivsepError> {
     if let Err(e) = crate::log::init(&loaded.settings.core) {
         eprintln!("roost launcher: cannot open the log: {e}");
     }
+    // base_dir is the one the server started with, whatever a reload says later.
+    let pid_path = loaded.settings.core.base_dir.join("master.pid");
     let mut state = State {
         source,
         policy: Policy::from_settings(&loaded.settings),
@@ -339,11 +342,9 @@ pub fn launcher_main(source: ConfigSource) -> Result<(), PrivsepError> {
     while let Some((req, _)) = frame::recv_with_fd(sock)? {
         let req = String::from_utf8_lossy(&req).into_owned();
         match state.handle(&req) {
-            Ok((reply, fd)) => frame::send_with_fd(
-                sock,
-                reply.as_bytes(),
-                fd.as_ref().map(|f| f.as_raw_fd()),
-            )?,
+            Ok((reply, fd)) => {
+                frame::send_with_fd(sock, reply.as_bytes(), fd.as_ref().map(|f| f.as_raw_fd()))?
+            }
             Err(e) => {
                 tracing::error!(
                     "launcher: refused {:?}: {e}",
@@ -354,7 +355,6 @@ pub fn launcher_main(source: ConfigSource) -> Result<(), PrivsepError> {
         }
     }
     // The server has exited (or closed its end): its pid file is root's to remove.
-    let pid_path = state.policy.base_dir.join("master.pid");
     if std::fs::read_to_string(&pid_path).is_ok_and(|t| t.trim() == server.to_string()) {
         let _ = std::fs::remove_file(&pid_path);
     }

@@ -84,9 +84,11 @@ pub fn helper_files(settings: &Settings, kind: &str) -> Vec<String> {
         .iter()
         .filter(|d| d.driver == "shadow")
         .map(|d| {
+            // The last `file=` wins, as in the shadow passdb's own parsing.
             d.args
                 .split_whitespace()
-                .find_map(|w| w.strip_prefix("file="))
+                .filter_map(|w| w.strip_prefix("file="))
+                .last()
                 .unwrap_or("/etc/shadow")
                 .to_string()
         })
@@ -230,12 +232,22 @@ mod tests {
                 group: String::new()
             })
         );
-        assert_eq!(p.check_socket(Path::new("/run/x/auth-userdb")).unwrap().user, "dovecot");
+        assert_eq!(
+            p.check_socket(Path::new("/run/x/auth-userdb"))
+                .unwrap()
+                .user,
+            "dovecot"
+        );
         assert!(p.check_socket(Path::new("/etc/shadow")).is_err());
-        assert!(p.check_socket(Path::new("/run/x/../x/auth-master")).is_err());
+        assert!(p
+            .check_socket(Path::new("/run/x/../x/auth-master"))
+            .is_err());
         assert_eq!(
             p.login_dirs,
-            vec![PathBuf::from("/run/x/login"), PathBuf::from("/run/x/token-login")]
+            vec![
+                PathBuf::from("/run/x/login"),
+                PathBuf::from("/run/x/token-login")
+            ]
         );
         // Without a worker driver there is no helper at all.
         let none = Policy::from_settings(&load_text("base_dir = \"/run/x\"\n").unwrap().settings);
