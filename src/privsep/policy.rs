@@ -87,8 +87,8 @@ pub fn helper_files(settings: &Settings, kind: &str) -> Vec<String> {
             // The last `file=` wins, as in the shadow passdb's own parsing.
             d.args
                 .split_whitespace()
-                .filter_map(|w| w.strip_prefix("file="))
-                .last()
+                .rev()
+                .find_map(|w| w.strip_prefix("file="))
                 .unwrap_or("/etc/shadow")
                 .to_string()
         })
