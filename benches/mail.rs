@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use roost::mail::maildir::{Flags, Maildir};
-use roost::master::{BoxFuture, Hub, Session};
 use roost::net::conn::{Stream, Transport};
 use roost::net::Conn;
+use roost::runtime::{BoxFuture, Hub, Session};
 use roost::service::auth::api::{
     AuthApi, AuthHandle, BeginError, ClientInfo, Exchange, UserLookup,
 };

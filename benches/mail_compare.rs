@@ -11,9 +11,9 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
-use roost::master::{BoxFuture, Handoff, Hub, Service, Session};
 use roost::net::conn::{Stream, Transport};
 use roost::net::Conn;
+use roost::runtime::{BoxFuture, Handoff, Hub, Service, Session};
 use roost::service::auth::api::{
     AuthApi, AuthHandle, BeginError, ClientInfo, Exchange, UserLookup,
 };

@@ -9,8 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, OnceLock};
 
-use roost::master::{BoxFuture, Handoff, Hub, Service, Session, WorkerPool};
+use roost::master::WorkerPool;
 use roost::net::{BoundListener, Conn, FrontDoor, ListenerKind, ListenerSpec, Stream, Transport};
+use roost::runtime::{BoxFuture, Handoff, Hub, Service, Session};
 use roost::settings::{Effective, ServiceType, Settings, Time};
 
 fn main() {

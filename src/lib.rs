@@ -7,5 +7,6 @@ pub mod master;
 pub mod net;
 pub mod privsep;
 pub mod protocol;
+pub mod runtime;
 pub mod service;
 pub mod settings;

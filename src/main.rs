@@ -156,17 +156,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            rt.block_on(roost::master::run::serve(source, loaded))
-                .map_err(anyhow::Error::msg)?;
+            rt.block_on(roost::master::run::serve(
+                source,
+                loaded,
+                roost::service::registry(),
+            ))?;
             // Sessions of a draining generation may still hold tasks; do not wait for them.
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
             Ok(())
         }
         Cmd::Config { changed } => {
-            let states = roost::master::generation::service_states(&loaded.settings);
+            let states = roost::master::generation::service_states(
+                &loaded.settings,
+                &roost::service::registry(),
+            );
             println!("# roost configuration from {}", source.display_name());
             for (name, st) in &states {
-                if *st == roost::master::generation::ServiceState::NotImplemented {
+                if *st == roost::runtime::ServiceState::NotImplemented {
                     println!("# service {name}: not implemented in roost yet (its listeners stay closed)");
                 }
             }

@@ -12,12 +12,13 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use roost::master::{BoxFuture, Handoff, Hub, Service, WorkerPool};
+use roost::master::WorkerPool;
 use roost::net::{BoundListener, Conn, FrontDoor, ListenerKind, ListenerSpec};
+use roost::runtime::{BoxFuture, Handoff, Hub, Service};
+use roost::runtime::{HandoffError, PostLogin, PostLoginHandle};
 use roost::service::auth::api::{
     AuthApi, AuthHandle, BeginError, ClientInfo, Exchange, Step, UserLookup,
 };
-use roost::service::login::{HandoffError, PostLogin, PostLoginHandle};
 use roost::settings::{Effective, ServiceType, Settings, Time};
 
 /// `bob`/`pass` over PLAIN; every user exists for userdb lookups.

@@ -14,8 +14,7 @@ use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::generation::ServiceState;
-use super::run::{Command, MasterState};
+use super::state::{Command, MasterState};
 
 const SERVER_VERSION: &str = "VERSION\tmaster-server\t1\t0";
 const CLIENT_VERSION: &str = "VERSION\tmaster-client\t1\t0";
@@ -74,11 +73,7 @@ async fn handle(
             "SERVICE-STATUS" => {
                 let mut s = String::new();
                 for (st, state) in state.service_status() {
-                    let state = match state {
-                        ServiceState::Running => "running",
-                        ServiceState::NotImplemented => "not-implemented",
-                        ServiceState::Disabled => "disabled",
-                    };
+                    let state = state.as_str();
                     s.push_str(&format!(
                         "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                         st.service,

@@ -3,44 +3,16 @@
 //! recreating unix sockets, while the old generation stops accepting and drains or ends.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use tracing::warn;
 
+use super::error::MasterError;
+use super::handoff::{Pools, PoolsPostLogin};
 use super::pool::WorkerPool;
-use super::service::Hub;
 use crate::net::{BoundListener, FrontDoor, ListenerKind, ListenerSpec};
+use crate::runtime::{Hub, PostLoginHandle, Registry, ServiceState};
 use crate::settings::{Loaded, Settings};
-
-/// The current pools by service name, in the Hub so login services can find post-login pools.
-#[derive(Default)]
-pub struct Pools {
-    current: RwLock<BTreeMap<String, Arc<WorkerPool>>>,
-}
-
-impl Pools {
-    pub fn get(&self, service: &str) -> Option<Arc<WorkerPool>> {
-        self.current.read().unwrap().get(service).cloned()
-    }
-
-    pub fn all(&self) -> Vec<Arc<WorkerPool>> {
-        self.current.read().unwrap().values().cloned().collect()
-    }
-
-    fn replace(&self, pools: BTreeMap<String, Arc<WorkerPool>>) {
-        *self.current.write().unwrap() = pools;
-    }
-}
-
-/// What roost does with an enabled service block.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ServiceState {
-    Running,
-    /// Not implemented in roost yet: its listeners stay closed.
-    NotImplemented,
-    /// Disabled by `protocols` or an empty `executable`.
-    Disabled,
-}
 
 /// Pools with the listeners each will accept on, waiting for [`Generation::start`].
 pub type Unstarted = Vec<(Arc<WorkerPool>, Vec<Arc<BoundListener>>)>;
@@ -61,14 +33,14 @@ fn is_protocol_core(name: &str, protocol: &str) -> bool {
 }
 
 /// The state each configured service would have, without building anything.
-pub fn service_states(settings: &Settings) -> BTreeMap<String, ServiceState> {
+pub fn service_states(settings: &Settings, registry: &Registry) -> BTreeMap<String, ServiceState> {
     settings
         .service
         .iter()
         .map(|(name, svc)| {
             let st = if !settings.service_enabled(svc) {
                 ServiceState::Disabled
-            } else if crate::service::registry::factory(name).is_some() {
+            } else if registry.factory(name).is_some() {
                 ServiceState::Running
             } else {
                 ServiceState::NotImplemented
@@ -83,20 +55,21 @@ impl Generation {
     /// (reload): inet sockets with the same address are carried over, unix sockets replaced.
     pub fn build(
         loaded: &Loaded,
+        registry: &Registry,
         hub: &Arc<Hub>,
         reuse: &[Arc<BoundListener>],
         reloading: bool,
-    ) -> Result<(Generation, Unstarted), String> {
+    ) -> Result<(Generation, Unstarted), MasterError> {
         let settings = Arc::new(loaded.settings.clone());
-        let states = service_states(&settings);
+        let states = service_states(&settings, registry);
         for (name, st) in &states {
             let svc = &settings.service[name];
             if *st == ServiceState::NotImplemented && is_protocol_core(name, &svc.protocol) {
-                return Err(format!(
-                    "{}: protocols: protocol '{}' is enabled but service {name} is not implemented in roost yet",
-                    loaded.locate("protocols"),
-                    svc.protocol
-                ));
+                return Err(MasterError::NotImplemented {
+                    at: loaded.locate("protocols"),
+                    protocol: svc.protocol.clone(),
+                    service: name.clone(),
+                });
             }
         }
         if !reloading {
@@ -108,7 +81,8 @@ impl Generation {
         let mut all_listeners = Vec::new();
         for (name, st) in &states {
             let svc = &settings.service[name];
-            let specs = crate::net::listener::specs_for_service(&settings, name, svc)?;
+            let specs = crate::net::listener::specs_for_service(&settings, name, svc)
+                .map_err(MasterError::Listener)?;
             match st {
                 ServiceState::Disabled => continue,
                 ServiceState::NotImplemented => {
@@ -122,9 +96,11 @@ impl Generation {
                 }
                 ServiceState::Running => {}
             }
-            let factory = crate::service::registry::factory(name).expect("state says implemented");
-            let service =
-                factory(name, &settings, hub).map_err(|e| format!("service({name}): {e}"))?;
+            let factory = registry.factory(name).expect("state says implemented");
+            let service = factory(name, &settings, hub).map_err(|source| MasterError::Service {
+                service: name.clone(),
+                source,
+            })?;
             let eff = svc.effective(&settings.core);
             let supported = service.supported_listeners();
             let mut listeners = Vec::new();
@@ -142,13 +118,15 @@ impl Generation {
                     }
                 }
                 if matches!(spec.kind, ListenerKind::Fifo { .. }) {
-                    let fifo = crate::net::fifo::FifoListener::open(spec.clone()).map_err(|e| {
-                        format!(
-                            "service({name}): cannot create fifo {} (listener {}): {e}",
-                            spec.describe(),
-                            spec.name
-                        )
-                    })?;
+                    let fifo =
+                        crate::net::fifo::FifoListener::open(spec.clone()).map_err(|source| {
+                            MasterError::Fifo {
+                                service: name.clone(),
+                                path: spec.describe(),
+                                listener: spec.name.clone(),
+                                source,
+                            }
+                        })?;
                     let svc = service.clone();
                     fifos.push(fifo.spawn(move |l, line| svc.fifo_line(l, line)));
                     continue;
@@ -190,7 +168,8 @@ impl Generation {
         }
     }
 
-    /// Starts accepting on every pool and publishes the pools in the Hub.
+    /// Starts accepting on every pool and publishes the pools in the Hub (and, unless one is
+    /// there already, the pooled post-login handoff).
     pub fn start(&self, started: Unstarted, door: Arc<FrontDoor>, hub: &Arc<Hub>) {
         let registry = hub.get::<Pools>().unwrap_or_else(|| {
             let p = Arc::new(Pools::default());
@@ -198,6 +177,9 @@ impl Generation {
             p
         });
         registry.replace(self.pools.clone());
+        hub.insert_if_absent(|| {
+            Arc::new(PostLoginHandle(Arc::new(PoolsPostLogin(registry.clone()))))
+        });
         for (pool, listeners) in started {
             pool.start(listeners, door.clone());
         }
@@ -250,7 +232,7 @@ fn bind_or_reuse(
     capacity: u64,
     reuse: &[Arc<BoundListener>],
     reloading: bool,
-) -> Result<Option<Arc<BoundListener>>, String> {
+) -> Result<Option<Arc<BoundListener>>, MasterError> {
     if let Some(old) = reuse.iter().find(|l| l.spec.same_socket(spec)) {
         return Ok(Some(old.clone()));
     }
@@ -270,11 +252,11 @@ fn bind_or_reuse(
             );
             Ok(None)
         }
-        Err(e) => Err(format!(
-            "service({}): cannot listen on {} (listener {}): {e}",
-            spec.service,
-            spec.describe(),
-            spec.name
-        )),
+        Err(source) => Err(MasterError::Bind {
+            service: spec.service.clone(),
+            address: spec.describe(),
+            listener: spec.name.clone(),
+            source,
+        }),
     }
 }

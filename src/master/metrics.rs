@@ -1,6 +1,6 @@
 //! The master's metric names, their HELP texts, and the helpers the pool calls. Every name
 //! starts with `roost_`; gauges that describe pools are filled in at scrape time from
-//! [`super::Master`] snapshots so old and new generations after a reload add up.
+//! the master's status view at scrape time so old and new generations after a reload add up.
 
 use metrics::{counter, describe_counter, describe_gauge, gauge};
 
@@ -143,29 +143,4 @@ pub fn set_pool_gauges(
     gauge!("roost_service_clients", "service" => s.clone()).set(clients);
     gauge!("roost_service_process_limit", "service" => s.clone()).set(process_limit);
     gauge!("roost_service_client_limit", "service" => s).set(client_limit);
-}
-
-static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
-    std::sync::OnceLock::new();
-
-/// Installs the process-wide Prometheus recorder (once) and registers HELP texts.
-pub fn install() -> &'static metrics_exporter_prometheus::PrometheusHandle {
-    HANDLE.get_or_init(|| {
-        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .set_buckets(&[
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0,
-            ])
-            .expect("static buckets are valid")
-            .install_recorder()
-            .expect("no other metrics recorder is installed");
-        describe();
-        crate::net::metrics::describe();
-        handle
-    })
-}
-
-/// The installed recorder's handle, if any.
-pub fn handle() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
-    HANDLE.get()
 }

@@ -22,9 +22,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::metrics as m;
-use super::service::{Handoff, Hub, Service, Session};
 use super::vproc::{ExitReason, SessionEntry, VProc};
 use crate::net::{Accepted, BoundListener, Conn, FrontDoor, ListenerSpec};
+use crate::runtime::{Handoff, Hub, Service, Session};
+pub use crate::runtime::{PoolStatus, ProcessStatus};
 use crate::settings::{Effective, ServiceType, Settings};
 
 /// How long a saturated service queues connections before it accepts and closes them.
@@ -40,31 +41,6 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 pub struct Slot {
     vproc: u64,
     session: u64,
-}
-
-/// A snapshot row for `roost ps` and the control socket.
-#[derive(Clone, Debug)]
-pub struct ProcessStatus {
-    pub service: String,
-    pub vproc: u64,
-    pub clients: u32,
-    pub served: u64,
-    pub idle_secs: Option<u64>,
-    pub age_secs: u64,
-    pub retiring: bool,
-}
-
-/// A snapshot of the whole pool for metrics and `SERVICE-STATUS`.
-#[derive(Clone, Debug)]
-pub struct PoolStatus {
-    pub service: String,
-    pub processes: usize,
-    pub available: usize,
-    pub clients: u64,
-    pub process_limit: u32,
-    pub client_limit: u32,
-    pub throttle_secs: u64,
-    pub processes_total: u64,
 }
 
 struct Throttle {
@@ -458,12 +434,12 @@ impl WorkerPool {
                     me.run_session(slot, conn, None).await
                 }
                 Err(rej) => {
-                    if rej.reason.starts_with("tls") {
+                    if rej.reason.is_tls() {
                         // A failed TLS handshake is the client's business (Dovecot logs it at info).
-                        m::tls_failed(&me.name, spec.short_name(), rej.reason);
+                        m::tls_failed(&me.name, spec.short_name(), rej.reason.as_str());
                         info!(service = %me.name, "{}: TLS handshake failed ({}): {}", spec.short_name(), rej.reason, rej.detail);
                     } else {
-                        m::front_door_rejected(&me.name, spec.short_name(), rej.reason);
+                        m::front_door_rejected(&me.name, spec.short_name(), rej.reason.as_str());
                         warn!(service = %me.name, "{}: connection closed at the front door ({}): {}", spec.short_name(), rej.reason, rej.detail);
                     }
                     me.release(&slot, false);
@@ -481,7 +457,7 @@ impl WorkerPool {
         };
         if fresh {
             if let Err(why) = self.service.start_process().await {
-                self.throttle(&why);
+                self.throttle(&why.to_string());
                 let mut st = self.lock();
                 if let Some(p) = st.procs.get_mut(&slot.vproc) {
                     p.retiring = Some(ExitReason::Crash);
@@ -755,7 +731,7 @@ mod tests {
     /// Echoes one byte, except that a `!` makes it panic.
     struct Echo;
     impl Service for Echo {
-        fn serve(self: Arc<Self>, conn: Conn, _s: Session) -> super::super::BoxFuture<()> {
+        fn serve(self: Arc<Self>, conn: Conn, _s: Session) -> crate::runtime::BoxFuture<()> {
             Box::pin(async move {
                 let mut stream = conn.stream;
                 let mut b = [0u8; 1];
@@ -775,18 +751,20 @@ mod tests {
         tries: AtomicU32,
     }
     impl Service for Flaky {
-        fn serve(self: Arc<Self>, conn: Conn, _s: Session) -> super::super::BoxFuture<()> {
+        fn serve(self: Arc<Self>, conn: Conn, _s: Session) -> crate::runtime::BoxFuture<()> {
             Box::pin(async move {
                 let mut stream = conn.stream;
                 let _ = stream.write_all(b"ok").await;
             })
         }
-        fn start_process(&self) -> super::super::BoxFuture<Result<(), String>> {
+        fn start_process(
+            &self,
+        ) -> crate::runtime::BoxFuture<Result<(), crate::runtime::ServiceError>> {
             let n = self.tries.fetch_add(1, Ordering::SeqCst);
             let fail = n < self.fail;
             Box::pin(async move {
                 if fail {
-                    Err("init failed".into())
+                    Err(crate::runtime::ServiceError::Other("init failed".into()))
                 } else {
                     Ok(())
                 }

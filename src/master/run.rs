@@ -10,10 +10,13 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use super::control;
-use super::generation::{Generation, Pools, ServiceState};
-use super::pool::{PoolStatus, ProcessStatus, WorkerPool};
-use super::service::Hub;
+use super::error::MasterError;
+use super::generation::Generation;
+use super::handoff::Pools;
+use super::pool::WorkerPool;
+use super::state::{Command, MasterState};
 use crate::net::FrontDoor;
+use crate::runtime::{Hub, Registry, StatusHandle};
 use crate::settings::{load, ConfigSource, Loaded};
 
 /// How long old sessions get after a reload with `shutdown_clients = yes` before they are
@@ -22,69 +25,19 @@ pub const RELOAD_KILL_AFTER: Duration = Duration::from_secs(6);
 /// How long sessions get to say goodbye on stop.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Requests that reach the master loop from signals and the control socket.
-pub enum Command {
-    Reload(tokio::sync::oneshot::Sender<Result<(), String>>),
-    Stop,
-}
-
-/// State shared with the control socket.
-pub struct MasterState {
-    pub current: Mutex<Arc<Generation>>,
-    /// Generations that stopped accepting but still have sessions.
-    pub draining: Mutex<Vec<Arc<Generation>>>,
-}
-
-impl MasterState {
-    pub fn service_status(&self) -> Vec<(PoolStatus, ServiceState)> {
-        let cur = self.current.lock().unwrap().clone();
-        let draining = self.draining.lock().unwrap().clone();
-        let mut out = Vec::new();
-        for (name, state) in &cur.states {
-            let mut status = match cur.pools.get(name) {
-                Some(p) => p.status(),
-                None => PoolStatus {
-                    service: name.clone(),
-                    processes: 0,
-                    available: 0,
-                    clients: 0,
-                    process_limit: 0,
-                    client_limit: 0,
-                    throttle_secs: 0,
-                    processes_total: 0,
-                },
-            };
-            for g in &draining {
-                if let Some(p) = g.pools.get(name) {
-                    let s = p.status();
-                    status.processes += s.processes;
-                    status.clients += s.clients;
-                    status.processes_total += s.processes_total;
-                }
-            }
-            out.push((status, state.clone()));
-        }
-        out
-    }
-
-    pub fn process_status(&self) -> Vec<ProcessStatus> {
-        let cur = self.current.lock().unwrap().clone();
-        let draining = self.draining.lock().unwrap().clone();
-        let mut out: Vec<ProcessStatus> = cur.pools.values().flat_map(|p| p.processes()).collect();
-        for g in draining {
-            out.extend(g.pools.values().flat_map(|p| p.processes()));
-        }
-        out.sort_by(|a, b| a.service.cmp(&b.service).then(a.vproc.cmp(&b.vproc)));
-        out
-    }
-}
-
 /// Runs the server until stopped. Errors are start-up errors (config, bind, base_dir).
-pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
+pub async fn serve(
+    source: ConfigSource,
+    loaded: Loaded,
+    registry: Registry,
+) -> Result<(), MasterError> {
     // Handlers first: a SIGHUP that arrives while listeners are being bound must not kill us.
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let sig = |kind| signal(kind).map_err(|e| MasterError::io("install a signal handler", e));
+    let mut hup = sig(SignalKind::hangup())?;
+    let mut term = sig(SignalKind::terminate())?;
+    let mut int = sig(SignalKind::interrupt())?;
+    crate::runtime::metrics::install();
+    super::metrics::describe();
     for w in &loaded.warnings {
         warn!("{w}");
     }
@@ -93,7 +46,7 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
     crate::privsep::basedir::prepare(&crate::privsep::policy::Policy::from_settings(
         &loaded.settings,
     ))
-    .map_err(|e| format!("base_dir: {e}"))?;
+    .map_err(|e| MasterError::BaseDir(e.to_string()))?;
     let pid_path = pid_file(&base_dir);
     check_not_running(&pid_path)?;
     if matches!(source, ConfigSource::Embedded) {
@@ -106,33 +59,34 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
     // is bound the server itself becomes default_internal_user.
     let drop_to = privilege_target(&loaded.settings)?;
     if drop_to.is_some() {
-        crate::privsep::start_launcher(&hub, &source)
-            .map_err(|e| format!("privsep launcher: {e}"))?;
+        crate::privsep::start_launcher(&hub, &source)?;
     }
     let certs_before = generated_certs(&base_dir);
-    let door = Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone()))?);
-    let (gen, started) = Generation::build(&loaded, &hub, &[], false)?;
+    let door =
+        Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone())).map_err(MasterError::Tls)?);
+    let (gen, started) = Generation::build(&loaded, &registry, &hub, &[], false)?;
     let gen = Arc::new(gen);
     std::fs::write(&pid_path, format!("{}\n", std::process::id()))
-        .map_err(|e| format!("cannot write {}: {e}", pid_path.display()))?;
+        .map_err(|e| MasterError::io(format!("write {}", pid_path.display()), e))?;
 
     let state = Arc::new(MasterState {
         current: Mutex::new(gen.clone()),
         draining: Mutex::new(Vec::new()),
+        registry,
     });
-    hub.insert(state.clone());
+    hub.insert(Arc::new(StatusHandle(state.clone())));
     let (tx, mut rx) = mpsc::channel::<Command>(8);
     let control_path = base_dir.join("master");
     let control = control::listen(&control_path, state.clone(), tx.clone()).map_err(|e| {
-        format!(
-            "cannot create control socket {}: {e}",
-            control_path.display()
+        MasterError::io(
+            format!("create control socket {}", control_path.display()),
+            e,
         )
     })?;
     if let Some(user) = &drop_to {
         give_generated_certs(&base_dir, &certs_before, user)?;
         crate::privsep::restrict::drop_privileges(&user.name, "")
-            .map_err(|e| format!("default_internal_user: cannot become {}: {e}", user.name))?;
+            .map_err(|e| MasterError::Privileges(format!("cannot become {}: {e}", user.name)))?;
         // From now on unix sockets (reload) are created by the launcher, which is still root.
         if let Some(launcher) = hub.get::<crate::privsep::launcher::Launcher>() {
             crate::net::unix::delegate_binds(Box::new(move |path, backlog| {
@@ -216,19 +170,19 @@ pub async fn serve(source: ConfigSource, loaded: Loaded) -> Result<(), String> {
 /// Reload: a broken configuration keeps the old one running and says why.
 fn reload(source: &ConfigSource, state: &Arc<MasterState>, hub: &Arc<Hub>) -> Result<(), String> {
     let result = (|| {
-        let loaded = load(source).map_err(|e| e.to_string())?;
+        let loaded = load(source)?;
         for w in &loaded.warnings {
             warn!("{w}");
         }
         // The launcher re-reads the file itself: new helpers and sockets are checked against it.
         if let Some(launcher) = hub.get::<crate::privsep::launcher::Launcher>() {
-            launcher
-                .reload()
-                .map_err(|e| format!("privsep launcher: {e}"))?;
+            launcher.reload()?;
         }
         let old = state.current.lock().unwrap().clone();
-        let door = Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone()))?);
-        let (gen, started) = Generation::build(&loaded, hub, &old.listeners, true)?;
+        let door =
+            Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone())).map_err(MasterError::Tls)?);
+        let (gen, started) =
+            Generation::build(&loaded, &state.registry, hub, &old.listeners, true)?;
         let gen = Arc::new(gen);
         for p in old.pools.values() {
             p.stop_accepting();
@@ -237,7 +191,7 @@ fn reload(source: &ConfigSource, state: &Arc<MasterState>, hub: &Arc<Hub>) -> Re
         gen.start(started, door, hub);
         *state.current.lock().unwrap() = gen.clone();
         retire(old, state.clone(), gen.settings.core.shutdown_clients);
-        Ok::<_, String>(gen.pools.len())
+        Ok::<_, MasterError>(gen.pools.len())
     })();
     match result {
         Ok(n) => {
@@ -246,7 +200,7 @@ fn reload(source: &ConfigSource, state: &Arc<MasterState>, hub: &Arc<Hub>) -> Re
         }
         Err(e) => {
             error!("Config reload failed: {e}");
-            Err(e)
+            Err(e.to_string())
         }
     }
 }
@@ -278,7 +232,7 @@ fn retire(old: Arc<Generation>, state: Arc<MasterState>, shutdown_clients: bool)
 }
 
 /// The embedded default's demo user (`demo`/`demo`): its passwd-file is written on first run.
-fn write_demo_users(settings: &crate::settings::Settings) -> Result<(), String> {
+fn write_demo_users(settings: &crate::settings::Settings) -> Result<(), MasterError> {
     use std::os::unix::fs::OpenOptionsExt;
     for db in settings
         .auth
@@ -295,16 +249,21 @@ fn write_demo_users(settings: &crate::settings::Settings) -> Result<(), String> 
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                .map_err(|e| MasterError::io(format!("create {}", dir.display()), e))?;
         }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| format!("cannot write the demo passwd-file {}: {e}", path.display()))?;
+            .map_err(|e| {
+                MasterError::DemoUsers(format!(
+                    "cannot write the demo passwd-file {}: {e}",
+                    path.display()
+                ))
+            })?;
         std::io::Write::write_all(&mut f, b"demo:{PLAIN}demo::::::\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|e| MasterError::io(format!("write {}", path.display()), e))?;
         info!(
             "wrote demo user 'demo' (password 'demo') to {}",
             path.display()
@@ -317,7 +276,7 @@ fn write_demo_users(settings: &crate::settings::Settings) -> Result<(), String> 
 /// is root itself.
 fn privilege_target(
     settings: &crate::settings::Settings,
-) -> Result<Option<nix::unistd::User>, String> {
+) -> Result<Option<nix::unistd::User>, MasterError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
@@ -325,7 +284,7 @@ fn privilege_target(
     let user = nix::unistd::User::from_name(name)
         .ok()
         .flatten()
-        .ok_or_else(|| format!("default_internal_user: user '{name}' does not exist (create it, or set default_internal_user to an existing unprivileged user)"))?;
+        .ok_or_else(|| MasterError::Privileges(format!("user '{name}' does not exist (create it, or set default_internal_user to an existing unprivileged user)")))?;
     Ok((!user.uid.is_root()).then_some(user))
 }
 
@@ -346,27 +305,34 @@ fn give_generated_certs(
     base_dir: &Path,
     before: &[PathBuf],
     user: &nix::unistd::User,
-) -> Result<(), String> {
+) -> Result<(), MasterError> {
     for p in generated_certs(base_dir) {
         if before.contains(&p) {
             continue;
         }
-        std::os::unix::fs::lchown(&p, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
-            .map_err(|e| format!("cannot chown {} to {}: {e}", p.display(), user.name))?;
+        std::os::unix::fs::lchown(&p, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(
+            |e| {
+                MasterError::BaseDir(format!(
+                    "cannot chown {} to {}: {e}",
+                    p.display(),
+                    user.name
+                ))
+            },
+        )?;
     }
     Ok(())
 }
 
 /// Refuses to start when the pid file names a live process.
-fn check_not_running(pid_path: &Path) -> Result<(), String> {
+fn check_not_running(pid_path: &Path) -> Result<(), MasterError> {
     if let Ok(text) = std::fs::read_to_string(pid_path) {
         if let Ok(pid) = text.trim().parse::<i32>() {
             let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
             if alive && pid != std::process::id() as i32 {
-                return Err(format!(
-                    "roost is already running with pid {pid} (pid file {})",
-                    pid_path.display()
-                ));
+                return Err(MasterError::AlreadyRunning {
+                    pid,
+                    path: pid_path.display().to_string(),
+                });
             }
         }
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
-use super::listener::{ListenerKind, ListenerSpec};
+use super::spec::{ListenerKind, ListenerSpec};
 
 /// Lines longer than this are cut (the rest of the line is dropped) so one writer cannot grow
 /// memory without bound.

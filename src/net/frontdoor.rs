@@ -17,6 +17,7 @@ use tokio::net::{TcpStream, UnixStream};
 use super::conn::{is_loopback_to_self, Conn, Stream, Transport};
 use super::listener::{Accepted, ListenerKind, ListenerSpec};
 use super::proxy::{self, ProxyError, TrustedNetworks};
+use super::reject::RejectReason;
 use super::tls::{self, TlsContext};
 use crate::settings::{Settings, SslMode};
 
@@ -30,7 +31,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `roost_listener_proxy_rejected_total` or `roost_listener_tls_failed_total`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
-    pub reason: &'static str,
+    pub reason: RejectReason,
     pub detail: String,
 }
 
@@ -79,7 +80,7 @@ impl FrontDoor {
     /// `haproxy = yes`), then the TLS handshake (if `ssl = yes`).
     pub async fn open(&self, accepted: Accepted, spec: &ListenerSpec) -> Result<Conn, Rejected> {
         let io_err = |e: std::io::Error| Rejected {
-            reason: "io",
+            reason: RejectReason::Io,
             detail: e.to_string(),
         };
         let (ssl, haproxy) = match &spec.kind {
@@ -175,7 +176,7 @@ impl FrontDoor {
         let Some(ctx) = &self.tls else {
             // specs_for_service drops ssl listeners under `ssl = no`; this is a safety net.
             return Err(Rejected {
-                reason: "tls_disabled",
+                reason: RejectReason::TlsDisabled,
                 detail: "ssl = no but the listener has ssl = yes".into(),
             });
         };

@@ -5,69 +5,12 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
+pub use super::spec::{ListenerKind, ListenerSpec};
 use crate::settings::{InetListener, ServiceSettings, Settings, SslMode, UnixListener};
-
-/// What kind of socket a listener is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ListenerKind {
-    Inet {
-        addr: SocketAddr,
-        ssl: bool,
-        haproxy: bool,
-        reuse_port: bool,
-    },
-    Unix {
-        path: PathBuf,
-        mode: u32,
-        user: String,
-        group: String,
-    },
-    Fifo {
-        path: PathBuf,
-        mode: u32,
-        user: String,
-        group: String,
-    },
-}
-
-/// One socket to open, derived from settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListenerSpec {
-    pub service: String,
-    /// The block name (`imap`, `imaps`, `auth-client`, `login/login`).
-    pub name: String,
-    pub kind: ListenerKind,
-}
-
-impl ListenerSpec {
-    /// The basename services use to tell protocols apart (spec §3.1).
-    pub fn short_name(&self) -> &str {
-        self.name.rsplit('/').next().unwrap_or(&self.name)
-    }
-
-    /// `127.0.0.1:143` or the socket path, for logs and errors.
-    pub fn describe(&self) -> String {
-        match &self.kind {
-            ListenerKind::Inet { addr, .. } => addr.to_string(),
-            ListenerKind::Unix { path, .. } | ListenerKind::Fifo { path, .. } => {
-                path.display().to_string()
-            }
-        }
-    }
-
-    /// Inet sockets with the same address can be carried over a reload.
-    pub fn same_socket(&self, other: &ListenerSpec) -> bool {
-        match (&self.kind, &other.kind) {
-            (ListenerKind::Inet { addr: a, .. }, ListenerKind::Inet { addr: b, .. }) => a == b,
-            _ => false,
-        }
-    }
-}
 
 /// Resolves one entry of `listen`/`address`: `*` is IPv4 any, `::`/`[::]` IPv6 any, anything
 /// else an address or a host name (every resolved address gets its own socket).

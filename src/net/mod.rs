@@ -7,7 +7,9 @@ pub mod frontdoor;
 pub mod listener;
 pub mod metrics;
 pub mod proxy;
+pub mod reject;
 pub mod settings;
+pub mod spec;
 pub mod tls;
 pub mod unix;
 
@@ -15,3 +17,4 @@ pub use conn::{Conn, Stream, Transport};
 pub use fifo::FifoListener;
 pub use frontdoor::{FrontDoor, Rejected};
 pub use listener::{Accepted, BoundListener, ListenerKind, ListenerSpec};
+pub use reject::RejectReason;

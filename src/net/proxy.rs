@@ -18,6 +18,8 @@ use ipnet::IpNet;
 use proxy_header::{ParseConfig, Protocol, ProxyHeader};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::reject::RejectReason;
+
 const V1_SIG: &[u8] = b"PROXY ";
 const V2_SIG: &[u8] = b"\r\n\r\n\x00\r\nQUIT\n";
 /// Dovecot's limit on a v2 header, fixed part included.
@@ -61,13 +63,13 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> RejectReason {
         match self {
-            ProxyError::Untrusted(_) => "untrusted",
-            ProxyError::Timeout(_) => "timeout",
-            ProxyError::Invalid(_) => "invalid",
-            ProxyError::Closed => "closed",
-            ProxyError::Io(_) => "io",
+            ProxyError::Untrusted(_) => RejectReason::Untrusted,
+            ProxyError::Timeout(_) => RejectReason::Timeout,
+            ProxyError::Invalid(_) => RejectReason::Invalid,
+            ProxyError::Closed => RejectReason::Closed,
+            ProxyError::Io(_) => RejectReason::Io,
         }
     }
 }

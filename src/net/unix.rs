@@ -9,7 +9,7 @@ use std::path::Path;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::listener::ListenerSpec;
+use super::spec::{ListenerKind, ListenerSpec};
 
 /// Creates a listening socket at a path for the unprivileged server: `(path, backlog)`.
 pub type BindDelegate = Box<dyn Fn(&Path, i32) -> io::Result<Socket> + Send + Sync>;
@@ -31,7 +31,7 @@ pub fn bind_unix(
     replace: bool,
 ) -> io::Result<Socket> {
     let (mode, user, group) = match &spec.kind {
-        super::listener::ListenerKind::Unix {
+        ListenerKind::Unix {
             mode, user, group, ..
         } => (*mode, user.as_str(), group.as_str()),
         _ => (0o600, "", ""),

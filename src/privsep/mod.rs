@@ -214,7 +214,7 @@ impl HelperSpec {
 /// [`restrict::drop_privileges`] with `default_internal_user`. Returns whether a launcher was
 /// started.
 pub fn start_launcher(
-    hub: &crate::master::Hub,
+    hub: &crate::runtime::Hub,
     source: &crate::settings::ConfigSource,
 ) -> Result<bool, PrivsepError> {
     if !nix::unistd::geteuid().is_root() {

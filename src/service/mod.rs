@@ -1,6 +1,7 @@
 //! One folder per service: `mod.rs` (what it is, its factory), `session.rs` (the per-connection
 //! loop), `settings.rs` where it has its own knobs. The master drives them all through
-//! `master::Service`; `registry.rs` lists which services roost implements.
+//! `runtime::Service`; `registry.rs` lists which services roost implements (`main.rs` hands it to
+//! the master).
 
 pub mod auth;
 pub mod health_check;
@@ -8,5 +9,6 @@ pub mod lmtp;
 pub mod login;
 pub mod pop3;
 pub mod pop3_login;
-pub mod registry;
+mod registry;
+pub use registry::registry;
 pub mod stats;

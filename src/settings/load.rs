@@ -3,91 +3,16 @@
 //! environment variable).
 
 use std::collections::BTreeSet;
-use std::fmt;
-use std::path::PathBuf;
 
 use figment::providers::{Env, Format, Serialized, Toml};
-use figment::{Figment, Metadata, Source};
+use figment::Figment;
 
+pub use super::error::ConfigError;
+#[cfg(test)]
+use super::loaded::env_var_name;
+pub use super::loaded::{find_key_line, ConfigSource, Loaded};
+use super::loaded::{line_of, locate, ENV_PREFIX};
 use super::{validate, Settings, EMBEDDED_CONFIG};
-
-/// Where the TOML layer comes from.
-#[derive(Clone, Debug)]
-pub enum ConfigSource {
-    /// The embedded `config/roost.toml`.
-    Embedded,
-    File(PathBuf),
-}
-
-impl ConfigSource {
-    /// `-c FILE` wins, then `ROOST_CONFIG`, then the embedded default.
-    pub fn from_cli(path: Option<PathBuf>) -> ConfigSource {
-        match path.or_else(|| std::env::var_os("ROOST_CONFIG").map(PathBuf::from)) {
-            Some(p) => ConfigSource::File(p),
-            None => ConfigSource::Embedded,
-        }
-    }
-
-    pub fn display_name(&self) -> String {
-        match self {
-            ConfigSource::Embedded => "embedded config/roost.toml".into(),
-            ConfigSource::File(p) => p.display().to_string(),
-        }
-    }
-}
-
-/// A configuration error: which setting, where, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Dotted setting path, e.g. `service.imap-login.process_limit`; empty for file-level errors.
-    pub setting: String,
-    /// `FILE line N`, `environment variable ROOST_X`, or `built-in defaults`.
-    pub location: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.setting.is_empty() {
-            write!(f, "{}: {}", self.location, self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.location, self.setting, self.message)
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// A successfully loaded configuration plus what is needed to explain it later.
-#[derive(Clone, Debug)]
-pub struct Loaded {
-    pub settings: Settings,
-    pub source: ConfigSource,
-    /// Non-fatal findings (e.g. a `mode` without its leading 0); logged at start-up.
-    pub warnings: Vec<String>,
-    figment: Figment,
-    file_text: Option<String>,
-}
-
-impl Loaded {
-    /// The value of `setting` as written by whichever layer set it (for syntax warnings).
-    pub fn raw_value(&self, setting: &str) -> Option<String> {
-        let v = self.figment.find_value(setting).ok()?;
-        match v {
-            figment::value::Value::String(_, s) => Some(s),
-            figment::value::Value::Num(_, n) => n.to_u128().map(|n| n.to_string()),
-            _ => None,
-        }
-    }
-
-    /// Describes where `setting` (dotted path) got its value.
-    pub fn locate(&self, setting: &str) -> String {
-        let meta = self.figment.find_metadata(setting);
-        locate(meta, setting, &self.source, self.file_text.as_deref())
-    }
-}
-
-const ENV_PREFIX: &str = "ROOST_";
 
 /// Environment variables that configure roost itself rather than a setting.
 const ENV_NOT_SETTINGS: &[&str] = &["config", "log"];
@@ -109,16 +34,6 @@ fn env_key(key: &str) -> String {
         }
     }
     out.join(".")
-}
-
-fn env_var_name(setting: &str) -> String {
-    format!(
-        "{ENV_PREFIX}{}",
-        setting
-            .replace('-', "_")
-            .replace('.', "__")
-            .to_ascii_uppercase()
-    )
 }
 
 fn env_provider() -> Env {
@@ -202,104 +117,11 @@ fn area_error(figment: &Figment) -> Option<figment::Error> {
     fn first<T: serde::de::DeserializeOwned>(f: &Figment) -> Option<figment::Error> {
         f.extract::<T>().err().and_then(|e| e.into_iter().next())
     }
-    first::<super::CoreSettings>(figment)
+    first::<super::core::CoreSettings>(figment)
         .or_else(|| first::<crate::net::settings::NetSettings>(figment))
         .or_else(|| first::<crate::mail::settings::MailSettings>(figment))
         .or_else(|| first::<crate::service::auth::settings::AuthSettings>(figment))
         .filter(|e| !e.path.is_empty())
-}
-
-/// Names a location for `setting` given the metadata of the provider that set it.
-fn locate(
-    meta: Option<&Metadata>,
-    setting: &str,
-    source: &ConfigSource,
-    text: Option<&str>,
-) -> String {
-    let Some(meta) = meta else {
-        return "built-in defaults".into();
-    };
-    if meta.name.contains("environment") {
-        return format!("environment variable {}", env_var_name(setting));
-    }
-    let is_file = matches!(meta.source, Some(Source::File(_))) || meta.name.contains("TOML");
-    if is_file && !meta.name.contains("Serialized") {
-        let line = text.and_then(|t| find_key_line(t, setting)).unwrap_or(0);
-        let name = match (&meta.source, source) {
-            (Some(Source::File(p)), _) => p.display().to_string(),
-            (_, s) => s.display_name(),
-        };
-        if line > 0 {
-            return format!("{name} line {line}");
-        }
-        return name;
-    }
-    "built-in defaults".into()
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// Finds the line where dotted `setting` is defined in TOML `text` (the key itself, or the
-/// nearest enclosing table that exists).
-pub fn find_key_line(text: &str, setting: &str) -> Option<usize> {
-    let doc = toml_edit::ImDocument::parse(text).ok()?;
-    let parts: Vec<&str> = setting.split('.').filter(|p| !p.is_empty()).collect();
-    let mut item: &toml_edit::Item = doc.as_item();
-    let mut best: Option<usize> = None;
-    for part in parts {
-        let next = match item {
-            toml_edit::Item::Table(t) => {
-                if let Some((k, v)) = t.get_key_value(part) {
-                    if let Some(span) = k.span() {
-                        best = Some(span.start);
-                    }
-                    Some(v)
-                } else {
-                    None
-                }
-            }
-            toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => {
-                if let Some((k, v)) = t.get_key_value(part) {
-                    if let Some(span) = k.span() {
-                        best = Some(span.start);
-                    }
-                    // Inline tables hold values, not items; stop descending.
-                    let _ = v;
-                    None
-                } else {
-                    None
-                }
-            }
-            toml_edit::Item::ArrayOfTables(a) => part
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| a.get(i))
-                .map(|t| {
-                    if let Some(span) = t.span() {
-                        best = Some(span.start);
-                    }
-                    // Re-wrapping is not possible without allocation; approximate with table span.
-                    None::<&toml_edit::Item>
-                })
-                .unwrap_or(None),
-            _ => None,
-        };
-        match next {
-            Some(n) => {
-                if let Some(span) = n.span() {
-                    if best.is_none() {
-                        best = Some(span.start);
-                    }
-                }
-                item = n;
-            }
-            None => break,
-        }
-    }
-    best.map(|b| line_of(text, b))
 }
 
 /// Top-level keys that `Settings` knows: every key of its serialized default.
@@ -399,6 +221,7 @@ mod tests {
 mod load_tests {
     use super::*;
     use std::io::Write;
+    use std::path::PathBuf;
 
     fn write(text: &str) -> tempfile_path::TempPath {
         tempfile_path::TempPath::with(text)

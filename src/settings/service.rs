@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::core::CoreSettings;
 use super::values::{lenient, Mode, Size, Time};
-use super::CoreSettings;
 
 /// Dovecot's service `type` (spec §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::defaults::SINGLETONS;
-use super::load::{ConfigError, Loaded};
+use super::error::ConfigError;
+use super::loaded::Loaded;
 use super::service::ServiceType;
 use super::values::Mode;
 

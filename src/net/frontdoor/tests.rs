@@ -208,7 +208,7 @@ async fn v2_local_keeps_the_socket_addresses() {
 fn rejected_reason(r: Result<Conn, Rejected>) -> &'static str {
     match r {
         Ok(_) => panic!("connection was accepted"),
-        Err(e) => e.reason,
+        Err(e) => e.reason.as_str(),
     }
 }
 

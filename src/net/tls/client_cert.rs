@@ -11,8 +11,8 @@ use tokio_rustls::rustls::server::danger::ClientCertVerifier;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{crypto::CryptoProvider, RootCertStore};
 
+use super::error::TlsError;
 use super::pem::{load_ca_file, PemSource};
-use super::TlsError;
 use crate::net::settings::NetSettings;
 
 /// The verifier for `settings`, or `None` when client certificates are not requested.

@@ -7,11 +7,12 @@
 pub mod ciphers;
 pub mod client_cert;
 pub mod devcerts;
+pub mod error;
 pub mod pem;
 pub mod selfsigned;
 pub mod sni;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,29 +23,11 @@ use tokio_rustls::rustls::version::{TLS12, TLS13};
 use tokio_rustls::rustls::{ServerConfig, SupportedProtocolVersion};
 use tokio_rustls::TlsAcceptor;
 
+use self::error::invalid;
+pub use self::error::TlsError;
 use self::pem::PemSource;
 use self::sni::SniResolver;
 use crate::net::settings::NetSettings;
-
-/// A TLS setting that cannot be used, naming the setting (and the file, when there is one).
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("{setting}: cannot read {path}: {source}")]
-    Read {
-        setting: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{setting}: {message}")]
-    Invalid { setting: String, message: String },
-}
-
-fn invalid(setting: &str, message: impl Into<String>) -> TlsError {
-    TlsError::Invalid {
-        setting: setting.into(),
-        message: message.into(),
-    }
-}
 
 /// The server side of TLS for one configuration generation.
 #[derive(Clone)]
@@ -206,10 +189,10 @@ pub enum HandshakeError {
 
 impl HandshakeError {
     /// Metric label.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> crate::net::reject::RejectReason {
         match self {
-            HandshakeError::Timeout(_) => "tls_timeout",
-            HandshakeError::Failed(_) => "tls_handshake",
+            HandshakeError::Timeout(_) => crate::net::reject::RejectReason::TlsTimeout,
+            HandshakeError::Failed(_) => crate::net::reject::RejectReason::TlsHandshake,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 
-use super::TlsError;
+use super::error::TlsError;
 
 /// Where a setting's PEM text comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

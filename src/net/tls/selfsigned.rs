@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::TlsError;
 use super::pem::write_atomically;
-use super::TlsError;
 
 /// File names inside `base_dir`.
 pub const CERT_FILE: &str = "ssl-selfsigned-cert.pem";

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::master::BoxFuture;
+use crate::runtime::BoxFuture;
 
 /// Who is authenticating, as the auth-client protocol's `AUTH` fields describe it.
 #[derive(Clone, Debug, Default)]

@@ -8,7 +8,7 @@ use super::api::{AuthApi, BeginError, ClientInfo, Exchange, Step, UserLookup};
 use super::engine::{Engine, UserOutcome};
 use super::mech::{self, MechInfo};
 use super::request::{Answer, Options, Request};
-use crate::master::BoxFuture;
+use crate::runtime::BoxFuture;
 
 /// What the auth service shares between its listeners and the in-process API.
 pub struct AuthCore {

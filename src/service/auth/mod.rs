@@ -20,8 +20,8 @@ pub mod vars;
 
 use std::sync::Arc;
 
-use crate::master::{BoxFuture, Hub, Service, Session};
 use crate::net::Conn;
+use crate::runtime::{BoxFuture, Hub, Service, ServiceError, Session};
 use crate::settings::Settings;
 
 pub use handle::AuthCore;
@@ -44,9 +44,9 @@ pub fn factory(
     _name: &str,
     settings: &Arc<Settings>,
     hub: &Arc<Hub>,
-) -> Result<Arc<dyn Service>, String> {
+) -> Result<Arc<dyn Service>, ServiceError> {
     // Metric handles are registered once per service, so the recorder must exist first.
-    crate::master::metrics::install();
+    crate::runtime::metrics::install();
     metrics::describe();
     let ctx = db_context(settings, hub)?;
     let core = Arc::new(AuthCore::with_context(&settings.auth, &ctx).map_err(|e| e.to_string())?);
@@ -77,7 +77,7 @@ pub fn worker_factory(
     _name: &str,
     _settings: &Arc<Settings>,
     _hub: &Arc<Hub>,
-) -> Result<Arc<dyn Service>, String> {
+) -> Result<Arc<dyn Service>, ServiceError> {
     Ok(Arc::new(AuthWorkerService))
 }
 

@@ -15,11 +15,11 @@ use tokio::sync::mpsc;
 use super::api::ClientInfo;
 use super::handle::AuthCore;
 use super::request::{Answer, Options, Request};
-use crate::master::Session;
 use crate::net::{Conn, Transport};
 use crate::protocol::auth::client::{self, ClientCommand};
 use crate::protocol::auth::master;
 use crate::protocol::auth::Lines;
+use crate::runtime::Session;
 
 /// A request not finished within this time is dropped (its CONT gets "timed out").
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);

@@ -6,8 +6,8 @@ mod session;
 
 use std::sync::Arc;
 
-use crate::master::{BoxFuture, Hub, Service, Session};
 use crate::net::Conn;
+use crate::runtime::{BoxFuture, Hub, Service, ServiceError, Session};
 use crate::settings::Settings;
 
 pub struct HealthCheck;
@@ -16,7 +16,7 @@ pub fn factory(
     _name: &str,
     _settings: &Arc<Settings>,
     _hub: &Arc<Hub>,
-) -> Result<Arc<dyn Service>, String> {
+) -> Result<Arc<dyn Service>, ServiceError> {
     Ok(Arc::new(HealthCheck))
 }
 

@@ -3,9 +3,9 @@
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::master::Session;
 use crate::net::Conn;
 use crate::protocol::health_check::{on_line, Reply};
+use crate::runtime::Session;
 
 /// Longest line read before the client is disconnected.
 const MAX_LINE: usize = 1024;

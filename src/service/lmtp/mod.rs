@@ -12,8 +12,8 @@ mod tests;
 
 use std::sync::Arc;
 
-use crate::master::{BoxFuture, Hub, Service, Session};
 use crate::net::Conn;
+use crate::runtime::{BoxFuture, Hub, Service, ServiceError, Session};
 use crate::settings::Settings;
 
 /// The LMTP service. Stateless between connections; each session reads the settings it was
@@ -33,7 +33,7 @@ pub fn factory(
     name: &str,
     _settings: &Arc<Settings>,
     _hub: &Arc<Hub>,
-) -> Result<Arc<dyn Service>, String> {
+) -> Result<Arc<dyn Service>, ServiceError> {
     metrics::describe();
     Ok(Arc::new(LmtpService {
         name: name.to_string(),

@@ -11,10 +11,10 @@ use super::deliver::{self, Recipient};
 use super::headers::{trace_headers, Trace};
 use super::metrics;
 use crate::mail::maildir::crlf_to_lf;
-use crate::master::Session;
 use crate::net::Conn;
 use crate::protocol::lmtp::data::Progress;
 use crate::protocol::lmtp::{parse_command, BdatReader, DataReader, Reply, Request, MAX_LINE};
+use crate::runtime::Session;
 use crate::service::auth::api::{AuthHandle, ClientInfo};
 use crate::service::login::wire::{LineTooLong, Wire};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::mail::maildir::{Maildir, Snapshot};
-use crate::master::{Hub, Session};
+use crate::runtime::{Hub, Session};
 use crate::service::login::testkit::{python, serve_tcp, temp_dir, TableAuth, User};
 use crate::settings::Settings;
 

@@ -9,12 +9,10 @@ use std::time::Duration;
 use base64::Engine;
 use tokio::time::Instant;
 
-use super::handoff::{PoolsPostLogin, PostLoginHandle};
 use super::userip::{UserIpKey, UserIpLimits};
 use super::wire::{LineTooLong, Wire};
-use crate::master::generation::Pools;
-use crate::master::{EndReason, Handoff, Session};
 use crate::net::Conn;
+use crate::runtime::{EndReason, Handoff, PostLoginHandle, Session};
 use crate::service::auth::api::{AuthHandle, ClientInfo};
 
 /// Pre-login clients are disconnected this long after connecting.
@@ -197,16 +195,10 @@ impl LoginClient {
                 limits.release(k);
             }
         };
-        let post = match self.session.hub.get::<PostLoginHandle>() {
-            Some(p) => p,
-            None => match self.session.hub.get::<Pools>() {
-                Some(pools) => Arc::new(PostLoginHandle(Arc::new(PoolsPostLogin(pools)))),
-                None => {
-                    release();
-                    tracing::error!("{}: no post-login service to hand over to", self.protocol);
-                    return Err((LoginRefused::Internal, Some(wire)));
-                }
-            },
+        let Some(post) = self.session.hub.get::<PostLoginHandle>() else {
+            release();
+            tracing::error!("{}: no post-login service to hand over to", self.protocol);
+            return Err((LoginRefused::Internal, Some(wire)));
         };
         if wire.flush().await.is_err() {
             release();

@@ -1,66 +1,13 @@
-//! Handing an authenticated connection from a login service to its post-login service (spec
-//! §4): the stream moves, no bytes are copied. The master implements [`PostLogin`] over its
-//! pools (a full post-login pool makes the login wait, as Dovecot's login processes wait for
-//! the post-login process): [`PoolsPostLogin`] uses the master's `Pools` from the hub, and is
-//! what the login layer falls back to when no [`PostLoginHandle`] was registered.
-//! [`DirectPostLogin`] starts the session at once with no pool (tests).
+//! [`DirectPostLogin`]: a `PostLogin` that starts the post-login session at once on a new
+//! task, with no pool and no limits (tests and single-service setups). The real one is the
+//! master's, over its pools; both live behind the runtime's `PostLoginHandle`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::master::generation::Pools;
-use crate::master::{BoxFuture, Handoff, Hub, Service, Session};
 use crate::net::Conn;
+use crate::runtime::{BoxFuture, Handoff, HandoffError, Hub, PostLogin, Service, Session};
 use crate::settings::Settings;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum HandoffError {
-    #[error("no such post-login service '{0}'")]
-    NoService(String),
-    #[error("post-login service '{0}' is not accepting connections")]
-    Unavailable(String),
-}
-
-/// What a login service calls to pass a connection on.
-pub trait PostLogin: Send + Sync {
-    /// Gives `conn` to service `service` (`pop3`, `imap`, …). Resolves when the post-login
-    /// side has taken the connection; on failure the connection comes back when possible so
-    /// the login service can answer the client.
-    fn hand_over(
-        &self,
-        service: &str,
-        conn: Conn,
-        handoff: Handoff,
-    ) -> BoxFuture<Result<(), (HandoffError, Option<Conn>)>>;
-}
-
-/// The handle stored in the `Hub`.
-#[derive(Clone)]
-pub struct PostLoginHandle(pub Arc<dyn PostLogin>);
-
-/// Hands over through the master's pools (`WorkerPool::hand_over` waits while the pool is
-/// full).
-pub struct PoolsPostLogin(pub Arc<Pools>);
-
-impl PostLogin for PoolsPostLogin {
-    fn hand_over(
-        &self,
-        service: &str,
-        conn: Conn,
-        handoff: Handoff,
-    ) -> BoxFuture<Result<(), (HandoffError, Option<Conn>)>> {
-        let pool = self.0.get(service);
-        let service = service.to_string();
-        Box::pin(async move {
-            let Some(pool) = pool else {
-                return Err((HandoffError::NoService(service), Some(conn)));
-            };
-            pool.hand_over(conn, handoff)
-                .await
-                .map_err(|conn| (HandoffError::Unavailable(service), Some(conn)))
-        })
-    }
-}
 
 /// Starts the post-login session directly on a new task (no pool, no limits). For tests and
 /// single-service setups; the master's pooled implementation replaces it.

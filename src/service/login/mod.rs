@@ -16,4 +16,4 @@ pub mod wire;
 pub(crate) mod testkit;
 
 pub use client::{End, LoginClient, LOGIN_TIMEOUT};
-pub use handoff::{DirectPostLogin, HandoffError, PoolsPostLogin, PostLogin, PostLoginHandle};
+pub use handoff::DirectPostLogin;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::master::{BoxFuture, Hub, Service, Session};
 use crate::net::conn::{is_loopback_to_self, Stream, Transport};
 use crate::net::Conn;
+use crate::runtime::{BoxFuture, Hub, Service, Session};
 use crate::service::auth::api::{
     AuthApi, AuthHandle, BeginError, ClientInfo, Exchange, Step, UserLookup,
 };
@@ -180,7 +180,7 @@ pub async fn serve_tcp_with(
     settings: Arc<Settings>,
     hub: Arc<Hub>,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    handoff: Option<Arc<crate::master::Handoff>>,
+    handoff: Option<Arc<crate::runtime::Handoff>>,
 ) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();

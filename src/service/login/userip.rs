@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::master::Hub;
+use crate::runtime::Hub;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct UserIpKey {

@@ -11,8 +11,8 @@ mod tests;
 
 use std::sync::Arc;
 
-use crate::master::{BoxFuture, Hub, Service, Session};
 use crate::net::Conn;
+use crate::runtime::{BoxFuture, Hub, Service, ServiceError, Session};
 use crate::settings::Settings;
 
 pub struct Pop3Service;
@@ -28,7 +28,7 @@ pub fn factory(
     _name: &str,
     _settings: &Arc<Settings>,
     hub: &Arc<Hub>,
-) -> Result<Arc<dyn Service>, String> {
+) -> Result<Arc<dyn Service>, ServiceError> {
     metrics::describe();
     crate::service::login::userip::UserIpLimits::from_hub(hub);
     Ok(Arc::new(Pop3Service))

@@ -11,9 +11,9 @@ use super::metrics;
 use crate::mail::maildir::dotlock::{Dotlock, STALE_TIMEOUT};
 use crate::mail::maildir::Maildir;
 use crate::mail::{blocking, MailError, UserStore};
-use crate::master::{EndReason, Session};
 use crate::net::Conn;
 use crate::protocol::pop3::{self, encode_message, err, multiline, ok, Command, MAX_LINE};
+use crate::runtime::{EndReason, Session};
 use crate::service::login::userip::{UserIpKey, UserIpLimits};
 use crate::service::login::wire::{LineTooLong, Wire};
 

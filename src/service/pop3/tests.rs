@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::mail::maildir::{Flags, Maildir};
-use crate::master::Handoff;
+use crate::runtime::Handoff;
 use crate::service::login::testkit::{python, serve_tcp_with, temp_dir, TableAuth};
 use crate::settings::Settings;
 

@@ -6,9 +6,9 @@
 
 use base64::Engine;
 
-use crate::master::Session;
 use crate::net::Conn;
 use crate::protocol::pop3::{self, err, ok, Command};
+use crate::runtime::Session;
 use crate::service::login::client::LoginRefused;
 use crate::service::login::metrics::login as count;
 use crate::service::login::sasl::{self, Outcome};

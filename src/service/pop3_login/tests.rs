@@ -10,11 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::mail::maildir::{Flags, Maildir};
-use crate::master::{Hub, Session};
+use crate::runtime::PostLoginHandle;
+use crate::runtime::{Hub, Session};
 use crate::service::login::testkit::{
     python, serve_tcp, temp_dir, test_tls, TableAuth, User, IMPLICIT_TLS_PORTS, INSECURE_PORTS,
 };
-use crate::service::login::{DirectPostLogin, PostLoginHandle};
+use crate::service::login::DirectPostLogin;
 use crate::settings::Settings;
 
 const MSG: &[u8] = b"From: a@b\nSubject: hello\n\nline\n.starts with dot\n";
@@ -368,20 +369,14 @@ struct Gate {
     inner: Arc<DirectPostLogin>,
 }
 
-impl crate::service::login::PostLogin for Gate {
+impl crate::runtime::PostLogin for Gate {
     fn hand_over(
         &self,
         service: &str,
         conn: crate::net::Conn,
-        handoff: crate::master::Handoff,
-    ) -> crate::master::BoxFuture<
-        Result<
-            (),
-            (
-                crate::service::login::HandoffError,
-                Option<crate::net::Conn>,
-            ),
-        >,
+        handoff: crate::runtime::Handoff,
+    ) -> crate::runtime::BoxFuture<
+        Result<(), (crate::runtime::HandoffError, Option<crate::net::Conn>)>,
     > {
         let open = self.open.clone();
         let inner = self.inner.clone();

@@ -7,8 +7,8 @@ mod session;
 
 use std::sync::Arc;
 
-use crate::master::{BoxFuture, Hub, Service, Session};
 use crate::net::Conn;
+use crate::runtime::{BoxFuture, Hub, Service, ServiceError, Session};
 use crate::settings::Settings;
 
 pub use render::render;
@@ -21,8 +21,8 @@ pub fn factory(
     _name: &str,
     _settings: &Arc<Settings>,
     hub: &Arc<Hub>,
-) -> Result<Arc<dyn Service>, String> {
-    crate::master::metrics::install();
+) -> Result<Arc<dyn Service>, ServiceError> {
+    crate::runtime::metrics::install();
     Ok(Arc::new(Stats { hub: hub.clone() }))
 }
 

@@ -1,35 +1,17 @@
-//! Builds one `/metrics` body: refreshes the scrape-time gauges (per-service pool state summed
-//! over generations, and the roost process's memory, fds, threads and start time) and renders
-//! the recorder in Prometheus text format.
-
-use std::collections::BTreeMap;
+//! Builds one `/metrics` body: refreshes the scrape-time gauges (per-service pool state through
+//! the master's status view, and the roost process's memory, fds, threads and start time) and
+//! renders the recorder in Prometheus text format.
 
 use metrics::gauge;
 
-use crate::master::metrics as m;
-use crate::master::run::MasterState;
-use crate::master::Hub;
+use crate::runtime::{Hub, StatusHandle};
 
 pub fn render(hub: &Hub) -> String {
-    let Some(handle) = m::handle() else {
+    let Some(handle) = crate::runtime::metrics::handle() else {
         return String::new();
     };
-    if let Some(state) = hub.get::<MasterState>() {
-        let mut sums: BTreeMap<String, [f64; 5]> = BTreeMap::new();
-        for (st, _) in state.service_status() {
-            if st.process_limit == 0 {
-                continue;
-            }
-            let e = sums.entry(st.service.clone()).or_default();
-            e[0] += st.processes as f64;
-            e[1] += st.available as f64;
-            e[2] += st.clients as f64;
-            e[3] = st.process_limit as f64;
-            e[4] = st.client_limit as f64;
-        }
-        for (svc, v) in sums {
-            m::set_pool_gauges(&svc, v[0], v[1], v[2], v[3], v[4]);
-        }
+    if let Some(status) = hub.get::<StatusHandle>() {
+        status.0.refresh_metrics();
     }
     process_gauges();
     handle.render()

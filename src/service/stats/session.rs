@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::master::{Hub, Session};
 use crate::net::Conn;
 use crate::protocol::http::{parse_request, response};
+use crate::runtime::{Hub, Session};
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const INDEX: &str = "<html><head><title>roost stats</title></head><body><a href=\"/metrics\">/metrics</a></body></html>\n";

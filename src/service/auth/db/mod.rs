@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::fields::Fields;
 use super::settings::DbSettings;
 use super::vars::Vars;
-use crate::master::BoxFuture;
+use crate::runtime::BoxFuture;
 
 /// A passdb lookup's raw result.
 #[derive(Clone, Debug, PartialEq, Eq)]

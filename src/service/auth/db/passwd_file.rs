@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
-use crate::master::BoxFuture;
+use crate::runtime::BoxFuture;
 use crate::service::auth::fields::Fields;
 use crate::service::auth::vars::Vars;
 

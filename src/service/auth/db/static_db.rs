@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
-use crate::master::BoxFuture;
+use crate::runtime::BoxFuture;
 use crate::service::auth::fields::Fields;
 use crate::service::auth::vars::Vars;
 
