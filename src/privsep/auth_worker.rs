@@ -12,7 +12,9 @@ use std::io::BufRead;
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 
-use super::{frame, HelperSpec, PrivsepError};
+use super::error::PrivsepError;
+use super::frame;
+use super::spec::HelperSpec;
 
 /// Looks `user` up in a shadow-format file (`user:hash:…`).
 pub fn shadow_lookup(file: &str, user: &str) -> String {

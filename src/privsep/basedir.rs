@@ -9,8 +9,8 @@ use std::path::Path;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use super::error::PrivsepError;
 use super::policy::Policy;
-use super::PrivsepError;
 
 fn io(what: String) -> impl FnOnce(std::io::Error) -> PrivsepError {
     move |source| PrivsepError::Io { what, source }

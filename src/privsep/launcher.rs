@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 
 use crate::settings::{load, ConfigSource};
 
+use super::error::PrivsepError;
 use super::policy::{Policy, Refusal};
-use super::{basedir, frame, HelperSpec, PrivsepError, HELPER_CMD, LAUNCHER_CMD};
+use super::spec::{HelperSpec, HELPER_CMD, LAUNCHER_CMD};
+use super::{basedir, frame};
 
 /// The running binary, re-executed for the launcher and helpers.
 const SELF_EXE: &str = "/proc/self/exe";
@@ -214,6 +216,22 @@ impl Launcher {
     pub fn reload(&self) -> Result<(), PrivsepError> {
         self.request("RELOAD").map(|_| ())
     }
+}
+
+/// For `roost serve`: when running as root, starts the launcher (which reads `source` itself)
+/// and puts it in the hub, so that services built afterwards (auth) get helpers from it. Call
+/// after binding listeners and before building services; then call
+/// [`restrict::drop_privileges`] with `default_internal_user`. Returns whether a launcher was
+/// started.
+pub fn start_launcher(
+    hub: &crate::runtime::Hub,
+    source: &crate::settings::ConfigSource,
+) -> Result<bool, PrivsepError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(false);
+    }
+    hub.insert(std::sync::Arc::new(Launcher::start(source)?));
+    Ok(true)
 }
 
 /// Live helpers of the launcher, with a wake-up when one exits.

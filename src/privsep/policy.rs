@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::settings::Settings;
 
-use super::HelperSpec;
+pub use super::spec::helper_files;
+use super::spec::HelperSpec;
 
 /// Helper kinds roost implements (`roost __helper` knows how to run them).
 pub const HELPER_KINDS: &[&str] = &["auth-worker"];
@@ -70,32 +71,6 @@ pub fn auth_worker_max(settings: &Settings) -> u32 {
         .auth
         .auth_worker_max_count
         .min(eff.process_limit.max(1))
-}
-
-/// The files helper `kind` may read: for auth-worker, every `shadow` passdb's `file=` (default
-/// `/etc/shadow`).
-pub fn helper_files(settings: &Settings, kind: &str) -> Vec<String> {
-    if kind != "auth-worker" {
-        return Vec::new();
-    }
-    let mut files: Vec<String> = settings
-        .auth
-        .passdb
-        .iter()
-        .filter(|d| d.driver == "shadow")
-        .map(|d| {
-            // The last `file=` wins, as in the shadow passdb's own parsing.
-            d.args
-                .split_whitespace()
-                .rev()
-                .find_map(|w| w.strip_prefix("file="))
-                .unwrap_or("/etc/shadow")
-                .to_string()
-        })
-        .collect();
-    files.sort();
-    files.dedup();
-    files
 }
 
 impl Policy {
