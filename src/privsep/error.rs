@@ -30,6 +30,7 @@ pub enum PrivsepError {
     Protocol(String),
     #[error("refused: {0}")]
     Refused(String),
-    #[error("launcher: {0}")]
+    /// The launcher process said no, or went away (its own words).
+    #[error("{0}")]
     Launcher(String),
 }

@@ -143,7 +143,7 @@ impl Launcher {
             let s = sock.lock().expect("launcher socket lock");
             frame::recv_with_fd(s.as_raw_fd())?
         }
-        .ok_or_else(|| PrivsepError::Launcher("exited before it was ready".into()))?;
+        .ok_or_else(|| PrivsepError::Launcher("the launcher exited before it was ready".into()))?;
         match String::from_utf8_lossy(&hello).split_once('\t') {
             None if hello == b"READY" => Ok(launcher),
             Some(("ERR", why)) => Err(PrivsepError::Launcher(why.to_string())),
@@ -167,7 +167,7 @@ impl Launcher {
         let fd = sock.as_raw_fd();
         frame::send_with_fd(fd, req.as_bytes(), None)?;
         let (reply, passed) = frame::recv_with_fd(fd)?
-            .ok_or_else(|| PrivsepError::Launcher("closed its socket".into()))?;
+            .ok_or_else(|| PrivsepError::Launcher("the launcher closed its socket".into()))?;
         let reply = String::from_utf8_lossy(&reply).into_owned();
         match reply.split_once('\t').unwrap_or((&reply, "")) {
             ("OK", rest) => Ok((rest.to_string(), passed)),
