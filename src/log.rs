@@ -18,6 +18,9 @@ use tracing_subscriber::{Layer, Registry};
 
 use crate::settings::{CoreSettings, LogFormat};
 
+pub mod throttle;
+pub use throttle::{throttled, Throttle};
+
 /// Dovecot-style line formatter.
 pub struct DovecotFormat;
 
@@ -101,10 +104,29 @@ where
             w,
             "{}: {}{}",
             level_word(event.metadata().level()),
-            f.message,
-            f.rest
+            escape_controls(&f.message),
+            escape_controls(&f.rest)
         )
     }
+}
+
+/// One event is one line: control characters that client input may carry (NUL, CR, LF, ESC,
+/// DEL, C1 controls) are written as `\xNN` / `\u{NNNN}` so they cannot forge or garble lines.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if (c as u32) < 0x100 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC, without a date crate.
@@ -251,6 +273,40 @@ mod tests {
             Some("lmtp")
         );
         assert_eq!(service_from_target("roost::master::pool"), None);
+    }
+
+    #[test]
+    fn control_bytes_are_escaped_in_text_lines() {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let sink = buf.clone();
+        let subscriber = Registry::default().with(
+            tracing_subscriber::fmt::layer()
+                .event_format(DovecotFormat)
+                .with_writer(move || sink.clone()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            let user = "bob\0\r\n2026-01-01 00:00:00 auth: Info: forged\x1b[31m";
+            tracing::info!(service = "auth", "user={user}");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert!(
+            text.ends_with("auth: Info: user=bob\\x00\\x0d\\x0a2026-01-01 00:00:00 auth: Info: forged\\x1b[31m\n"),
+            "{text:?}"
+        );
+        assert_eq!(escape_controls("plain"), "plain");
+        assert_eq!(escape_controls("a\u{85}b"), "a\\x85b");
     }
 
     #[test]

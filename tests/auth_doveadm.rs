@@ -5,66 +5,34 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::*;
 
-const SCHEMES: &[&str] = &[
-    "PLAIN",
-    "CLEARTEXT",
-    "CRYPT",
-    "DES-CRYPT",
-    "MD5-CRYPT",
-    "SHA256-CRYPT",
-    "SHA512-CRYPT",
-    "BLF-CRYPT",
-    "ARGON2I",
-    "ARGON2ID",
-    "SHA",
-    "SSHA",
-    "SHA256",
-    "SSHA256",
-    "SHA512",
-    "SSHA512",
-    "PBKDF2",
-    "CRAM-MD5",
-    "SHA256.HEX",
-    "SSHA.B64",
-    "SHA512.HEX",
-];
-
-fn doveadm(args: &[&str]) -> (i32, String) {
-    let out = Command::new("doveadm")
-        .args(args)
-        .output()
-        .expect("doveadm must be installed (Debian package dovecot-core)");
-    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-    s.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), s)
+/// The shared schemes and a hex-encoded SHA512.
+fn schemes() -> Vec<&'static str> {
+    schemes_and(&["SHA512.HEX"])
 }
 
 fn user_name(scheme: &str) -> String {
     format!("u-{}", scheme.to_ascii_lowercase().replace('.', "-"))
 }
 
-/// Starts roost with a passwd-file passdb and userdb holding `users`; the returned dir holds
-/// the file and must outlive the server.
-fn start(tag: &str, users: &str) -> (common::TempDir, Server) {
-    let dir = common::TempDir::new(&format!("{tag}-users"));
-    let keep = dir.0.join("users");
-    std::fs::write(&keep, users).unwrap();
+/// Starts roost with a passwd-file passdb and userdb holding `users`.
+fn start(tag: &str, users: &str) -> Server {
+    let launch = Launch::new(tag);
+    let keep = launch.dir().write("users", users);
     let extra = format!(
         "auth_mechanisms = \"plain login\"\nauth_cache_size = \"1 M\"\n\n[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{p}\"\n\n[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{p}\"\n",
         p = keep.display()
     );
-    (dir, Server::start(tag, &extra))
+    launch.config(&extra).start()
 }
 
 #[test]
 fn doveadm_auth_test_every_scheme() {
     let mut users = String::new();
-    for (i, s) in SCHEMES.iter().enumerate() {
+    for (i, s) in schemes().iter().enumerate() {
         let (rc, hash) = doveadm(&["pw", "-s", s, "-p", "pass word"]);
         assert_eq!(rc, 0, "doveadm pw -s {s}: {hash}");
         users.push_str(&format!(
@@ -75,10 +43,10 @@ fn doveadm_auth_test_every_scheme() {
             2000 + i
         ));
     }
-    let (_users, server) = start("auth-schemes", &users);
+    let server = start("auth-schemes", &users);
     let sock = server.base_dir.join("auth-client");
     let sock = sock.to_str().unwrap();
-    for s in SCHEMES {
+    for s in schemes() {
         let u = user_name(s);
         let (rc, out) = doveadm(&["auth", "test", "-a", sock, &u, "pass word"]);
         assert_eq!(rc, 0, "{s}: {out}\nlog:\n{}", server.log_text());
@@ -119,7 +87,7 @@ fn doveadm_auth_test_every_scheme() {
         "roost_auth_requests_total",
         "mechanism=\"PLAIN\",result=\"ok\"",
     );
-    assert_eq!(m, Some(SCHEMES.len() as f64 + 1.0), "{}", server.scrape());
+    assert_eq!(m, Some(schemes().len() as f64 + 1.0), "{}", server.scrape());
     let scrape = server.scrape();
     for help in [
         "# HELP roost_auth_requests_total",
@@ -135,7 +103,10 @@ fn doveadm_auth_test_every_scheme() {
         .metric("roost_auth_cache_misses_total", "")
         .unwrap_or(0.0);
     assert!(hits >= 2.0, "hits {hits}\n{scrape}");
-    assert!(misses >= SCHEMES.len() as f64, "misses {misses}\n{scrape}");
+    assert!(
+        misses >= schemes().len() as f64,
+        "misses {misses}\n{scrape}"
+    );
     // doveadm auth cache flush over auth-master.
     let master = server.base_dir.join("auth-master");
     let master = master.to_str().unwrap();
@@ -169,7 +140,7 @@ fn doveadm_auth_test_every_scheme() {
 
 #[test]
 fn doveadm_lookup_and_user_over_auth_userdb() {
-    let (_users, server) = start(
+    let server = start(
         "auth-userdb",
         "alice:{PLAIN}apw:1000:1001::/home/alice::userdb_mail=maildir:~/Maildir userdb_quota_rule=*:storage=1G\nbob:{PLAIN}b:1002:1002::/home/bob\nnob:{PLAIN}x:65534:65534::/nonexistent\n",
     );
@@ -194,8 +165,9 @@ fn doveadm_lookup_and_user_over_auth_userdb() {
     assert_eq!(out.lines().collect::<Vec<_>>(), ["alice", "bob", "nob"]);
     // On the 0666 userdb socket an unprivileged peer only sees users with its own uid.
     let as_nobody = |user: &str| {
-        let out = Command::new("setpriv")
-            .args([
+        let out = run_tool(
+            "setpriv",
+            &[
                 "--reuid=nobody",
                 "--regid=nogroup",
                 "--clear-groups",
@@ -204,13 +176,9 @@ fn doveadm_lookup_and_user_over_auth_userdb() {
                 "-a",
                 sock,
                 user,
-            ])
-            .output()
-            .expect("setpriv (util-linux) must be installed");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+            ],
+        );
+        (out.ok, out.stdout)
     };
     let (ok, out) = as_nobody("alice");
     assert!(!ok && !out.contains("/home/alice"), "{out}");

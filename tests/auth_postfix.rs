@@ -7,9 +7,9 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{free_port, Server, TempDir};
+use common::*;
 
 struct Postfix {
     child: Child,
@@ -19,9 +19,8 @@ struct Postfix {
 impl Drop for Postfix {
     fn drop(&mut self) {
         // SIGTERM lets master stop its smtpd/proxymap children.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.queue);
     }
@@ -80,55 +79,50 @@ fn start_postfix(dir: &std::path::Path, port: u16, sasl_path: &std::path::Path) 
         .spawn()
         .expect("Postfix's master must be installed (Debian package postfix)");
     let pf = Postfix { child, queue };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "postfix did not start: {:?}",
-            std::fs::read_to_string(dir.join("maillog"))
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        wait_until(Duration::from_secs(15), || port_open(port)),
+        "postfix did not start: {}",
+        read_text(&dir.join("maillog"))
+    );
     pf
 }
 
 fn swaks(port: u16, mech: &str, user: &str, pass: &str) -> String {
-    let out = Command::new("swaks")
-        .args([
+    let server = format!("127.0.0.1:{port}");
+    run_tool(
+        "swaks",
+        &[
             "--server",
-            &format!("127.0.0.1:{port}"),
+            &server,
             "--auth",
             mech,
             "--auth-user",
             user,
-        ])
-        .args([
             "--auth-password",
             pass,
             "--quit-after",
             "AUTH",
             "--timeout",
             "20",
-        ])
-        .output()
-        .expect("swaks must be installed");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+        ],
+    )
+    .all()
 }
 
 #[test]
 fn postfix_smtpd_sasl_through_roost() {
-    let users = TempDir::new("postfix-users");
-    let file = users.0.join("users");
-    std::fs::write(&file, "alice:{SHA256-CRYPT}$5$D4x4j8OMtODd/oDk$MBec14XGi2Fezqx8iEGzgABgxeLwGEOinv1d1KUuX10:1000:1000::/home/alice\n").unwrap();
+    let launch = Launch::new("auth-postfix");
+    let file = launch.dir().write("users", "alice:{SHA256-CRYPT}$5$D4x4j8OMtODd/oDk$MBec14XGi2Fezqx8iEGzgABgxeLwGEOinv1d1KUuX10:1000:1000::/home/alice\n");
     let extra = format!(
         "auth_mechanisms = \"plain login\"\n\n[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{f}\"\n\n[service.auth.unix_listener.auth-client]\nmode = \"0666\"\n",
         f = file.display()
     );
-    let server = Server::start("auth-postfix", &extra);
+    let server = launch.config(&extra).start();
     let pfdir = TempDir::new("postfix");
     let port = free_port();
-    let _pf = start_postfix(&pfdir.0, port, &server.base_dir.join("auth-client"));
-    let maillog = || std::fs::read_to_string(pfdir.0.join("maillog")).unwrap_or_default();
+    let _pf = start_postfix(pfdir.path(), port, &server.base_dir.join("auth-client"));
+    let maillog_path = pfdir.join("maillog");
+    let maillog = || read_text(&maillog_path);
 
     let out = swaks(port, "PLAIN", "alice", "secret pw");
     assert!(
@@ -150,14 +144,12 @@ fn postfix_smtpd_sasl_through_roost() {
     );
     assert!(!out.contains("235 "), "{out}");
     // Postfix writes its log asynchronously: give it a moment under load.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !maillog().contains("SASL PLAIN authentication failed")
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
     assert!(
-        maillog().contains("SASL PLAIN authentication failed"),
+        wait_file_contains(
+            &maillog_path,
+            "SASL PLAIN authentication failed",
+            Duration::from_secs(10)
+        ),
         "{}",
         maillog()
     );

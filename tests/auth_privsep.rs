@@ -5,21 +5,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir};
-
-fn doveadm(args: &[&str]) -> (i32, String) {
-    let out = Command::new("doveadm")
-        .args(args)
-        .output()
-        .expect("doveadm must be installed (Debian package dovecot-core)");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
+use common::*;
 
 /// Pids of `roost __helper` processes whose parent is `parent`.
 fn helpers(parent: i32) -> Vec<i32> {
@@ -56,14 +44,14 @@ fn shadow_login(server: &Server) -> (i32, String) {
     ])
 }
 
-fn setup(tag: &str, worker_user: &str) -> (TempDir, Server) {
+fn setup(tag: &str, worker_user: &str) -> Server {
     setup_with(tag, worker_user, "")
 }
 
 /// As [`setup`], with `prefix` (top-level settings) put first in the config.
-fn setup_with(tag: &str, worker_user: &str, prefix: &str) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let shadow = dir.0.join("shadow");
+fn setup_with(tag: &str, worker_user: &str, prefix: &str) -> Server {
+    let launch = Launch::new(tag);
+    let shadow = launch.dir().join("shadow");
     let (rc, hash) = doveadm(&["pw", "-s", "SHA512-CRYPT", "-p", "shadow pw"]);
     assert_eq!(rc, 0, "{hash}");
     let hash = hash.trim().trim_start_matches("{SHA512-CRYPT}");
@@ -79,14 +67,13 @@ fn setup_with(tag: &str, worker_user: &str, prefix: &str) -> (TempDir, Server) {
         "{prefix}auth_mechanisms = \"plain\"\n\n[[passdb]]\ndriver = \"shadow\"\nargs = \"file={}\"\n\n[[userdb]]\ndriver = \"passwd\"\n\n[service.auth-worker]\nvsz_limit = \"128 M\"\nuser = \"{worker_user}\"\n",
         shadow.display()
     );
-    let server = Server::start(tag, &extra);
-    (dir, server)
+    launch.config(&extra).start()
 }
 
 #[test]
 fn shadow_through_root_helper_survives_kill() {
     assert!(nix_is_root(), "this test needs root");
-    let (_d, server) = setup("auth-privsep", "");
+    let server = setup("auth-privsep", "");
     let sock = server.base_dir.join("auth-client");
     let sock = sock.to_str().unwrap();
     let (rc, out) = doveadm(&["auth", "test", "-a", sock, "sam", "shadow pw"]);
@@ -151,7 +138,7 @@ fn shadow_through_root_helper_survives_kill() {
 #[test]
 fn helper_user_is_applied() {
     assert!(nix_is_root(), "this test needs root");
-    let (_d, server) = setup("auth-privsep-nobody", "nobody");
+    let server = setup("auth-privsep-nobody", "nobody");
     // The shadow file is root-only, so as nobody the lookup fails (temporarily).
     let (rc, out) = shadow_login(&server);
     assert_ne!(rc, 0, "{out}");
@@ -203,7 +190,7 @@ fn launcher_process_spawns_restricted_helpers() {
     .unwrap();
     let source = ConfigSource::File(cfg);
     let settings = load(&source).unwrap().settings;
-    let launcher = Launcher::start_with(std::path::Path::new(common::BIN), &source).unwrap();
+    let launcher = Launcher::start_with(std::path::Path::new(BIN), &source).unwrap();
     let Launcher::Process { pid: lpid, .. } = &launcher else {
         panic!()
     };
@@ -256,37 +243,30 @@ fn launcher_process_spawns_restricted_helpers() {
 fn without_root_a_root_worker_refuses_to_start() {
     assert!(nix_is_root(), "this test needs root (to switch to nobody)");
     let dir = TempDir::new("auth-privsep-noroot");
-    let mut perms = std::fs::metadata(&dir.0).unwrap().permissions();
+    let mut perms = std::fs::metadata(dir.path()).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
-    std::fs::set_permissions(&dir.0, perms).unwrap();
-    let cfg = dir.0.join("roost.toml");
-    std::fs::write(
-        &cfg,
+    std::fs::set_permissions(dir.path(), perms).unwrap();
+    let cfg = dir.write(
+        "roost.toml",
         format!(
             "base_dir = \"{d}/run\"\nlisten = \"127.0.0.1\"\nlog_path = \"{d}/roost.log\"\ndefault_internal_user = \"nobody\"\ndefault_login_user = \"nobody\"\n\n[[passdb]]\ndriver = \"shadow\"\n\n[service.stats.inet_listener.http]\nport = 0\n",
-            d = dir.0.display()
+            d = dir.path().display()
         ),
-    )
-    .unwrap();
-    let out = Command::new("setpriv")
-        .args([
+    );
+    let out = run_tool(
+        "setpriv",
+        &[
             "--reuid=nobody",
             "--regid=nogroup",
             "--clear-groups",
-            common::BIN,
+            BIN,
             "serve",
             "-c",
-        ])
-        .arg(&cfg)
-        .output()
-        .expect("setpriv (util-linux) must be installed");
-    let log = std::fs::read_to_string(dir.0.join("roost.log")).unwrap_or_default();
-    let all = format!(
-        "{}{}{log}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+            cfg.to_str().unwrap(),
+        ],
     );
-    assert!(!out.status.success(), "roost must not start: {all}");
+    let all = out.all() + &read_text(&dir.join("roost.log"));
+    assert!(!out.ok, "roost must not start: {all}");
     assert!(
         all.contains("auth-worker: needs user 'root' but roost is not running as root"),
         "{all}"
@@ -320,7 +300,7 @@ fn children_with(parent: i32, word: &[u8]) -> Vec<i32> {
 fn started_as_root_the_server_drops_to_default_internal_user_and_shadow_goes_through_the_launcher()
 {
     assert!(nix_is_root(), "this test needs root");
-    let (_d, server) = setup_with(
+    let server = setup_with(
         "auth-privsep-drop",
         "",
         "default_internal_user = \"nobody\"\n",
@@ -365,9 +345,9 @@ fn started_as_root_the_server_drops_to_default_internal_user_and_shadow_goes_thr
         .log_text()
         .contains("dropped privileges to default_internal_user nobody"));
     // The dropped server can still reload and stop cleanly (it owns base_dir now).
-    let (ok, _, err) = server.cli(&["reload"]);
-    assert!(ok, "{err}");
-    let (ok, _, err) = server.cli(&["stop"]);
-    assert!(ok, "{err}");
+    let r = server.cli(&["reload"]);
+    assert!(r.ok, "{}", r.stderr);
+    let r = server.cli(&["stop"]);
+    assert!(r.ok, "{}", r.stderr);
     assert!(!server.base_dir.join("master.pid").exists());
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{free_port, Server, TempDir};
+use common::*;
 
 fn body(id: &str) -> String {
     let filler = "x".repeat(76);
@@ -95,9 +95,9 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn sigkill_mid_data_loses_nothing_acknowledged() {
     let dir = TempDir::new("crash-mail");
-    let users = dir.0.join("users");
+    let users = dir.join("users");
     std::fs::write(&users, "bob:{PLAIN}x:1000:1000::/nonexistent\n").unwrap();
-    let root = dir.0.join("mail");
+    let root = dir.join("mail");
     let port = free_port();
     let extra = format!(
         "protocols = [\"lmtp\"]\nmail_location = \"maildir:{}/%n\"\n\n\
@@ -129,10 +129,10 @@ fn sigkill_mid_data_loses_nothing_acknowledged() {
     }
     std::thread::sleep(Duration::from_millis(150));
     // SIGKILL: no chance to clean up.
-    server.signal(libc::SIGKILL);
+    server.signal(Signal::SIGKILL);
     let code = server.wait_exit(Duration::from_secs(10));
     assert!(
-        server.child.is_none() && code.is_none(),
+        !server.is_running() && code.is_none(),
         "roost must be dead by SIGKILL"
     );
     for t in threads {

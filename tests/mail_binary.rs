@@ -8,11 +8,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{free_port, Server, TempDir};
+use common::*;
 
 struct Mail {
     server: Server,
-    _dir: TempDir,
     mail: std::path::PathBuf,
     lmtp: u16,
     pop3: u16,
@@ -20,14 +19,12 @@ struct Mail {
 }
 
 fn start(tag: &str) -> Mail {
-    let dir = TempDir::new(&format!("{tag}-mail"));
-    let users = dir.0.join("users");
-    std::fs::write(
-        &users,
+    let launch = Launch::new(tag);
+    let users = launch.dir().write(
+        "users",
         "bob:{PLAIN}bobpw:1000:1000::/nonexistent\nalice:{PLAIN}alicepw:1000:1000::/nonexistent\n",
-    )
-    .unwrap();
-    let mail = dir.0.join("mail");
+    );
+    let mail = launch.dir().join("mail");
     let (lmtp, pop3, pop3s) = (free_port(), free_port(), free_port());
     let extra = format!(
         "protocols = [\"lmtp\", \"pop3\"]\nmail_location = \"maildir:{m}/%n\"\n\
@@ -41,10 +38,9 @@ disable_plaintext_auth = \"no\"\n\n\
         m = mail.display(),
         u = users.display()
     );
-    let server = Server::start(tag, &extra);
+    let server = launch.config(&extra).start();
     Mail {
         server,
-        _dir: dir,
         mail,
         lmtp,
         pop3,
@@ -52,17 +48,8 @@ disable_plaintext_auth = \"no\"\n\n\
     }
 }
 
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what} must be installed for this test: {e}"));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed: {text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+fn run_ok(cmd: &mut Command, what: &str) -> String {
+    run(cmd).stdout_ok(what)
 }
 
 fn files(dir: &Path) -> usize {
@@ -105,13 +92,13 @@ print(p.quit().decode())
 fn lmtp_and_pop3_through_the_binary_with_real_clients() {
     let m = start("mailflow");
     // smtplib: two known recipients, one unknown; one reply per accepted recipient.
-    let out = run(
+    let out = run_ok(
         Command::new("python3").args(["-c", SMTPLIB, &m.lmtp.to_string()]),
         "python3",
     );
     assert_eq!(out, "250\n550\n250\n250 250\n");
     // swaks: one recipient.
-    let out = run(
+    let out = run_ok(
         Command::new("swaks").args([
             "--protocol",
             "LMTP",
@@ -133,7 +120,7 @@ fn lmtp_and_pop3_through_the_binary_with_real_clients() {
     assert_eq!(files(&m.mail.join("alice")), 1);
 
     // poplib through pop3-login → pop3: exact bytes, UIDLs from the uidlist.
-    let out = run(
+    let out = run_ok(
         Command::new("python3").args(["-c", POPLIB, &m.pop3.to_string()]),
         "python3",
     );
@@ -163,11 +150,11 @@ fn lmtp_and_pop3_through_the_binary_with_real_clients() {
     assert_eq!(lines.last(), Some(&"+OK Logging out."));
 
     // curl: plain, STLS and implicit TLS retrieve the same bytes.
-    let plain = run(
+    let plain = run_ok(
         Command::new("curl").args(["-sS", &format!("pop3://bob:bobpw@127.0.0.1:{}/1", m.pop3)]),
         "curl",
     );
-    let stls = run(
+    let stls = run_ok(
         Command::new("curl").args([
             "-sS",
             "--ssl-reqd",
@@ -176,7 +163,7 @@ fn lmtp_and_pop3_through_the_binary_with_real_clients() {
         ]),
         "curl",
     );
-    let implicit = run(
+    let implicit = run_ok(
         Command::new("curl").args([
             "-sS",
             "-k",

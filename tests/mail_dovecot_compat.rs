@@ -3,12 +3,16 @@
 //! same UIDs and the UIDL values Dovecot's POP3 would give. A throw-away Dovecot (auth only,
 //! no listeners) runs in a temp dir for doveadm's userdb lookups.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use common::*;
 use roost::mail::maildir::mailbox::Change;
 use roost::mail::maildir::{Flags, Maildir};
 use roost::protocol::pop3::uidl::{expand, UidlVars};
@@ -50,12 +54,9 @@ userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={
             dir.display()
         );
         // Wait for auth's userdb socket.
-        for _ in 0..100 {
-            if dir.join("base/auth-userdb").exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_until(Duration::from_secs(5), || {
+            dir.join("base/auth-userdb").exists()
+        });
         Dovecot {
             dir: dir.to_path_buf(),
             pop3_port,
@@ -128,29 +129,10 @@ fn fetch_uid_flags(d: &Dovecot) -> Vec<(u32, String)> {
     v
 }
 
-/// A free loopback port below the ephemeral range, varied per run (anchor Dovecot and other
-/// tests use ports in the same range: skip the busy ones).
-fn free_port() -> u16 {
-    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let base = 21000 + (std::process::id() % 4000) as u16 + call * 101;
-    (0..4000)
-        .map(|i| 21000 + (base - 21000 + i * 7) % 8000)
-        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        .expect("a free port")
-}
-
-fn temp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("roost-compat-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn dovecot_and_roost_agree_on_uids_flags_and_uidls() {
-    let dir = temp("share");
-    let dovecot = Dovecot::start(&dir);
+    let dir = TempDir::new("compat-share");
+    let dovecot = Dovecot::start(dir.path());
     let inbox_dir = dir.join("mail/bob");
     let roost = Maildir::open(&inbox_dir, &inbox_dir, true, true, "roost.test").unwrap();
 
@@ -320,8 +302,8 @@ fn concurrent_roost_and_dovecot_deliveries_get_one_uid_sequence() {
         }
         return;
     }
-    let dir = temp("concurrent");
-    let dovecot = Dovecot::start(&dir);
+    let dir = TempDir::new("compat-concurrent");
+    let dovecot = Dovecot::start(dir.path());
     let inbox = dir.join("mail/bob");
     fs::create_dir_all(&inbox).unwrap();
     dovecot.chown_mail();

@@ -2,13 +2,13 @@
 //! `send-proxy-v2-ssl` in front of a `haproxy = yes` listener, and refused headers (untrusted
 //! peer, too slow, garbage) closed silently and counted in `/metrics`.
 
-mod net_support;
+mod common;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use net_support::*;
+use common::*;
 use roost::net::tls::devcerts::TestCa;
 use tokio_rustls::rustls;
 
@@ -21,25 +21,22 @@ impl Drop for Haproxy {
     }
 }
 
-/// health-check behind a `haproxy = yes` listener trusted from 127.0.0.1, and plain metrics.
-fn start_roost(tag: &str) -> (Server, u16, u16) {
-    let dir = tempdir(tag);
-    let (proxied, metrics) = (free_port(), free_port());
+/// health-check behind a `haproxy = yes` listener trusted from 127.0.0.1.
+fn start_roost(tag: &str) -> (Server, u16) {
+    let proxied = free_port();
     let cfg = format!(
-        r#"haproxy_trusted_networks = "127.0.0.1"
+        r#"log_debug = true
+haproxy_trusted_networks = "127.0.0.1"
 haproxy_timeout = "1 s"
 metrics_remote_ip = true
 
 [service.health-check.inet_listener.proxied]
 port = {proxied}
 haproxy = true
-
-[service.stats.inet_listener.http]
-port = {metrics}
 "#
     );
-    let server = Server::start(&dir, &cfg, &[proxied, metrics]);
-    (server, proxied, metrics)
+    let server = Launch::new(tag).config(&cfg).ready_on(&[proxied]).start();
+    (server, proxied)
 }
 
 /// The "connection accepted" debug lines of listener `proxied` for client address `rip`.
@@ -59,7 +56,7 @@ fn accepted_lines(server: &Server, rip: &str) -> Vec<String> {
 #[test]
 fn haproxy_send_proxy_v1_v2_and_v2_ssl_pass_the_original_client_address() {
     let haproxy_bin = require_tool("haproxy");
-    let (server, proxied, metrics) = start_roost("haproxy");
+    let (server, proxied) = start_roost("haproxy");
     let dir = &server.dir;
     let ca = TestCa::new("haproxy test CA");
     let front = ca.server(&["localhost"]);
@@ -105,15 +102,11 @@ backend v2ssl
             .expect("start haproxy"),
     );
     for p in [p1, p2, p3] {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "haproxy did not open {p}: {}",
-                std::fs::read_to_string(dir.join("haproxy.err")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            wait_until(Duration::from_secs(10), || port_open(p)),
+            "haproxy did not open {p}: {}",
+            read_text(&dir.join("haproxy.err"))
+        );
     }
     // The probes above reached roost as proxied connections from 127.0.0.1; from here on the
     // client is 127.0.0.2 and haproxy talks to roost from 127.0.0.1.
@@ -143,25 +136,24 @@ backend v2ssl
         server.log_text()
     );
     // The accepted headers show in the metrics, by version.
-    let text = http_get(metrics, "/metrics");
+    let text = server.scrape();
+    let proxied = "service=\"health-check\",listener=\"proxied\"";
     for version in ["v1", "v2"] {
-        let key = format!(
-            "roost_listener_proxy_accepted_total{{service=\"health-check\",listener=\"proxied\",version=\"{version}\",command=\"proxy\"}}"
-        );
-        assert!(metric(&text, &key) >= 1.0, "{key} missing:\n{text}");
+        let labels = format!("{proxied},version=\"{version}\",command=\"proxy\"");
+        let v = metric_value(&text, "roost_listener_proxy_accepted_total", &labels);
+        assert!(v >= Some(1.0), "{labels}: {v:?}\n{text}");
     }
     // The original client addresses, not haproxy's, label the per-client counter.
     for rip in ["127.0.0.2", "127.0.0.3"] {
-        let key = format!(
-            "roost_service_client_connections_total{{service=\"health-check\",listener=\"proxied\",remote_ip=\"{rip}\"}}"
-        );
-        assert!(metric(&text, &key) >= 1.0, "{key} missing:\n{text}");
+        let labels = format!("{proxied},remote_ip=\"{rip}\"");
+        let v = metric_value(&text, "roost_service_client_connections_total", &labels);
+        assert!(v >= Some(1.0), "{labels}: {v:?}\n{text}");
     }
 }
 
 #[test]
 fn untrusted_slow_and_garbage_headers_are_closed_silently_and_counted() {
-    let (server, proxied, metrics) = start_roost("refused");
+    let (server, proxied) = start_roost("refused");
 
     // 127.0.0.5 is not in haproxy_trusted_networks.
     let mut s = connect_from("127.0.0.5", proxied);
@@ -187,12 +179,11 @@ fn untrusted_slow_and_garbage_headers_are_closed_silently_and_counted() {
     s.write_all(b"192.0.2.1 4000 143\r\n").unwrap();
     ping(&mut s);
 
-    let text = http_get(metrics, "/metrics");
+    let text = server.scrape();
     for reason in ["untrusted", "timeout", "invalid"] {
-        let key = format!(
-            "roost_listener_proxy_rejected_total{{service=\"health-check\",listener=\"proxied\",reason=\"{reason}\"}}"
-        );
-        assert!(metric(&text, &key) >= 1.0, "{key} missing:\n{text}");
+        let labels = format!("service=\"health-check\",listener=\"proxied\",reason=\"{reason}\"");
+        let v = metric_value(&text, "roost_listener_proxy_rejected_total", &labels);
+        assert!(v >= Some(1.0), "{labels}: {v:?}\n{text}");
     }
     let log = server.log_text();
     assert!(log.contains("Client not trusted (rip=127.0.0.5)"), "{log}");

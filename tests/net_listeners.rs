@@ -1,13 +1,13 @@
 //! Listener sockets of the real binary: a unix listener's mode and owner, stale-socket
 //! replacement, refusal when another server owns the socket, removal on stop, and IPv6 `::1`.
 
-mod net_support;
+mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
-use net_support::*;
+use common::*;
 
 fn unix_config(plain: u16) -> String {
     format!(
@@ -24,8 +24,8 @@ group = "nogroup"
 
 #[test]
 fn unix_listener_gets_mode_and_owner_replaces_a_stale_socket_and_is_removed_on_stop() {
-    let dir = tempdir("unix");
-    let base = dir.join("base");
+    let launch = Launch::new("unix");
+    let base = launch.dir().join("run");
     std::fs::create_dir_all(&base).unwrap();
     let path = base.join("health-sock");
     // A socket file left behind by a dead server.
@@ -33,7 +33,10 @@ fn unix_listener_gets_mode_and_owner_replaces_a_stale_socket_and_is_removed_on_s
     assert!(path.exists());
 
     let plain = free_port();
-    let mut server = Server::start(&dir, &unix_config(plain), &[plain]);
+    let mut server = launch
+        .config(&unix_config(plain))
+        .ready_on(&[plain])
+        .start();
     let meta = std::fs::metadata(&path).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
@@ -46,54 +49,47 @@ fn unix_listener_gets_mode_and_owner_replaces_a_stale_socket_and_is_removed_on_s
     ping(&mut s);
     drop(s);
 
-    server.stop();
+    assert_eq!(server.stop(), Some(0));
     assert!(!path.exists(), "the socket must be removed on stop");
 }
 
 #[test]
 fn a_socket_another_live_server_answers_on_is_a_start_up_error() {
-    let dir = tempdir("unixbusy");
+    let dir = TempDir::new("unixbusy");
     let base = dir.join("base");
     std::fs::create_dir_all(&base).unwrap();
     let path = base.join("health-sock");
     let _other = UnixListener::bind(&path).unwrap();
-    let cfg = dir.join("roost.toml");
-    std::fs::write(
-        &cfg,
+    let cfg = dir.write(
+        "roost.toml",
         format!(
             "base_dir = \"{}\"\nlisten = \"127.0.0.1\"\n{}",
             base.display(),
             unix_config(free_port())
         ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args(["serve", "-c"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("Socket already exists") && err.contains("health-sock"),
-        "{err}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    let out = roost(&["serve", "-c", cfg.to_str().unwrap()]);
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("Socket already exists") && out.stderr.contains("health-sock"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn ipv6_loopback_listener_answers() {
-    let dir = tempdir("ipv6");
     let (v6, plain) = (free_port(), free_port());
     let cfg = format!(
-        r#"[service.health-check.inet_listener.v6]
+        r#"log_debug = true
+[service.health-check.inet_listener.v6]
 address = "::1"
 port = {v6}
 [service.health-check.inet_listener.plain]
 port = {plain}
 "#
     );
-    let server = Server::start(&dir, &cfg, &[plain]);
+    let server = Launch::new("ipv6").config(&cfg).ready_on(&[plain]).start();
     let addr: std::net::SocketAddr = format!("[::1]:{v6}").parse().unwrap();
     let mut s = connect(addr);
     ping(&mut s);

@@ -1,13 +1,13 @@
 //! Immediate TLS on the real binary: openssl s_client and rustls clients, TLS 1.2 and 1.3, SNI,
 //! SIGHUP certificate swap, HTTPS metrics with curl, `ssl = no` dropping ssl listeners.
 
-mod net_support;
+mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use net_support::*;
+use common::*;
 use roost::net::tls::devcerts::TestCa;
 use tokio_rustls::rustls;
 
@@ -20,10 +20,11 @@ struct Tls {
 
 /// health-check with a plain and an `ssl = yes` listener; `mail.example.test` has its own cert.
 fn start(tag: &str, extra: &str) -> Tls {
-    let dir = tempdir(tag);
+    let launch = Launch::new(tag);
+    let dir = launch.dir().path();
     let ca = TestCa::new("roost test CA");
-    let (c, k) = write_pair(&dir, "default", &ca.server(&["localhost"]));
-    let (mc, mk) = write_pair(&dir, "mail", &ca.server(&["mail.example.test"]));
+    let (c, k) = write_pair(dir, "default", &ca.server(&["localhost"]));
+    let (mc, mk) = write_pair(dir, "mail", &ca.server(&["mail.example.test"]));
     let (plain, tls) = (free_port(), free_port());
     let cfg = format!(
         r#"ssl_cert = "{c}"
@@ -41,7 +42,7 @@ port = {tls}
 ssl = true
 "#
     );
-    let server = Server::start(&dir, &cfg, &[plain, tls]);
+    let server = launch.config(&cfg).ready_on(&[plain, tls]).start();
     Tls {
         ca,
         server,
@@ -96,12 +97,12 @@ fn rustls_client_pings_over_tls12_and_tls13_and_the_plain_listener_stays_plain()
     let t = start("rustls", "");
     for v in [&rustls::version::TLS12, &rustls::version::TLS13] {
         let cfg = tls_client(&t.ca, &[v]);
-        let tcp = connect(format!("127.0.0.1:{}", t.tls).parse().unwrap());
+        let tcp = connect_port(t.tls);
         let mut s = tls_connect(cfg, "localhost", tcp);
         ping(&mut s);
         assert_eq!(s.conn.protocol_version().unwrap(), v.version);
     }
-    let mut plain = connect(format!("127.0.0.1:{}", t.plain).parse().unwrap());
+    let mut plain = connect_port(t.plain);
     ping(&mut plain);
 }
 
@@ -109,19 +110,19 @@ fn rustls_client_pings_over_tls12_and_tls13_and_the_plain_listener_stays_plain()
 fn sighup_swaps_the_certificate_for_new_handshakes_while_old_connections_continue() {
     let t = start("sighup", "shutdown_clients = false\n");
     let cfg = tls_client(&t.ca, rustls::ALL_VERSIONS);
-    let tcp = connect(format!("127.0.0.1:{}", t.tls).parse().unwrap());
+    let tcp = connect_port(t.tls);
     let mut old = tls_connect(cfg.clone(), "localhost", tcp);
     ping(&mut old);
     let first = old.conn.peer_certificates().unwrap()[0].to_vec();
 
     // Replace the files behind ssl_cert/ssl_key, then SIGHUP.
     let renewed = t.ca.server(&["localhost", "renewed.example.test"]);
-    write_pair(&t.server.dir, "default", &renewed);
-    t.server.signal(nix::sys::signal::Signal::SIGHUP);
+    write_pair(t.server.path(), "default", &renewed);
+    t.server.signal(Signal::SIGHUP);
 
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let tcp = connect(format!("127.0.0.1:{}", t.tls).parse().unwrap());
+        let tcp = connect_port(t.tls);
         let mut s = tls_connect(cfg.clone(), "localhost", tcp);
         ping(&mut s);
         let leaf = s.conn.peer_certificates().unwrap()[0].to_vec();
@@ -142,14 +143,14 @@ fn sighup_swaps_the_certificate_for_new_handshakes_while_old_connections_continu
     // A key that does not match: the reload is refused and the renewed certificate stays.
     let other = t.ca.server(&["localhost"]);
     std::fs::write(t.server.dir.join("default.key"), &other.key_pem).unwrap();
-    t.server.signal(nix::sys::signal::Signal::SIGHUP);
+    t.server.signal(Signal::SIGHUP);
     assert!(
         t.server
             .wait_log("Config reload failed: ssl_key", Duration::from_secs(10)),
         "{}",
         t.server.log_text()
     );
-    let tcp = connect(format!("127.0.0.1:{}", t.tls).parse().unwrap());
+    let tcp = connect_port(t.tls);
     let mut s = tls_connect(cfg, "localhost", tcp);
     ping(&mut s);
     assert_eq!(
@@ -161,11 +162,9 @@ fn sighup_swaps_the_certificate_for_new_handshakes_while_old_connections_continu
 #[test]
 fn curl_fetches_https_metrics_from_the_stats_http_listener() {
     let curl = require_tool("curl");
-    let dir = tempdir("curl");
-    let port = free_port();
     // No ssl_cert: the self-signed certificate is generated in base_dir.
-    let cfg = format!("[service.stats.inet_listener.http]\nport = {port}\nssl = true\n");
-    let server = Server::start(&dir, &cfg, &[port]);
+    let server = Launch::new("curl").metrics_tls().start();
+    let port = server.metrics_port;
     let out = Command::new(curl)
         .args(["-sSk", "--max-time", "10"])
         .arg(format!("https://127.0.0.1:{port}/metrics"))
@@ -178,7 +177,7 @@ fn curl_fetches_https_metrics_from_the_stats_http_listener() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(body.contains("roost_"), "{body}");
-    assert!(dir.join("base").join("ssl-selfsigned-cert.pem").is_file());
+    assert!(server.base_dir.join("ssl-selfsigned-cert.pem").is_file());
     // Plain HTTP on the TLS port is refused.
     let out = Command::new(require_tool("curl"))
         .args(["-sS", "--max-time", "5"])
@@ -191,7 +190,6 @@ fn curl_fetches_https_metrics_from_the_stats_http_listener() {
 
 #[test]
 fn global_ssl_no_drops_ssl_listeners_and_port_zero_does_not_fail_start_up() {
-    let dir = tempdir("sslno");
     let (plain, tls) = (free_port(), free_port());
     let cfg = format!(
         r#"ssl = false
@@ -204,8 +202,8 @@ ssl = true
 port = 0
 "#
     );
-    let server = Server::start(&dir, &cfg, &[plain]);
-    let mut s = connect(format!("127.0.0.1:{plain}").parse().unwrap());
+    let server = Launch::new("sslno").config(&cfg).ready_on(&[plain]).start();
+    let mut s = connect_port(plain);
     ping(&mut s);
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", tls)).is_err(),

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{health_check, Pinger, Server};
+use common::*;
 
 const SHORT: Duration = Duration::from_millis(700);
 const LONG: Duration = Duration::from_secs(10);
@@ -13,7 +13,7 @@ const HC: &str = "service=\"health-check\"";
 
 #[test]
 fn capacity_is_process_limit_times_client_limit_and_the_next_waits_in_backlog() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "cap",
         &health_check(port, "process_limit = 2\nclient_limit = 3\n"),
@@ -55,7 +55,7 @@ fn capacity_is_process_limit_times_client_limit_and_the_next_waits_in_backlog() 
 
 #[test]
 fn service_count_one_gives_each_connection_a_new_virtual_process() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "sc1",
         &health_check(port, "service_count = 1\nclient_limit = 5\n"),
@@ -88,7 +88,7 @@ fn service_count_one_gives_each_connection_a_new_virtual_process() {
 
 #[test]
 fn process_min_avail_is_kept_and_idle_kill_shrinks_to_it() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "minavail",
         &health_check(
@@ -121,7 +121,7 @@ fn process_min_avail_is_kept_and_idle_kill_shrinks_to_it() {
 
 #[test]
 fn login_service_kicks_exactly_the_oldest_pre_auth_client_when_full() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "kick",
         &health_check(
@@ -152,8 +152,42 @@ fn login_service_kicks_exactly_the_oldest_pre_auth_client_when_full() {
 }
 
 #[test]
+fn a_reconnect_flood_of_kicks_writes_one_line_and_a_count_per_window() {
+    let port = free_port();
+    let s = Server::start(
+        "kickflood",
+        &health_check(
+            port,
+            "type = \"login\"\nprocess_limit = 1\nclient_limit = 2\n",
+        ),
+    );
+    // Every newcomer kicks the oldest: 300 connections give 298 kicks.
+    let mut held = std::collections::VecDeque::new();
+    for _ in 0..300 {
+        let mut c = Pinger::connect(port);
+        assert_eq!(c.ping(LONG).as_deref(), Some("PONG"));
+        held.push_back(c);
+        if held.len() > 2 {
+            held.pop_front();
+        }
+    }
+    s.wait_metric("roost_login_kicked_total", HC, LONG, |v| v == 298.0);
+    assert!(
+        s.wait_log("more pre-login clients kicked", Duration::from_secs(8)),
+        "no summary line: {}",
+        s.log_text()
+    );
+    let log = s.log_text();
+    let lines = log.matches("Connection queue full (oldest").count();
+    assert!(
+        (1..=3).contains(&lines),
+        "{lines} kick lines for 298 kicks:\n{log}"
+    );
+}
+
+#[test]
 fn saturated_service_drops_connections_after_ten_seconds() {
-    let port = common::free_port();
+    let port = free_port();
     let s = Server::start(
         "drop",
         &health_check(port, "process_limit = 1\nclient_limit = 1\n"),

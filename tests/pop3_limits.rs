@@ -5,13 +5,15 @@
 //! authenticated client wait for `+OK Logged in.` instead of failing; with
 //! mail_max_userip_connections=2 the third session of one user from one address is refused.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use common::TempDir;
 use roost::master::WorkerPool;
 use roost::net::{BoundListener, Conn, FrontDoor, ListenerKind, ListenerSpec};
 use roost::runtime::{BoxFuture, Handoff, Hub, Service};
@@ -98,14 +100,9 @@ fn limits(process_limit: u32, client_limit: u32) -> Effective {
     }
 }
 
-fn temp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("roost-limits-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 struct World {
+    /// Holds the Maildirs.
+    _mail: TempDir,
     settings: Arc<Settings>,
     hub: Arc<Hub>,
     door: Arc<FrontDoor>,
@@ -118,13 +115,15 @@ fn world(tag: &str) -> World {
 fn world_with(tag: &str, tweak: impl FnOnce(&mut Settings)) -> World {
     let mut s = Settings::default();
     tweak(&mut s);
-    s.mail.mail_location = format!("maildir:{}/%n", temp(tag).display());
+    let mail = TempDir::new(&format!("limits-{tag}"));
+    s.mail.mail_location = format!("maildir:{}/%n", mail.path().display());
     s.mail.hostname = "limits.test".into();
     let settings = Arc::new(s);
     let hub = Arc::new(Hub::default());
     hub.insert(Arc::new(AuthHandle(Arc::new(Auth))));
     let door = Arc::new(FrontDoor::new(settings.clone()).unwrap());
     World {
+        _mail: mail,
         settings,
         hub,
         door,

@@ -18,10 +18,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir};
+use common::{Launch, Server, Signal, TempDir};
 use roost::privsep::{frame, HelperSpec};
 
 fn is_root() -> bool {
@@ -63,43 +63,19 @@ fn user(name: &str) -> nix::unistd::User {
 /// Starts roost as root on `extra` with `prepare` run on the fresh base_dir first; returns
 /// once it has dropped privileges.
 fn start(tag: &str, extra: &str, prepare: impl FnOnce(&Path)) -> Server {
-    let dir = TempDir::new(tag);
-    let base_dir = dir.0.join("run");
+    let launch = Launch::new(tag).config(extra);
+    let base_dir = launch.dir().join("run");
     std::fs::create_dir_all(&base_dir).unwrap();
     prepare(&base_dir);
-    let log = dir.0.join("roost.log");
-    let metrics_port = common::free_port();
-    let config = dir.0.join("roost.toml");
-    std::fs::write(
-        &config,
-        Server::config_text(&base_dir, &log, metrics_port, extra),
-    )
-    .unwrap();
-    let child = Command::new(common::BIN)
-        .arg("serve")
-        .arg("-c")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start roost");
-    let server = Server {
-        child: Some(child),
-        dir,
-        config,
-        base_dir,
-        log,
-        metrics_port,
-    };
+    let server = launch.start();
     assert!(
-        server.wait_log("starting up", Duration::from_secs(15)),
-        "roost did not start: {}",
+        server.wait_log(
+            "dropped privileges to default_internal_user",
+            Duration::from_secs(15)
+        ),
+        "roost did not drop privileges: {}",
         server.log_text()
     );
-    assert!(server
-        .log_text()
-        .contains("dropped privileges to default_internal_user"));
     server
 }
 
@@ -485,7 +461,7 @@ fn base_dir_matches_dovecot_before_and_after_sighup() {
     let before = std::fs::metadata(server.base_dir.join("auth-master"))
         .unwrap()
         .ino();
-    server.signal(libc::SIGHUP);
+    server.signal(Signal::SIGHUP);
     assert!(
         server.wait_log("configuration reloaded", Duration::from_secs(10)),
         "{}",
@@ -512,10 +488,10 @@ fn base_dir_matches_dovecot_before_and_after_sighup() {
     c.read_exact(&mut greeting).unwrap();
     assert_eq!(&greeting, b"VERSION\t");
     drop(c);
-    let (ok, _, err) = server.cli(&["reload"]);
-    assert!(ok, "{err}");
-    let (ok, _, err) = server.cli(&["stop"]);
-    assert!(ok, "{err}");
+    let r = server.cli(&["reload"]);
+    assert!(r.ok, "{}", r.all());
+    let r = server.cli(&["stop"]);
+    assert!(r.ok, "{}", r.all());
     assert!(!server.base_dir.join("master.pid").exists());
     let m = std::fs::metadata(server.base_dir.join("foreign")).unwrap();
     assert_eq!((m.uid(), m.mode() & 0o777), (0, 0o600));

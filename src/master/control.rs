@@ -9,12 +9,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as TokioBufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::state::{Command, MasterState};
+
+/// Longest request line the control socket reads; a longer one is answered with an error and
+/// the connection is closed (so a client cannot make the server buffer without limit).
+pub const MAX_LINE: usize = 64 * 1024;
+/// A control connection that sends nothing for this long is closed.
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 const SERVER_VERSION: &str = "VERSION\tmaster-server\t1\t0";
 const CLIENT_VERSION: &str = "VERSION\tmaster-client\t1\t0";
@@ -57,17 +63,17 @@ async fn handle(
     tx: mpsc::Sender<Command>,
 ) -> io::Result<()> {
     let (r, mut w) = stream.into_split();
-    let mut lines = TokioBufReader::new(r).lines();
+    let mut reader = TokioBufReader::new(r);
     w.write_all(format!("{SERVER_VERSION}\n").as_bytes())
         .await?;
-    let Some(first) = lines.next_line().await? else {
+    let Some(first) = next_line(&mut reader, &mut w).await? else {
         return Ok(());
     };
     if !first.starts_with("VERSION\tmaster-client\t1\t") {
         w.write_all(b"-Incompatible version\n").await?;
         return Ok(());
     }
-    while let Some(line) = lines.next_line().await? {
+    while let Some(line) = next_line(&mut reader, &mut w).await? {
         let mut words = line.split('\t');
         let out = match words.next().unwrap_or("") {
             "SERVICE-STATUS" => {
@@ -131,6 +137,39 @@ async fn handle(
         w.write_all(out.as_bytes()).await?;
     }
     Ok(())
+}
+
+/// Reads one request line of at most [`MAX_LINE`] bytes within [`IDLE_TIMEOUT`]. `None`: the
+/// client is gone, idle too long, or sent an over-long line (told so first).
+async fn next_line<R, W>(reader: &mut R, w: &mut W) -> io::Result<Option<String>>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = Vec::new();
+    let mut limited = (&mut *reader).take(MAX_LINE as u64 + 1);
+    let read = limited.read_until(b'\n', &mut buf);
+    match tokio::time::timeout(IDLE_TIMEOUT, read).await {
+        Err(_) => {
+            let _ = w.write_all(b"-Idle timeout\n").await;
+            Ok(None)
+        }
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(0)) => Ok(None),
+        Ok(Ok(_)) if buf.last() != Some(&b'\n') => {
+            if buf.len() > MAX_LINE {
+                let _ = w.write_all(b"-Line too long\n").await;
+            }
+            Ok(None)
+        }
+        Ok(Ok(_)) => {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+        }
+    }
 }
 
 /// A blocking client for the CLI.

@@ -137,6 +137,13 @@ impl Generation {
                     all_listeners.push(l);
                 }
             }
+            let login = states.get(&format!("{name}-login"));
+            super::metrics::register_service(
+                name,
+                svc.service_type,
+                &listeners.iter().map(|l| &l.spec).collect::<Vec<_>>(),
+                login == Some(&ServiceState::Running),
+            );
             let pool = WorkerPool::new(
                 name,
                 eff,

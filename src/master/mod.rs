@@ -10,6 +10,5 @@ pub mod metrics;
 pub mod pool;
 pub mod run;
 pub mod state;
-pub mod vproc;
 
 pub use pool::WorkerPool;

@@ -57,6 +57,9 @@ impl WorkerPool {
             "roost_privsep_helper_starts_total",
             "Helper processes started per service."
         );
+        metrics::gauge!("roost_privsep_helpers", "service" => spec.kind.clone()).set(0.0);
+        metrics::counter!("roost_privsep_helper_starts_total", "service" => spec.kind.clone())
+            .increment(0);
         WorkerPool {
             launcher,
             spec,

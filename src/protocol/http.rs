@@ -12,6 +12,9 @@ pub struct Request {
     pub close: bool,
     /// Bytes of the head, to drop from the buffer.
     pub head_len: usize,
+    /// The request carries a body (`Content-Length` > 0 or `Transfer-Encoding`); roost's
+    /// endpoints take none, so the connection is closed after the answer.
+    pub has_body: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -44,11 +47,19 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, ParseError> {
                 Some(v) if v.contains("keep-alive") => false,
                 _ => version == 0,
             };
+            let has_body = req.headers.iter().any(|h| {
+                h.name.eq_ignore_ascii_case("transfer-encoding")
+                    || (h.name.eq_ignore_ascii_case("content-length")
+                        && std::str::from_utf8(h.value)
+                            .map(|v| v.trim() != "0")
+                            .unwrap_or(true))
+            });
             Ok(Some(Request {
                 method: req.method.unwrap_or("").to_string(),
                 path: req.path.unwrap_or("").to_string(),
                 close,
                 head_len: n,
+                has_body,
             }))
         }
         Err(e) => Err(ParseError::Invalid(e.to_string())),
@@ -63,14 +74,18 @@ pub fn response(
     body: &[u8],
     close: bool,
 ) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{}\r\n",
-        body.len(),
-        if close { "Connection: close\r\n" } else { "" }
-    )
-    .into_bytes();
+    let mut out = head(status, reason, content_type, body.len(), close);
     out.extend_from_slice(body);
     out
+}
+
+/// The head of a response whose body has `len` bytes (alone: the answer to HEAD).
+pub fn head(status: u16, reason: &str, content_type: &str, len: usize, close: bool) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n{}\r\n",
+        if close { "Connection: close\r\n" } else { "" }
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]
@@ -86,8 +101,13 @@ mod tests {
         assert_eq!(r.path, "/metrics");
         assert!(!r.close);
         assert_eq!(r.head_len, 34);
+        assert!(!r.has_body);
         let r = parse_request(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(r.close);
+        let r = parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+            .unwrap()
+            .unwrap();
+        assert!(r.has_body);
     }
 
     #[test]

@@ -85,6 +85,9 @@ impl Dotlock {
             }
         };
         let _ = fs::remove_file(&tmp);
+        if let Ok(held) = &result {
+            sweep_leftovers(&held.target, &held.lock, stale);
+        }
         result
     }
 
@@ -157,9 +160,52 @@ fn owner_is_gone(lock: &Path) -> bool {
         // Held by another task of this process.
         return false;
     }
+    !alive(pid)
+}
+
+/// Removes temp files a crashed process left next to `target` (run while holding the lock):
+/// every `TARGET.new.*` (only a lock holder writes one, and the holder is us), and every
+/// `TARGET.lock.tmp.<pid>.*` whose process is gone or that is older than `stale` (another
+/// process may be waiting with a fresh one).
+fn sweep_leftovers(target: &Path, lock: &Path, stale: Duration) {
+    let (Some(dir), Some(t), Some(l)) = (target.parent(), target.file_name(), lock.file_name())
+    else {
+        return;
+    };
+    let new_prefix = format!("{}.new.", t.to_string_lossy());
+    let tmp_prefix = format!("{}.tmp.", l.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let leftover = if name.starts_with(&new_prefix) {
+            true
+        } else if let Some(rest) = name.strip_prefix(&tmp_prefix) {
+            let pid = rest.split('.').next().and_then(|p| p.parse::<i32>().ok());
+            let gone = pid.is_some_and(|p| p > 0 && p as u32 != std::process::id() && !alive(p));
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .is_some_and(|age| age > stale);
+            gone || old
+        } else {
+            false
+        };
+        if leftover && fs::remove_file(entry.path()).is_ok() {
+            tracing::info!(file = %entry.path().display(), "removed a temp file left by a crash");
+        }
+    }
+}
+
+/// Whether process `pid` exists on this host.
+fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     let r = unsafe { libc::kill(pid, 0) };
-    r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 fn is_stale(lock: &Path, stale: Duration) -> bool {
@@ -237,6 +283,36 @@ mod tests {
         );
         l.replace(b"x", false).unwrap();
         assert_eq!(fs::read(&t).unwrap(), b"x");
+    }
+
+    #[test]
+    fn temp_files_left_by_a_crash_are_removed_by_the_next_holder() {
+        let d = tmpdir("leftovers");
+        let t = d.join("dovecot-uidlist");
+        let dead = "2147483646";
+        let me = std::process::id();
+        let left = [
+            format!("dovecot-uidlist.lock.tmp.{dead}.0"),
+            format!("dovecot-uidlist.new.{dead}.3"),
+            format!("dovecot-uidlist.new.{me}.99"),
+        ];
+        // A live waiter's fresh temp file (this process) and unrelated files stay.
+        let kept = [
+            format!("dovecot-uidlist.lock.tmp.{me}.12345"),
+            "dovecot-uidlist".to_string(),
+            "dovecot-keywords.new.x".to_string(),
+        ];
+        for n in left.iter().chain(&kept) {
+            fs::write(d.join(n), b"x").unwrap();
+        }
+        let l = Dotlock::acquire(&t, STALE_TIMEOUT, WAIT_TIMEOUT).unwrap();
+        for n in &left {
+            assert!(!d.join(n).exists(), "{n} left behind");
+        }
+        for n in &kept {
+            assert!(d.join(n).exists(), "{n} removed");
+        }
+        drop(l);
     }
 
     #[test]

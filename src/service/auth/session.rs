@@ -5,7 +5,6 @@
 //! Protocol violations close the connection without a reply, as Dovecot does.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -194,14 +193,6 @@ impl Drop for ClientConn {
     }
 }
 
-pub(super) fn addr(ip: Option<&str>, port: Option<&str>) -> Option<SocketAddr> {
-    let ip: IpAddr = ip?.parse().ok()?;
-    Some(SocketAddr::new(
-        ip,
-        port.and_then(|p| p.parse().ok()).unwrap_or(0),
-    ))
-}
-
 impl ClientConn {
     fn send(&mut self, s: String) {
         self.out.push_str(&s);
@@ -360,8 +351,10 @@ impl ClientConn {
     }
 }
 
+mod addr;
 mod master_conn;
 
+use addr::addr;
 pub use master_conn::wildcard_match;
 use master_conn::MasterConn;
 

@@ -34,7 +34,7 @@ pub fn factory(
     _settings: &Arc<Settings>,
     _hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
-    metrics::describe();
+    metrics::register();
     Ok(Arc::new(LmtpService {
         name: name.to_string(),
     }))

@@ -1,4 +1,5 @@
-//! POP3 metrics: commands by name and message bytes sent.
+//! POP3 metrics: commands by name and message bytes sent, registered at 0 when the service
+//! starts.
 
 use std::sync::Once;
 
@@ -21,21 +22,27 @@ pub fn describe() {
     });
 }
 
+/// `command` label values of [`COMMANDS`]; anything else counts as `unknown`.
+pub const COMMAND_NAMES: &[&str] = &[
+    "CAPA", "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "RSET", "NOOP", "QUIT",
+];
+
+/// Describes the metrics and registers every series at 0.
+pub fn register() {
+    describe();
+    for name in COMMAND_NAMES.iter().chain(&["unknown"]) {
+        metrics::counter!(COMMANDS, "command" => *name).increment(0);
+    }
+    metrics::counter!(BYTES_SENT).increment(0);
+}
+
 /// Counts one command. Unknown names are counted as `unknown` to bound label values.
 pub fn command(name: &str) {
-    let name: &'static str = match name {
-        "CAPA" => "CAPA",
-        "STAT" => "STAT",
-        "LIST" => "LIST",
-        "UIDL" => "UIDL",
-        "RETR" => "RETR",
-        "TOP" => "TOP",
-        "DELE" => "DELE",
-        "RSET" => "RSET",
-        "NOOP" => "NOOP",
-        "QUIT" => "QUIT",
-        _ => "unknown",
-    };
+    let name: &'static str = COMMAND_NAMES
+        .iter()
+        .find(|c| **c == name)
+        .copied()
+        .unwrap_or("unknown");
     metrics::counter!(COMMANDS, "command" => name).increment(1);
 }
 

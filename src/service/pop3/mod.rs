@@ -29,7 +29,7 @@ pub fn factory(
     _settings: &Arc<Settings>,
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
-    metrics::describe();
+    metrics::register();
     crate::service::login::userip::UserIpLimits::from_hub(hub);
     Ok(Arc::new(Pop3Service))
 }

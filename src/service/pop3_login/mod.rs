@@ -27,7 +27,7 @@ pub fn factory(
     _settings: &Arc<Settings>,
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
-    crate::service::login::metrics::describe();
+    crate::service::login::metrics::register(session::SERVICE);
     crate::service::login::userip::UserIpLimits::from_hub(hub);
     Ok(Arc::new(Pop3LoginService))
 }

@@ -18,7 +18,7 @@ use crate::service::pop3::session::CAPABILITIES;
 
 /// Consecutive unknown commands before the connection is closed.
 pub const MAX_BAD_COMMANDS: u32 = 3;
-const SERVICE: &str = "pop3-login";
+pub(super) const SERVICE: &str = "pop3-login";
 const PLAINTEXT_DISABLED: &str =
     "[AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
+use super::types::{DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
 use crate::runtime::BoxFuture;
 use crate::service::auth::fields::Fields;
 use crate::service::auth::vars::Vars;

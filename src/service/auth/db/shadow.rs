@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
+use super::types::{DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
 use crate::privsep::worker::WorkerPool;
 use crate::runtime::BoxFuture;
 use crate::service::auth::fields::Fields;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
+use super::types::{DbError, PassLookup, Passdb, UserLookupRaw, Userdb};
 use crate::runtime::BoxFuture;
 use crate::service::auth::fields::Fields;
 use crate::service::auth::vars::Vars;

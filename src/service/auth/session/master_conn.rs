@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::addr;
+use super::addr::addr;
 use crate::protocol::auth::master::{self, MasterCommand};
 use crate::service::auth::api::ClientInfo;
 use crate::service::auth::engine::{FailKind, PassOutcome, UserOutcome};

@@ -1,22 +1,9 @@
 //! A virtual process: Dovecot's process reduced to its bookkeeping. It has an id (shown like a
 //! pid), a client-slot counter bounded by `client_limit`, a lifetime connection counter bounded
-//! by `service_count`, and the sessions it currently serves (with their kick handles).
+//! by `service_count`, and the reason it is retiring, if it is. Plain data: the times in it are
+//! the ones the state machine was given.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Instant;
-
-use tokio::task::AbortHandle;
-use tokio_util::sync::CancellationToken;
-
-/// One session held by a virtual process.
-pub struct SessionEntry {
-    pub started: Instant,
-    pub kicked: CancellationToken,
-    pub authenticated: Arc<AtomicBool>,
-    pub abort: Option<AbortHandle>,
-}
 
 /// Why a virtual process ended (the `reason` label of `roost_service_processes_exited_total`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,12 +36,12 @@ pub struct VProc {
     pub idle_since: Option<Instant>,
     /// No longer accepts; exits when its last client leaves.
     pub retiring: Option<ExitReason>,
-    pub sessions: BTreeMap<u64, SessionEntry>,
+    /// A session has taken on running the service's start-up for this process.
+    pub start_up_claimed: bool,
 }
 
 impl VProc {
-    pub fn new(id: u64) -> VProc {
-        let now = Instant::now();
+    pub fn new(id: u64, now: Instant) -> VProc {
         VProc {
             id,
             created: now,
@@ -62,7 +49,7 @@ impl VProc {
             served: 0,
             idle_since: Some(now),
             retiring: None,
-            sessions: BTreeMap::new(),
+            start_up_claimed: false,
         }
     }
 
@@ -81,4 +68,11 @@ impl VProc {
     pub fn exhausted(&self, service_count: u32) -> bool {
         service_count > 0 && self.served >= service_count as u64
     }
+}
+
+/// A session the pool knows of (it is running the service), for the login kick.
+pub struct SessionRec {
+    pub started: Instant,
+    pub authenticated: bool,
+    pub kicked: bool,
 }

@@ -1,0 +1,271 @@
+//! `/metrics` of the real binary from the very first scrape: every `roost_` name README.md
+//! mentions is there with HELP, TYPE and a sample, the series known at start-up (each running
+//! service, listener, exit reason, TLS version, PROXY version and command, refusal reason,
+//! login result, …) are there at 0, and `promtool check metrics` accepts the scrape, fresh and
+//! after traffic.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use roost::net::tls::devcerts::TestCa;
+
+/// Every `roost_…` name written in backticks in README.md (a bare prefix such as `roost_` is
+/// not a name).
+fn readme_metric_names() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    readme
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|code| {
+            let name: String = code
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            (name.starts_with("roost_") && !name.ends_with('_')).then_some(name)
+        })
+        .collect()
+}
+
+/// Sample lines of metric family `name` (histograms: its `_bucket`, `_sum`, `_count`).
+fn samples<'a>(scrape: &'a str, name: &str) -> Vec<&'a str> {
+    scrape
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name).is_some_and(|rest| {
+                ["{", " ", "_bucket{", "_sum", "_count"]
+                    .iter()
+                    .any(|p| rest.starts_with(p))
+            })
+        })
+        .collect()
+}
+
+fn promtool_check(scrape: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) must be installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scrape.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n{scrape}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every service kind with metrics of its own runs: auth (passwd-file passdb, `passwd` userdb
+/// through an auth-worker helper), pop3-login → pop3, lmtp, and health-check behind a
+/// `haproxy = yes` listener and an `ssl = yes` listener; per-client counting is on.
+fn start_everything() -> (Server, u16) {
+    let launch = Launch::new("metrics");
+    let users = launch
+        .dir()
+        .write("users", "bob:{PLAIN}pw:1000:1000::/nonexistent\n");
+    let ca = TestCa::new("metrics test CA");
+    let (cert, key) = write_pair(launch.dir().path(), "tls", &ca.server(&["localhost"]));
+    let hc = free_port();
+    let cfg = format!(
+        r#"protocols = ["lmtp", "pop3"]
+metrics_remote_ip = true
+haproxy_trusted_networks = "127.0.0.1"
+ssl_cert = "{cert}"
+ssl_key = "{key}"
+mail_location = "maildir:{mail}/%n"
+
+[[passdb]]
+driver = "passwd-file"
+args = "{users}"
+
+[[userdb]]
+driver = "passwd"
+
+[service.lmtp.inet_listener.lmtp]
+port = {lmtp}
+
+[service.pop3-login.inet_listener.pop3]
+port = {pop3}
+
+[service.pop3-login.inet_listener.pop3s]
+port = {pop3s}
+
+[service.health-check.inet_listener.hc]
+port = {hc}
+
+[service.health-check.inet_listener.proxied]
+port = {proxied}
+haproxy = true
+
+[service.health-check.inet_listener.tls]
+port = {tls}
+ssl = true
+"#,
+        mail = launch.dir().join("mail").display(),
+        users = users.display(),
+        lmtp = free_port(),
+        pop3 = free_port(),
+        pop3s = free_port(),
+        proxied = free_port(),
+        tls = free_port(),
+    );
+    (launch.config(&cfg).ready_on(&[hc]).start(), hc)
+}
+
+#[test]
+fn first_scrape_lists_every_readme_metric_with_zeros_and_passes_promtool() {
+    let names = readme_metric_names();
+    assert!(
+        names.len() >= 30 && names.contains("roost_login_kicked_total"),
+        "README.md's metric names were not found: {names:?}"
+    );
+    let (s, hc) = start_everything();
+    let scrape = s.scrape();
+    let mut missing = Vec::new();
+    for name in &names {
+        let help = scrape.contains(&format!("# HELP {name} "));
+        let kind = scrape.contains(&format!("# TYPE {name} "));
+        let sample = !samples(&scrape, name).is_empty();
+        if !(help && kind && sample) {
+            missing.push(format!(
+                "{name} (HELP {help}, TYPE {kind}, sample {sample})"
+            ));
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}\n{scrape}");
+
+    // The series known at start-up are there, at 0.
+    let zero = |name: &str, labels: &str| {
+        assert_eq!(
+            metric_value(&scrape, name, labels),
+            Some(0.0),
+            "{name}{{{labels}}}\n{scrape}"
+        );
+    };
+    for svc in [
+        "health-check",
+        "lmtp",
+        "pop3",
+        "pop3-login",
+        "auth",
+        "stats",
+    ] {
+        let l = format!("service=\"{svc}\"");
+        zero("roost_service_process_limit_reached_total", &l);
+        zero("roost_service_dropped_connections_total", &l);
+        zero("roost_service_throttled_total", &l);
+        zero("roost_service_session_panics_total", &l);
+        for reason in ["idle_kill", "service_count", "shutdown", "crash"] {
+            zero(
+                "roost_service_processes_exited_total",
+                &format!("{l},reason=\"{reason}\""),
+            );
+        }
+    }
+    zero("roost_login_kicked_total", "service=\"pop3-login\"");
+    assert_eq!(
+        metric_value(&scrape, "roost_login_kicked_total", "service=\"lmtp\""),
+        None,
+        "only login services kick"
+    );
+    let hc_l = "service=\"health-check\"";
+    zero(
+        "roost_service_connections_total",
+        "service=\"lmtp\",listener=\"lmtp\"",
+    );
+    zero(
+        "roost_service_connections_total",
+        "service=\"pop3\",listener=\"handoff\"",
+    );
+    zero(
+        "roost_service_connections_total",
+        &format!("{hc_l},listener=\"proxied\""),
+    );
+    for reason in ["io", "untrusted", "timeout", "invalid", "closed"] {
+        zero(
+            "roost_listener_proxy_rejected_total",
+            &format!("{hc_l},listener=\"proxied\",reason=\"{reason}\""),
+        );
+    }
+    for version in ["v1", "v2"] {
+        for command in ["proxy", "local"] {
+            zero(
+                "roost_listener_proxy_accepted_total",
+                &format!("{hc_l},listener=\"proxied\",version=\"{version}\",command=\"{command}\""),
+            );
+        }
+    }
+    for version in ["TLSv1.2", "TLSv1.3"] {
+        zero(
+            "roost_listener_tls_handshakes_total",
+            &format!("{hc_l},listener=\"tls\",version=\"{version}\""),
+        );
+        zero(
+            "roost_listener_tls_handshakes_total",
+            &format!("service=\"pop3-login\",listener=\"pop3s\",version=\"{version}\""),
+        );
+    }
+    for reason in ["tls_timeout", "tls_handshake"] {
+        zero(
+            "roost_listener_tls_failed_total",
+            &format!("{hc_l},listener=\"tls\",reason=\"{reason}\""),
+        );
+    }
+    for result in [
+        "success",
+        "failed",
+        "aborted",
+        "userip_limit",
+        "internal_error",
+    ] {
+        zero(
+            "roost_login_total",
+            &format!("service=\"pop3-login\",result=\"{result}\""),
+        );
+    }
+    for result in ["ok", "tempfail", "permfail"] {
+        zero(
+            "roost_lmtp_deliveries_total",
+            &format!("result=\"{result}\""),
+        );
+    }
+    zero("roost_pop3_commands_total", "command=\"RETR\"");
+    zero(
+        "roost_auth_requests_total",
+        "mechanism=\"PLAIN\",result=\"fail\"",
+    );
+    zero(
+        "roost_privsep_helper_starts_total",
+        "service=\"auth-worker\"",
+    );
+    promtool_check(&scrape);
+
+    // After traffic the counters move and the scrape is still clean (start-up's readiness
+    // probe of `hc` counts as a connection too, so compare with the first scrape).
+    let hc_conns = format!("{hc_l},listener=\"hc\"");
+    let before = metric_value(&scrape, "roost_service_connections_total", &hc_conns).unwrap();
+    let mut c = Pinger::connect(hc);
+    assert_eq!(c.ping(Duration::from_secs(10)).as_deref(), Some("PONG"));
+    let scrape = s.scrape();
+    let after = metric_value(&scrape, "roost_service_connections_total", &hc_conns);
+    assert!(
+        after >= Some(before + 1.0),
+        "{before} -> {after:?}\n{scrape}"
+    );
+    promtool_check(&scrape);
+}
