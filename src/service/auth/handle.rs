@@ -110,7 +110,7 @@ impl Exchange for ApiExchange {
                     tokio::time::sleep(delay).await;
                     Step::Fail {
                         user,
-                        code: code.to_string(),
+                        code: code.as_str().to_string(),
                         reason,
                     }
                 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::api::ClientInfo;
 use super::engine::{Engine, UserOutcome};
+use super::fail_code::FailCode;
 use super::mech::{self, MechInfo, Outcome};
 use super::penalty;
 
@@ -23,7 +24,7 @@ pub enum Answer {
     },
     Fail {
         user: Option<String>,
-        code: &'static str,
+        code: FailCode,
         reason: Option<String>,
         fields: Vec<(String, String)>,
         /// Wait this long before sending the FAIL (`auth_failure_delay`).
@@ -125,9 +126,7 @@ impl Request {
         };
         let result = match &answer {
             Answer::Ok { .. } => "ok",
-            Answer::Fail {
-                code: "temp_fail", ..
-            } => "tempfail",
+            Answer::Fail { code, .. } if code.is_temp() => "tempfail",
             _ => "fail",
         };
         self.engine
@@ -192,7 +191,7 @@ impl Request {
     fn temp_fail(&self, user: String, reason: &str) -> Answer {
         Answer::Fail {
             user: Some(user),
-            code: "temp_fail",
+            code: FailCode::TempFail,
             reason: Some(reason.into()),
             fields: Vec::new(),
             delay: Duration::ZERO,

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::api::ClientInfo;
+use super::fail_code::FailCode;
 use super::handle::AuthCore;
 use super::request::{Answer, Options, Request};
 use crate::net::{Conn, Transport};
@@ -255,7 +256,13 @@ impl ClientConn {
                         let answer = req.step(Some(resp)).await;
                         self.answer(id, req, answer, final_ok);
                     }
-                    Err(_) => self.send(client::fail(id, None, "invalid_base64", None, &[])),
+                    Err(_) => self.send(client::fail(
+                        id,
+                        None,
+                        FailCode::InvalidBase64.as_str(),
+                        None,
+                        &[],
+                    )),
                 }
                 true
             }
@@ -301,7 +308,13 @@ impl ClientConn {
         let resp = match client::initial_response(a.resp.as_deref(), self.minor.unwrap_or(0)) {
             Ok(r) => r,
             Err(_) => {
-                self.send(client::fail(a.id, None, "invalid_base64", None, &[]));
+                self.send(client::fail(
+                    a.id,
+                    None,
+                    FailCode::InvalidBase64.as_str(),
+                    None,
+                    &[],
+                ));
                 return true;
             }
         };
@@ -336,7 +349,13 @@ impl ClientConn {
                 fields,
                 delay,
             } => {
-                let line = client::fail(id, user.as_deref(), code, reason.as_deref(), &fields);
+                let line = client::fail(
+                    id,
+                    user.as_deref(),
+                    code.as_str(),
+                    reason.as_deref(),
+                    &fields,
+                );
                 if delay.is_zero() {
                     self.send(line);
                 } else {

@@ -7,6 +7,7 @@ use super::info::MechInfo;
 use super::{cram_md5, plain, scram};
 use crate::service::auth::api::ClientInfo;
 use crate::service::auth::engine::{CredOutcome, Engine, FailKind, PassOutcome};
+use crate::service::auth::fail_code::FailCode;
 use crate::service::auth::fields::Fields;
 
 /// What one step produced.
@@ -28,8 +29,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub user: Option<String>,
-    /// `temp_fail`, `user_disabled`, `authz_fail`, `invalid_base64`, or empty.
-    pub code: &'static str,
+    pub code: FailCode,
     pub reason: Option<String>,
     /// Extra passdb fields sent with the FAIL (`nologin`, `proxy`, …).
     pub fields: Fields,
@@ -43,7 +43,7 @@ impl Failure {
     pub fn plain(user: Option<String>) -> Failure {
         Failure {
             user,
-            code: "",
+            code: FailCode::None,
             reason: None,
             fields: Fields::default(),
             password: None,
@@ -61,12 +61,12 @@ impl Failure {
             } => Failure {
                 user,
                 code: match kind {
-                    FailKind::Internal => "temp_fail",
-                    FailKind::Authz => "authz_fail",
+                    FailKind::Internal => FailCode::TempFail,
+                    FailKind::Authz => FailCode::AuthzFail,
                     FailKind::Disabled if reason.is_none() && !fields.has("nologin") => {
-                        "user_disabled"
+                        FailCode::UserDisabled
                     }
-                    _ => "",
+                    _ => FailCode::None,
                 },
                 nodelay: fields.has("nodelay"),
                 reason,
@@ -217,7 +217,7 @@ impl State {
                 if !first.authzid.is_empty() && first.authzid != first.user {
                     // Master-user logins need the password, which SCRAM never reveals.
                     let mut f = Failure::plain(Some(first.user));
-                    f.code = "authz_fail";
+                    f.code = FailCode::AuthzFail;
                     return Outcome::Failure(f);
                 }
                 let alg = scram::alg_for(name);
@@ -275,7 +275,7 @@ impl State {
                 let authzid = String::from_utf8_lossy(&resp.unwrap_or_default()).into_owned();
                 if !authzid.is_empty() && authzid != cert_user {
                     let mut f = Failure::plain(Some(cert_user));
-                    f.code = "authz_fail";
+                    f.code = FailCode::AuthzFail;
                     return Outcome::Failure(f);
                 }
                 let o = engine.lookup_pass(&cert_user, &self.info).await;
