@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::api::ClientInfo;
-use super::engine::{Engine, UserOutcome};
+use super::engine::{Engine, UserOutcome, Who};
 use super::fail_code::FailCode;
 use super::mech::{self, MechInfo, Outcome};
 use super::penalty;
@@ -161,7 +161,7 @@ impl Request {
             {
                 UserOutcome::Found { fields: uf, .. } => {
                     if let Err(why) = self.engine.check_uid(&uf) {
-                        tracing::error!(user = %user, "{why}");
+                        self.log_userdb_error(&user, &why);
                         return self.temp_fail(user, "Internal login failure");
                     }
                     for (k, v) in uf.0 {
@@ -172,11 +172,11 @@ impl Request {
                     }
                 }
                 UserOutcome::NotFound => {
-                    tracing::error!(user = %user, "user not found from any userdb");
+                    self.log_userdb_error(&user, "user not found from userdb");
                     return self.temp_fail(user, "Internal login failure");
                 }
                 UserOutcome::Failed(m) => {
-                    tracing::error!(user = %user, "userdb lookup failed: {m}");
+                    self.log_userdb_error(&user, &format!("userdb lookup failed: {m}"));
                     return self.temp_fail(user, "Internal login failure");
                 }
             }
@@ -186,6 +186,16 @@ impl Request {
             fields: out,
             final_data,
         }
+    }
+
+    /// Dovecot's `passwd-file(user,rip,<session>): …` error line for the userdb step.
+    fn log_userdb_error(&self, user: &str, msg: &str) {
+        let who = Who {
+            name: self.engine.userdb_log_name(),
+            user: Some(user),
+            info: &self.state.info,
+        };
+        self.engine.log_error(&who, msg);
     }
 
     fn temp_fail(&self, user: String, reason: &str) -> Answer {

@@ -4,7 +4,7 @@
 //! protocol. Parsing is in `protocol::auth`; this file only moves lines and runs requests.
 //! Protocol violations close the connection without a reply, as Dovecot does.
 //!
-//! Per-connection memory is bounded: lines are at most [`MAX_LINE`](crate::protocol::auth::MAX_LINE) bytes, at most
+//! Per-connection memory is bounded: lines are at most [`MAX_LINE`] bytes, at most
 //! [`MAX_PENDING_REQUESTS`] requests may be pending (over that the connection is failed with an
 //! error line), and replies are written before more input is read, so a client that never reads
 //! its replies stops being read (as Dovecot stops reading while its output buffer is full).
@@ -23,7 +23,7 @@ use super::request::{Answer, Options, Request};
 use crate::net::{Conn, Transport};
 use crate::protocol::auth::client::{self, ClientCommand};
 use crate::protocol::auth::master;
-use crate::protocol::auth::Lines;
+use crate::protocol::auth::{LineError, Lines, MAX_LINE};
 use crate::runtime::Session;
 
 /// A request not finished within this time is dropped (its CONT gets "timed out").
@@ -139,6 +139,15 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                     }
                 }
                 Ok(None) => break,
+                Err(LineError::TooLong) => {
+                    // Dovecot's wording (auth-client-connection.c).
+                    let pid = match &handler {
+                        Handler::Client(c) => c.pid,
+                        Handler::Master(_) => 0,
+                    };
+                    tracing::error!("BUG: Auth client {pid} sent us more than {MAX_LINE} bytes");
+                    return;
+                }
                 Err(e) => {
                     tracing::error!(listener = %listener, "BUG: auth client sent {e}");
                     return;
