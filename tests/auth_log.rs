@@ -206,3 +206,27 @@ fn without_auth_verbose_failed_logins_are_not_logged() {
     assert!(!log.contains("Password mismatch"), "{log}");
     assert!(!log.contains("unknown user"), "{log}");
 }
+
+#[test]
+fn auth_debug_implies_verbose_and_hides_responses() {
+    let server = static_server(
+        "auth-log-debug",
+        "log_debug = \"yes\"\nauth_debug = \"yes\"\n",
+    );
+    doveadm_test(&server, &["-x", "rip=192.0.2.7", "bob", "s3cretpw"]);
+    assert!(
+        server.wait_log("auth: Info: static(bob,192.0.2.7): Password mismatch", WAIT),
+        "{}",
+        server.log_text()
+    );
+    let log = server.log_text();
+    assert!(log.contains("auth: Debug: client in: AUTH"), "{log}");
+    assert!(log.contains("resp=<hidden>"), "{log}");
+    assert!(
+        log.contains("auth: Debug: client passdb out: FAIL"),
+        "{log}"
+    );
+    // Neither the password nor the base64 response that carries it reaches the log.
+    let resp = "AGJvYgBzM2NyZXRwdw=="; // base64("\0bob\0s3cretpw")
+    assert!(!log.contains("s3cretpw") && !log.contains(resp), "{log}");
+}

@@ -238,6 +238,10 @@ impl Drop for ClientConn {
 
 impl ClientConn {
     fn send(&mut self, s: String) {
+        if self.core.engine.cfg.auth_debug {
+            let line = s.trim_end_matches('\n');
+            tracing::debug!("client passdb out: {}", hide_value(line, "pass"));
+        }
         self.out.push_str(&s);
     }
 
@@ -257,6 +261,16 @@ impl ClientConn {
 
     /// Handles one line; `false` closes the connection.
     async fn line(&mut self, line: &str) -> bool {
+        if self.core.engine.cfg.auth_debug {
+            if line.starts_with("AUTH\t") {
+                tracing::debug!("client in: {}", hide_value(line, "resp"));
+            } else if let Some(rest) = line.strip_prefix("CONT\t") {
+                let id = rest.split('\t').next().unwrap_or("");
+                tracing::debug!("client in: CONT\t{id}\t<hidden>");
+            } else if line.starts_with("CANCEL\t") {
+                tracing::debug!("client in: {line}");
+            }
+        }
         let cmd = match client::parse(line) {
             Ok(c) => c,
             Err(e) => {
@@ -424,10 +438,26 @@ impl ClientConn {
                 if delay.is_zero() {
                     self.send(line);
                 } else {
+                    if self.core.engine.cfg.auth_debug {
+                        tracing::debug!("client passdb out: {}", line.trim_end_matches('\n'));
+                    }
                     self.delayed.push_back((Instant::now() + delay, line));
                 }
             }
         }
+    }
+}
+
+/// Dovecot's `auth_debug` hiding: the value of the `key=` field becomes `<hidden>`.
+fn hide_value(line: &str, key: &str) -> String {
+    let needle = format!("\t{key}=");
+    match line.find(&needle) {
+        Some(i) => {
+            let start = i + needle.len();
+            let end = line[start..].find('\t').map_or(line.len(), |j| start + j);
+            format!("{}<hidden>{}", &line[..start], &line[end..])
+        }
+        None => line.to_string(),
     }
 }
 

@@ -51,8 +51,8 @@ pub struct AuthSettings {
     /// With `auth_verbose`, also log the password given: `no`, `plain` (or `yes`) or `sha1`,
     /// optionally truncated to N characters with `:N` (`sha1:6`).
     pub auth_verbose_passwords: String,
-    /// More verbose logging; implies `auth_verbose`. Debug-level lines are written only when
-    /// `log_debug = yes` turns debug logging on.
+    /// Implies `auth_verbose` and logs the auth-client traffic at debug level (`client in: …`
+    /// with responses hidden, `client passdb out: …`), written when `log_debug = yes`.
     #[serde(deserialize_with = "lenient::bool")]
     pub auth_debug: bool,
     pub passdb: Vec<DbSettings>,
