@@ -16,8 +16,9 @@ use tracing::{error, info, warn};
 
 use super::state::{Decision, PoolState};
 use super::status;
+use crate::log::{throttled, Throttle};
 use crate::master::metrics as m;
-use crate::net::{BoundListener, FrontDoor};
+use crate::net::{BoundListener, FrontDoor, RejectReason};
 use crate::runtime::{Hub, PoolStatus, ProcessStatus, Service};
 use crate::settings::{Effective, ServiceType, Settings};
 
@@ -44,6 +45,41 @@ pub struct WorkerPool {
     pub(super) accepting: CancellationToken,
     /// Cancelled to end sessions (stop, or reload with shutdown_clients).
     pub(super) shutdown: CancellationToken,
+    /// Per-connection lines that a flood would repeat: kicks, front-door rejections, failed
+    /// TLS handshakes.
+    pub(super) quiet: QuietLines,
+}
+
+/// One [`Throttle`] per kind of per-connection log line (each front-door reason on its own, so
+/// a flood of one kind never hides the first line of another).
+pub(super) struct QuietLines {
+    pub kick: Arc<Throttle>,
+    pub login_timeout: Arc<Throttle>,
+    front_door: Vec<Arc<Throttle>>,
+}
+
+impl QuietLines {
+    pub fn front_door(&self, reason: RejectReason) -> &Arc<Throttle> {
+        let i = RejectReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .expect("every reason is in ALL");
+        &self.front_door[i]
+    }
+}
+
+impl Default for QuietLines {
+    fn default() -> Self {
+        let window = crate::log::throttle::WINDOW;
+        QuietLines {
+            kick: Throttle::new(window),
+            login_timeout: Throttle::new(window),
+            front_door: RejectReason::ALL
+                .iter()
+                .map(|_| Throttle::new(window))
+                .collect(),
+        }
+    }
 }
 
 impl WorkerPool {
@@ -67,6 +103,7 @@ impl WorkerPool {
             changed: Notify::new(),
             accepting: CancellationToken::new(),
             shutdown: CancellationToken::new(),
+            quiet: QuietLines::default(),
         })
     }
 
@@ -114,7 +151,12 @@ impl WorkerPool {
                 if let Some(h) = self.handles().get(&session) {
                     h.kicked.cancel();
                     m::login_kicked(&self.name);
-                    info!(service = %self.name, "Disconnected: Connection queue full (oldest pre-login client kicked)");
+                    let name = self.name.clone();
+                    throttled(
+                        &self.quiet.kick,
+                        || info!(service = %self.name, "Disconnected: Connection queue full (oldest pre-login client kicked)"),
+                        move |n| info!(service = %name, "{n} more pre-login clients kicked (Connection queue full) in the last {} s", crate::log::throttle::WINDOW.as_secs()),
+                    );
                 }
             }
         }
