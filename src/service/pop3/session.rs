@@ -1,7 +1,8 @@
 //! One POP3 transaction-state session (after `pop3-login` handed the connection over): sends
 //! `+OK Logged in.`, serves STAT/LIST/UIDL/RETR/TOP/DELE/RSET/NOOP/CAPA, and on QUIT expunges
 //! the deleted messages and marks retrieved ones \Seen before answering. A connection that
-//! drops without QUIT changes nothing. Idle sessions end after 10 minutes, as in Dovecot.
+//! drops without QUIT expunges nothing but keeps \Seen on what it retrieved (as Dovecot
+//! does). Opening INBOX moves new/ mail to cur/. Idle sessions end after 10 minutes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +68,7 @@ pub async fn run(conn: Conn, session: Session) {
         } else {
             None
         };
-        let snap = inbox.sync()?;
+        let snap = inbox.sync_session()?;
         Ok((inbox, lock, snap))
     })
     .await;
@@ -101,9 +102,13 @@ pub async fn run(conn: Conn, session: Session) {
         retr_bytes: 0,
         top_bytes: 0,
         prefetch: None,
+        quit: false,
     };
     wire.queue(&ok("Logged in."));
     let reason = s.serve(&mut wire).await;
+    if !s.quit {
+        s.commit_without_quit().await;
+    }
     let (_, size) = s.drop.stat();
     tracing::info!(
         user = %s.user,
@@ -131,6 +136,8 @@ struct Pop3 {
     /// Read-ahead of the message after the last RETR (clients fetch in order), so the file
     /// read overlaps the client's round trip.
     prefetch: Option<(usize, PendingRead)>,
+    /// QUIT ran (and committed the session's changes).
+    quit: bool,
 }
 
 /// A message read running on the blocking pool.
@@ -200,10 +207,25 @@ impl Pop3 {
                         err("[SYS/TEMP] Failed to delete messages.")
                     }
                 };
+                self.quit = true;
                 let _ = wire.send(&reply).await;
                 return "Logged out";
             }
             self.command(cmd, wire).await;
+        }
+    }
+
+    /// A session ending without QUIT keeps \Seen on what it retrieved (expunges need QUIT).
+    async fn commit_without_quit(&mut self) {
+        let changes = self
+            .drop
+            .changes_without_quit(!self.session.settings.mail.pop3_no_flag_updates);
+        if changes.is_empty() {
+            return;
+        }
+        let inbox = self.inbox.clone();
+        if let Err(e) = blocking(move || inbox.apply(&changes)).await {
+            tracing::error!(user = %self.user, error = %e, "committing \\Seen flags failed");
         }
     }
 
@@ -218,25 +240,25 @@ impl Pop3 {
                 let (n, size) = d.stat();
                 wire.queue(&ok(&format!("{n} {size}")));
             }
-            Command::List(None) => {
+            Command::List(a) if a.is_empty() => {
                 let lines: Vec<String> = d
                     .live()
                     .map(|i| format!("{} {}", i + 1, d.messages[i].vsize))
                     .collect();
                 wire.queue(&multiline(&format!("{} messages:", lines.len()), &lines));
             }
-            Command::List(Some(a)) => match d.index(&a) {
+            Command::List(a) => match d.index(&a) {
                 Ok(i) => wire.queue(&ok(&format!("{} {}", i + 1, d.messages[i].vsize))),
                 Err(e) => wire.queue(&err(&e)),
             },
-            Command::Uidl(None) => {
+            Command::Uidl(a) if a.is_empty() => {
                 let lines: Vec<String> = d
                     .live()
                     .map(|i| format!("{} {}", i + 1, d.uidls[i]))
                     .collect();
                 wire.queue(&multiline("", &lines));
             }
-            Command::Uidl(Some(a)) => match d.index(&a) {
+            Command::Uidl(a) => match d.index(&a) {
                 Ok(i) => wire.queue(&ok(&format!("{} {}", i + 1, d.uidls[i]))),
                 Err(e) => wire.queue(&err(&e)),
             },
@@ -248,7 +270,7 @@ impl Pop3 {
                 Err(e) => wire.queue(&err(&e)),
             },
             Command::Rset => {
-                d.deleted.iter_mut().for_each(|x| *x = false);
+                d.reset();
                 wire.queue(&ok(""));
             }
             Command::Noop => wire.queue(&ok("")),
@@ -256,13 +278,20 @@ impl Pop3 {
                 Ok(i) => self.send_message(i, None, wire).await,
                 Err(e) => wire.queue(&err(&e)),
             },
-            Command::Top(a, n) => match d.index(&a) {
-                Ok(i) => match n.parse::<usize>() {
-                    Ok(lines) => self.send_message(i, Some(lines), wire).await,
-                    Err(_) => wire.queue(&err(&format!("Invalid number of lines: {n}"))),
+            Command::Top(a) => match d.index_then(&a, true) {
+                Ok((i, rest)) => match pop3::args::size(rest) {
+                    // Dovecot passes the count on as the body line limit, where the largest
+                    // value means "no limit": the whole message, as RETR sends it.
+                    Ok(u64::MAX) => self.send_message(i, None, wire).await,
+                    Ok(lines) => {
+                        let lines = usize::try_from(lines).unwrap_or(usize::MAX);
+                        self.send_message(i, Some(lines), wire).await
+                    }
+                    Err(e) => wire.queue(&err(&e.to_string())),
                 },
                 Err(e) => wire.queue(&err(&e)),
             },
+            Command::Empty => wire.queue(&err("Unknown command.")),
             Command::Unknown(name) => wire.queue(&err(&format!("Unknown command: {name}"))),
             other => wire.queue(&err(&format!("Unknown command: {}", other.name()))),
         }
