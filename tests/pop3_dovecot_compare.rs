@@ -496,3 +496,53 @@ fn a_mailbox_created_by_delivery_has_dovecots_files_and_modes() {
         assert!(inbox.join(format!("dovecot-uidvalidity.{v:08x}")).exists());
     }
 }
+
+/// RSET forgets the retrievals too (Dovecot clears its seen bitmask): nothing gets \Seen. A
+/// message retrieved and deleted by a session that then drops is kept and gets \Seen (Dovecot
+/// commits the seen bitmask without the expunges; its file is renamed at the next login).
+#[test]
+fn rset_forgets_retrievals_and_a_drop_keeps_seen_on_deleted_mail() {
+    let p = start("pop3-cmp-rset", true);
+    let (mut dn, mut rn) = (HashMap::new(), HashMap::new());
+    p.session(&["RETR 1", "RSET"], true);
+    let d = disk(&p.dovecot_inbox, &mut dn);
+    assert_eq!(disk(&p.roost_inbox, &mut rn), d, "after RETR+RSET+QUIT");
+    assert!(d.files.iter().all(|f| f.2.as_deref() == Some("")), "{d:?}");
+
+    p.session(&["RETR 2", "DELE 2"], false);
+    assert!(wait_until(Duration::from_secs(10), || {
+        dropped_sessions(&p.dovecot.log()) == 1 && dropped_sessions(&p.roost.log_text()) >= 1
+    }));
+    p.session(&["NOOP"], true);
+    let d = disk(&p.dovecot_inbox, &mut dn);
+    assert_eq!(
+        disk(&p.roost_inbox, &mut rn),
+        d,
+        "after the drop and a login"
+    );
+    let two = d.files.iter().find(|f| f.0 == "seed two").unwrap();
+    assert_eq!(two.2.as_deref(), Some("S"));
+    assert_eq!(d.files.len(), 4);
+}
+
+/// Dovecot's CLIENT_MAX_BAD_COMMANDS: the 21st refused command in a row is answered, then
+/// `-ERR Too many bad commands.` and the connection closes; a good command resets the count.
+#[test]
+fn too_many_bad_commands_end_the_session_as_in_dovecot() {
+    let p = start("pop3-cmp-bad", true);
+    for port in [p.dovecot.pop3_port, p.roost_pop3] {
+        let mut c = Pop3::login(port);
+        for _ in 0..20 {
+            assert_eq!(c.cmd(b"LIST +1"), "-ERR Invalid message number: +1\r\n");
+        }
+        assert!(c.cmd(b"NOOP").starts_with("+OK"));
+        for _ in 0..20 {
+            assert_eq!(c.cmd(b"FOO"), "-ERR Unknown command: FOO\r\n");
+        }
+        assert_eq!(c.cmd(b"BAR"), "-ERR Unknown command: BAR\r\n");
+        assert_eq!(c.line(), "-ERR Too many bad commands.\r\n", "port {port}");
+        let mut rest = Vec::new();
+        let n = std::io::Read::read_to_end(&mut c.r, &mut rest).unwrap();
+        assert_eq!(n, 0, "closed after the last reply (port {port})");
+    }
+}

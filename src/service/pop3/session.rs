@@ -103,6 +103,7 @@ pub async fn run(conn: Conn, session: Session) {
         top_bytes: 0,
         prefetch: None,
         quit: false,
+        bad: 0,
     };
     wire.queue(&ok("Logged in."));
     let reason = s.serve(&mut wire).await;
@@ -138,7 +139,18 @@ struct Pop3 {
     prefetch: Option<(usize, PendingRead)>,
     /// QUIT ran (and committed the session's changes).
     quit: bool,
+    /// Commands refused in a row.
+    bad: u32,
 }
+
+/// Queues `-ERR text`; the command counts as bad.
+fn refuse(wire: &mut Wire, text: &str) -> bool {
+    wire.queue(&err(text));
+    false
+}
+
+/// Dovecot's CLIENT_MAX_BAD_COMMANDS: one more refused command in a row ends the session.
+pub const MAX_BAD_COMMANDS: u32 = 20;
 
 /// A message read running on the blocking pool.
 type PendingRead = tokio::task::JoinHandle<Result<Vec<u8>, MailError>>;
@@ -211,7 +223,15 @@ impl Pop3 {
                 let _ = wire.send(&reply).await;
                 return "Logged out";
             }
-            self.command(cmd, wire).await;
+            if self.command(cmd, wire).await {
+                self.bad = 0;
+            } else {
+                self.bad += 1;
+                if self.bad > MAX_BAD_COMMANDS {
+                    let _ = wire.send(&err("Too many bad commands.")).await;
+                    return "Too many bad commands.";
+                }
+            }
         }
     }
 
@@ -229,16 +249,19 @@ impl Pop3 {
         }
     }
 
-    async fn command(&mut self, cmd: Command, wire: &mut Wire) {
+    /// Runs one command; false when it was refused (Dovecot's bad command count).
+    async fn command(&mut self, cmd: Command, wire: &mut Wire) -> bool {
         let d = &mut self.drop;
         match cmd {
             Command::Capa => {
                 let lines: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
                 wire.queue(&multiline("", &lines));
+                true
             }
             Command::Stat => {
                 let (n, size) = d.stat();
                 wire.queue(&ok(&format!("{n} {size}")));
+                true
             }
             Command::List(a) if a.is_empty() => {
                 let lines: Vec<String> = d
@@ -246,10 +269,14 @@ impl Pop3 {
                     .map(|i| format!("{} {}", i + 1, d.messages[i].vsize))
                     .collect();
                 wire.queue(&multiline(&format!("{} messages:", lines.len()), &lines));
+                true
             }
             Command::List(a) => match d.index(&a) {
-                Ok(i) => wire.queue(&ok(&format!("{} {}", i + 1, d.messages[i].vsize))),
-                Err(e) => wire.queue(&err(&e)),
+                Ok(i) => {
+                    wire.queue(&ok(&format!("{} {}", i + 1, d.messages[i].vsize)));
+                    true
+                }
+                Err(e) => refuse(wire, &e),
             },
             Command::Uidl(a) if a.is_empty() => {
                 let lines: Vec<String> = d
@@ -257,43 +284,59 @@ impl Pop3 {
                     .map(|i| format!("{} {}", i + 1, d.uidls[i]))
                     .collect();
                 wire.queue(&multiline("", &lines));
+                true
             }
             Command::Uidl(a) => match d.index(&a) {
-                Ok(i) => wire.queue(&ok(&format!("{} {}", i + 1, d.uidls[i]))),
-                Err(e) => wire.queue(&err(&e)),
+                Ok(i) => {
+                    wire.queue(&ok(&format!("{} {}", i + 1, d.uidls[i])));
+                    true
+                }
+                Err(e) => refuse(wire, &e),
             },
             Command::Dele(a) => match d.index(&a) {
                 Ok(i) => {
                     d.deleted[i] = true;
                     wire.queue(&ok("Marked to be deleted."));
+                    true
                 }
-                Err(e) => wire.queue(&err(&e)),
+                Err(e) => refuse(wire, &e),
             },
             Command::Rset => {
                 d.reset();
                 wire.queue(&ok(""));
+                true
             }
-            Command::Noop => wire.queue(&ok("")),
+            Command::Noop => {
+                wire.queue(&ok(""));
+                true
+            }
             Command::Retr(a) => match d.index(&a) {
-                Ok(i) => self.send_message(i, None, wire).await,
-                Err(e) => wire.queue(&err(&e)),
+                Ok(i) => {
+                    self.send_message(i, None, wire).await;
+                    true
+                }
+                Err(e) => refuse(wire, &e),
             },
             Command::Top(a) => match d.index_then(&a, true) {
                 Ok((i, rest)) => match pop3::args::size(rest) {
                     // Dovecot passes the count on as the body line limit, where the largest
                     // value means "no limit": the whole message, as RETR sends it.
-                    Ok(u64::MAX) => self.send_message(i, None, wire).await,
+                    Ok(u64::MAX) => {
+                        self.send_message(i, None, wire).await;
+                        true
+                    }
                     Ok(lines) => {
                         let lines = usize::try_from(lines).unwrap_or(usize::MAX);
-                        self.send_message(i, Some(lines), wire).await
+                        self.send_message(i, Some(lines), wire).await;
+                        true
                     }
-                    Err(e) => wire.queue(&err(&e.to_string())),
+                    Err(e) => refuse(wire, &e.to_string()),
                 },
-                Err(e) => wire.queue(&err(&e)),
+                Err(e) => refuse(wire, &e),
             },
-            Command::Empty => wire.queue(&err("Unknown command.")),
-            Command::Unknown(name) => wire.queue(&err(&format!("Unknown command: {name}"))),
-            other => wire.queue(&err(&format!("Unknown command: {}", other.name()))),
+            Command::Empty => refuse(wire, "Unknown command."),
+            Command::Unknown(name) => refuse(wire, &format!("Unknown command: {name}")),
+            other => refuse(wire, &format!("Unknown command: {}", other.name())),
         }
     }
 
