@@ -4,6 +4,9 @@
 //! form (modified UTF-7, see [`super::utf7`]); the session decodes and validates them so it can
 //! answer with Dovecot's wording.
 
+/// One `ID` field: name and value (`None` for NIL).
+pub type IdField = (Vec<u8>, Option<Vec<u8>>);
+
 /// A command with its tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tagged {
@@ -74,7 +77,7 @@ pub enum Command {
     },
     /// `ID NIL` is `None`; values may be NIL.
     Id {
-        fields: Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>,
+        fields: Option<Vec<IdField>>,
     },
     // Selected (6.4).
     Check,

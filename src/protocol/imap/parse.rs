@@ -33,7 +33,8 @@ impl ParseError {
         self.reason == "Unknown command"
     }
 
-    /// The BAD line, as Dovecot words it (without its timing suffix).
+    /// The BAD line, as Dovecot words it; it ends in `.`, where Dovecot's imap inserts its
+    /// timing (` (0.001 + 0.000 secs)`).
     pub fn response(&self) -> Vec<u8> {
         let text = match (&self.tag, &self.command) {
             (None, _) => format!("* BAD Error in IMAP tag: {}.", self.reason),
@@ -260,7 +261,7 @@ fn list(a: &mut Args) -> ArgResult<List> {
         _ => l.patterns.push(a.list_mailbox()?),
     }
     if !a.done() {
-        if a.atom()?.to_ascii_uppercase() != "RETURN" {
+        if !a.atom()?.eq_ignore_ascii_case("RETURN") {
             return Err(INVALID.into());
         }
         l.extended = true;
@@ -334,7 +335,7 @@ fn append(a: &mut Args) -> ArgResult<Command> {
 }
 
 /// `ID NIL` or `ID ("name" "value" ...)`.
-fn id(a: &mut Args) -> ArgResult<Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>> {
+fn id(a: &mut Args) -> ArgResult<Option<Vec<IdField>>> {
     match a.next() {
         Some(Arg::Nil) => Ok(None),
         Some(Arg::List(l)) => {

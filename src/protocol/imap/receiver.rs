@@ -101,17 +101,18 @@ impl ReceiveError {
         }
     }
 
-    /// The response line Dovecot's imap process sends (without timing suffix).
+    /// The response line Dovecot sends. BAD lines end in `.`, where Dovecot's imap inserts
+    /// its timing (` (0.001 + 0.000 secs)`); BYE lines have neither.
     pub fn response(&self) -> Vec<u8> {
         let text = match (&self.tag, &self.command, self.is_fatal()) {
             (_, _, true) => format!("* BYE {}", self.reason()),
             (Some(tag), Some(cmd), _) => {
-                format!("{tag} BAD Error in IMAP command {cmd}: {}", self.reason())
+                format!("{tag} BAD Error in IMAP command {cmd}: {}.", self.reason())
             }
             (Some(tag), None, _) => {
-                format!("{tag} BAD Error in IMAP command: {}", self.reason())
+                format!("{tag} BAD Error in IMAP command: {}.", self.reason())
             }
-            (None, _, _) => format!("* BAD Error in IMAP tag: {}", self.reason()),
+            (None, _, _) => format!("* BAD Error in IMAP tag: {}.", self.reason()),
         };
         let mut v = text.into_bytes();
         v.extend_from_slice(b"\r\n");

@@ -24,7 +24,7 @@ fn one_argument_over_the_limit_is_too_long_argument() {
     let seen = run_chunked(&line, LIMIT, 4096);
     assert_eq!(
         last_error(&seen),
-        "b BAD Error in IMAP command SELECT: Too long argument\r\n"
+        "b BAD Error in IMAP command SELECT: Too long argument.\r\n"
     );
     // The connection goes on with the next command.
     assert_eq!(
@@ -36,7 +36,7 @@ fn one_argument_over_the_limit_is_too_long_argument() {
     quoted.extend_from_slice(b"\"\r\n");
     assert_eq!(
         last_error(&run_chunked(&quoted, LIMIT, 1000)),
-        "b BAD Error in IMAP command SELECT: Too long argument\r\n"
+        "b BAD Error in IMAP command SELECT: Too long argument.\r\n"
     );
 }
 
@@ -49,7 +49,7 @@ fn many_arguments_over_the_limit_are_line_too_large() {
     line.extend_from_slice(b")\r\n");
     assert_eq!(
         last_error(&run_chunked(&line, LIMIT, 1500)),
-        "b BAD Error in IMAP command STATUS: IMAP command line too large\r\n"
+        "b BAD Error in IMAP command STATUS: IMAP command line too large.\r\n"
     );
 }
 
@@ -59,7 +59,7 @@ fn a_long_tag_is_an_error_in_the_tag() {
     line.extend_from_slice(b" NOOP\r\n");
     assert_eq!(
         last_error(&run(&line)),
-        "* BAD Error in IMAP tag: Too long argument\r\n"
+        "* BAD Error in IMAP tag: Too long argument.\r\n"
     );
 }
 
