@@ -41,6 +41,16 @@ pub struct Frame {
     pub streamed: Vec<usize>,
 }
 
+impl Frame {
+    /// The first line without its line end: what a session reads when it expects a line
+    /// outside the command grammar (IDLE's `DONE`, an AUTHENTICATE response, `*` to cancel).
+    pub fn line(&self) -> &[u8] {
+        let end = memchr::memchr(b'\n', &self.bytes).unwrap_or(self.bytes.len());
+        let line = &self.bytes[..end];
+        line.strip_suffix(b"\r").unwrap_or(line)
+    }
+}
+
 /// What the session must do next.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {

@@ -213,3 +213,20 @@ fn imap_login_ends_the_connection_when_its_buffer_fills() {
         }
     );
 }
+
+#[test]
+fn lines_outside_the_grammar_come_as_frames() {
+    // IDLE's DONE and an AUTHENTICATE response are plain lines.
+    let mut rx = Receiver::new(LIMIT);
+    let input = b"DONE\r\nAHVzZXIxAHBhc3M=\n";
+    let (used, ev) = rx.receive(input);
+    let Event::Command(f) = ev else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(f.line(), b"DONE");
+    let (_, ev) = rx.receive(&input[used..]);
+    let Event::Command(f) = ev else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(f.line(), b"AHVzZXIxAHBhc3M=");
+}
