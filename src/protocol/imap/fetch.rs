@@ -2,8 +2,8 @@
 //! `BODY[1.2.HEADER.FIELDS (From To)]<0.100>` (which the tokenizer splits into an atom, a list
 //! and an atom starting with `]`, as Dovecot's does).
 
+use super::args::{ArgResult, Args, INVALID};
 use super::command::{FetchAttr, FetchItems, Section, SectionText};
-use super::parse::{ArgResult, Args, INVALID};
 use super::token::Arg;
 
 pub(crate) fn items(a: &mut Args) -> ArgResult<FetchItems> {

@@ -45,6 +45,7 @@
 //! simdutf8 and the hashify proc-macro. That choice belongs to `mail/`; here
 //! [`response::FetchValue::Raw`] takes those items pre-encoded.
 
+pub mod args;
 pub mod command;
 pub mod fetch;
 pub mod parse;

@@ -1,8 +1,8 @@
 //! SEARCH arguments: `[RETURN (...)]` (ESEARCH, SEARCHRES `SAVE`), `[CHARSET x]` and the
 //! search keys of RFC 3501 §6.4.4 plus WITHIN's `OLDER`/`YOUNGER` and SEARCHRES's `$`.
 
+use super::args::{parse_seqset, ArgResult, Args, INVALID};
 use super::command::{Date, Search, SearchKey, SearchReturn};
-use super::parse::{parse_seqset, ArgResult, Args, INVALID};
 use super::token::Arg;
 
 pub(crate) fn search(uid: bool, a: &mut Args) -> ArgResult<Search> {
@@ -81,7 +81,7 @@ fn key(a: &mut Args, depth: usize) -> ArgResult<SearchKey> {
             let field = s(a)?;
             SearchKey::Header(field, s(a)?)
         }
-        "KEYWORD" => SearchKey::Keyword(super::parse::flag(a.next().ok_or(INVALID)?)?),
+        "KEYWORD" => SearchKey::Keyword(super::args::flag(a.next().ok_or(INVALID)?)?),
         "LARGER" => SearchKey::Larger(a.number()?),
         "NEW" => SearchKey::New,
         "NOT" => SearchKey::Not(Box::new(key(a, depth + 1)?)),
@@ -107,7 +107,7 @@ fn key(a: &mut Args, depth: usize) -> ArgResult<SearchKey> {
         "UNDELETED" => SearchKey::Undeleted,
         "UNDRAFT" => SearchKey::Undraft,
         "UNFLAGGED" => SearchKey::Unflagged,
-        "UNKEYWORD" => SearchKey::Unkeyword(super::parse::flag(a.next().ok_or(INVALID)?)?),
+        "UNKEYWORD" => SearchKey::Unkeyword(super::args::flag(a.next().ok_or(INVALID)?)?),
         "UNSEEN" => SearchKey::Unseen,
         "YOUNGER" => SearchKey::Younger(interval(a)?),
         _ => match parse_seqset(word) {

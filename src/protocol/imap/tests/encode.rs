@@ -198,6 +198,8 @@ proptest::proptest! {
     fn sequence_sets_round_trip(parts in proptest::collection::vec((1u32..5000, proptest::option::of(0u32..5000)), 1..8)) {
         let text: Vec<String> = parts.iter().map(|(a, b)| match b {
             Some(0) => format!("{a}:*"),
+            // `5:5` is the single number 5 and is written so.
+            Some(b) if b == a => a.to_string(),
             Some(b) => format!("{a}:{b}"),
             None => a.to_string(),
         }).collect();
