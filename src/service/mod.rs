@@ -6,6 +6,8 @@
 
 pub mod auth;
 pub mod health_check;
+pub mod imap;
+pub mod imap_login;
 pub mod lmtp;
 pub mod login;
 pub mod pop3;

@@ -10,6 +10,8 @@ pub fn registry() -> Registry {
         .with("auth", super::auth::factory)
         .with("auth-worker", super::auth::worker_factory)
         .with("health-check", super::health_check::factory)
+        .with("imap", super::imap::factory)
+        .with("imap-login", super::imap_login::factory)
         .with("lmtp", super::lmtp::factory)
         .with("pop3", super::pop3::factory)
         .with("pop3-login", super::pop3_login::factory)

@@ -104,8 +104,9 @@ pub trait LoginProtocol: Send + 'static {
 
     /// Parses one line (without CRLF).
     fn parse(&mut self, line: &[u8]) -> LoginCommand<Self::Extra>;
-    /// The greeting sent on connect.
-    fn greeting(&self, client: &LoginClient) -> Vec<u8>;
+    /// The greeting sent on connect. `starttls`: STARTTLS may be offered now (IMAP lists its
+    /// capabilities in the greeting).
+    fn greeting(&self, client: &LoginClient, starttls: bool) -> Vec<u8>;
     /// The reply to [`LoginCommand::Capability`]. `starttls`: STARTTLS may be offered now.
     fn capabilities(&self, client: &LoginClient, starttls: bool) -> Vec<u8>;
     fn reply(&self, reply: Reply<'_>) -> Vec<u8>;

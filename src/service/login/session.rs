@@ -27,7 +27,8 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
     let mut tally = Tally::new(Instant::from_std(conn.accepted_at));
     let mut wire = Wire::new(conn);
     wire.max_output = LOGIN_MAX_OUTBUF_SIZE;
-    wire.queue(&proto.greeting(&client));
+    let starttls = wire.conn.starttls.is_some() && !wire.conn.stream.is_tls();
+    wire.queue(&proto.greeting(&client, starttls));
     let mut last_user: Option<String> = None;
     let mut bad = 0u32;
     loop {

@@ -53,7 +53,7 @@ impl LoginProtocol for Pop3Login {
         }
     }
 
-    fn greeting(&self, client: &LoginClient) -> Vec<u8> {
+    fn greeting(&self, client: &LoginClient, _starttls: bool) -> Vec<u8> {
         let greeting = &client.session.settings.mail.login_greeting;
         if client.trusted {
             ok(&format!("[XCLIENT] {greeting}"))

@@ -1,0 +1,741 @@
+//! The selected-state commands: FETCH (FLAGS, UID, INTERNALDATE, RFC822.SIZE, RFC822[.HEADER|
+//! .TEXT], BODY[]/BODY.PEEK[] with HEADER, HEADER.FIELDS[.NOT], TEXT and partial `<n.m>`; a
+//! non-peek body fetch sets \Seen and reports the new FLAGS), STORE (FLAGS/+FLAGS/-FLAGS,
+//! `.SILENT`, keywords), SEARCH (flags, sizes, sets, UID, NOT/OR, internal dates, text keys;
+//! ESEARCH MIN/MAX/COUNT/ALL), COPY/MOVE with COPYUID, EXPUNGE/UID EXPUNGE, CLOSE, UNSELECT.
+//! ENVELOPE, BODYSTRUCTURE and numbered body parts need the MIME parser (`mail::mime`, not
+//! here yet) and are refused with `NO [CANNOT]`.
+
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use super::mailboxes::{set_mtime, uid_set};
+use super::message::{body_start, date_time, header_fields, parse_date, to_crlf};
+use super::selected::{flag_names, letters_for, Selected};
+use super::session::Imap;
+use crate::mail::maildir::keywords::Keywords;
+use crate::mail::maildir::mailbox::Change;
+use crate::mail::maildir::{Flags, MessageEntry};
+use crate::mail::{blocking, MailError};
+use crate::protocol::imap::command::{
+    Command, FetchAttr, FetchItems, Search, SearchKey, SearchReturn, Section, SectionText,
+    SequenceSet, StoreMode,
+};
+use crate::protocol::imap::response::{FetchValue, Untagged};
+use crate::service::wire::Wire;
+
+/// What one message's FETCH or SEARCH needs from disk.
+#[derive(Default)]
+struct Loaded {
+    /// CRLF form.
+    data: Option<Vec<u8>>,
+    mtime: Option<SystemTime>,
+}
+
+async fn load(
+    sel: &Selected,
+    idx: &[usize],
+    data: bool,
+    date: bool,
+) -> Result<Vec<Loaded>, MailError> {
+    if !data && !date {
+        return Ok(idx.iter().map(|_| Loaded::default()).collect());
+    }
+    let mbox = sel.mbox.clone();
+    let entries: Vec<MessageEntry> = idx.iter().map(|&i| sel.msgs[i].entry.clone()).collect();
+    blocking(move || {
+        Ok(entries
+            .iter()
+            .map(|e| Loaded {
+                data: data
+                    .then(|| mbox.read(e).ok().map(|d| to_crlf(&d)))
+                    .flatten(),
+                mtime: date
+                    .then(|| {
+                        std::fs::metadata(mbox.path_of(e))
+                            .and_then(|m| m.modified())
+                            .ok()
+                    })
+                    .flatten(),
+            })
+            .collect())
+    })
+    .await
+}
+
+fn section_name(s: &Section, partial: Option<(u32, u32)>) -> String {
+    let mut spec: Vec<String> = Vec::new();
+    if !s.part.is_empty() {
+        spec.push(
+            s.part
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("."),
+        );
+    }
+    match &s.text {
+        None => {}
+        Some(SectionText::Header) => spec.push("HEADER".into()),
+        Some(SectionText::Text) => spec.push("TEXT".into()),
+        Some(SectionText::Mime) => spec.push("MIME".into()),
+        Some(SectionText::HeaderFields(f)) => spec.push(format!("HEADER.FIELDS ({})", f.join(" "))),
+        Some(SectionText::HeaderFieldsNot(f)) => {
+            spec.push(format!("HEADER.FIELDS.NOT ({})", f.join(" ")))
+        }
+    }
+    let mut name = format!("BODY[{}]", spec.join("."));
+    if let Some((start, _)) = partial {
+        name.push_str(&format!("<{start}>"));
+    }
+    name
+}
+
+fn section_bytes<'a>(data: &'a [u8], s: &Section) -> std::borrow::Cow<'a, [u8]> {
+    let b = body_start(data);
+    match &s.text {
+        None => data.into(),
+        Some(SectionText::Header) => data[..b].into(),
+        Some(SectionText::Text) => data[b..].into(),
+        Some(SectionText::HeaderFields(f)) => header_fields(&data[..b], f, false).into(),
+        Some(SectionText::HeaderFieldsNot(f)) => header_fields(&data[..b], f, true).into(),
+        Some(SectionText::Mime) => data[..0].into(),
+    }
+}
+
+fn partial(d: &[u8], p: Option<(u32, u32)>) -> &[u8] {
+    match p {
+        None => d,
+        Some((start, count)) => {
+            let s = (start as usize).min(d.len());
+            let e = s.saturating_add(count as usize).min(d.len());
+            &d[s..e]
+        }
+    }
+}
+
+impl Imap {
+    pub(super) async fn message_command(
+        &mut self,
+        wire: &mut Wire,
+        tag: &str,
+        cmd: Command,
+        _appended: Vec<Vec<u8>>,
+    ) {
+        match cmd {
+            Command::Close | Command::Unselect => {
+                let close = matches!(cmd, Command::Close);
+                let sel = self.selected.take().expect("checked by the caller");
+                if close && !sel.readonly {
+                    let doomed: Vec<(MessageEntry, Change)> = sel
+                        .msgs
+                        .iter()
+                        .filter(|m| m.entry.flags.has(Flags::DELETED))
+                        .map(|m| (m.entry.clone(), Change::Expunge))
+                        .collect();
+                    let mbox = sel.mbox.clone();
+                    if let Err(e) = blocking(move || mbox.apply(&doomed)).await {
+                        return self.mail_error(wire, tag, "", e);
+                    }
+                }
+                let text = if close {
+                    "Close completed"
+                } else {
+                    "Unselect completed"
+                };
+                self.reply(wire, tag, "OK", None, text);
+            }
+            Command::Expunge => self.expunge(wire, tag, None).await,
+            Command::UidExpunge { set } => self.expunge(wire, tag, Some(set)).await,
+            Command::Fetch { uid, set, items } => self.fetch(wire, tag, uid, set, items).await,
+            Command::Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+            } => self.store(wire, tag, uid, set, mode, silent, flags).await,
+            Command::Search(s) => self.search(wire, tag, s).await,
+            Command::Copy { uid, set, mailbox } => {
+                self.copy(wire, tag, uid, set, mailbox, false).await
+            }
+            Command::Move { uid, set, mailbox } => {
+                self.copy(wire, tag, uid, set, mailbox, true).await
+            }
+            other => {
+                let text = format!("Error in IMAP command {}: Unknown command", other.name());
+                self.bad(wire, tag, &text)
+            }
+        }
+    }
+
+    /// The messages a set names, or the BAD Dovecot sends for a sequence number past EXISTS.
+    fn targets(
+        &mut self,
+        wire: &mut Wire,
+        tag: &str,
+        uid: bool,
+        set: &SequenceSet,
+    ) -> Option<Vec<usize>> {
+        let sel = self.selected.as_ref()?;
+        if matches!(set, SequenceSet::Saved) {
+            self.bad(wire, tag, "Search result variable $ is not supported");
+            return None;
+        }
+        if !uid && sel.seq_out_of_range(set) {
+            self.bad(wire, tag, "Error in IMAP command: Invalid messageset");
+            return None;
+        }
+        Some(sel.resolve(set, uid))
+    }
+
+    async fn expunge(&mut self, wire: &mut Wire, tag: &str, only: Option<SequenceSet>) {
+        let sel = self.selected.as_ref().expect("checked by the caller");
+        if sel.readonly {
+            return self.reply(wire, tag, "NO", Some("READ-ONLY"), "Mailbox is read-only.");
+        }
+        let allowed: Option<HashSet<usize>> = only
+            .as_ref()
+            .map(|s| sel.resolve(s, true).into_iter().collect());
+        let doomed: Vec<(MessageEntry, Change)> = sel
+            .msgs
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                m.entry.flags.has(Flags::DELETED) && allowed.as_ref().is_none_or(|a| a.contains(i))
+            })
+            .map(|(_, m)| (m.entry.clone(), Change::Expunge))
+            .collect();
+        let mbox = sel.mbox.clone();
+        if let Err(e) = blocking(move || mbox.apply(&doomed)).await {
+            return self.mail_error(wire, tag, "", e);
+        }
+        let text = if only.is_some() {
+            "Expunge completed"
+        } else {
+            "Expunge completed"
+        };
+        self.done(wire, tag, text).await;
+    }
+
+    async fn fetch(
+        &mut self,
+        wire: &mut Wire,
+        tag: &str,
+        uid: bool,
+        set: SequenceSet,
+        items: FetchItems,
+    ) {
+        let Some(idx) = self.targets(wire, tag, uid, &set) else {
+            return;
+        };
+        let mut items = items.items;
+        if uid && !items.contains(&FetchAttr::Uid) {
+            items.insert(0, FetchAttr::Uid);
+        }
+        let unsupported = items.iter().any(|i| match i {
+            FetchAttr::Envelope | FetchAttr::Body | FetchAttr::BodyStructure => true,
+            FetchAttr::BodySection { section, .. } => {
+                !section.part.is_empty() || section.text == Some(SectionText::Mime)
+            }
+            _ => false,
+        });
+        if unsupported {
+            return self.reply(
+                wire,
+                tag,
+                "NO",
+                Some("CANNOT"),
+                "ENVELOPE, BODYSTRUCTURE and body parts are not implemented yet",
+            );
+        }
+        let needs_data = items.iter().any(|i| {
+            matches!(
+                i,
+                FetchAttr::Rfc822
+                    | FetchAttr::Rfc822Header
+                    | FetchAttr::Rfc822Text
+                    | FetchAttr::BodySection { .. }
+            )
+        });
+        let needs_date = items.contains(&FetchAttr::InternalDate);
+        let sets_seen = items.iter().any(|i| {
+            matches!(
+                i,
+                FetchAttr::Rfc822
+                    | FetchAttr::Rfc822Text
+                    | FetchAttr::BodySection { peek: false, .. }
+            )
+        });
+        let sel = self.selected.as_mut().expect("checked");
+        let loaded = match load(sel, &idx, needs_data, needs_date).await {
+            Ok(l) => l,
+            Err(e) => return self.mail_error(wire, tag, "", e),
+        };
+        // \Seen from a body fetch is stored before the answer, which then carries FLAGS.
+        let mut seen_set: HashSet<usize> = HashSet::new();
+        if sets_seen && !sel.readonly {
+            let changes: Vec<(MessageEntry, Change)> = idx
+                .iter()
+                .filter(|&&i| !sel.msgs[i].entry.flags.has(Flags::SEEN))
+                .map(|&i| {
+                    let mut f = sel.msgs[i].entry.flags.clone();
+                    f.insert(Flags::SEEN);
+                    seen_set.insert(i);
+                    (sel.msgs[i].entry.clone(), Change::SetFlags(f))
+                })
+                .collect();
+            let mbox = sel.mbox.clone();
+            let c2 = changes.clone();
+            if let Err(e) = blocking(move || mbox.apply(&c2)).await {
+                return self.mail_error(wire, tag, "", e);
+            }
+            for i in &seen_set {
+                sel.msgs[*i].entry.flags.insert(Flags::SEEN);
+                let base = sel.msgs[*i].entry.base.clone();
+                sel.msgs[*i].entry.name =
+                    crate::mail::maildir::filename::with_flags(&base, &sel.msgs[*i].entry.flags);
+                sel.msgs[*i].entry.in_new = false;
+            }
+        }
+        for (k, &i) in idx.iter().enumerate() {
+            let m = &sel.msgs[i];
+            let l = &loaded[k];
+            if needs_data && l.data.is_none() {
+                continue; // expunged by another session meanwhile
+            }
+            let data = l.data.as_deref().unwrap_or(&[]);
+            let b = body_start(data);
+            let mut values: Vec<FetchValue> = Vec::new();
+            let mut owned: Vec<(String, Vec<u8>)> = Vec::new();
+            let mut order: Vec<Result<FetchValue, usize>> = Vec::new();
+            for it in &items {
+                match it {
+                    FetchAttr::Flags => order.push(Ok(FetchValue::Flags(sel.flags(m)))),
+                    FetchAttr::Uid => order.push(Ok(FetchValue::Uid(m.entry.uid))),
+                    FetchAttr::InternalDate => order.push(Ok(FetchValue::InternalDate(date_time(
+                        l.mtime.unwrap_or(SystemTime::UNIX_EPOCH),
+                    )))),
+                    FetchAttr::Rfc822Size => order.push(Ok(FetchValue::Rfc822Size(m.entry.vsize))),
+                    FetchAttr::Rfc822 => {
+                        owned.push(("RFC822".into(), data.to_vec()));
+                        order.push(Err(owned.len() - 1));
+                    }
+                    FetchAttr::Rfc822Header => {
+                        owned.push(("RFC822.HEADER".into(), data[..b].to_vec()));
+                        order.push(Err(owned.len() - 1));
+                    }
+                    FetchAttr::Rfc822Text => {
+                        owned.push(("RFC822.TEXT".into(), data[b..].to_vec()));
+                        order.push(Err(owned.len() - 1));
+                    }
+                    FetchAttr::BodySection {
+                        section,
+                        partial: p,
+                        ..
+                    } => {
+                        let bytes = section_bytes(data, section);
+                        owned.push((section_name(section, *p), partial(&bytes, *p).to_vec()));
+                        order.push(Err(owned.len() - 1));
+                    }
+                    _ => {}
+                }
+            }
+            if seen_set.contains(&i) && !items.contains(&FetchAttr::Flags) {
+                order.push(Ok(FetchValue::Flags(sel.flags(m))));
+            }
+            for o in order {
+                values.push(match o {
+                    Ok(v) => v,
+                    Err(n) => FetchValue::Section(owned[n].0.clone(), Some(&owned[n].1)),
+                });
+            }
+            Untagged::Fetch {
+                seq: i as u32 + 1,
+                items: values,
+            }
+            .encode(wire.output());
+        }
+        self.updates(wire, false).await;
+        self.reply(wire, tag, "OK", None, "Fetch completed");
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn store(
+        &mut self,
+        wire: &mut Wire,
+        tag: &str,
+        uid: bool,
+        set: SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<String>,
+    ) {
+        let Some(idx) = self.targets(wire, tag, uid, &set) else {
+            return;
+        };
+        let sel = self.selected.as_mut().expect("checked");
+        if sel.readonly {
+            return self.reply(wire, tag, "NO", Some("READ-ONLY"), "Mailbox is read-only.");
+        }
+        let mut kw = Keywords::read(sel.mbox.dir()).unwrap_or_else(|_| sel.keywords.clone());
+        let before = kw.clone();
+        let Some(given) = letters_for(&flags, &mut kw) else {
+            return self.reply(wire, tag, "NO", None, "Too many keywords in mailbox");
+        };
+        let given: Vec<u8> = given.letters().bytes().collect();
+        let mut changes = Vec::new();
+        let mut new_flags = Vec::new();
+        for &i in &idx {
+            let old = &sel.msgs[i].entry.flags;
+            let mut f = match mode {
+                StoreMode::Replace => Flags::default(),
+                _ => old.clone(),
+            };
+            for &l in &given {
+                match mode {
+                    StoreMode::Remove => f.remove(l),
+                    _ => f.insert(l),
+                }
+            }
+            // Letters roost does not map (Maildir's P) survive a replace.
+            if mode == StoreMode::Replace && old.has(Flags::PASSED) {
+                f.insert(Flags::PASSED);
+            }
+            new_flags.push(f.clone());
+            if &f != old {
+                changes.push((sel.msgs[i].entry.clone(), Change::SetFlags(f)));
+            }
+        }
+        let mbox = sel.mbox.clone();
+        let write_kw = kw != before;
+        let kw2 = kw.clone();
+        let r = blocking(move || {
+            if write_kw {
+                kw2.write(mbox.dir())?;
+            }
+            mbox.apply(&changes)
+        })
+        .await;
+        if let Err(e) = r {
+            return self.mail_error(wire, tag, "", e);
+        }
+        sel.keywords = kw;
+        for (k, &i) in idx.iter().enumerate() {
+            let e = &mut sel.msgs[i].entry;
+            e.flags = new_flags[k].clone();
+            e.name = crate::mail::maildir::filename::with_flags(&e.base, &e.flags);
+            e.in_new = false;
+            if !silent {
+                let mut items = vec![FetchValue::Flags(sel.flags(&sel.msgs[i]))];
+                if uid {
+                    items.push(FetchValue::Uid(sel.msgs[i].entry.uid));
+                }
+                Untagged::Fetch {
+                    seq: i as u32 + 1,
+                    items,
+                }
+                .encode(wire.output());
+            }
+        }
+        self.updates(wire, false).await;
+        self.reply(wire, tag, "OK", None, "Store completed");
+    }
+
+    async fn search(&mut self, wire: &mut Wire, tag: &str, s: Search) {
+        if let Some(c) = &s.charset {
+            if !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("US-ASCII") {
+                return self.reply(
+                    wire,
+                    tag,
+                    "NO",
+                    Some("BADCHARSET (US-ASCII UTF-8)"),
+                    "Unsupported charset",
+                );
+            }
+        }
+        if s.keys.iter().any(unsupported)
+            || s.returns
+                .as_ref()
+                .is_some_and(|r| r.contains(&SearchReturn::Save))
+        {
+            return self.reply(
+                wire,
+                tag,
+                "NO",
+                Some("CANNOT"),
+                "Search key not implemented yet",
+            );
+        }
+        let sel = self.selected.as_ref().expect("checked");
+        let idx: Vec<usize> = (0..sel.msgs.len()).collect();
+        let needs_data = s.keys.iter().any(needs_text);
+        let needs_date = s.keys.iter().any(needs_date);
+        let loaded = match load(sel, &idx, needs_data, needs_date).await {
+            Ok(l) => l,
+            Err(e) => return self.mail_error(wire, tag, "", e),
+        };
+        let hits: Vec<u32> = idx
+            .iter()
+            .filter(|&&i| s.keys.iter().all(|k| eval(k, sel, i, &loaded[i])))
+            .map(|&i| {
+                if s.uid {
+                    sel.msgs[i].entry.uid
+                } else {
+                    i as u32 + 1
+                }
+            })
+            .collect();
+        match &s.returns {
+            None => Untagged::Search(hits).encode(wire.output()),
+            Some(r) => {
+                let all = r.is_empty() || r.contains(&SearchReturn::All);
+                Untagged::ESearch {
+                    tag,
+                    uid: s.uid,
+                    min: r
+                        .contains(&SearchReturn::Min)
+                        .then(|| hits.first().copied())
+                        .flatten(),
+                    max: r
+                        .contains(&SearchReturn::Max)
+                        .then(|| hits.last().copied())
+                        .flatten(),
+                    count: r
+                        .contains(&SearchReturn::Count)
+                        .then_some(hits.len() as u32),
+                    all: (all && !hits.is_empty()).then(|| uid_set(&hits)),
+                }
+                .encode(wire.output())
+            }
+        }
+        self.updates(wire, false).await;
+        self.reply(wire, tag, "OK", None, "Search completed");
+    }
+
+    async fn copy(
+        &mut self,
+        wire: &mut Wire,
+        tag: &str,
+        uid: bool,
+        set: SequenceSet,
+        mailbox: Vec<u8>,
+        mv: bool,
+    ) {
+        let Some(idx) = self.targets(wire, tag, uid, &set) else {
+            return;
+        };
+        let name = String::from_utf8_lossy(&mailbox).into_owned();
+        let name = if name.eq_ignore_ascii_case("INBOX") {
+            "INBOX".to_string()
+        } else {
+            name
+        };
+        let sel = self.selected.as_ref().expect("checked");
+        if mv && sel.readonly {
+            return self.reply(wire, tag, "NO", Some("READ-ONLY"), "Mailbox is read-only.");
+        }
+        let src = sel.mbox.clone();
+        let src_kw = sel.keywords.clone();
+        let entries: Vec<MessageEntry> = idx.iter().map(|&i| sel.msgs[i].entry.clone()).collect();
+        let store = self.store.clone();
+        let n = name.clone();
+        let r = blocking(move || {
+            let dest = store.mailbox(&n, false)?;
+            let mut kw = Keywords::read(dest.dir())?;
+            let before = kw.clone();
+            let mut pairs = Vec::new();
+            for e in &entries {
+                let data = match src.read(e) {
+                    Ok(d) => d,
+                    Err(_) => continue,
+                };
+                let names = flag_names(&e.flags, false, &src_kw);
+                let mut flags = letters_for(&names, &mut kw)
+                    .ok_or_else(|| MailError::Internal("too many keywords".into()))?;
+                if e.flags.has(Flags::PASSED) {
+                    flags.insert(Flags::PASSED);
+                }
+                if kw != before {
+                    kw.write(dest.dir())?;
+                }
+                let new_uid = dest.deliver(&data, &flags)?;
+                if let Ok(t) = std::fs::metadata(src.path_of(e)).and_then(|m| m.modified()) {
+                    set_mtime(&dest, new_uid, t)?;
+                }
+                pairs.push((e.uid, new_uid));
+            }
+            if mv {
+                let doomed: Vec<(MessageEntry, Change)> = entries
+                    .iter()
+                    .map(|e| (e.clone(), Change::Expunge))
+                    .collect();
+                src.apply(&doomed)?;
+            }
+            Ok((dest.sync()?.uid_validity, pairs))
+        })
+        .await;
+        match r {
+            Ok((uv, pairs)) => {
+                let src_uids: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+                let dst_uids: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+                let code = format!("COPYUID {uv} {} {}", uid_set(&src_uids), uid_set(&dst_uids));
+                if mv {
+                    wire.queue(format!("* OK [{code}] Moved UIDs.\r\n").as_bytes());
+                    self.done(wire, tag, "Move completed").await;
+                } else {
+                    self.updates(wire, true).await;
+                    let text = if pairs.is_empty() {
+                        "No messages found."
+                    } else {
+                        "Copy completed"
+                    };
+                    self.reply(
+                        wire,
+                        tag,
+                        "OK",
+                        (!pairs.is_empty()).then_some(code.as_str()),
+                        text,
+                    );
+                }
+            }
+            Err(MailError::NoMailbox(_)) => self.reply(
+                wire,
+                tag,
+                "NO",
+                Some("TRYCREATE"),
+                &format!("Mailbox doesn't exist: {name}"),
+            ),
+            Err(e) => self.mail_error(wire, tag, &name, e),
+        }
+    }
+}
+
+fn walk(k: &SearchKey, f: &dyn Fn(&SearchKey) -> bool) -> bool {
+    match k {
+        SearchKey::Not(a) => walk(a, f),
+        SearchKey::Or(a, b) => walk(a, f) || walk(b, f),
+        SearchKey::And(v) => v.iter().any(|a| walk(a, f)),
+        other => f(other),
+    }
+}
+
+fn unsupported(k: &SearchKey) -> bool {
+    walk(k, &|k| {
+        matches!(
+            k,
+            SearchKey::SentBefore(_)
+                | SearchKey::SentOn(_)
+                | SearchKey::SentSince(_)
+                | SearchKey::SequenceSet(SequenceSet::Saved)
+                | SearchKey::Uid(SequenceSet::Saved)
+        )
+    })
+}
+
+fn needs_text(k: &SearchKey) -> bool {
+    walk(k, &|k| {
+        matches!(
+            k,
+            SearchKey::Bcc(_)
+                | SearchKey::Body(_)
+                | SearchKey::Cc(_)
+                | SearchKey::From(_)
+                | SearchKey::Header(..)
+                | SearchKey::Subject(_)
+                | SearchKey::Text(_)
+                | SearchKey::To(_)
+        )
+    })
+}
+
+fn needs_date(k: &SearchKey) -> bool {
+    walk(k, &|k| {
+        matches!(
+            k,
+            SearchKey::Before(_)
+                | SearchKey::On(_)
+                | SearchKey::Since(_)
+                | SearchKey::Older(_)
+                | SearchKey::Younger(_)
+        )
+    })
+}
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Whether header field `name` of `data` contains `value` (case-insensitively).
+fn header_has(data: &[u8], name: &[u8], value: &[u8]) -> bool {
+    let head = &data[..body_start(data)];
+    let fields = header_fields(head, &[String::from_utf8_lossy(name).into_owned()], false);
+    if fields == b"\r\n" {
+        return false;
+    }
+    let v = fields.splitn(2, |&b| b == b':').nth(1).unwrap_or(b"");
+    contains_ci(v, value)
+}
+
+fn eval(k: &SearchKey, sel: &Selected, i: usize, l: &Loaded) -> bool {
+    let m = &sel.msgs[i];
+    let f = &m.entry.flags;
+    let data = l.data.as_deref().unwrap_or(&[]);
+    let days = l
+        .mtime
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64 / 86_400)
+        .unwrap_or(0);
+    let age = l
+        .mtime
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let date_days = |d: &crate::protocol::imap::command::Date| {
+        super::message::days_from_civil(d.year as i64, d.month as i64, d.day as i64)
+    };
+    let keyword = |name: &str| sel.keywords.letter(name).is_some_and(|l| f.has(l));
+    let _ = parse_date;
+    match k {
+        SearchKey::All => true,
+        SearchKey::Answered => f.has(Flags::ANSWERED),
+        SearchKey::Unanswered => !f.has(Flags::ANSWERED),
+        SearchKey::Deleted => f.has(Flags::DELETED),
+        SearchKey::Undeleted => !f.has(Flags::DELETED),
+        SearchKey::Draft => f.has(Flags::DRAFT),
+        SearchKey::Undraft => !f.has(Flags::DRAFT),
+        SearchKey::Flagged => f.has(Flags::FLAGGED),
+        SearchKey::Unflagged => !f.has(Flags::FLAGGED),
+        SearchKey::Seen => f.has(Flags::SEEN),
+        SearchKey::Unseen => !f.has(Flags::SEEN),
+        SearchKey::Recent => m.recent,
+        SearchKey::Old => !m.recent,
+        SearchKey::New => m.recent && !f.has(Flags::SEEN),
+        SearchKey::Keyword(n) => keyword(n),
+        SearchKey::Unkeyword(n) => !keyword(n),
+        SearchKey::Larger(n) => m.entry.vsize > *n as u64,
+        SearchKey::Smaller(n) => m.entry.vsize < *n as u64,
+        SearchKey::Uid(set) => sel.resolve(set, true).contains(&i),
+        SearchKey::SequenceSet(set) => sel.resolve(set, false).contains(&i),
+        SearchKey::Not(a) => !eval(a, sel, i, l),
+        SearchKey::Or(a, b) => eval(a, sel, i, l) || eval(b, sel, i, l),
+        SearchKey::And(v) => v.iter().all(|a| eval(a, sel, i, l)),
+        SearchKey::Before(d) => days < date_days(d),
+        SearchKey::On(d) => days == date_days(d),
+        SearchKey::Since(d) => days >= date_days(d),
+        SearchKey::Older(s) => age >= *s as u64,
+        SearchKey::Younger(s) => age <= *s as u64,
+        SearchKey::Text(t) => contains_ci(data, t),
+        SearchKey::Body(t) => contains_ci(&data[body_start(data)..], t),
+        SearchKey::Header(n, v) => header_has(data, n, v),
+        SearchKey::From(v) => header_has(data, b"From", v),
+        SearchKey::To(v) => header_has(data, b"To", v),
+        SearchKey::Cc(v) => header_has(data, b"Cc", v),
+        SearchKey::Bcc(v) => header_has(data, b"Bcc", v),
+        SearchKey::Subject(v) => header_has(data, b"Subject", v),
+        SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => false,
+    }
+}

@@ -1,0 +1,42 @@
+//! The `imap` post-login service: receives an authenticated connection from `imap-login`
+//! (the `Handoff` carries the user, the userdb fields and the login command's tag, answered
+//! `tag OK [CAPABILITY …] Logged in`) and serves the authenticated and selected states on
+//! the user's Maildir store. `session.rs` is the loop and the mailbox-less commands,
+//! `mailboxes.rs` the mailbox-list commands and APPEND, `messages.rs` the selected-state
+//! commands, `selected.rs` the selected mailbox's view and its untagged updates,
+//! `folders.rs` the folder list and subscriptions on disk, `message.rs` message bytes and
+//! dates.
+
+pub mod folders;
+pub mod mailboxes;
+pub mod message;
+pub mod messages;
+pub mod selected;
+pub mod session;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use crate::net::Conn;
+use crate::runtime::{BoxFuture, Hub, Service, ServiceError, Session};
+use crate::settings::Settings;
+
+pub struct ImapService;
+
+impl Service for ImapService {
+    fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
+        Box::pin(session::run(conn, session))
+    }
+}
+
+/// Builds the service (registered by the master as `imap`).
+pub fn factory(
+    _name: &str,
+    _settings: &Arc<Settings>,
+    hub: &Arc<Hub>,
+) -> Result<Arc<dyn Service>, ServiceError> {
+    crate::service::userip::UserIpLimits::from_hub(hub);
+    Ok(Arc::new(ImapService))
+}

@@ -1,0 +1,260 @@
+//! imap-login's part of the login loop: IMAP's pre-login grammar (through the sans-IO codec
+//! `protocol::imap`) and Dovecot 2.3's wording for it: the `* OK [CAPABILITY …] <greeting>`,
+//! the pre-login capability list (`STARTTLS` while it may be used, `AUTH=` per offered
+//! mechanism, `LOGINDISABLED` when plaintext is refused), tagged replies
+//! (`[AUTHENTICATIONFAILED]`, `[PRIVACYREQUIRED]`, `[UNAVAILABLE]`, `[LIMIT]`), the third bad
+//! command answered only by `* BYE Too many invalid IMAP commands.`, and ID with Dovecot's
+//! trusted-proxy fields (`x-originating-ip`, `x-originating-port`, `x-connected-ip`,
+//! `x-connected-port`, `x-session-id`/`x-session-ext-id`) honoured only from
+//! `login_trusted_networks`. The login command's tag is the handoff data.
+//!
+//! Literals are not read before login (the layer reads lines): `LOGIN {3}` is a bad command.
+
+use crate::protocol::imap::command::IdField;
+use crate::protocol::imap::receiver::LOGIN_MAX_INBUF_SIZE;
+use crate::protocol::imap::{parse, Command, Frame};
+use crate::service::login::session::MAX_BAD_COMMANDS;
+use crate::service::login::{Goodbye, LoginClient, LoginCommand, LoginProtocol, Reply};
+use crate::service::wire::Wire;
+
+/// The service name, for metrics.
+pub(super) const SERVICE: &str = "imap-login";
+
+/// Capabilities before login (Dovecot's `imap_capability` pre-login part, 2.3 defaults).
+pub const CAPABILITIES: &[&str] = &[
+    "IMAP4rev1",
+    "SASL-IR",
+    "LOGIN-REFERRALS",
+    "ID",
+    "ENABLE",
+    "IDLE",
+    "LITERAL+",
+];
+
+const PLAINTEXT_DISABLED: &str =
+    "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
+const PASSWORD_EXPOSED: &str = "Plaintext authentication not allowed without SSL/TLS, but your \
+client did it anyway. If anyone was listening, the password was exposed.";
+
+/// IMAP on the login layer: remembers the tag of the command being answered.
+#[derive(Default)]
+pub struct ImapLogin {
+    tag: String,
+    /// The command being answered is LOGIN (a refused one sent a password in the clear).
+    login: bool,
+    /// Bad commands in a row (the layer counts too; this decides whether the BAD is sent).
+    bad: u32,
+}
+
+/// The capability list before login.
+pub fn capability_list(client: &LoginClient, starttls: bool) -> String {
+    let mut caps: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
+    if starttls {
+        caps.push("STARTTLS".into());
+    }
+    if client.plaintext_allowed() {
+        caps.extend(client.mechanisms().iter().map(|m| format!("AUTH={m}")));
+    } else {
+        caps.push("LOGINDISABLED".into());
+        caps.extend(client.mechanisms().iter().map(|m| format!("AUTH={m}")));
+    }
+    caps.join(" ")
+}
+
+impl ImapLogin {
+    fn line(&self, status: &str, text: &str) -> Vec<u8> {
+        format!("{} {status} {text}\r\n", self.tag).into_bytes()
+    }
+}
+
+impl LoginProtocol for ImapLogin {
+    type Extra = Option<Vec<IdField>>;
+    const PROTOCOL: &'static str = "imap";
+    const SERVICE: &'static str = SERVICE;
+    const MAX_LINE: usize = LOGIN_MAX_INBUF_SIZE;
+    const CHALLENGE_PREFIX: &'static str = "+ ";
+
+    fn parse(&mut self, line: &[u8]) -> LoginCommand<Self::Extra> {
+        let mut bytes = line.to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        let frame = Frame {
+            bytes,
+            streamed: Vec::new(),
+        };
+        self.login = false;
+        let parsed = match parse(&frame) {
+            Ok(t) => t,
+            Err(e) => {
+                self.tag = e.tag.unwrap_or_else(|| "*".into());
+                self.bad += 1;
+                return LoginCommand::Unknown;
+            }
+        };
+        self.tag = parsed.tag;
+        let cmd = match parsed.command {
+            Command::Capability => LoginCommand::Capability,
+            Command::Noop => LoginCommand::Noop,
+            Command::Logout => LoginCommand::Logout,
+            Command::StartTls => LoginCommand::StartTls,
+            Command::Login { username, password } => {
+                self.login = true;
+                LoginCommand::Login {
+                    user: String::from_utf8_lossy(&username).into_owned(),
+                    pass: String::from_utf8_lossy(&password).into_owned(),
+                }
+            }
+            Command::Authenticate { mechanism, initial } => LoginCommand::Authenticate {
+                mechanism: Some(mechanism),
+                initial: initial.map(|i| String::from_utf8_lossy(&i).into_owned()),
+            },
+            Command::Id { fields } => LoginCommand::Extra(fields),
+            _ => LoginCommand::Unknown,
+        };
+        match cmd {
+            LoginCommand::Unknown => self.bad += 1,
+            _ => self.bad = 0,
+        }
+        cmd
+    }
+
+    fn greeting(&self, client: &LoginClient, starttls: bool) -> Vec<u8> {
+        format!(
+            "* OK [CAPABILITY {}] {}\r\n",
+            capability_list(client, starttls),
+            client.session.settings.mail.login_greeting
+        )
+        .into_bytes()
+    }
+
+    fn capabilities(&self, client: &LoginClient, starttls: bool) -> Vec<u8> {
+        let mut out = format!("* CAPABILITY {}\r\n", capability_list(client, starttls));
+        out.push_str(&format!(
+            "{} OK Pre-login capabilities listed, post-login capabilities have more.\r\n",
+            self.tag
+        ));
+        out.into_bytes()
+    }
+
+    fn reply(&self, reply: Reply<'_>) -> Vec<u8> {
+        match reply {
+            Reply::Ok => self.line("OK", "NOOP completed."),
+            Reply::StartTlsBegin => self.line("OK", "Begin TLS negotiation now."),
+            Reply::TlsAlreadyActive => self.line("BAD", "TLS is already active."),
+            Reply::TlsUnavailable => self.line("BAD", "TLS support isn't enabled."),
+            Reply::PlaintextDisabled => {
+                let mut out = Vec::new();
+                if self.login {
+                    out.extend_from_slice(format!("* BAD [ALERT] {PASSWORD_EXPOSED}\r\n").as_bytes());
+                }
+                out.extend(self.line("NO", &format!("[PRIVACYREQUIRED] {PLAINTEXT_DISABLED}")));
+                out
+            }
+            // POP3-only replies (USER/PASS, bare AUTH); IMAP's grammar never produces them.
+            Reply::NoUsername | Reply::Mechanisms(_) => {
+                self.line("BAD", "Error in IMAP command received by server.")
+            }
+            Reply::InvalidBase64Initial => {
+                self.line("BAD", "Invalid base64 data in initial response")
+            }
+            Reply::InvalidBase64Continued => self.line("NO", "[ALERT] Invalid base64 in response"),
+            Reply::AuthFailed(Some(r)) if r.starts_with('[') => self.line("NO", r),
+            Reply::AuthFailed(Some(r)) => self.line("NO", &format!("[AUTHENTICATIONFAILED] {r}")),
+            Reply::AuthFailed(None) => {
+                self.line("NO", "[AUTHENTICATIONFAILED] Authentication failed.")
+            }
+            Reply::AuthTempFail(r) => self.line(
+                "NO",
+                &format!(
+                    "[UNAVAILABLE] {}",
+                    r.unwrap_or("Temporary authentication failure.")
+                ),
+            ),
+            Reply::AuthAborted => self.line("BAD", "Authentication aborted by client."),
+            Reply::UnknownMechanism => self.line("NO", "[ALERT] Unsupported authentication mechanism."),
+            Reply::UserIpLimit(n) => self.line(
+                "NO",
+                &format!(
+                    "[LIMIT] Maximum number of connections from user+IP exceeded (mail_max_userip_connections={n})"
+                ),
+            ),
+            Reply::InternalError => self.line(
+                "NO",
+                "[UNAVAILABLE] Internal error occurred. Refer to server log for more information.",
+            ),
+            // The third bad command in a row is answered by the goodbye alone, as in Dovecot.
+            Reply::Unknown if self.bad >= MAX_BAD_COMMANDS => Vec::new(),
+            Reply::Unknown => self.line("BAD", "Error in IMAP command received by server."),
+            Reply::Logout => {
+                let mut out = b"* BYE Logging out\r\n".to_vec();
+                out.extend(self.line("OK", "Logout completed."));
+                out
+            }
+        }
+    }
+
+    fn goodbye(&self, why: Goodbye) -> Option<Vec<u8>> {
+        let text = match why {
+            Goodbye::Kicked => "Connection queue full",
+            Goodbye::Shutdown => "Server shutting down.",
+            Goodbye::Timeout => "Disconnected for inactivity.",
+            Goodbye::TooManyBadCommands => "Too many invalid IMAP commands.",
+            Goodbye::LineTooLong => "Input buffer full, aborting",
+        };
+        Some(format!("* BYE {text}\r\n").into_bytes())
+    }
+
+    /// `ID (...)`: answered with the server's identity; a trusted proxy's `x-*` fields set the
+    /// client's real addresses and session id.
+    fn extra(&mut self, fields: Self::Extra, client: &mut LoginClient, wire: &mut Wire) {
+        if client.trusted {
+            apply_trusted_id(fields.as_deref().unwrap_or(&[]), client, wire);
+        }
+        wire.queue(b"* ID (\"name\" \"Dovecot\")\r\n");
+        wire.queue(&self.line("OK", "ID completed."));
+    }
+
+    fn handoff_data(&self) -> Vec<u8> {
+        self.tag.as_bytes().to_vec()
+    }
+}
+
+/// Dovecot's `x-originating-ip`/`-port`, `x-connected-ip`/`-port`, `x-session-id` and
+/// `x-session-ext-id` (imap-login-cmd-id.c); invalid values are ignored one by one.
+fn apply_trusted_id(fields: &[IdField], client: &mut LoginClient, wire: &mut Wire) {
+    for (k, v) in fields {
+        let Some(v) = v.as_deref().map(String::from_utf8_lossy) else {
+            continue;
+        };
+        let key = String::from_utf8_lossy(k).to_ascii_lowercase();
+        match key.as_str() {
+            "x-originating-ip" => {
+                if let Ok(ip) = v.parse::<std::net::IpAddr>() {
+                    let port = client.remote.map(|a| a.port()).unwrap_or(0);
+                    client.remote = Some((ip, port).into());
+                }
+            }
+            "x-originating-port" => {
+                if let (Ok(p), Some(a)) = (v.parse::<u16>(), client.remote) {
+                    client.remote = Some((a.ip(), p).into());
+                }
+            }
+            "x-connected-ip" => {
+                if let Ok(ip) = v.parse::<std::net::IpAddr>() {
+                    let port = client.local.map(|a| a.port()).unwrap_or(0);
+                    client.local = Some((ip, port).into());
+                }
+            }
+            "x-connected-port" => {
+                if let (Ok(p), Some(a)) = (v.parse::<u16>(), client.local) {
+                    client.local = Some((a.ip(), p).into());
+                }
+            }
+            "x-session-id" | "x-session-ext-id" if !v.is_empty() && v.len() <= 64 => {
+                client.session_id = v.into_owned();
+            }
+            _ => {}
+        }
+    }
+    wire.conn.remote = client.remote;
+    wire.conn.local = client.local;
+}
