@@ -126,13 +126,10 @@ pub fn list(names: &[String], sep: char, reference: &str, pattern: &str) -> Vec<
 /// Whether `name` matches `pattern` (`*` anything, `%` anything but the separator; `INBOX`
 /// case-insensitively).
 pub fn matches(pattern: &str, name: &str, sep: char) -> bool {
-    let (p, n) =
-        if name == "INBOX" && pattern.len() >= 5 && pattern[..5].eq_ignore_ascii_case("INBOX") {
-            (&pattern[5..], "")
-        } else {
-            (pattern, name)
-        };
-    glob(p.as_bytes(), n.as_bytes(), sep as u8)
+    if name == "INBOX" {
+        return glob(pattern.to_ascii_uppercase().as_bytes(), b"INBOX", sep as u8);
+    }
+    glob(pattern.as_bytes(), name.as_bytes(), sep as u8)
 }
 
 fn glob(p: &[u8], n: &[u8], sep: u8) -> bool {
