@@ -50,7 +50,7 @@ ENV ROOST_BASE_DIR=/run/roost \
 
 # The embedded default: POP3 10110 (STLS) and 10995 (implicit TLS), LMTP 10024, and the
 # stats service's Prometheus endpoint /metrics on 9900. Publish the ones you configure.
-EXPOSE 9900 10110 10995 10024
+EXPOSE 9900 10143 10993 10110 10995 10024
 
 USER roost
 WORKDIR /run/roost

@@ -210,12 +210,7 @@ impl Imap {
         if let Err(e) = blocking(move || mbox.apply(&doomed)).await {
             return self.mail_error(wire, tag, "", e);
         }
-        let text = if only.is_some() {
-            "Expunge completed"
-        } else {
-            "Expunge completed"
-        };
-        self.done(wire, tag, text).await;
+        self.done(wire, tag, "Expunge completed").await;
     }
 
     async fn fetch(
