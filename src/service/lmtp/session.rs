@@ -64,7 +64,7 @@ pub async fn run(conn: Conn, session: Session) {
         host,
         session,
     };
-    tracing::info!(rip = %rip(&ctx), "lmtp: Connect from {}", rip(&ctx));
+    tracing::info!(rip = %rip(&ctx), "Connect from {}", rip(&ctx));
     let mut wire = Wire::new(conn);
     wire.queue(
         format!(
@@ -92,7 +92,7 @@ pub async fn run(conn: Conn, session: Session) {
         rip = %rip(&ctx),
         session = %ctx.session_id,
         ?end,
-        "lmtp: Disconnect from {}",
+        "Disconnect from {}",
         rip(&ctx)
     );
 }
