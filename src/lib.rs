@@ -7,6 +7,7 @@ pub mod master;
 pub mod net;
 pub mod privsep;
 pub mod protocol;
+pub mod random;
 pub mod runtime;
 pub mod service;
 pub mod settings;

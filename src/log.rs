@@ -18,6 +18,9 @@ use tracing_subscriber::{Layer, Registry};
 
 use crate::settings::{CoreSettings, LogFormat};
 
+pub mod throttle;
+pub use throttle::{throttled, Throttle};
+
 /// Dovecot-style line formatter.
 pub struct DovecotFormat;
 

@@ -152,6 +152,40 @@ fn login_service_kicks_exactly_the_oldest_pre_auth_client_when_full() {
 }
 
 #[test]
+fn a_reconnect_flood_of_kicks_writes_one_line_and_a_count_per_window() {
+    let port = free_port();
+    let s = Server::start(
+        "kickflood",
+        &health_check(
+            port,
+            "type = \"login\"\nprocess_limit = 1\nclient_limit = 2\n",
+        ),
+    );
+    // Every newcomer kicks the oldest: 300 connections give 298 kicks.
+    let mut held = std::collections::VecDeque::new();
+    for _ in 0..300 {
+        let mut c = Pinger::connect(port);
+        assert_eq!(c.ping(LONG).as_deref(), Some("PONG"));
+        held.push_back(c);
+        if held.len() > 2 {
+            held.pop_front();
+        }
+    }
+    s.wait_metric("roost_login_kicked_total", HC, LONG, |v| v == 298.0);
+    assert!(
+        s.wait_log("more pre-login clients kicked", Duration::from_secs(8)),
+        "no summary line: {}",
+        s.log_text()
+    );
+    let log = s.log_text();
+    let lines = log.matches("Connection queue full (oldest").count();
+    assert!(
+        (1..=3).contains(&lines),
+        "{lines} kick lines for 298 kicks:\n{log}"
+    );
+}
+
+#[test]
 fn saturated_service_drops_connections_after_ten_seconds() {
     let port = free_port();
     let s = Server::start(

@@ -1,12 +1,13 @@
 //! Dovecot-named global settings of the mail side: where mail lives (`mail_location`), how
 //! LMTP delivers (`lmtp_save_to_detail_mailbox`, `recipient_delimiter`, …), what the login
-//! services say and whom they trust (`login_greeting`, `login_trusted_networks`, …), and POP3's
+//! services say, whom they trust and how long they wait (`login_greeting`,
+//! `login_trusted_networks`, `login_timeout`, …), and POP3's
 //! knobs (`pop3_uidl_format`, `pop3_lock_session`). Flattened into `Settings`, so each key sits
 //! at the top level of the configuration file exactly as in `dovecot.conf`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::values::{lenient, Size};
+use crate::settings::values::{lenient, Size, Time};
 
 /// `mail_fsync`: when to fsync mail files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -56,6 +57,10 @@ pub struct MailSettings {
     /// Space/comma separated CIDRs whose clients count as secured and may send XCLIENT.
     #[serde(deserialize_with = "lenient::list")]
     pub login_trusted_networks: Vec<String>,
+    /// How long a client may stay unauthenticated, counted from connect (PROXY header and TLS
+    /// handshake included). Roost's name for Dovecot's compiled-in `CLIENT_LOGIN_TIMEOUT_MSECS`
+    /// (3 minutes, no setting in Dovecot 2.3); the login layer's absolute deadline.
+    pub login_timeout: Time,
     /// Format of the `Login:`/`Disconnected:` log lines (`%s` = message, `$elements`).
     pub login_log_format: String,
     /// `login_log_format_elements`: the parts that make `$elements`.
@@ -87,6 +92,7 @@ impl Default for MailSettings {
             hostname: String::new(),
             login_greeting: "Dovecot ready.".into(),
             login_trusted_networks: Vec::new(),
+            login_timeout: Time::from_secs(180),
             login_log_format: "%$: %s".into(),
             login_log_format_elements:
                 "user=<%u> method=%m rip=%r lip=%l mpid=%e %c session=<%{session}>".into(),

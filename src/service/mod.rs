@@ -1,7 +1,8 @@
 //! One folder per service: `mod.rs` (what it is, its factory), `session.rs` (the per-connection
 //! loop), `settings.rs` where it has its own knobs. The master drives them all through
 //! `runtime::Service`; `registry.rs` lists which services roost implements (`main.rs` hands it to
-//! the master).
+//! the master). Shared by the sessions: `wire` (the one line reader: every wait watched, every
+//! buffer bounded) and `userip` (per-user-and-IP session accounting, Dovecot's anvil).
 
 pub mod auth;
 pub mod health_check;
@@ -12,3 +13,5 @@ pub mod pop3_login;
 mod registry;
 pub use registry::registry;
 pub mod stats;
+pub mod userip;
+pub mod wire;

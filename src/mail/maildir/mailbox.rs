@@ -454,28 +454,12 @@ pub fn fsync_dir(dir: &Path) -> Result<(), MailError> {
         .map_err(MailError::io("fsync", dir))
 }
 
-/// Fills `buf` from the kernel's random source (GUIDs, session ids).
-pub fn random_bytes(buf: &mut [u8]) {
-    // SAFETY: the pointer and length describe `buf`.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n != buf.len() as isize {
-        // Not expected on Linux; fall back to something unique per process and call.
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            ^ ((std::process::id() as u128) << 64);
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = (t >> ((i % 16) * 8)) as u8;
-        }
-    }
-}
-
 /// 128 random bits in hex, for the uidlist's mailbox GUID.
 pub fn random_guid() -> String {
-    let mut b = [0u8; 16];
-    random_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    crate::random::random_bytes(16)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -106,7 +106,10 @@ impl WorkerPool {
         };
         m::connection(&self.name, "handoff");
         let me = self.clone();
-        tokio::spawn(async move { me.run_session(slot, conn, Some(Arc::new(handoff))).await });
+        tokio::spawn(async move {
+            me.run_session(slot, conn, Some(Arc::new(handoff)), None)
+                .await
+        });
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 
 use super::state::{Decision, PoolState};
 use super::status;
+use crate::log::{throttled, Throttle};
 use crate::master::metrics as m;
 use crate::net::{BoundListener, FrontDoor};
 use crate::runtime::{Hub, PoolStatus, ProcessStatus, Service};
@@ -44,6 +45,26 @@ pub struct WorkerPool {
     pub(super) accepting: CancellationToken,
     /// Cancelled to end sessions (stop, or reload with shutdown_clients).
     pub(super) shutdown: CancellationToken,
+    /// Per-connection lines that a flood would repeat: kicks, front-door rejections, failed
+    /// TLS handshakes.
+    pub(super) quiet: QuietLines,
+}
+
+/// One [`Throttle`] per kind of per-connection log line.
+pub(super) struct QuietLines {
+    pub kick: Arc<Throttle>,
+    pub rejected: Arc<Throttle>,
+    pub tls: Arc<Throttle>,
+}
+
+impl Default for QuietLines {
+    fn default() -> Self {
+        QuietLines {
+            kick: Throttle::new(crate::log::throttle::WINDOW),
+            rejected: Throttle::new(crate::log::throttle::WINDOW),
+            tls: Throttle::new(crate::log::throttle::WINDOW),
+        }
+    }
 }
 
 impl WorkerPool {
@@ -67,6 +88,7 @@ impl WorkerPool {
             changed: Notify::new(),
             accepting: CancellationToken::new(),
             shutdown: CancellationToken::new(),
+            quiet: QuietLines::default(),
         })
     }
 
@@ -114,7 +136,12 @@ impl WorkerPool {
                 if let Some(h) = self.handles().get(&session) {
                     h.kicked.cancel();
                     m::login_kicked(&self.name);
-                    info!(service = %self.name, "Disconnected: Connection queue full (oldest pre-login client kicked)");
+                    let name = self.name.clone();
+                    throttled(
+                        &self.quiet.kick,
+                        || info!(service = %self.name, "Disconnected: Connection queue full (oldest pre-login client kicked)"),
+                        move |n| info!(service = %name, "{n} more pre-login clients kicked (Connection queue full) in the last {} s", crate::log::throttle::WINDOW.as_secs()),
+                    );
                 }
             }
         }

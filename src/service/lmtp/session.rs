@@ -20,19 +20,10 @@ use crate::protocol::lmtp::xclient;
 use crate::protocol::lmtp::{parse_command, BdatReader, DataReader, Reply, Request, MAX_LINE};
 use crate::runtime::Session;
 use crate::service::auth::api::{AuthHandle, ClientInfo};
-use crate::service::login::wire::{LineTooLong, Wire};
+use crate::service::wire::{End, Line, LineTooLong, Watch, Wire};
 
 /// Dovecot's LMTP client idle timeout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Why a session ends without QUIT.
-#[derive(Debug, PartialEq, Eq)]
-pub enum End {
-    Eof,
-    Shutdown,
-    Timeout,
-    Io,
-}
 
 pub(super) struct Ctx {
     pub session: Session,
@@ -51,8 +42,7 @@ pub(super) struct Ctx {
 
 pub async fn run(conn: Conn, session: Session) {
     let host: Arc<str> = Arc::from(session.settings.mail.effective_hostname());
-    let mut id = [0u8; 16];
-    crate::mail::maildir::mailbox::random_bytes(&mut id);
+    let id = crate::random::random_bytes(16);
     let real = conn.real_remote.or(conn.remote);
     let mut ctx = Ctx {
         auth: session.hub.get::<AuthHandle>(),
@@ -85,7 +75,7 @@ pub async fn run(conn: Conn, session: Session) {
             _ => None,
         };
         if let Some(r) = farewell {
-            let _ = w.send(&r.to_bytes()).await;
+            w.goodbye(&r.to_bytes()).await;
         }
     }
     tracing::info!(
@@ -237,25 +227,26 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
             Request::Noop { .. } => Reply::new(250, "2.0.0", "OK"),
             Request::Vrfy { .. } => Reply::new(252, "2.3.3", "Try RCPT instead"),
             Request::Quit => {
-                let _ = wire.send(&Reply::new(221, "2.0.0", "Bye").to_bytes()).await;
+                wire.goodbye(&Reply::new(221, "2.0.0", "Bye").to_bytes())
+                    .await;
                 return (End::Eof, None);
             }
             Request::StartTls => {
                 if wire.conn.starttls.is_none() || wire.conn.stream.is_tls() {
                     Reply::new(502, "5.5.1", "Unsupported command")
                 } else {
-                    if let Err(_e) = wire
-                        .send(&Reply::new(220, "2.0.0", "Begin TLS negotiation now.").to_bytes())
-                        .await
-                    {
-                        return (End::Io, None);
+                    let begin = Reply::new(220, "2.0.0", "Begin TLS negotiation now.");
+                    let watch = idle_watch(&ctx.session);
+                    if let Err(e) = wire.send(&begin.to_bytes(), &watch).await {
+                        return (e, None);
                     }
-                    wire = match wire.starttls().await {
-                        Ok(w) => w,
-                        Err(e) => {
+                    wire = match wire.starttls(&watch).await {
+                        Ok(Ok(w)) => w,
+                        Ok(Err(e)) => {
                             tracing::info!(error = %e, "lmtp STARTTLS failed");
                             return (End::Io, None);
                         }
+                        Err(e) => return (e, None),
                     };
                     ctx.helo.clear();
                     tx = Transaction::default();
@@ -368,33 +359,20 @@ fn client_info(conn: &Conn, remote: Option<SocketAddr>, session_id: &str) -> Cli
     }
 }
 
-/// Waits for input: the next line, or why the session ends. Flushes queued replies first.
-async fn next_line(
-    wire: &mut Wire,
-    session: &Session,
-) -> Result<Result<Vec<u8>, LineTooLong>, End> {
-    loop {
-        if let Some(l) = wire.take_line(MAX_LINE) {
-            return Ok(l);
-        }
-        fill(wire, session).await?;
-    }
+/// Waits for input: the next line, or why the session ends (the shared reader: flushes queued
+/// replies first, discards the tail of an over-long line, ends on shutdown or idle timeout).
+async fn next_line(wire: &mut Wire, session: &Session) -> Result<Line, End> {
+    wire.next_line(MAX_LINE, &idle_watch(session)).await
 }
 
-/// Flushes output, then reads more input.
+/// Flushes output, or reads more input, under the idle timeout and the shutdown signal.
 async fn fill(wire: &mut Wire, session: &Session) -> Result<(), End> {
-    if wire.flush().await.is_err() {
-        return Err(End::Io);
-    }
-    tokio::select! {
-        r = wire.read_more() => match r {
-            Ok(0) => Err(End::Eof),
-            Ok(_) => Ok(()),
-            Err(_) => Err(End::Io),
-        },
-        _ = session.ended() => Err(End::Shutdown),
-        _ = tokio::time::sleep(IDLE_TIMEOUT) => Err(End::Timeout),
-    }
+    wire.fill(&idle_watch(session)).await
+}
+
+/// Shutdown and the idle timeout, from now.
+fn idle_watch(session: &Session) -> Watch<'_> {
+    Watch::new(session, Some(tokio::time::Instant::now() + IDLE_TIMEOUT))
 }
 
 /// Reads a DATA body into `sink`, a buffer's worth at a time.

@@ -289,8 +289,7 @@ impl Drop for Sink {
 /// A fresh file in `dir`, unlinked at once (it lives as long as the descriptor).
 fn spool_file(dir: &std::path::Path) -> Result<File, MailError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut id = [0u8; 12];
-    crate::mail::maildir::mailbox::random_bytes(&mut id);
+    let id = crate::random::random_bytes(12);
     let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
     let path = dir.join(format!("roost-lmtp-{name}"));
     let f = std::fs::OpenOptions::new()

@@ -1,6 +1,7 @@
-//! A pre-login client: its addresses and security state, its absolute 3-minute deadline
-//! (Dovecot's `CLIENT_LOGIN_TIMEOUT_MSECS`, counted from connect even if the client is
-//! active), input that ends on shutdown or kick, and the handoff once authenticated.
+//! A pre-login client: its addresses and security state, its absolute deadline
+//! (`login_timeout`, Dovecot's 3-minute `CLIENT_LOGIN_TIMEOUT_MSECS`, counted from the accept
+//! so the PROXY header and the TLS handshake count too), the [`Watch`] every one of its waits
+//! runs under, and the handoff once authenticated.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,28 +10,14 @@ use std::time::Duration;
 use base64::Engine;
 use tokio::time::Instant;
 
-use super::userip::{UserIpKey, UserIpLimits};
-use super::wire::{LineTooLong, Wire};
 use crate::net::Conn;
-use crate::runtime::{EndReason, Handoff, PostLoginHandle, Session};
+use crate::runtime::{Handoff, PostLoginHandle, Session};
 use crate::service::auth::api::{AuthHandle, ClientInfo};
-
-/// Pre-login clients are disconnected this long after connecting.
-pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(180);
+use crate::service::userip::{UserIpKey, UserIpLimits};
+use crate::service::wire::{Watch, Wire};
 /// How long a handoff may wait for a full post-login service (Dovecot's login → post-login
 /// request timeout).
 pub const HANDOFF_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// Why waiting for input ended.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum End {
-    Eof,
-    Io,
-    Shutdown,
-    /// The service is full and this is the oldest pre-auth client.
-    Kicked,
-    Timeout,
-}
 
 /// Why a handoff did not happen (the caller sends the protocol's wording).
 #[derive(Debug, PartialEq, Eq)]
@@ -61,15 +48,15 @@ impl LoginClient {
             .remote
             .map(|a| session.settings.mail.is_trusted(a.ip()))
             .unwrap_or(false);
-        let mut id = [0u8; 12];
-        crate::mail::maildir::mailbox::random_bytes(&mut id);
+        let id = crate::random::random_bytes(12);
+        let login_timeout = session.settings.mail.login_timeout.as_duration();
         LoginClient {
             protocol,
             remote: conn.remote,
             local: conn.local,
             secured: conn.secured || trusted,
             trusted,
-            deadline: Instant::now() + LOGIN_TIMEOUT,
+            deadline: Instant::from_std(conn.accepted_at) + login_timeout,
             session_id: base64::engine::general_purpose::STANDARD.encode(id),
             auth: session.hub.get::<AuthHandle>(),
             session,
@@ -110,32 +97,9 @@ impl LoginClient {
         }
     }
 
-    /// Waits for a complete line, flushing queued output first.
-    pub async fn next_line(
-        &self,
-        wire: &mut Wire,
-        max: usize,
-    ) -> Result<Result<Vec<u8>, LineTooLong>, End> {
-        loop {
-            if let Some(l) = wire.take_line(max) {
-                return Ok(l);
-            }
-            if wire.flush().await.is_err() {
-                return Err(End::Io);
-            }
-            tokio::select! {
-                r = wire.read_more() => match r {
-                    Ok(0) => return Err(End::Eof),
-                    Ok(_) => {}
-                    Err(_) => return Err(End::Io),
-                },
-                why = self.session.ended() => return Err(match why {
-                    EndReason::Shutdown => End::Shutdown,
-                    EndReason::Kicked => End::Kicked,
-                }),
-                _ = tokio::time::sleep_until(self.deadline) => return Err(End::Timeout),
-            }
-        }
+    /// What every wait of this client watches: kick, shutdown and the login deadline.
+    pub fn watch(&self) -> Watch<'_> {
+        Watch::new(&self.session, Some(self.deadline))
     }
 
     /// A login log line (`Login`, `Aborted login`, …) in `login_log_format`.
@@ -169,7 +133,8 @@ impl LoginClient {
     }
 
     /// Reserves the user's `mail_max_userip_connections` slot and hands the connection to the
-    /// post-login service `target`. On refusal the wire comes back so the caller can answer.
+    /// post-login service `target`, with the protocol's `protocol_data`. On refusal the wire
+    /// comes back so the caller can answer.
     pub async fn hand_over(
         &self,
         mut wire: Wire,
@@ -177,6 +142,7 @@ impl LoginClient {
         user: String,
         fields: Vec<(String, String)>,
         mechanism: &str,
+        protocol_data: Vec<u8>,
     ) -> Result<(), (LoginRefused, Option<Wire>)> {
         let limit = self.session.settings.mail.mail_max_userip_connections;
         let limits = UserIpLimits::from_hub(&self.session.hub);
@@ -200,7 +166,7 @@ impl LoginClient {
             tracing::error!("{}: no post-login service to hand over to", self.protocol);
             return Err((LoginRefused::Internal, Some(wire)));
         };
-        if wire.flush().await.is_err() {
+        if wire.flush_watched(&self.watch()).await.is_err() {
             release();
             return Err((LoginRefused::Internal, None));
         }
@@ -209,12 +175,18 @@ impl LoginClient {
             user: user.clone(),
             fields,
             mechanism: mechanism.to_string(),
-            protocol_data: Vec::new(),
+            protocol_data,
         };
         let tls = wire.conn.stream.is_tls();
         let waiting = post.0.hand_over(target, wire.into_conn(), handoff);
-        let result = match tokio::time::timeout(HANDOFF_TIMEOUT, waiting).await {
+        // Authenticated now: no longer kickable, but shutdown still ends the wait.
+        let watch = Watch::new(&self.session, Some(Instant::now() + HANDOFF_TIMEOUT));
+        let result = match watch.guard(waiting).await {
             Ok(r) => r,
+            Err(crate::service::wire::End::Shutdown) => {
+                release();
+                return Err((LoginRefused::Internal, None));
+            }
             Err(_) => {
                 // The connection went with the dropped request; the client sees a close.
                 release();

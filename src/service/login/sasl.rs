@@ -1,13 +1,17 @@
 //! Drives one SASL exchange through the in-process auth API: challenges go out framed by the
 //! protocol (`+ ` for POP3 and IMAP, `334 ` for SMTP), responses come back base64-encoded
-//! lines, `*` aborts (RFC 5034, 3501, 4954).
+//! lines, `*` aborts (RFC 5034, 3501, 4954). Both the client's responses and auth's answers
+//! are awaited under the client's watch (kick, shutdown, login deadline).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::client::{End, LoginClient};
-use super::wire::Wire;
+use super::client::LoginClient;
 use crate::service::auth::api::{BeginError, Step};
+use crate::service::wire::{End, Wire};
+
+/// Longest SASL response line.
+pub const MAX_RESPONSE: usize = 65536;
 
 /// How the exchange ended.
 #[derive(Debug)]
@@ -58,11 +62,15 @@ pub async fn authenticate(
     };
     let mut response = initial;
     loop {
-        match exchange.step(response.take()).await {
+        let step = match client.watch().guard(exchange.step(response.take())).await {
+            Ok(s) => s,
+            Err(e) => return Outcome::Ended(e),
+        };
+        match step {
             Step::Continue(challenge) => {
                 let line = format!("{challenge_prefix}{}\r\n", STANDARD.encode(&challenge));
                 wire.queue(line.as_bytes());
-                let line = match client.next_line(wire, 65536).await {
+                let line = match wire.next_line(MAX_RESPONSE, &client.watch()).await {
                     Ok(Ok(l)) => l,
                     Ok(Err(_)) => return Outcome::InvalidBase64,
                     Err(e) => return Outcome::Ended(e),

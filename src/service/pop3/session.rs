@@ -1,7 +1,11 @@
 //! One POP3 transaction-state session (after `pop3-login` handed the connection over): sends
 //! `+OK Logged in.`, serves STAT/LIST/UIDL/RETR/TOP/DELE/RSET/NOOP/CAPA, and on QUIT expunges
 //! the deleted messages and marks retrieved ones \Seen before answering. A connection that
-//! drops without QUIT changes nothing. Idle sessions end after 10 minutes, as in Dovecot.
+//! drops without QUIT changes nothing. Idle sessions end after 10 minutes, as in Dovecot; every
+//! 30 s the `pop3_lock_session` dotlock is touched. Both timers are deadlines around the
+//! shared line reader (`service::wire`), which is cancel-safe, so the tick never disturbs a
+//! half-received command. An over-long line gets `-ERR Input line too long.` and the
+//! connection is closed, as in Dovecot.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,16 +17,37 @@ use crate::mail::maildir::Maildir;
 use crate::mail::{blocking, MailError, UserStore};
 use crate::net::Conn;
 use crate::protocol::pop3::{self, encode_message, err, multiline, ok, Command, MAX_LINE};
-use crate::runtime::{EndReason, Session};
-use crate::service::login::userip::{UserIpKey, UserIpLimits};
-use crate::service::login::wire::{LineTooLong, Wire};
+use crate::runtime::Session;
+use crate::service::userip::{UserIpKey, UserIpLimits};
+use crate::service::wire::{End, LineTooLong, Watch, Wire};
 
 /// Dovecot's POP3 autologout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How often the session lock is touched so other sessions do not take it as stale.
+pub const LOCK_TOUCH: Duration = Duration::from_secs(30);
+
+/// The session's timers. Put one in the hub to change them (tests); otherwise
+/// [`IDLE_TIMEOUT`] and [`LOCK_TOUCH`].
+#[derive(Clone, Copy, Debug)]
+pub struct Pop3Timers {
+    /// Autologout: this long without a command ends the session.
+    pub autologout: Duration,
+    /// Lock touch interval.
+    pub lock_touch: Duration,
+}
+
+impl Default for Pop3Timers {
+    fn default() -> Self {
+        Pop3Timers {
+            autologout: IDLE_TIMEOUT,
+            lock_touch: LOCK_TOUCH,
+        }
+    }
+}
 /// Name of the `pop3_lock_session` lock (a dotlock in the INBOX directory).
 pub const SESSION_LOCK: &str = "dovecot-pop3-session";
 
-/// Capabilities in the transaction state (as Dovecot lists them).
+/// Capabilities in the transaction state (as Dovecot lists them; pop3-login has its own).
 pub const CAPABILITIES: &[&str] = &[
     "CAPA",
     "TOP",
@@ -35,11 +60,10 @@ pub const CAPABILITIES: &[&str] = &[
 pub async fn run(conn: Conn, session: Session) {
     let mut wire = Wire::new(conn);
     let Some(handoff) = session.handoff.clone() else {
-        let _ = wire
-            .send(&err(
-                "[SYS/PERM] pop3 accepts connections only from pop3-login",
-            ))
-            .await;
+        wire.goodbye(&err(
+            "[SYS/PERM] pop3 accepts connections only from pop3-login",
+        ))
+        .await;
         return;
     };
     session.set_authenticated();
@@ -74,18 +98,16 @@ pub async fn run(conn: Conn, session: Session) {
     let (inbox, lock, snap) = match opened {
         Ok(v) => v,
         Err(MailError::LockTimeout(_)) => {
-            let _ = wire
-                .send(&err("[IN-USE] Mailbox is locked by another POP3 session."))
+            wire.goodbye(&err("[IN-USE] Mailbox is locked by another POP3 session."))
                 .await;
             return;
         }
         Err(e) => {
             tracing::error!(user = %handoff.user, error = %e, "opening INBOX failed");
-            let _ = wire
-                .send(&err(
-                    "[SYS/TEMP] Internal error occurred. Refer to server log for more information.",
-                ))
-                .await;
+            wire.goodbye(&err(
+                "[SYS/TEMP] Internal error occurred. Refer to server log for more information.",
+            ))
+            .await;
             return;
         }
     };
@@ -142,47 +164,48 @@ const PREFETCH_MAX: u64 = 256 * 1024;
 impl Pop3 {
     /// The command loop; returns the reason for the log line.
     async fn serve(&mut self, wire: &mut Wire) -> &'static str {
-        let mut touch = tokio::time::interval(Duration::from_secs(30));
-        touch.tick().await;
+        let timers = self
+            .session
+            .hub
+            .get::<Pop3Timers>()
+            .map(|t| *t)
+            .unwrap_or_default();
+        let now = tokio::time::Instant::now();
+        let mut autologout = now + timers.autologout;
+        let mut touch = now + timers.lock_touch;
         loop {
-            let line = loop {
-                if let Some(l) = wire.take_line(MAX_LINE) {
-                    break l;
-                }
-                let pending = wire.pending_output();
-                if wire.flush().await.is_err() {
-                    return "Connection closed";
-                }
-                metrics::sent(pending);
-                tokio::select! {
-                    r = wire.read_more() => match r {
-                        Ok(0) | Err(_) => return "Connection closed",
-                        Ok(_) => {}
-                    },
-                    why = self.session.ended() => {
-                        let text = match why {
-                            EndReason::Shutdown => "Server shutting down.",
-                            EndReason::Kicked => "Kicked by admin.",
-                        };
-                        let _ = wire.send(&err(text)).await;
-                        return "Server shutting down";
-                    }
-                    _ = touch.tick() => {
-                        if let Some(l) = &self.lock { l.touch(); }
-                    }
-                    _ = tokio::time::sleep(IDLE_TIMEOUT) => {
-                        let _ = wire.send(&err("Disconnected for inactivity.")).await;
-                        return "Inactivity";
-                    }
-                }
-            };
+            let sent = wire.bytes_sent;
+            let watch = Watch::new(&self.session, Some(autologout.min(touch)));
+            let line = wire.next_line(MAX_LINE, &watch).await;
+            metrics::sent((wire.bytes_sent - sent) as usize);
             let line = match line {
-                Ok(l) => l,
-                Err(LineTooLong) => {
-                    wire.queue(&err("Input line too long."));
+                Ok(Ok(l)) => l,
+                Ok(Err(LineTooLong)) => {
+                    wire.goodbye(&err("Input line too long.")).await;
+                    return "Input line too long";
+                }
+                Err(End::Timeout) if tokio::time::Instant::now() < autologout => {
+                    if let Some(l) = &self.lock {
+                        l.touch();
+                    }
+                    touch += timers.lock_touch;
                     continue;
                 }
+                Err(End::Timeout) => {
+                    wire.goodbye(&err("Disconnected for inactivity.")).await;
+                    return "Inactivity";
+                }
+                Err(End::Shutdown) => {
+                    wire.goodbye(&err("Server shutting down.")).await;
+                    return "Server shutting down";
+                }
+                Err(End::Kicked) => {
+                    wire.goodbye(&err("Kicked by admin.")).await;
+                    return "Server shutting down";
+                }
+                Err(End::Eof | End::Io) => return "Connection closed",
             };
+            autologout = tokio::time::Instant::now() + timers.autologout;
             let cmd = pop3::parse(&line);
             metrics::command(cmd.name());
             if let Command::Quit = cmd {
@@ -200,7 +223,7 @@ impl Pop3 {
                         err("[SYS/TEMP] Failed to delete messages.")
                     }
                 };
-                let _ = wire.send(&reply).await;
+                wire.goodbye(&reply).await;
                 return "Logged out";
             }
             self.command(cmd, wire).await;
@@ -325,12 +348,7 @@ impl Pop3 {
                 self.top_bytes += sent;
             }
         }
-        // Large messages go out now rather than waiting for the next read.
-        if wire.pending_output() > 256 * 1024 {
-            let n = wire.pending_output();
-            if wire.flush().await.is_ok() {
-                metrics::sent(n);
-            }
-        }
+        // Large output goes out before the next command is taken (the reader flushes first
+        // while more than `max_output` is queued).
     }
 }

@@ -208,3 +208,98 @@ async fn out_of_order_retr_returns_the_right_messages_despite_read_ahead() {
 +OK 19 octets\r\nSubject: two\r\n\r\nx\r\n.\r\n+OK Logging out, messages deleted.\r\n"
     );
 }
+
+/// A session with short timers (lock touch, autologout) and `pop3_lock_session`.
+async fn start_timed(root: &Path, timers: super::session::Pop3Timers) -> std::net::SocketAddr {
+    let mut s = Settings::default();
+    s.mail.mail_location = format!("maildir:{}/%n", root.display());
+    s.mail.pop3_lock_session = true;
+    let s = Arc::new(s);
+    let hub = TableAuth::hub_with(Vec::new(), false);
+    hub.insert(Arc::new(timers));
+    let svc = super::factory("pop3", &s, &hub).unwrap();
+    let h = Arc::new(Handoff {
+        user: "bob".into(),
+        ..Default::default()
+    });
+    serve_tcp_with(svc, "pop3", s, hub, None, Some(h)).await
+}
+
+async fn read_line(c: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    while !got.ends_with(b"\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), c.read(&mut b))
+            .await
+            .expect("a line within 10 s")
+            .unwrap();
+        assert_eq!(n, 1, "closed after {:?}", String::from_utf8_lossy(&got));
+        got.push(b[0]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+#[tokio::test]
+async fn a_command_split_across_the_lock_tick_runs_and_autologout_ends_the_idle_session() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let root = temp_dir("pop3-tick");
+    fill(&root);
+    let autologout = Duration::from_millis(1500);
+    let addr = start_timed(
+        &root,
+        super::session::Pop3Timers {
+            autologout,
+            lock_touch: Duration::from_millis(100),
+        },
+    )
+    .await;
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert_eq!(read_line(&mut c).await, "+OK Logged in.\r\n");
+    // Half a command, then several lock ticks, then the rest: one reply, no spurious error.
+    c.write_all(b"NO").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    c.write_all(b"OP\r\n").await.unwrap();
+    assert_eq!(read_line(&mut c).await, "+OK\r\n");
+    let idle_from = std::time::Instant::now();
+    // Idle (the ticks keep coming): the next and last thing is the autologout.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), c.read_to_end(&mut rest))
+        .await
+        .expect("autologout must end the idle session")
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&rest),
+        "-ERR Disconnected for inactivity.\r\n"
+    );
+    assert!(
+        idle_from.elapsed() >= autologout - Duration::from_millis(100),
+        "logged out before the autologout time: {:?}",
+        idle_from.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_over_long_line_is_refused_once_its_tail_never_runs_and_the_session_ends() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let root = temp_dir("pop3-longline");
+    let m = fill(&root);
+    let addr = start(&root, false).await;
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert_eq!(read_line(&mut c).await, "+OK Logged in.\r\n");
+    let mut attack = b"NOOP ".to_vec();
+    attack.extend(std::iter::repeat_n(b'X', 16_379));
+    attack.extend_from_slice(b"DELE 1\r\nQUIT\r\n");
+    c.write_all(&attack).await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), c.read_to_end(&mut rest))
+        .await
+        .expect("the session ends");
+    // Dovecot's answer, then the connection closes: no DELE, no QUIT.
+    assert_eq!(
+        String::from_utf8_lossy(&rest),
+        "-ERR Input line too long.\r\n"
+    );
+    assert_eq!(m.sync().unwrap().messages.len(), 3);
+}

@@ -1,6 +1,8 @@
 //! The `pop3-login` service: POP3's pre-authentication state (greeting, CAPA, USER/PASS, AUTH,
 //! STLS, XCLIENT, QUIT) on the shared login layer; a successful login hands the connection to
-//! the `pop3` service.
+//! the `pop3` service. It is a thin adapter: `session.rs` implements the login layer's
+//! `LoginProtocol` (grammar, wording, capabilities, handoff data) and the layer's
+//! `login::session::run` runs the loop. imap-login plugs in the same way (see `service::login`).
 
 pub mod session;
 
@@ -17,7 +19,11 @@ pub struct Pop3LoginService;
 
 impl Service for Pop3LoginService {
     fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
-        Box::pin(session::run(conn, session))
+        Box::pin(crate::service::login::session::run(
+            session::Pop3Login,
+            conn,
+            session,
+        ))
     }
 }
 
@@ -28,6 +34,6 @@ pub fn factory(
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
     crate::service::login::metrics::register(session::SERVICE);
-    crate::service::login::userip::UserIpLimits::from_hub(hub);
+    crate::service::userip::UserIpLimits::from_hub(hub);
     Ok(Arc::new(Pop3LoginService))
 }

@@ -1,265 +1,172 @@
-//! One pop3-login client, with Dovecot's replies: `+OK <login_greeting>` (`[XCLIENT]` first for
-//! trusted clients), pre-login CAPA, USER/PASS and AUTH through auth, STLS, XCLIENT from
-//! trusted networks, three bad commands in a row end the connection, and the goodbyes
-//! (`-ERR Connection queue full`, `-ERR Server shutting down.`, `-ERR Disconnected for
-//! inactivity.`).
+//! pop3-login's part of the login loop: POP3's pre-login grammar (CAPA, USER/PASS, AUTH, STLS,
+//! XCLIENT, QUIT; everything else is unknown) and Dovecot's wording for it: `+OK
+//! <login_greeting>` (`[XCLIENT]` first for trusted clients), the pre-login CAPA list, and the
+//! goodbyes (`-ERR Connection queue full`, `-ERR Server shutting down.`, `-ERR Disconnected
+//! for inactivity.`, `-ERR Too many invalid bad commands.`, `-ERR Input buffer full,
+//! aborting`). The loop itself is the login layer's (`login::session::run`).
 
 use base64::Engine;
 
-use crate::net::Conn;
 use crate::protocol::pop3::{self, err, ok, Command};
-use crate::runtime::Session;
-use crate::service::login::client::LoginRefused;
-use crate::service::login::metrics::login as count;
-use crate::service::login::sasl::{self, Outcome};
-use crate::service::login::wire::Wire;
-use crate::service::login::{End, LoginClient};
-use crate::service::pop3::session::CAPABILITIES;
+use crate::service::login::{Goodbye, LoginClient, LoginCommand, LoginProtocol, Reply};
+use crate::service::wire::Wire;
 
-/// Consecutive unknown commands before the connection is closed.
-pub const MAX_BAD_COMMANDS: u32 = 3;
+/// Capabilities pre-login, before STLS/USER/SASL (as Dovecot's pop3-login lists them).
+pub const CAPABILITIES: &[&str] = &[
+    "CAPA",
+    "TOP",
+    "UIDL",
+    "RESP-CODES",
+    "PIPELINING",
+    "AUTH-RESP-CODE",
+];
+/// The service name, for metrics.
 pub(super) const SERVICE: &str = "pop3-login";
 const PLAINTEXT_DISABLED: &str =
     "[AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
-pub async fn run(conn: Conn, session: Session) {
-    let mut client = LoginClient::new("pop3", &conn, session);
-    let mut wire = Wire::new(conn);
-    let greeting = &client.session.settings.mail.login_greeting;
-    let banner = if client.trusted {
-        format!("[XCLIENT] {greeting}")
-    } else {
-        greeting.clone()
-    };
-    wire.queue(&ok(&banner));
-    let mut last_user: Option<String> = None;
-    let mut bad = 0u32;
-    loop {
-        let line = match client.next_line(&mut wire, pop3::MAX_LINE).await {
-            Ok(Ok(l)) => l,
-            Ok(Err(_)) => {
-                let _ = wire.send(&err("Input line too long, aborting")).await;
-                return;
+/// POP3 on the login layer. It keeps no state between commands (USER is the layer's).
+#[derive(Default)]
+pub struct Pop3Login;
+
+impl LoginProtocol for Pop3Login {
+    /// XCLIENT's arguments.
+    type Extra = Vec<String>;
+    const PROTOCOL: &'static str = "pop3";
+    const SERVICE: &'static str = SERVICE;
+    const MAX_LINE: usize = pop3::MAX_LINE;
+    const CHALLENGE_PREFIX: &'static str = "+ ";
+
+    fn parse(&mut self, line: &[u8]) -> LoginCommand<Vec<String>> {
+        match pop3::parse(line) {
+            Command::Capa => LoginCommand::Capability,
+            Command::User(u) => LoginCommand::User(u),
+            Command::Pass(p) => LoginCommand::Pass(p),
+            Command::Auth { mechanism, initial } => {
+                LoginCommand::Authenticate { mechanism, initial }
             }
-            Err(end) => return goodbye(&mut wire, end).await,
-        };
-        let mut good = true;
-        let attempt = match pop3::parse(&line) {
-            Command::Capa => {
-                wire.queue(&capa(&client, &wire));
-                None
-            }
-            Command::User(u) => {
-                if client.plaintext_allowed() {
-                    last_user = Some(u);
-                    wire.queue(&ok(""));
-                } else {
-                    wire.queue(&err(PLAINTEXT_DISABLED));
-                }
-                None
-            }
-            Command::Pass(p) => match last_user.take() {
-                None if !client.plaintext_allowed() => {
-                    wire.queue(&err(PLAINTEXT_DISABLED));
-                    None
-                }
-                None => {
-                    wire.queue(&err("No username given."));
-                    None
-                }
-                Some(u) => {
-                    let mut plain = vec![0u8];
-                    plain.extend_from_slice(u.as_bytes());
-                    plain.push(0);
-                    plain.extend_from_slice(p.as_bytes());
-                    Some(("PLAIN".to_string(), Some(plain)))
-                }
-            },
-            Command::Auth {
-                mechanism: None, ..
-            } => {
+            Command::Stls => LoginCommand::StartTls,
+            Command::Quit => LoginCommand::Logout,
+            Command::Xclient(args) => LoginCommand::Extra(args),
+            // NOOP and the transaction commands are unknown before login (as in Dovecot).
+            _ => LoginCommand::Unknown,
+        }
+    }
+
+    fn greeting(&self, client: &LoginClient) -> Vec<u8> {
+        let greeting = &client.session.settings.mail.login_greeting;
+        if client.trusted {
+            ok(&format!("[XCLIENT] {greeting}"))
+        } else {
+            ok(greeting)
+        }
+    }
+
+    fn capabilities(&self, client: &LoginClient, starttls: bool) -> Vec<u8> {
+        let mut lines: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
+        if starttls {
+            lines.push("STLS".into());
+        }
+        if client.plaintext_allowed() {
+            lines.push("USER".into());
+        }
+        let mut sasl = "SASL".to_string();
+        for m in client.mechanisms() {
+            sasl.push(' ');
+            sasl.push_str(&m);
+        }
+        lines.push(sasl);
+        pop3::multiline("", &lines)
+    }
+
+    fn reply(&self, reply: Reply<'_>) -> Vec<u8> {
+        match reply {
+            Reply::Ok => ok(""),
+            Reply::StartTlsBegin => ok("Begin TLS negotiation now."),
+            Reply::TlsAlreadyActive => err("TLS is already active."),
+            Reply::TlsUnavailable => err("TLS support isn't enabled."),
+            Reply::PlaintextDisabled => err(PLAINTEXT_DISABLED),
+            Reply::NoUsername => err("No username given."),
+            Reply::Mechanisms(mechs) => {
                 let mut out = ok("");
-                for m in client.mechanisms() {
+                for m in mechs {
                     out.extend_from_slice(m.as_bytes());
                     out.extend_from_slice(b"\r\n");
                 }
                 out.extend_from_slice(b".\r\n");
-                wire.queue(&out);
-                None
+                out
             }
-            Command::Auth {
-                mechanism: Some(m),
-                initial,
-            } => match initial.as_deref().map(|i| sasl::decode(i.as_bytes())) {
-                Some(None) => {
-                    wire.queue(&err("[AUTH] Invalid base64 data in initial response."));
-                    None
-                }
-                Some(Some(i)) => Some((m, Some(i))),
-                None => Some((m, None)),
-            },
-            Command::Stls => {
-                if wire.conn.stream.is_tls() {
-                    wire.queue(&err("TLS is already active."));
-                } else if wire.conn.starttls.is_none() {
-                    wire.queue(&err("TLS support isn't enabled."));
-                } else {
-                    if wire.send(&ok("Begin TLS negotiation now.")).await.is_err() {
-                        return;
+            Reply::InvalidBase64Initial => err("[AUTH] Invalid base64 data in initial response."),
+            Reply::InvalidBase64Continued => {
+                err("[AUTH] Invalid base64 data in continued response")
+            }
+            Reply::AuthFailed(Some(r)) if r.starts_with('[') => err(r),
+            Reply::AuthFailed(Some(r)) => err(&format!("[AUTH] {r}")),
+            Reply::AuthFailed(None) => err("[AUTH] Authentication failed."),
+            Reply::AuthTempFail(r) => err(&format!(
+                "[SYS/TEMP] {}",
+                r.unwrap_or("Temporary authentication failure.")
+            )),
+            Reply::AuthAborted => err("Authentication aborted by client."),
+            Reply::UnknownMechanism => err("[AUTH] Unsupported authentication mechanism."),
+            Reply::UserIpLimit(n) => err(&format!(
+                "[IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections={n})"
+            )),
+            Reply::InternalError => err(
+                "[SYS/TEMP] Internal error occurred. Refer to server log for more information.",
+            ),
+            Reply::Unknown => err("Unknown command."),
+            Reply::Logout => ok("Logging out"),
+        }
+    }
+
+    fn goodbye(&self, why: Goodbye) -> Option<Vec<u8>> {
+        Some(err(match why {
+            Goodbye::Kicked => "Connection queue full",
+            Goodbye::Shutdown => "Server shutting down.",
+            Goodbye::Timeout => "Disconnected for inactivity.",
+            Goodbye::TooManyBadCommands => "Too many invalid bad commands.",
+            Goodbye::LineTooLong => "Input buffer full, aborting",
+        }))
+    }
+
+    /// `XCLIENT ADDR= PORT= SESSION= …` from a trusted proxy: the client's real identity.
+    fn extra(&mut self, args: Vec<String>, client: &mut LoginClient, wire: &mut Wire) {
+        if !client.trusted {
+            wire.queue(&ok("You are not from trusted IP - ignoring"));
+            return;
+        }
+        let mut addr = client.remote;
+        let mut valid = true;
+        for a in &args {
+            let (k, v) = a.split_once('=').unwrap_or((a, ""));
+            match k.to_ascii_uppercase().as_str() {
+                "ADDR" => match v.parse::<std::net::IpAddr>() {
+                    Ok(ip) => {
+                        let port = addr.map(|a| a.port()).unwrap_or(0);
+                        addr = Some((ip, port).into());
                     }
-                    wire = match wire.starttls().await {
-                        Ok(w) => w,
-                        Err(e) => {
-                            tracing::info!("TLS handshake failed: {e}");
-                            return;
-                        }
-                    };
-                    client.after_starttls(&wire.conn);
-                    last_user = None;
-                }
-                None
-            }
-            Command::Quit => {
-                let _ = wire.send(&ok("Logging out")).await;
-                return;
-            }
-            Command::Xclient(args) => {
-                xclient(&mut client, &mut wire, &args);
-                None
-            }
-            _ => {
-                good = false;
-                wire.queue(&err("Unknown command."));
-                None
-            }
-        };
-        if good {
-            bad = 0;
-        } else {
-            bad += 1;
-            if bad >= MAX_BAD_COMMANDS {
-                let _ = wire.send(&err("Too many invalid bad commands.")).await;
-                return;
+                    Err(_) => valid = false,
+                },
+                "PORT" => match v.parse::<u16>() {
+                    Ok(p) => addr = addr.map(|a| (a.ip(), p).into()),
+                    Err(_) => valid = false,
+                },
+                "SESSION" if v.len() <= 64 && !v.is_empty() => client.session_id = v.to_string(),
+                "FORWARD" => valid &= base64::engine::general_purpose::STANDARD.decode(v).is_ok(),
+                _ => {}
             }
         }
-        let Some((mech, initial)) = attempt else {
-            continue;
-        };
-        match sasl::authenticate(&client, &mut wire, &mech, initial, "+ ").await {
-            Outcome::Success { user, fields } => {
-                count(SERVICE, "success");
-                match client
-                    .hand_over(wire, "pop3", user, fields, &mech.to_ascii_uppercase())
-                    .await
-                {
-                    Ok(()) => return,
-                    Err((why, w)) => {
-                        let Some(mut w) = w else { return };
-                        let text = match why {
-                            LoginRefused::UserIpLimit(n) => {
-                                count(SERVICE, "userip_limit");
-                                format!("[IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections={n})")
-                            }
-                            LoginRefused::Internal => {
-                                count(SERVICE, "internal_error");
-                                "[SYS/TEMP] Internal error occurred. Refer to server log for more information.".into()
-                            }
-                        };
-                        let _ = w.send(&err(&text)).await;
-                        return;
-                    }
-                }
-            }
-            Outcome::Failed { reason } => {
-                count(SERVICE, "failed");
-                let text = match reason {
-                    Some(r) if r.starts_with('[') => r,
-                    Some(r) => format!("[AUTH] {r}"),
-                    None => "[AUTH] Authentication failed.".into(),
-                };
-                wire.queue(&err(&text));
-            }
-            Outcome::TempFail { reason } => {
-                count(SERVICE, "failed");
-                let r = reason.unwrap_or_else(|| "Temporary authentication failure.".into());
-                wire.queue(&err(&format!("[SYS/TEMP] {r}")));
-            }
-            Outcome::Aborted => {
-                count(SERVICE, "aborted");
-                wire.queue(&err("Authentication aborted by client."));
-            }
-            Outcome::UnknownMechanism => {
-                wire.queue(&err("[AUTH] Unsupported authentication mechanism."));
-            }
-            Outcome::PlaintextDisabled => wire.queue(&err(PLAINTEXT_DISABLED)),
-            Outcome::InvalidBase64 => {
-                count(SERVICE, "failed");
-                wire.queue(&err("[AUTH] Invalid base64 data in continued response"));
-            }
-            Outcome::Ended(end) => return goodbye(&mut wire, end).await,
+        if !valid {
+            wire.queue(&err("Invalid parameters"));
+            return;
         }
+        client.remote = addr;
+        wire.conn.remote = addr;
+        wire.queue(&ok("Updated"));
     }
-}
 
-fn capa(client: &LoginClient, wire: &Wire) -> Vec<u8> {
-    let mut lines: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
-    if wire.conn.starttls.is_some() && !wire.conn.stream.is_tls() {
-        lines.push("STLS".into());
+    fn handoff_data(&self) -> Vec<u8> {
+        Vec::new()
     }
-    if client.plaintext_allowed() {
-        lines.push("USER".into());
-    }
-    let mut sasl = "SASL".to_string();
-    for m in client.mechanisms() {
-        sasl.push(' ');
-        sasl.push_str(&m);
-    }
-    lines.push(sasl);
-    pop3::multiline("", &lines)
-}
-
-/// `XCLIENT ADDR= PORT= SESSION= …` from a trusted proxy: the client's real identity.
-fn xclient(client: &mut LoginClient, wire: &mut Wire, args: &[String]) {
-    if !client.trusted {
-        wire.queue(&ok("You are not from trusted IP - ignoring"));
-        return;
-    }
-    let mut addr = client.remote;
-    let mut valid = true;
-    for a in args {
-        let (k, v) = a.split_once('=').unwrap_or((a, ""));
-        match k.to_ascii_uppercase().as_str() {
-            "ADDR" => match v.parse::<std::net::IpAddr>() {
-                Ok(ip) => {
-                    let port = addr.map(|a| a.port()).unwrap_or(0);
-                    addr = Some((ip, port).into());
-                }
-                Err(_) => valid = false,
-            },
-            "PORT" => match v.parse::<u16>() {
-                Ok(p) => addr = addr.map(|a| (a.ip(), p).into()),
-                Err(_) => valid = false,
-            },
-            "SESSION" if v.len() <= 64 && !v.is_empty() => client.session_id = v.to_string(),
-            "FORWARD" => valid &= base64::engine::general_purpose::STANDARD.decode(v).is_ok(),
-            _ => {}
-        }
-    }
-    if !valid {
-        wire.queue(&err("Invalid parameters"));
-        return;
-    }
-    client.remote = addr;
-    wire.conn.remote = addr;
-    wire.queue(&ok("Updated"));
-}
-
-async fn goodbye(wire: &mut Wire, end: End) {
-    let text = match end {
-        End::Kicked => "Connection queue full",
-        End::Shutdown => "Server shutting down.",
-        End::Timeout => "Disconnected for inactivity.",
-        End::Eof | End::Io => return,
-    };
-    let _ = wire.send(&err(text)).await;
 }

@@ -314,7 +314,11 @@ async fn direct(s: &Setup) -> (TcpStream, Session, tokio::task::JoinHandle<()>) 
         hub: s.hub.clone(),
         ..Session::detached("pop3-login", s.settings.clone())
     };
-    let task = tokio::spawn(super::session::run(conn, session.clone()));
+    let task = tokio::spawn(crate::service::login::session::run(
+        super::session::Pop3Login,
+        conn,
+        session.clone(),
+    ));
     (c, session, task)
 }
 

@@ -1,21 +1,13 @@
 //! Byte helpers the schemes share: random bytes and textual salts, hex, base64, and a
 //! constant-time compare.
 
-use ring::rand::SecureRandom;
-
 pub(super) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Characters Dovecot uses for textual salts (crypt, PBKDF2).
 pub const SALT_CHARS: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// Random bytes from the system generator.
-pub fn random_bytes(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    ring::rand::SystemRandom::new()
-        .fill(&mut v)
-        .expect("system random generator");
-    v
-}
+/// Random bytes from the system generator (roost's one source, `crate::random`).
+pub use crate::random::random_bytes;
 
 /// A random salt of `n` characters from [`SALT_CHARS`].
 pub fn salt_string(n: usize) -> String {

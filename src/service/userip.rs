@@ -1,7 +1,8 @@
-//! `mail_max_userip_connections`: sessions per (protocol, client IP, user). Dovecot counts in
-//! anvil and checks without reserving, so racing logins can exceed the limit; here the login
-//! layer reserves the slot atomically before the handoff (spec §8 item 22), and the post-login
-//! session adopts the reservation and releases it when it ends.
+//! `mail_max_userip_connections`: sessions per (protocol, client IP, user), Dovecot's anvil
+//! accounting (this module becomes roost's anvil). Dovecot counts in anvil and checks without
+//! reserving, so racing logins can exceed the limit; here the login layer reserves the slot
+//! atomically before the handoff (spec §8 item 22), and the post-login session (pop3) adopts
+//! the reservation and releases it when it ends. Both use it from here, neither from the other.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

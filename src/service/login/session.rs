@@ -1,0 +1,232 @@
+//! The login loop every `*-login` service runs (Dovecot's `login-common` client loop): greet,
+//! read commands under one watch (kick, shutdown, the absolute `login_timeout` deadline), count
+//! bad commands (three in a row end the connection), enforce the plaintext policy, run SASL,
+//! STARTTLS, map auth outcomes to replies, say goodbye, and hand the connection over. The
+//! protocol ([`LoginProtocol`]) only parses lines and words replies.
+
+use super::client::{LoginClient, LoginRefused};
+use super::metrics::login as count;
+use super::protocol::{Goodbye, LoginCommand, LoginProtocol, Reply};
+use super::sasl::{self, Outcome};
+use crate::net::Conn;
+use crate::runtime::Session;
+use crate::service::wire::{End, LineTooLong, Wire};
+
+/// Consecutive unknown commands before the connection is closed.
+pub const MAX_BAD_COMMANDS: u32 = 3;
+/// Queued output above which no further command is read (Dovecot's `LOGIN_MAX_OUTBUF_SIZE`);
+/// a client that never reads its replies then waits out its deadline or the kick.
+pub const LOGIN_MAX_OUTBUF_SIZE: usize = 4096;
+
+/// Serves one pre-login client with protocol `proto` until it logs in (and is handed over),
+/// logs out, or is sent away.
+pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
+    let mut client = LoginClient::new(P::PROTOCOL, &conn, session);
+    let mut wire = Wire::new(conn);
+    wire.max_output = LOGIN_MAX_OUTBUF_SIZE;
+    wire.queue(&proto.greeting(&client));
+    let mut last_user: Option<String> = None;
+    let mut bad = 0u32;
+    loop {
+        let line = match wire.next_line(P::MAX_LINE, &client.watch()).await {
+            Ok(Ok(l)) => l,
+            Ok(Err(LineTooLong)) => return goodbye(&proto, &mut wire, Goodbye::LineTooLong).await,
+            Err(end) => return ended(&proto, &mut wire, end).await,
+        };
+        let mut good = true;
+        let attempt = match proto.parse(&line) {
+            LoginCommand::Capability => {
+                let starttls = wire.conn.starttls.is_some() && !wire.conn.stream.is_tls();
+                wire.queue(&proto.capabilities(&client, starttls));
+                None
+            }
+            LoginCommand::Noop => {
+                wire.queue(&proto.reply(Reply::Ok));
+                None
+            }
+            LoginCommand::User(u) => {
+                if client.plaintext_allowed() {
+                    last_user = Some(u);
+                    wire.queue(&proto.reply(Reply::Ok));
+                } else {
+                    wire.queue(&proto.reply(Reply::PlaintextDisabled));
+                }
+                None
+            }
+            LoginCommand::Pass(p) => match last_user.take() {
+                None if !client.plaintext_allowed() => {
+                    wire.queue(&proto.reply(Reply::PlaintextDisabled));
+                    None
+                }
+                None => {
+                    wire.queue(&proto.reply(Reply::NoUsername));
+                    None
+                }
+                Some(u) => Some(("PLAIN".to_string(), Some(plain(&u, &p)))),
+            },
+            LoginCommand::Login { user, pass } => {
+                if client.plaintext_allowed() {
+                    Some(("PLAIN".to_string(), Some(plain(&user, &pass))))
+                } else {
+                    wire.queue(&proto.reply(Reply::PlaintextDisabled));
+                    None
+                }
+            }
+            LoginCommand::Authenticate {
+                mechanism: None, ..
+            } => {
+                let mechs = client.mechanisms();
+                wire.queue(&proto.reply(Reply::Mechanisms(&mechs)));
+                None
+            }
+            LoginCommand::Authenticate {
+                mechanism: Some(m),
+                initial,
+            } => match initial.as_deref().map(|i| sasl::decode(i.as_bytes())) {
+                Some(None) => {
+                    wire.queue(&proto.reply(Reply::InvalidBase64Initial));
+                    None
+                }
+                Some(Some(i)) => Some((m, Some(i))),
+                None => Some((m, None)),
+            },
+            LoginCommand::StartTls => {
+                if wire.conn.stream.is_tls() {
+                    wire.queue(&proto.reply(Reply::TlsAlreadyActive));
+                } else if wire.conn.starttls.is_none() {
+                    wire.queue(&proto.reply(Reply::TlsUnavailable));
+                } else {
+                    let watch = client.watch();
+                    if let Err(end) = wire.send(&proto.reply(Reply::StartTlsBegin), &watch).await {
+                        return ended(&proto, &mut wire, end).await;
+                    }
+                    // The handshake is kickable and bounded by the login deadline; a client
+                    // cut off mid-handshake gets no goodbye (it would not be readable).
+                    wire = match wire.starttls(&watch).await {
+                        Ok(Ok(w)) => w,
+                        Ok(Err(e)) => {
+                            tracing::info!("TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(end) => {
+                            tracing::info!("STARTTLS handshake ended: {end:?}");
+                            return;
+                        }
+                    };
+                    client.after_starttls(&wire.conn);
+                    last_user = None;
+                }
+                None
+            }
+            LoginCommand::Logout => {
+                wire.goodbye(&proto.reply(Reply::Logout)).await;
+                return;
+            }
+            LoginCommand::Extra(x) => {
+                proto.extra(x, &mut client, &mut wire);
+                None
+            }
+            LoginCommand::Unknown => {
+                good = false;
+                wire.queue(&proto.reply(Reply::Unknown));
+                None
+            }
+        };
+        if good {
+            bad = 0;
+        } else {
+            bad += 1;
+            if bad >= MAX_BAD_COMMANDS {
+                return goodbye(&proto, &mut wire, Goodbye::TooManyBadCommands).await;
+            }
+        }
+        let Some((mech, initial)) = attempt else {
+            continue;
+        };
+        let outcome =
+            sasl::authenticate(&client, &mut wire, &mech, initial, P::CHALLENGE_PREFIX).await;
+        let reply = match &outcome {
+            Outcome::Success { .. } => None,
+            Outcome::Failed { reason } => {
+                count(P::SERVICE, "failed");
+                Some(Reply::AuthFailed(reason.as_deref()))
+            }
+            Outcome::TempFail { reason } => {
+                count(P::SERVICE, "failed");
+                Some(Reply::AuthTempFail(reason.as_deref()))
+            }
+            Outcome::Aborted => {
+                count(P::SERVICE, "aborted");
+                Some(Reply::AuthAborted)
+            }
+            Outcome::UnknownMechanism => Some(Reply::UnknownMechanism),
+            Outcome::PlaintextDisabled => Some(Reply::PlaintextDisabled),
+            Outcome::InvalidBase64 => {
+                count(P::SERVICE, "failed");
+                Some(Reply::InvalidBase64Continued)
+            }
+            Outcome::Ended(end) => return ended(&proto, &mut wire, *end).await,
+        };
+        if let Some(r) = reply {
+            wire.queue(&proto.reply(r));
+            continue;
+        }
+        let Outcome::Success { user, fields } = outcome else {
+            continue;
+        };
+        count(P::SERVICE, "success");
+        let data = proto.handoff_data();
+        let mech = mech.to_ascii_uppercase();
+        match client
+            .hand_over(wire, P::PROTOCOL, user, fields, &mech, data)
+            .await
+        {
+            Ok(()) => return,
+            Err((why, w)) => {
+                let Some(mut w) = w else { return };
+                let reply = match why {
+                    LoginRefused::UserIpLimit(n) => {
+                        count(P::SERVICE, "userip_limit");
+                        Reply::UserIpLimit(n)
+                    }
+                    LoginRefused::Internal => {
+                        count(P::SERVICE, "internal_error");
+                        Reply::InternalError
+                    }
+                };
+                w.goodbye(&proto.reply(reply)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// SASL PLAIN's message for a plaintext login: `\0user\0pass`.
+fn plain(user: &str, pass: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(user.len() + pass.len() + 2);
+    v.push(0);
+    v.extend_from_slice(user.as_bytes());
+    v.push(0);
+    v.extend_from_slice(pass.as_bytes());
+    v
+}
+
+async fn ended<P: LoginProtocol>(proto: &P, wire: &mut Wire, end: End) {
+    let why = match end {
+        End::Kicked => Goodbye::Kicked,
+        End::Shutdown => Goodbye::Shutdown,
+        End::Timeout => Goodbye::Timeout,
+        End::Eof | End::Io => return,
+    };
+    goodbye(proto, wire, why).await
+}
+
+async fn goodbye<P: LoginProtocol>(proto: &P, wire: &mut Wire, why: Goodbye) {
+    if let Some(text) = proto.goodbye(why) {
+        match why {
+            // Sent away: the slot is freed at once, whether or not the client reads.
+            Goodbye::Kicked | Goodbye::Timeout => wire.goodbye_now(&text).await,
+            _ => wire.goodbye(&text).await,
+        }
+    }
+}
