@@ -5,10 +5,10 @@
 
 use std::time::{Instant, SystemTime};
 
+use super::client::{rip, Ctx};
 use super::deliver;
 use super::headers::{trace_headers, Trace};
 use super::metrics;
-use super::session::{rip, Ctx};
 use super::spool::{Received, Sink};
 use super::transaction::Transaction;
 use crate::protocol::lmtp::params::too_big;

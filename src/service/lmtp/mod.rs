@@ -4,6 +4,7 @@
 //! arrives (`spool`), never held in memory.
 
 pub mod body;
+pub mod client;
 pub mod deliver;
 pub mod headers;
 pub mod metrics;

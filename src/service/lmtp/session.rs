@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 
+use super::client::{rip, Ctx};
 use super::deliver;
 use super::transaction::Transaction;
 use super::{body, spool::Sink};
@@ -24,21 +25,6 @@ use crate::service::wire::{End, Line, LineTooLong, Watch, Wire};
 
 /// Dovecot's LMTP client idle timeout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-
-pub(super) struct Ctx {
-    pub session: Session,
-    pub host: Arc<str>,
-    /// Dovecot's session id, or the one XCLIENT passed.
-    pub session_id: String,
-    auth: Option<Arc<AuthHandle>>,
-    pub helo: String,
-    /// The client as the session sees it (XCLIENT ADDR/PORT replace it).
-    pub remote: Option<SocketAddr>,
-    /// The real peer is in `login_trusted_networks`.
-    trusted: bool,
-    /// Transactions started (MAIL accepted).
-    trans_seq: u32,
-}
 
 pub async fn run(conn: Conn, session: Session) {
     let host: Arc<str> = Arc::from(session.settings.mail.effective_hostname());
@@ -85,13 +71,6 @@ pub async fn run(conn: Conn, session: Session) {
         "Disconnect from {}",
         rip(&ctx)
     );
-}
-
-/// The client's address for log lines (`local` on a unix socket, as Dovecot).
-pub(super) fn rip(ctx: &Ctx) -> String {
-    ctx.remote
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "local".into())
 }
 
 /// The command loop. Returns why it ended and the wire, if it is still usable for a goodbye
