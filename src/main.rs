@@ -71,7 +71,7 @@ fn helper(spec: &str) -> anyhow::Result<()> {
     let spec = HelperSpec::decode(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     privsep::restrict::apply(&spec).map_err(|e| anyhow::anyhow!("helper {}: {e}", spec.kind))?;
     match spec.kind.as_str() {
-        "auth-worker" => privsep::auth_worker::serve_fd3().map_err(|e| anyhow::anyhow!("{e}")),
+        "auth-worker" => privsep::auth_worker::serve_fd3(&spec).map_err(|e| anyhow::anyhow!("{e}")),
         other => bail!("unknown helper kind '{other}'"),
     }
 }
@@ -123,7 +123,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Cmd::Helper { spec } => return helper(spec),
         Cmd::Launcher => {
-            return roost::privsep::launcher::launcher_main().map_err(|e| anyhow::anyhow!("{e}"))
+            let source = ConfigSource::from_cli(cli.config.clone());
+            return roost::privsep::launcher::launcher_main(source)
+                .map_err(|e| anyhow::anyhow!("{e}"));
         }
         _ => {}
     }

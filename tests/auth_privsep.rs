@@ -170,9 +170,27 @@ fn nix_is_root() -> bool {
 #[test]
 fn launcher_process_spawns_restricted_helpers() {
     use roost::privsep::{launcher::Launcher, HelperSpec};
+    use roost::settings::{load, ConfigSource};
     use std::io::{Read, Write};
     assert!(nix_is_root(), "this test needs root");
-    let launcher = Launcher::start_with(std::path::Path::new(BIN)).unwrap();
+    // The launcher reads this configuration itself: the helper spec it allows is the
+    // auth-worker service's, with chroot, extra_groups, user and vsz_limit.
+    let dir = TempDir::new("privsep-launcher");
+    let jail = dir.0.join("jail");
+    std::fs::create_dir_all(&jail).unwrap();
+    let cfg = dir.0.join("roost.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "base_dir = \"{d}/run\"\nlog_path = \"{d}/roost.log\"\n\n[[passdb]]\ndriver = \"shadow\"\n\n[service.auth-worker]\nuser = \"nobody\"\nextra_groups = \"mail\"\nchroot = \"{j}\"\nvsz_limit = \"200 M\"\n",
+            d = dir.0.display(),
+            j = jail.display()
+        ),
+    )
+    .unwrap();
+    let source = ConfigSource::File(cfg);
+    let settings = load(&source).unwrap().settings;
+    let launcher = Launcher::start_with(std::path::Path::new(BIN), &source).unwrap();
     let Launcher::Process { pid: lpid, .. } = &launcher else {
         panic!()
     };
@@ -180,12 +198,7 @@ fn launcher_process_spawns_restricted_helpers() {
         status_field(*lpid as i32, "Uid:").starts_with("0\t"),
         "the launcher keeps root"
     );
-    let spec = HelperSpec {
-        kind: "auth-worker".into(),
-        user: "nobody".into(),
-        vsz_limit: 200 << 20,
-        ..HelperSpec::default()
-    };
+    let spec = HelperSpec::for_service(&settings, "auth-worker");
     let mut h = launcher.spawn(&spec).unwrap();
     h.stream
         .write_all(&roost::privsep::frame::encode(b"PING"))
@@ -202,8 +215,8 @@ fn launcher_process_spawns_restricted_helpers() {
         [h.pid as i32],
         "the helper is the launcher's child"
     );
-    // chroot and extra_groups.
-    let jail = TempDir::new("privsep-jail");
+    let root = std::fs::read_link(format!("/proc/{}/root", h.pid)).unwrap();
+    assert_eq!(root, jail, "helper is chrooted");
     let mail_gid = std::fs::read_to_string("/etc/group")
         .unwrap()
         .lines()
@@ -212,44 +225,18 @@ fn launcher_process_spawns_restricted_helpers() {
                 .and_then(|r| r.split(':').next().map(String::from))
         })
         .expect("group mail");
-    let jailed = HelperSpec {
-        kind: "auth-worker".into(),
-        user: "nobody".into(),
-        extra_groups: vec!["mail".into()],
-        chroot: jail.0.to_str().unwrap().into(),
-        ..HelperSpec::default()
-    };
-    let j = launcher.spawn(&jailed).unwrap();
-    let mut js = j.stream;
-    js.write_all(&roost::privsep::frame::encode(b"PING"))
-        .unwrap();
-    js.read_exact(&mut len).unwrap();
-    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-    js.read_exact(&mut buf).unwrap();
-    assert!(buf.starts_with(b"PONG\t"));
-    let root = std::fs::read_link(format!("/proc/{}/root", j.pid)).unwrap();
-    assert_eq!(root, jail.0, "helper is chrooted");
-    let groups = status_field(j.pid as i32, "Groups:");
+    let groups = status_field(h.pid as i32, "Groups:");
     assert!(
         groups.split_whitespace().any(|g| g == mail_gid),
         "extra_groups: {groups}"
     );
-    let bad = HelperSpec {
-        kind: "auth-worker".into(),
-        user: "no-such-user-zz".into(),
-        ..HelperSpec::default()
+    // The same helper kind as another user is not in the configuration.
+    let other = HelperSpec {
+        user: "root".into(),
+        ..spec
     };
-    // The helper fails to apply an unknown user and exits: the socket closes.
-    let mut h2 = launcher.spawn(&bad).unwrap();
-    h2.stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let _ = h2.stream.write_all(&roost::privsep::frame::encode(b"PING"));
-    let mut b = [0u8; 4];
-    assert!(
-        matches!(h2.stream.read(&mut b), Ok(0) | Err(_)),
-        "helper with an unknown user exits"
-    );
+    let err = launcher.spawn(&other).err().expect("refused");
+    assert!(err.to_string().contains("refused"), "{err}");
 }
 
 #[test]
@@ -323,7 +310,16 @@ fn started_as_root_the_server_drops_to_default_internal_user_and_shadow_goes_thr
         .unwrap()
         .uid
         .as_raw();
-    // The server process itself is no longer root, for good (real, effective, saved).
+    // The server process itself is no longer root, for good (real, effective, saved). (The
+    // stats port answers as soon as it is bound, which is before the drop: wait for it.)
+    assert!(
+        server.wait_log(
+            "dropped privileges to default_internal_user",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        server.log_text()
+    );
     let uid = status_field(server.pid(), "Uid:");
     assert_eq!(
         uid.split_whitespace().collect::<Vec<_>>(),

@@ -31,7 +31,8 @@ hostname = \"mx.roost.test\"\nauth_mechanisms = \"plain\"\ndisable_plaintext_aut
 [[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
 [[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
 [service.lmtp.inet_listener.lmtp]\nport = {lmtp}\n\n\
-[service.pop3-login.inet_listener.pop3]\nport = {pop3}\n",
+[service.pop3-login.inet_listener.pop3]\nport = {pop3}\n\n\
+[service.pop3-login.inet_listener.pop3s]\nport = 0\n",
         m = mail.display(),
         u = users.display()
     );

@@ -42,8 +42,11 @@ pub async fn serve(
         warn!("{w}");
     }
     let base_dir = loaded.settings.core.base_dir.clone();
-    std::fs::create_dir_all(&base_dir)
-        .map_err(|e| MasterError::BaseDir(format!("cannot create {}: {e}", base_dir.display())))?;
+    // base_dir and the login directories with Dovecot's owners and modes (root keeps them).
+    crate::privsep::basedir::prepare(&crate::privsep::policy::Policy::from_settings(
+        &loaded.settings,
+    ))
+    .map_err(|e| MasterError::BaseDir(e.to_string()))?;
     let pid_path = pid_file(&base_dir);
     check_not_running(&pid_path)?;
     if matches!(source, ConfigSource::Embedded) {
@@ -56,8 +59,9 @@ pub async fn serve(
     // is bound the server itself becomes default_internal_user.
     let drop_to = privilege_target(&loaded.settings)?;
     if drop_to.is_some() {
-        crate::privsep::start_launcher(&hub)?;
+        crate::privsep::start_launcher(&hub, &source)?;
     }
+    let certs_before = generated_certs(&base_dir);
     let door =
         Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone())).map_err(MasterError::Tls)?);
     let (gen, started) = Generation::build(&loaded, &registry, &hub, &[], false)?;
@@ -80,9 +84,17 @@ pub async fn serve(
         )
     })?;
     if let Some(user) = &drop_to {
-        give_base_dir(&base_dir, user)?;
+        give_generated_certs(&base_dir, &certs_before, user)?;
         crate::privsep::restrict::drop_privileges(&user.name, "")
             .map_err(|e| MasterError::Privileges(format!("cannot become {}: {e}", user.name)))?;
+        // From now on unix sockets (reload) are created by the launcher, which is still root.
+        if let Some(launcher) = hub.get::<crate::privsep::launcher::Launcher>() {
+            crate::net::unix::delegate_binds(Box::new(move |path, backlog| {
+                launcher
+                    .listen(path, backlog)
+                    .map_err(std::io::Error::other)
+            }));
+        }
         info!(
             "dropped privileges to default_internal_user {} (uid {}); privileged work goes through the launcher",
             user.name, user.uid
@@ -161,6 +173,10 @@ fn reload(source: &ConfigSource, state: &Arc<MasterState>, hub: &Arc<Hub>) -> Re
         let loaded = load(source)?;
         for w in &loaded.warnings {
             warn!("{w}");
+        }
+        // The launcher re-reads the file itself: new helpers and sockets are checked against it.
+        if let Some(launcher) = hub.get::<crate::privsep::launcher::Launcher>() {
+            launcher.reload()?;
         }
         let old = state.current.lock().unwrap().clone();
         let door =
@@ -272,39 +288,37 @@ fn privilege_target(
     Ok((!user.uid.is_root()).then_some(user))
 }
 
-/// Hands base_dir's directories and regular files to the dropped user so that it can remove
-/// its pid file and sockets, recreate unix sockets on reload and reread generated
-/// certificates. Sockets and fifos keep the owners their listeners configured.
-fn give_base_dir(dir: &Path, user: &nix::unistd::User) -> Result<(), MasterError> {
-    const SHARED: &[&str] = &[
-        "/", "/tmp", "/run", "/var", "/var/run", "/var/tmp", "/home", "/etc", "/usr",
-    ];
-    if SHARED.iter().any(|s| Path::new(s) == dir) {
-        return Err(MasterError::BaseDir(format!(
-            "{} is a shared system directory; give roost a directory of its own (e.g. /run/roost)",
-            dir.display()
-        )));
-    }
-    let chown = |p: &Path| {
-        nix::unistd::chown(p, Some(user.uid), Some(user.gid)).map_err(|e| {
-            MasterError::BaseDir(format!(
-                "cannot chown {} to {}: {e}",
-                p.display(),
-                user.name
-            ))
-        })
-    };
-    chown(dir)?;
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| MasterError::BaseDir(format!("{}: {e}", dir.display())))?;
-    for entry in entries.flatten() {
-        let Ok(ft) = entry.file_type() else { continue };
-        let p = entry.path();
-        if ft.is_dir() {
-            give_base_dir(&p, user)?;
-        } else if ft.is_file() {
-            chown(&p)?;
+/// The self-signed certificate files in base_dir that exist now.
+fn generated_certs(base_dir: &Path) -> Vec<PathBuf> {
+    use crate::net::tls::selfsigned::{CERT_FILE, KEY_FILE};
+    [CERT_FILE, KEY_FILE]
+        .iter()
+        .map(|f| base_dir.join(f))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .collect()
+}
+
+/// Hands the self-signed certificate files that roost generated during this start-up (and
+/// only those) to the dropped user, who re-reads them on reload. Nothing else in base_dir
+/// changes owner: base_dir stays root's, as in Dovecot.
+fn give_generated_certs(
+    base_dir: &Path,
+    before: &[PathBuf],
+    user: &nix::unistd::User,
+) -> Result<(), MasterError> {
+    for p in generated_certs(base_dir) {
+        if before.contains(&p) {
+            continue;
         }
+        std::os::unix::fs::lchown(&p, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(
+            |e| {
+                MasterError::BaseDir(format!(
+                    "cannot chown {} to {}: {e}",
+                    p.display(),
+                    user.name
+                ))
+            },
+        )?;
     }
     Ok(())
 }

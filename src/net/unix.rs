@@ -1,5 +1,7 @@
 //! Unix-socket listeners: stale-socket replacement, refusal when another server already answers
-//! on the path, and the configured `mode`, `user` and `group`.
+//! on the path, and the configured `mode`, `user` and `group`. Once the server has dropped
+//! privileges it cannot create sockets in root's base_dir: [`delegate_binds`] then routes every
+//! bind to the root-kept launcher, which creates the socket as the configuration says.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -8,6 +10,17 @@ use std::path::Path;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::spec::{ListenerKind, ListenerSpec};
+
+/// Creates a listening socket at a path for the unprivileged server: `(path, backlog)`.
+pub type BindDelegate = Box<dyn Fn(&Path, i32) -> io::Result<Socket> + Send + Sync>;
+
+static DELEGATE: std::sync::OnceLock<BindDelegate> = std::sync::OnceLock::new();
+
+/// From now on, unix listeners are bound by `f` (the privsep launcher) instead of by this
+/// process. Set once, when the server drops privileges.
+pub fn delegate_binds(f: BindDelegate) {
+    let _ = DELEGATE.set(f);
+}
 
 /// Binds a unix listener at `path`, replacing a stale socket file. With `replace`, an existing
 /// file is unlinked without asking who listens on it (reload).
@@ -23,6 +36,9 @@ pub fn bind_unix(
         } => (*mode, user.as_str(), group.as_str()),
         _ => (0o600, "", ""),
     };
+    if let Some(delegate) = DELEGATE.get() {
+        return delegate(path, backlog);
+    }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }

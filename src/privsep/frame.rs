@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
-use super::PrivsepError;
+use super::error::PrivsepError;
 
 pub const MAX_FRAME: usize = 1 << 20;
 

@@ -8,7 +8,8 @@ use std::os::fd::RawFd;
 use nix::sys::resource::{setrlimit, Resource};
 use nix::unistd::{Gid, Group, Uid, User};
 
-use super::{HelperSpec, PrivsepError};
+use super::error::PrivsepError;
+use super::spec::HelperSpec;
 
 fn sys(what: &str) -> impl FnOnce(nix::Error) -> PrivsepError + '_ {
     move |source| PrivsepError::Sys {

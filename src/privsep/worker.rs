@@ -12,8 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::Semaphore;
 
+use super::error::PrivsepError;
+use super::frame;
 use super::launcher::Launcher;
-use super::{frame, HelperSpec, PrivsepError};
+use super::spec::HelperSpec;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const SLOW_WAIT: Duration = Duration::from_secs(3);

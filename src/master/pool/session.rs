@@ -74,7 +74,7 @@ impl WorkerPool {
                 _ = deadline => {
                     let name = me.name.clone();
                     throttled(
-                        &me.quiet.rejected,
+                        &me.quiet.login_timeout,
                         || warn!(service = %me.name, "{}: connection closed at the front door (login_timeout)", spec.short_name()),
                         move |n| warn!(service = %name, "{n} more connections closed at the front door in the last {} s", WINDOW.as_secs()),
                     );
@@ -91,20 +91,21 @@ impl WorkerPool {
                 }
                 Err(rej) => {
                     let name = me.name.clone();
+                    let reason = rej.reason;
                     if rej.reason.is_tls() {
                         // A failed TLS handshake is the client's business (Dovecot logs it at info).
                         m::tls_failed(&me.name, spec.short_name(), rej.reason.as_str());
                         throttled(
-                            &me.quiet.tls,
+                            me.quiet.front_door(rej.reason),
                             || info!(service = %me.name, "{}: TLS handshake failed ({}): {}", spec.short_name(), rej.reason, rej.detail),
-                            move |n| info!(service = %name, "{n} more TLS handshakes failed in the last {} s", WINDOW.as_secs()),
+                            move |n| info!(service = %name, "{n} more TLS handshakes failed ({reason}) in the last {} s", WINDOW.as_secs()),
                         );
                     } else {
                         m::front_door_rejected(&me.name, spec.short_name(), rej.reason.as_str());
                         throttled(
-                            &me.quiet.rejected,
+                            me.quiet.front_door(rej.reason),
                             || warn!(service = %me.name, "{}: connection closed at the front door ({}): {}", spec.short_name(), rej.reason, rej.detail),
-                            move |n| warn!(service = %name, "{n} more connections closed at the front door in the last {} s", WINDOW.as_secs()),
+                            move |n| warn!(service = %name, "{n} more connections closed at the front door ({reason}) in the last {} s", WINDOW.as_secs()),
                         );
                     }
                     me.release(slot, false);

@@ -18,7 +18,7 @@ use super::state::{Decision, PoolState};
 use super::status;
 use crate::log::{throttled, Throttle};
 use crate::master::metrics as m;
-use crate::net::{BoundListener, FrontDoor};
+use crate::net::{BoundListener, FrontDoor, RejectReason};
 use crate::runtime::{Hub, PoolStatus, ProcessStatus, Service};
 use crate::settings::{Effective, ServiceType, Settings};
 
@@ -50,19 +50,34 @@ pub struct WorkerPool {
     pub(super) quiet: QuietLines,
 }
 
-/// One [`Throttle`] per kind of per-connection log line.
+/// One [`Throttle`] per kind of per-connection log line (each front-door reason on its own, so
+/// a flood of one kind never hides the first line of another).
 pub(super) struct QuietLines {
     pub kick: Arc<Throttle>,
-    pub rejected: Arc<Throttle>,
-    pub tls: Arc<Throttle>,
+    pub login_timeout: Arc<Throttle>,
+    front_door: Vec<Arc<Throttle>>,
+}
+
+impl QuietLines {
+    pub fn front_door(&self, reason: RejectReason) -> &Arc<Throttle> {
+        let i = RejectReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .expect("every reason is in ALL");
+        &self.front_door[i]
+    }
 }
 
 impl Default for QuietLines {
     fn default() -> Self {
+        let window = crate::log::throttle::WINDOW;
         QuietLines {
-            kick: Throttle::new(crate::log::throttle::WINDOW),
-            rejected: Throttle::new(crate::log::throttle::WINDOW),
-            tls: Throttle::new(crate::log::throttle::WINDOW),
+            kick: Throttle::new(window),
+            login_timeout: Throttle::new(window),
+            front_door: RejectReason::ALL
+                .iter()
+                .map(|_| Throttle::new(window))
+                .collect(),
         }
     }
 }

@@ -118,7 +118,7 @@ fn db_context(settings: &Arc<Settings>, hub: &Arc<Hub>) -> Result<db::DbContext,
     let pool = crate::privsep::worker::WorkerPool::new(
         launcher,
         spec,
-        auth.auth_worker_max_count.min(eff.process_limit.max(1)),
+        crate::privsep::policy::auth_worker_max(settings),
         eff.idle_kill.as_duration(),
         eff.service_count,
     );
