@@ -315,3 +315,77 @@ DATA\nSubject: untrusted\n\nhi\n.\nQUIT\n";
     let m = &messages(&l.mail.join("example.test/user1"))[0];
     assert!(m.contains("Received: from x ([127.0.0.2])"), "{m}");
 }
+
+/// swaks as the XCLIENT client (`--xclient-addr`, `--xclient-helo`, free-form SESSION).
+fn swaks_xclient(port: u16, from_ip: &str, subject: &str) -> Ran {
+    run_tool(
+        "swaks",
+        &[
+            "--protocol",
+            "LMTP",
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            "--local-interface",
+            from_ip,
+            "--from",
+            "s@example.org",
+            "--to",
+            "user2@example.test",
+            "--xclient-no-verify",
+            "--xclient-addr",
+            "198.51.100.9",
+            "--xclient-helo",
+            "relay.example",
+            "--xclient-delim",
+            "--xclient",
+            "SESSION=swaksSESS1",
+            "--header",
+            &format!("Subject: {subject}"),
+            "--body",
+            "via xclient",
+            "--timeout",
+            "20",
+        ],
+    )
+}
+
+#[test]
+fn swaks_xclient_is_honoured_from_a_trusted_address_and_refused_from_another() {
+    let l = start("lmtp-swaks-xclient");
+    let ran = swaks_xclient(l.port, "127.0.0.1", "trusted");
+    let out = ran.all();
+    assert!(
+        out.contains("<-  250-XCLIENT ADDR PORT PROTO HELO LOGIN SESSION TTL TIMEOUT"),
+        "{out}"
+    );
+    assert!(
+        out.contains("<-  250 2.0.0 <user2@example.test> swaksSESS1 Saved"),
+        "{out}"
+    );
+    let msgs = messages(&l.mail.join("example.test/user2"));
+    let m = with_subject(&msgs, "trusted")[0];
+    // swaks says LHLO again after XCLIENT; as in Dovecot, that HELO wins over XCLIENT's.
+    assert!(
+        m.contains(" ([198.51.100.9])\n\tby mx.roost.test with LMTP\n\tid swaksSESS1\n")
+            && !m.contains("relay.example"),
+        "{m}"
+    );
+    assert!(l
+        .server
+        .log_text()
+        .lines()
+        .any(|x| x.contains("<swaksSESS1>: saved mail") && x.contains("rip=198.51.100.9")));
+
+    // From an untrusted address XCLIENT is not offered, so swaks gives up before MAIL (the
+    // raw session in xclient_and_xrcptforward_from_an_untrusted_client_are_refused shows the
+    // 550 a client that sends it anyway gets).
+    let ran = swaks_xclient(l.port, "127.0.0.2", "untrusted");
+    let out = ran.all();
+    assert!(!ran.ok, "{out}");
+    assert!(
+        !out.contains("250-XCLIENT") && !out.contains("MAIL FROM"),
+        "{out}"
+    );
+    let msgs = messages(&l.mail.join("example.test/user2"));
+    assert!(with_subject(&msgs, "untrusted").is_empty());
+}
