@@ -107,12 +107,14 @@ fn after_lhlo(lines: &[String]) -> &[String] {
 #[test]
 fn unadvertised_parameters_whitespace_nul_and_postmaster_get_dovecots_replies() {
     let l = start("lmtp-params");
-    let script = "LHLO x\nMAIL FROM:<a@b> SIZE=100\nMAIL FROM:<a@b> BODY=BINARYMIME\n\
+    let script = "LHLO x\nRCPT TO: <user1@example.test>\nRCPT TO:<user1@example.test> FOO=1\n\
+MAIL FROM:<a@b> SIZE=100\nMAIL FROM:<a@b> BODY=BINARYMIME\n\
 MAIL FROM:<a@b> RET=FULL\nMAIL FROM:<a@b> ENVID=abc\nMAIL FROM:<a@b> AUTH=<>\n\
 MAIL FROM:<a@b> SMTPUTF8\nMAIL FROM:<a@b> BODY\nMAIL FROM: <a@b>\nMAIL FROM:<a@b> BODY=8BITMIME\n\
 RCPT TO:<user1@example.test> NOTIFY=NEVER\nRCPT TO: <user1@example.test>\n\
 RCPT TO:<user1@example.test> FOO=bar\nRCPT TO:<postmaster>\n\
-RCPT TO:<user1@example.test> ORCPT=rfc822;x@y\nFOO\0bar\nNOOP\0x\nMAIL\0 FROM\nQUIT\n";
+RCPT TO:<user1@example.test> ORCPT=rfc822;x@y\nMAIL FROM: <a@b>\nMAIL FROM:<a@b> FOO=1\n\
+FOO\0bar\nNOOP\0x\nMAIL\0 FROM\nQUIT\n";
     let lines = converse(connect_port(l.port), script);
     let want = [
         "220 mx.roost.test Dovecot ready.",
@@ -124,6 +126,9 @@ RCPT TO:<user1@example.test> ORCPT=rfc822;x@y\nFOO\0bar\nNOOP\0x\nMAIL\0 FROM\nQ
         LHLO_TRUSTED[5],
         LHLO_TRUSTED[6],
         LHLO_TRUSTED[7],
+        // The transaction state is checked before the arguments.
+        "503 5.5.0 MAIL needed first",
+        "503 5.5.0 MAIL needed first",
         "555 5.5.4 Unsupported parameters",
         "555 5.5.4 Unsupported mail BODY type",
         "555 5.5.4 Unsupported parameters",
@@ -138,6 +143,8 @@ RCPT TO:<user1@example.test> ORCPT=rfc822;x@y\nFOO\0bar\nNOOP\0x\nMAIL\0 FROM\nQ
         "555 5.5.4 Unsupported parameters",
         "550 5.1.1 <postmaster> User doesn't exist: postmaster",
         "250 2.1.5 OK",
+        "503 5.5.0 MAIL already given",
+        "503 5.5.0 MAIL already given",
         "500 5.5.2 Invalid command syntax",
         "500 5.5.2 Invalid command syntax",
         "500 5.5.2 Invalid command syntax",

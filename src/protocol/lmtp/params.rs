@@ -38,6 +38,17 @@ fn unsupported() -> Reply {
     Reply::new(555, "5.5.4", "Unsupported parameters")
 }
 
+/// `Some(true)` for a MAIL line, `Some(false)` for RCPT, else `None`.
+pub fn mail_or_rcpt(line: &[u8]) -> Option<bool> {
+    if starts_with_ci(line, b"MAIL ") {
+        Some(true)
+    } else if starts_with_ci(line, b"RCPT ") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Checks one command line (CRLF may still be attached). `Ok(None)`: not MAIL/RCPT, parse as
 /// it is.
 pub fn check(line: &[u8], caps: Caps) -> Result<Option<Checked>, Reply> {

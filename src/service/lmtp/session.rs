@@ -97,6 +97,16 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
             wire.queue(&reply.to_bytes());
             continue;
         }
+        // As lib-smtp, the transaction state is checked before the arguments.
+        let state = match params::mail_or_rcpt(&line) {
+            Some(true) if tx.mail_from.is_some() => Some("MAIL already given"),
+            Some(false) if tx.mail_from.is_none() => Some("MAIL needed first"),
+            _ => None,
+        };
+        if let Some(text) = state {
+            wire.queue(&Reply::new(503, "5.5.0", text).to_bytes());
+            continue;
+        }
         let checked = match params::check(&line, caps(ctx)) {
             Ok(c) => c,
             Err(reply) => {
@@ -119,7 +129,7 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
             }
             Request::Mail { from } => {
                 if tx.mail_from.is_some() {
-                    Reply::new(503, "5.5.1", "MAIL already given")
+                    Reply::new(503, "5.5.0", "MAIL already given")
                 } else {
                     ctx.trans_seq += 1;
                     tx = Transaction::start(&ctx.session_id, ctx.trans_seq, from.address);
