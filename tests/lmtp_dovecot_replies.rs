@@ -396,3 +396,36 @@ fn swaks_xclient_is_honoured_from_a_trusted_address_and_refused_from_another() {
     let msgs = messages(&l.mail.join("example.test/user2"));
     assert!(with_subject(&msgs, "untrusted").is_empty());
 }
+
+#[test]
+fn arguments_paths_and_bdat_sequence_get_dovecots_replies() {
+    let l = start("lmtp-args");
+    let script = "LHLO\nLHLO x\nMAIL FROM:a@b\nMAIL FROM:<a@b>\nRCPT TO:<user1@example.test>\n\
+DATA x\nRSET x\nRSET\nSTARTTLS x\nVRFY\n\
+MAIL FROM:<a@b>\nRCPT TO:user1@example.test\nRCPT TO:<user1@example.test>\nBDAT 4\nx: yDATA\n\
+QUIT x\nQUIT\n";
+    let lines = converse(connect_port(l.port), script);
+    assert_eq!(lines[1], "501 Missing hostname");
+    assert_eq!(
+        after_lhlo(&lines[2..]),
+        [
+            "501 5.5.4 Invalid FROM: Missing '<' at beginning of path",
+            "250 2.1.0 OK",
+            "250 2.1.5 OK",
+            "501 5.5.4 Invalid parameters",
+            "501 5.5.4 Invalid parameters",
+            "250 2.0.0 OK",
+            "501 5.5.4 Invalid parameters",
+            "501 5.5.4 Invalid parameters",
+            "250 2.1.0 OK",
+            "501 5.5.4 Invalid TO: Missing '<' at beginning of path",
+            "250 2.1.5 OK",
+            "250 2.0.0 Added 4 octets",
+            "503 5.5.0 Bad sequence of commands",
+            "501 5.5.4 Invalid parameters",
+            "221 2.0.0 Bye",
+        ]
+    );
+    // `DATA x` did not start a body: nothing was stored.
+    assert!(messages(&l.mail.join("example.test/user1")).is_empty());
+}

@@ -2,7 +2,8 @@
 //! (`500 5.5.2 Invalid command syntax`), whitespace between `FROM:`/`TO:` and the path
 //! (`501 5.5.4 Invalid FROM: Unexpected whitespace before path`), and MAIL/RCPT parameters
 //! that were not advertised (`555 5.5.4 Unsupported parameters`, `Unsupported mail BODY type`).
-//! `XRCPTFORWARD=` is taken out of the line here (it is Dovecot's, not SMTP's) and
+//! Commands that take no argument (`DATA x`, `RSET x`) and a VRFY or LHLO without one get
+//! lib-smtp's replies too. `XRCPTFORWARD=` is taken out of the line here (it is Dovecot's, not SMTP's) and
 //! xtext-decoded.
 
 use super::Reply;
@@ -38,6 +39,28 @@ fn unsupported() -> Reply {
     Reply::new(555, "5.5.4", "Unsupported parameters")
 }
 
+/// lib-smtp's reply to a command given arguments it does not take (`DATA x`, `RSET x`,
+/// `QUIT x`, `STARTTLS x`) or lacking one it needs (`VRFY`, `LHLO`).
+pub fn check_arity(line: &[u8]) -> Option<Reply> {
+    let line = trim_eol(line);
+    let (verb, args) = match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => (line, &b""[..]),
+    };
+    let has_args = args.iter().any(|&b| b != b' ');
+    let is = |v: &[u8]| verb.eq_ignore_ascii_case(v);
+    if has_args && (is(b"DATA") || is(b"RSET") || is(b"QUIT") || is(b"STARTTLS")) {
+        return Some(Reply::new(501, "5.5.4", "Invalid parameters"));
+    }
+    if !has_args && is(b"VRFY") {
+        return Some(Reply::new(501, "5.5.4", "Invalid parameters"));
+    }
+    if !has_args && is(b"LHLO") {
+        return Some(Reply::plain(501, vec!["Missing hostname".into()]));
+    }
+    None
+}
+
 /// `Some(true)` for a MAIL line, `Some(false)` for RCPT, else `None`.
 pub fn mail_or_rcpt(line: &[u8]) -> Option<bool> {
     if starts_with_ci(line, b"MAIL ") {
@@ -70,6 +93,13 @@ pub fn check(line: &[u8], caps: Caps) -> Result<Option<Checked>, Reply> {
             501,
             "5.5.4",
             &format!("Invalid {what}: Unexpected whitespace before path"),
+        ));
+    }
+    if rest.first() != Some(&b'<') {
+        return Err(Reply::new(
+            501,
+            "5.5.4",
+            &format!("Invalid {what}: Missing '<' at beginning of path"),
         ));
     }
     let path_end = path_len(rest);
@@ -254,6 +284,30 @@ mod tests {
             "501 5.5.4 Invalid TO: Unexpected whitespace before path\r\n"
         );
         assert_eq!(err("FOO\0bar", c), "500 5.5.2 Invalid command syntax\r\n");
+        assert_eq!(
+            err("MAIL FROM:a@b", c),
+            "501 5.5.4 Invalid FROM: Missing '<' at beginning of path\r\n"
+        );
+    }
+
+    #[test]
+    fn arguments_where_none_are_taken_and_none_where_one_is_needed() {
+        for l in ["DATA x", "rset x", "QUIT x", "STARTTLS x", "VRFY"] {
+            assert_eq!(
+                check_arity(l.as_bytes()).unwrap().to_string(),
+                "501 5.5.4 Invalid parameters\r\n",
+                "{l}"
+            );
+        }
+        assert_eq!(
+            check_arity(b"LHLO\r\n").unwrap().to_string(),
+            "501 Missing hostname\r\n"
+        );
+        for l in [
+            "DATA", "DATA ", "RSET\r\n", "NOOP hi", "VRFY bob", "LHLO x", "DATAX",
+        ] {
+            assert!(check_arity(l.as_bytes()).is_none(), "{l}");
+        }
     }
 
     #[test]

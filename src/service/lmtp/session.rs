@@ -97,6 +97,10 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
             wire.queue(&reply.to_bytes());
             continue;
         }
+        if let Some(reply) = params::check_arity(&line) {
+            wire.queue(&reply.to_bytes());
+            continue;
+        }
         // As lib-smtp, the transaction state is checked before the arguments.
         let state = match params::mail_or_rcpt(&line) {
             Some(true) if tx.mail_from.is_some() => Some("MAIL already given"),
@@ -165,7 +169,7 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
                 if let Some(r) = sequence_error(&tx) {
                     r
                 } else if tx.sink.is_some() {
-                    Reply::new(503, "5.5.0", "DATA cannot follow BDAT")
+                    Reply::new(503, "5.5.0", "Bad sequence of commands")
                 } else {
                     wire.queue(b"354 OK\r\n");
                     let mut sink = body::open_sink(ctx, &tx, wire.conn.stream.is_tls()).await;
