@@ -1,7 +1,7 @@
 //! Big messages through the real `roost serve`: DATA is streamed to disk, never held in
 //! memory. A 300 MB message to one recipient (straight into its Maildir tmp/ file) and a
-//! 40 MB message to two (through the spool file) raise the server's peak RSS by less than
-//! [`RSS_BOUND`] and are stored byte for byte (SHA-256 of what was sent, CRLF → LF, against
+//! 40 MB message to two (through the spool file, the second copy a hard link) raise the
+//! server's peak RSS by less than [`RSS_BOUND`] and are stored byte for byte (SHA-256 of what was sent, CRLF → LF, against
 //! the stored file). With `lmtp_max_mail_size`, SIZE is advertised and a bigger message (or a
 //! bigger declared SIZE) is answered with lib-smtp's `552 5.2.3`, and nothing is stored.
 
@@ -192,6 +192,19 @@ fn several_recipients_go_through_the_spool_file_with_bounded_memory() {
     for u in ["bob", "alice"] {
         assert_eq!(stored_sha(&l.mail.join(u)), sha, "{u}");
     }
+    // As Dovecot (maildir_copy_with_hardlinks): the second copy is a hard link to the first.
+    use std::os::unix::fs::MetadataExt;
+    let inode = |u: &str| {
+        let e = std::fs::read_dir(l.mail.join(u).join("new"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let m = e.metadata().unwrap();
+        (m.ino(), m.nlink())
+    };
+    assert_eq!(inode("bob"), inode("alice"));
+    assert_eq!(inode("bob").1, 2);
     // The spool file was unlinked at once: nothing left in mail_temp_dir.
     let left: Vec<_> = std::fs::read_dir(l.server.path())
         .unwrap()

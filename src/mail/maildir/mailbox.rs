@@ -161,6 +161,23 @@ impl Maildir {
         Ok((base, f))
     }
 
+    /// Hard-links an already stored, fsynced message (another mailbox's copy) into tmp/
+    /// under a fresh name, for [`Maildir::commit_tmp`] (Dovecot's
+    /// `maildir_copy_with_hardlinks`). Fails across file systems; the caller then copies.
+    pub fn link_tmp(&self, src: &Path) -> Result<String, MailError> {
+        let base = filename::unique(&self.host);
+        let tmp = self.dir.join("tmp").join(&base);
+        fs::hard_link(src, &tmp).map_err(MailError::io("link", &tmp))?;
+        Ok(base)
+    }
+
+    /// Where [`Maildir::commit_tmp`] puts `base` of these sizes.
+    pub fn new_path(&self, base: &str, size: u64, vsize: u64) -> PathBuf {
+        self.dir
+            .join("new")
+            .join(filename::with_sizes(base, size, vsize))
+    }
+
     /// The path of a file [`Maildir::create_tmp`] made.
     pub fn tmp_path(&self, base: &str) -> PathBuf {
         self.dir.join("tmp").join(base)

@@ -45,6 +45,8 @@ pub(super) async fn deliver_all(ctx: &Ctx, tx: &Transaction, sink: Sink) -> Vec<
     let received = sink.finish().await;
     let mut replies: Vec<Reply> = Vec::with_capacity(tx.rcpts.len());
     let mut in_maildir = None;
+    // The first stored copy, which later recipients hard-link.
+    let mut first_copy = None;
     let spool = match received {
         Received::TooBig => return tx.rcpts.iter().map(|_| too_big()).collect(),
         Received::InMaildir {
@@ -73,11 +75,15 @@ pub(super) async fn deliver_all(ctx: &Ctx, tx: &Transaction, sink: Sink) -> Vec<
                 ctx.session.settings.clone(),
                 rcpt.clone(),
                 file.clone(),
-                *size,
-                *vsize,
+                (*size, *vsize),
+                first_copy.clone(),
                 ctx.host.clone(),
             )
             .await
+            .map(|(uid, path)| {
+                first_copy.get_or_insert(path);
+                uid
+            })
         } else {
             Err(crate::mail::MailError::Internal(
                 "the message could not be received".into(),

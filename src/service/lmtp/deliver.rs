@@ -1,11 +1,13 @@
 //! Recipients and delivery: `user+detail@domain` is split at `recipient_delimiter`, the user is
 //! looked up in the userdb, and the message is stored in INBOX or, with
 //! `lmtp_save_to_detail_mailbox`, in the detail mailbox: committed from the single recipient's
-//! tmp/ file, or copied there from the spool file.
+//! tmp/ file, or from the spool file (hard-linked to the first recipient's copy when the
+//! file system allows, as Dovecot).
 
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::mail::maildir::Maildir;
@@ -121,18 +123,26 @@ pub async fn commit(
     blocking(move || maildir.commit_tmp(&base, size, vsize)).await
 }
 
-/// Copies the spooled message (LF line ends, trace headers included) into `rcpt`'s mailbox:
-/// tmp/ file, fsync, new/. Returns the UID once the copy is on disk.
+/// Stores the spooled message (LF line ends, trace headers included) in `rcpt`'s mailbox:
+/// a hard link to `link_from` (an earlier recipient's copy) when possible, as Dovecot, else a
+/// copy of the spool file into tmp/, fsynced; then new/. Returns the UID and the new file,
+/// once the copy is on disk.
 pub async fn copy_spooled(
     settings: Arc<Settings>,
     rcpt: Recipient,
     spool: Arc<File>,
-    size: u64,
-    vsize: u64,
+    (size, vsize): (u64, u64),
+    link_from: Option<PathBuf>,
     host: Arc<str>,
-) -> Result<u32, MailError> {
+) -> Result<(u32, PathBuf), MailError> {
     blocking(move || {
         let maildir = open_target(&settings, &rcpt, &host)?;
+        if let Some(src) = link_from {
+            if let Ok(base) = maildir.link_tmp(&src) {
+                let uid = maildir.commit_tmp(&base, size, vsize)?;
+                return Ok((uid, maildir.new_path(&base, size, vsize)));
+            }
+        }
         let (base, mut f) = maildir.create_tmp()?;
         let tmp = maildir.tmp_path(&base);
         let copied = copy_at(&spool, &mut f, size).and_then(|_| {
@@ -147,7 +157,8 @@ pub async fn copy_spooled(
             let _ = std::fs::remove_file(&tmp);
             return Err(MailError::io("write", tmp)(e));
         }
-        maildir.commit_tmp(&base, size, vsize)
+        let uid = maildir.commit_tmp(&base, size, vsize)?;
+        Ok((uid, maildir.new_path(&base, size, vsize)))
     })
     .await
 }
