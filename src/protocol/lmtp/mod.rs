@@ -1,6 +1,7 @@
 //! LMTP (RFC 2033) codec. Command lines are parsed by `smtp-proto` (kept, fuzzed upstream);
-//! this module frames lines, turns parser errors into the replies Dovecot sends, collects DATA
-//! (dot-unstuffing, end at `CRLF.CRLF`) and BDAT chunks, and formats replies.
+//! this module frames lines, turns parser errors into the replies Dovecot sends, checks what
+//! lib-smtp checks before the grammar (`params`: unadvertised parameters, NUL, arity), parses
+//! XCLIENT (`xclient`), unstuffs DATA (end at `CRLF.CRLF`) and BDAT chunks, and formats replies.
 
 pub mod data;
 pub mod params;
