@@ -7,7 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::dotlock::{Dotlock, STALE_TIMEOUT, WAIT_TIMEOUT};
 use super::filename::{self, Flags};
@@ -61,7 +61,7 @@ pub struct Maildir {
 }
 
 impl Maildir {
-    /// Opens the folder at `dir`; creates `cur/ new/ tmp/` when `create` is set.
+    /// Opens the folder at `dir` of a Maildir++ store; creates it when `create` is set.
     pub fn open(
         dir: &Path,
         root: &Path,
@@ -69,17 +69,33 @@ impl Maildir {
         fsync: bool,
         host: &str,
     ) -> Result<Maildir, MailError> {
+        Maildir::open_in(dir, root, create, fsync, host, true)
+    }
+
+    /// Opens the folder at `dir`. With `create`, a missing `cur/ new/ tmp/` is created, and a
+    /// folder created from nothing gets the empty `maildirfolder` file when `maildir_plus_plus`
+    /// (Dovecot's maildir_mailbox_create() does this for every mailbox it creates under the
+    /// Maildir++ layout, INBOX included, and never for an existing directory or `LAYOUT=fs`).
+    pub fn open_in(
+        dir: &Path,
+        root: &Path,
+        create: bool,
+        fsync: bool,
+        host: &str,
+        maildir_plus_plus: bool,
+    ) -> Result<Maildir, MailError> {
         if !dir.join("cur").is_dir() {
             if !create {
                 return Err(MailError::NoMailbox(dir.display().to_string()));
             }
+            let fresh = !dir.exists();
             let mut b = fs::DirBuilder::new();
             b.recursive(true).mode(0o700);
             for sub in ["cur", "new", "tmp"] {
                 let p = dir.join(sub);
                 b.create(&p).map_err(MailError::io("mkdir", &p))?;
             }
-            if dir != root {
+            if fresh && maildir_plus_plus {
                 let p = dir.join("maildirfolder");
                 if let Err(e) = OpenOptions::new()
                     .create(true)
@@ -238,7 +254,7 @@ impl Maildir {
                 return Ok(rec.uid);
             }
         }
-        let list = self.resync_locked(lock)?;
+        let (list, _) = self.sync_locked(lock, false)?;
         list.find(base)
             .map(|r| r.uid)
             .ok_or_else(|| MailError::Internal(format!("{base} vanished during delivery")))
@@ -267,38 +283,6 @@ impl Maildir {
         Ok(out)
     }
 
-    /// Rewrites the uidlist under `lock` so every file has a UID; records of vanished files go.
-    fn resync_locked(&self, lock: Dotlock) -> Result<Uidlist, MailError> {
-        let path = lock.target().to_path_buf();
-        let mut list = match Uidlist::read(&path) {
-            Ok(Some(l)) => l,
-            Ok(None) => Uidlist::new(self.next_uid_validity()?, random_guid()),
-            Err(MailError::Corrupted { reason, .. }) => {
-                tracing::warn!(path = %path.display(), %reason, "rebuilding corrupted uidlist");
-                Uidlist::new(self.next_uid_validity()?, random_guid())
-            }
-            Err(e) => return Err(e),
-        };
-        let files = self.list()?;
-        self.clean_tmp();
-        list.header_next_uid = list.next_uid();
-        list.records.retain(|r| files.contains_key(&r.base));
-        let mut new: Vec<&String> = files.keys().filter(|b| list.find(b).is_none()).collect();
-        new.sort();
-        let mut next = list.header_next_uid;
-        for b in new {
-            list.records.push(Record {
-                uid: next,
-                ext: Vec::new(),
-                base: b.clone(),
-            });
-            next += 1;
-        }
-        list.header_next_uid = next;
-        lock.replace(list.serialize().as_bytes(), self.fsync)?;
-        Ok(list)
-    }
-
     /// Removes files left in tmp/ by crashed writers, once they are older than 36 hours (the
     /// age Dovecot uses: no writer takes that long).
     fn clean_tmp(&self) {
@@ -320,66 +304,20 @@ impl Maildir {
         }
     }
 
-    /// Takes a snapshot; files without a UID get one first.
+    /// Takes a snapshot; files without a UID get one first. new/ stays as it is (LMTP and
+    /// tests look without taking the mail in).
     pub fn sync(&self) -> Result<Snapshot, MailError> {
         let path = self.dir.join(UIDLIST);
         let files = self.list()?;
         let current = Uidlist::read(&path).ok().flatten();
-        let list = match current {
-            Some(l) if files.keys().all(|b| l.find(b).is_some()) => l,
+        let (list, files) = match current {
+            Some(l) if files.keys().all(|b| l.find(b).is_some()) => (l, files),
             _ => {
                 let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT)?;
-                self.resync_locked(lock)?
+                self.sync_locked(lock, false)?
             }
         };
-        // Re-list only if the resync found more than we did (a delivery raced us).
-        let files = if list.records.len() > files.len() {
-            self.list()?
-        } else {
-            files
-        };
-        let mut messages = Vec::with_capacity(list.records.len());
-        for r in &list.records {
-            let Some((in_new, name)) = files.get(&r.base) else {
-                continue;
-            };
-            let flags = filename::split(name).1.unwrap_or_default();
-            let mut e = MessageEntry {
-                uid: r.uid,
-                base: r.base.clone(),
-                guid: r.ext('G').unwrap_or(&r.base).to_string(),
-                name: name.clone(),
-                in_new: *in_new,
-                flags,
-                size: 0,
-                vsize: 0,
-            };
-            let size = filename::field(&r.base, 'S');
-            let vsize =
-                filename::field(&r.base, 'W').or_else(|| r.ext('W').and_then(|v| v.parse().ok()));
-            match (size, vsize) {
-                (Some(s), Some(v)) => {
-                    e.size = s;
-                    e.vsize = v;
-                }
-                _ => {
-                    // A file from another MDA without sizes in its name: measure it.
-                    let data = match fs::read(self.path_of(&e)) {
-                        Ok(d) => d,
-                        Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-                        Err(err) => return Err(MailError::io("read", self.path_of(&e))(err)),
-                    };
-                    e.size = data.len() as u64;
-                    e.vsize = virtual_size(&data);
-                }
-            }
-            messages.push(e);
-        }
-        Ok(Snapshot {
-            uid_validity: list.uid_validity,
-            next_uid: list.next_uid(),
-            messages,
-        })
+        self.snapshot(&list, &files)
     }
 
     /// Reads a message's bytes (as stored: LF line ends). Follows a rename by another process.
@@ -440,28 +378,6 @@ impl Maildir {
         }
         Ok(())
     }
-
-    /// Dovecot's rule for a new mailbox's UIDVALIDITY: the root's `dovecot-uidvalidity` holds
-    /// the next value in hex; it is at least the current time.
-    fn next_uid_validity(&self) -> Result<u32, MailError> {
-        let p = self.root.join("dovecot-uidvalidity");
-        let stored = fs::read_to_string(&p)
-            .ok()
-            .and_then(|s| u32::from_str_radix(s.trim(), 16).ok())
-            .unwrap_or(0);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or(1);
-        let v = stored.max(now).max(1);
-        let tmp = self
-            .root
-            .join(format!("dovecot-uidvalidity.tmp{}", std::process::id()));
-        if fs::write(&tmp, format!("{:08x}", v.wrapping_add(1))).is_ok() {
-            let _ = fs::rename(&tmp, &p);
-        }
-        Ok(v)
-    }
 }
 
 /// fsyncs a directory so a rename into it survives a crash.
@@ -478,6 +394,8 @@ pub fn random_guid() -> String {
         .map(|x| format!("{x:02x}"))
         .collect()
 }
+
+mod sync;
 
 #[cfg(test)]
 mod tests;
