@@ -1,8 +1,8 @@
 //! The README's first command: `roost serve` on the embedded default configuration, started
 //! as root as CI and a fresh machine do. The demo user receives mail by LMTP (swaks) and reads
-//! it by POP3, plain and over implicit TLS (curl), metrics answer, the server runs as
+//! it by POP3, plain and over implicit TLS, and by IMAP over STARTTLS and implicit TLS (curl), metrics answer, the server runs as
 //! `nobody`, and SIGTERM ends it with status 0. It uses the embedded default's own paths and
-//! ports (/tmp/roost, 10024, 10110, 10995, 9900), so it refuses to run while a roost holds them.
+//! ports (/tmp/roost, 10024, 10110, 10995, 10143, 10993, 9900), so it refuses to run while a roost holds them.
 
 mod common;
 
@@ -78,6 +78,19 @@ fn the_embedded_default_serves_the_demo_user_as_the_readme_says() {
         tls.all(),
         log_text()
     );
+    // IMAP on the same mail: STARTTLS on 10143, implicit TLS on 10993.
+    for url in [
+        "imap://127.0.0.1:10143/INBOX;UID=1",
+        "imaps://127.0.0.1:10993/INBOX;UID=1",
+    ] {
+        let got = run_tool("curl", &["-s", "-k", "--ssl-reqd", "-u", "demo:demo", url]);
+        assert!(
+            got.ok && got.stdout.contains("hello from the README"),
+            "{url}: {}\n{}",
+            got.all(),
+            log_text()
+        );
+    }
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let uid = status
         .lines()
