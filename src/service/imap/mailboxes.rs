@@ -8,8 +8,10 @@ use super::folders::{self, separator};
 use super::message::parse_date_time;
 use super::selected::{letters_for, Selected, SYSTEM_FLAGS};
 use super::session::Imap;
+use super::spool::Spool;
 use crate::mail::maildir::keywords::Keywords;
-use crate::mail::maildir::{crlf_to_lf, Maildir};
+use crate::mail::maildir::mailbox::Change;
+use crate::mail::maildir::{Flags, Maildir};
 use crate::mail::{blocking, MailError};
 use crate::protocol::imap::command::{AppendMessage, Command, SeqNum, SeqRange, SequenceSet};
 use crate::protocol::imap::response::{ListEntry, Untagged};
@@ -55,7 +57,7 @@ impl Imap {
         wire: &mut Wire,
         tag: &str,
         cmd: Command,
-        appended: Vec<Vec<u8>>,
+        appended: Vec<Result<Spool, String>>,
     ) {
         let sep = separator(&self.store.location);
         let named = |raw: &[u8]| mailbox_name(raw, sep);
@@ -362,7 +364,7 @@ impl Imap {
         tag: &str,
         name: Option<String>,
         messages: Vec<AppendMessage>,
-        data: Vec<Vec<u8>>,
+        data: Vec<Result<Spool, String>>,
     ) {
         let Some(name) = name else {
             return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
@@ -374,6 +376,17 @@ impl Imap {
                 "Error in IMAP command APPEND: Invalid arguments.",
             );
         }
+        let mut spools = Vec::new();
+        for d in data {
+            let mut spool = match d {
+                Ok(s) => s,
+                Err(e) => return self.mail_error(wire, tag, &name, MailError::Internal(e)),
+            };
+            if let Err(e) = spool.finish().await {
+                return self.mail_error(wire, tag, &name, e);
+            }
+            spools.push(spool);
+        }
         let store = self.store.clone();
         let n = name.clone();
         let r = blocking(move || {
@@ -381,16 +394,15 @@ impl Imap {
             let mut kw = Keywords::read(mbox.dir())?;
             let before = kw.clone();
             let mut uids = Vec::new();
-            for (m, d) in messages.iter().zip(data) {
+            for (m, mut spool) in messages.iter().zip(spools) {
                 let flags = letters_for(&m.flags, &mut kw)
                     .ok_or_else(|| MailError::Internal("too many keywords".into()))?;
                 if kw != before {
                     kw.write(mbox.dir())?;
                 }
-                let uid = mbox.deliver(&crlf_to_lf(&d), &flags)?;
-                if let Some(t) = m.date.as_deref().and_then(parse_date_time) {
-                    set_mtime(&mbox, uid, t)?;
-                }
+                let uid = spool.commit(&mbox)?;
+                let date = m.date.as_deref().and_then(parse_date_time);
+                finish_stored(&mbox, uid, &flags, date)?;
                 uids.push(uid);
             }
             Ok((mbox.sync()?.uid_validity, uids))
@@ -412,6 +424,26 @@ impl Imap {
             Err(e) => self.mail_error(wire, tag, &name, e),
         }
     }
+}
+
+/// Gives a message just committed to new/ its flags (moving it to cur/, where Dovecot keeps
+/// flagged mail) and internal date (the file's mtime).
+pub(super) fn finish_stored(
+    mbox: &Maildir,
+    uid: u32,
+    flags: &Flags,
+    date: Option<std::time::SystemTime>,
+) -> Result<(), MailError> {
+    if let Some(t) = date {
+        set_mtime(mbox, uid, t)?;
+    }
+    if !flags.is_empty() {
+        let snap = mbox.sync()?;
+        if let Some(e) = snap.messages.into_iter().find(|m| m.uid == uid) {
+            mbox.apply(&[(e, Change::SetFlags(flags.clone()))])?;
+        }
+    }
+    Ok(())
 }
 
 /// Sets a stored message's file time (Maildir's internal date).

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use super::mailboxes::{set_mtime, uid_set};
+use super::mailboxes::{finish_stored, uid_set};
 use super::message::{body_start, date_time, header_fields, parse_date, to_crlf};
 use super::selected::{flag_names, letters_for, Selected};
 use super::session::Imap;
@@ -120,7 +120,7 @@ impl Imap {
         wire: &mut Wire,
         tag: &str,
         cmd: Command,
-        _appended: Vec<Vec<u8>>,
+        _appended: Vec<Result<super::spool::Spool, String>>,
     ) {
         match cmd {
             Command::Close | Command::Unselect => {
@@ -541,10 +541,6 @@ impl Imap {
             let before = kw.clone();
             let mut pairs = Vec::new();
             for e in &entries {
-                let data = match src.read(e) {
-                    Ok(d) => d,
-                    Err(_) => continue,
-                };
                 let names = flag_names(&e.flags, false, &src_kw);
                 let mut flags = letters_for(&names, &mut kw)
                     .ok_or_else(|| MailError::Internal("too many keywords".into()))?;
@@ -554,10 +550,24 @@ impl Imap {
                 if kw != before {
                     kw.write(dest.dir())?;
                 }
-                let new_uid = dest.deliver(&data, &flags)?;
-                if let Ok(t) = std::fs::metadata(src.path_of(e)).and_then(|m| m.modified()) {
-                    set_mtime(&dest, new_uid, t)?;
-                }
+                // A hard link, as Dovecot's maildir_copy_with_hardlinks (the internal date
+                // comes along); a copy when the file moved meanwhile or across file systems.
+                let new_uid = match dest.link_tmp(&src.path_of(e)) {
+                    Ok(base) => {
+                        let uid = dest.commit_tmp(&base, e.size, e.vsize)?;
+                        finish_stored(&dest, uid, &flags, None)?;
+                        uid
+                    }
+                    Err(_) => {
+                        let Ok(data) = src.read(e) else {
+                            continue; // expunged meanwhile
+                        };
+                        let mtime = std::fs::metadata(src.path_of(e)).and_then(|m| m.modified());
+                        let uid = dest.deliver(&data, &Flags::default())?;
+                        finish_stored(&dest, uid, &flags, mtime.ok())?;
+                        uid
+                    }
+                };
                 pairs.push((e.uid, new_uid));
             }
             if mv {

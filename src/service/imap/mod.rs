@@ -5,7 +5,7 @@
 //! `mailboxes.rs` the mailbox-list commands and APPEND, `messages.rs` the selected-state
 //! commands, `selected.rs` the selected mailbox's view and its untagged updates,
 //! `folders.rs` the folder list and subscriptions on disk, `message.rs` message bytes and
-//! dates.
+//! dates, `spool.rs` APPEND messages streamed to disk.
 
 pub mod folders;
 pub mod mailboxes;
@@ -13,6 +13,7 @@ pub mod message;
 pub mod messages;
 pub mod selected;
 pub mod session;
+pub mod spool;
 
 #[cfg(test)]
 mod tests;

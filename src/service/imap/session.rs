@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::selected::Selected;
+use super::spool::Spool;
+use crate::mail::maildir::Maildir;
 use crate::mail::{blocking, UserStore};
 use crate::net::Conn;
 use crate::protocol::imap::receiver::ReceiveError;
@@ -42,6 +44,8 @@ pub struct Imap {
     pub(super) store: UserStore,
     pub(super) user: String,
     pub(super) selected: Option<Selected>,
+    /// INBOX, whose tmp/ spools APPEND messages.
+    pub(super) inbox: Maildir,
     /// When the current command started (for the timing Dovecot appends).
     pub(super) started: Instant,
     bad: u32,
@@ -86,6 +90,15 @@ pub async fn run(conn: Conn, session: Session) {
             return;
         }
     };
+    let st = store.clone();
+    let inbox = match blocking(move || st.mailbox("INBOX", true)).await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(user = %handoff.user, error = %e, "opening INBOX failed");
+            wire.goodbye(b"* BYE [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n").await;
+            return;
+        }
+    };
     let tag = String::from_utf8_lossy(&handoff.protocol_data).into_owned();
     if tag.is_empty() {
         wire.queue(
@@ -103,6 +116,7 @@ pub async fn run(conn: Conn, session: Session) {
         store,
         user: handoff.user.clone(),
         selected: None,
+        inbox,
         started: Instant::now(),
         bad: 0,
     };
@@ -113,7 +127,7 @@ pub async fn run(conn: Conn, session: Session) {
 impl Imap {
     async fn serve(&mut self, wire: &mut Wire) -> &'static str {
         let mut rx = Receiver::new(0);
-        let mut appended: Vec<Vec<u8>> = Vec::new();
+        let mut appended: Vec<Result<Spool, String>> = Vec::new();
         let mut autologout = Instant::now() + AUTOLOGOUT;
         loop {
             let (used, ev) = {
@@ -142,15 +156,16 @@ impl Imap {
                 }
                 Received::Literal(sync) | Received::MessageStart(sync) => {
                     if matches!(ev, Received::MessageStart(_)) {
-                        appended.push(Vec::new());
+                        let spool = Spool::create(self.inbox.clone()).await;
+                        appended.push(spool.map_err(|e| e.to_string()));
                     }
                     if sync {
                         wire.queue(b"+ OK\r\n");
                     }
                 }
                 Received::Data(d) => {
-                    if let Some(m) = appended.last_mut() {
-                        m.extend_from_slice(&d);
+                    if let Some(Ok(spool)) = appended.last_mut() {
+                        spool.write(&d).await;
                     }
                 }
                 Received::Error(e) => {
@@ -182,7 +197,7 @@ impl Imap {
     async fn command(
         &mut self,
         frame: &Frame,
-        appended: Vec<Vec<u8>>,
+        appended: Vec<Result<Spool, String>>,
         wire: &mut Wire,
     ) -> Result<Flow, End> {
         let t = match parse(frame) {
