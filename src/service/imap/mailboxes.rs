@@ -10,8 +10,8 @@ use super::selected::{letters_for, Selected, SYSTEM_FLAGS};
 use super::session::Imap;
 use super::spool::Spool;
 use crate::mail::maildir::keywords::Keywords;
-use crate::mail::maildir::mailbox::Change;
-use crate::mail::maildir::{Flags, Maildir};
+use crate::mail::maildir::mailbox::fsync_dir;
+use crate::mail::maildir::{filename, Flags, Maildir};
 use crate::mail::{blocking, MailError};
 use crate::protocol::imap::command::{AppendMessage, Command, SeqNum, SeqRange, SequenceSet};
 use crate::protocol::imap::response::{ListEntry, Untagged};
@@ -426,8 +426,9 @@ impl Imap {
     }
 }
 
-/// Gives a message just committed to new/ its flags (moving it to cur/, where Dovecot keeps
-/// flagged mail) and internal date (the file's mtime).
+/// Gives a message just committed to new/ its flags (in its name, staying in new/ so the next
+/// session sees it \Recent, as Dovecot's index would report it) and its internal date (the
+/// file's mtime).
 pub(super) fn finish_stored(
     mbox: &Maildir,
     uid: u32,
@@ -440,7 +441,14 @@ pub(super) fn finish_stored(
     if !flags.is_empty() {
         let snap = mbox.sync()?;
         if let Some(e) = snap.messages.into_iter().find(|m| m.uid == uid) {
-            mbox.apply(&[(e, Change::SetFlags(flags.clone()))])?;
+            let src = mbox.path_of(&e);
+            let dst = src.with_file_name(filename::with_flags(&e.base, flags));
+            std::fs::rename(&src, &dst).map_err(MailError::io("rename", &src))?;
+            if mbox.fsyncs() {
+                if let Some(dir) = dst.parent() {
+                    fsync_dir(dir)?;
+                }
+            }
         }
     }
     Ok(())
