@@ -1,5 +1,5 @@
 //! A throw-away Dovecot 2.3 (the Debian packages the reference instance uses) for comparison
-//! tests: its own run dir under the test's temp dir, POP3 and LMTP on free loopback ports,
+//! tests: its own run dir under the test's temp dir, POP3, IMAP and LMTP on free loopback ports,
 //! users from a passwd-file (`bob`/`pass`), Maildir in `mail/%n` owned by `nobody`, log in
 //! `dovecot.log`; `doveadm` runs against it, and dropping it stops it.
 
@@ -16,6 +16,7 @@ pub struct Dovecot {
     pub dir: PathBuf,
     pub pop3_port: u16,
     pub lmtp_port: u16,
+    pub imap_port: u16,
 }
 
 impl Dovecot {
@@ -23,11 +24,14 @@ impl Dovecot {
     pub fn start(dir: &Path) -> Dovecot {
         let pop3_port = free_port();
         let lmtp_port = free_port();
+        let imap_port = free_port();
         let conf = format!(
             "base_dir = {d}/base\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
-ssl = no\nprotocols = pop3 lmtp\nlisten = 127.0.0.1\ndisable_plaintext_auth = no\n\
+ssl = no\nprotocols = pop3 lmtp imap\nlisten = 127.0.0.1\ndisable_plaintext_auth = no\n\
 service pop3-login {{\n  inet_listener pop3 {{\n    port = {pop3_port}\n  }}\n  \
 inet_listener pop3s {{\n    port = 0\n  }}\n}}\n\
+service imap-login {{\n  inet_listener imap {{\n    port = {imap_port}\n  }}\n  \
+inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
 service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\n\
 mail_location = maildir:{d}/mail/%n\nmail_uid = nobody\nmail_gid = nogroup\n\
 first_valid_uid = 1\nfirst_valid_gid = 1\n\
@@ -56,6 +60,7 @@ userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={
             dir: dir.to_path_buf(),
             pop3_port,
             lmtp_port,
+            imap_port,
         };
         // Auth's userdb socket and both listeners.
         assert!(
@@ -63,6 +68,7 @@ userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={
                 dir.join("base/auth-userdb").exists()
                     && super::ports::port_open(pop3_port)
                     && super::ports::port_open(lmtp_port)
+                    && super::ports::port_open(imap_port)
             }),
             "dovecot did not come up:\n{}",
             d.log()

@@ -6,7 +6,7 @@
 
 use super::folders::{self, separator};
 use super::message::parse_date_time;
-use super::selected::{letters_for, Selected, SYSTEM_FLAGS};
+use super::selected::{letters_for, Selected};
 use super::session::Imap;
 use super::spool::Spool;
 use crate::mail::maildir::keywords::Keywords;
@@ -324,19 +324,8 @@ impl Imap {
             }
             Err(e) => return self.mail_error(wire, tag, &name, e),
         };
-        let mut flags: Vec<String> = SYSTEM_FLAGS.iter().map(|(n, _)| n.to_string()).collect();
-        flags.extend((b'a'..=b'z').filter_map(|l| sel.keywords.name(l).map(str::to_string)));
         let out = wire.output();
-        Untagged::Flags(flags.clone()).encode(out);
-        if readonly {
-            out.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
-        } else {
-            let mut p = flags.join(" ");
-            p.push_str(" \\*");
-            out.extend_from_slice(
-                format!("* OK [PERMANENTFLAGS ({p})] Flags permitted.\r\n").as_bytes(),
-            );
-        }
+        sel.announce_flags(out);
         Untagged::Exists(sel.exists()).encode(out);
         Untagged::Recent(sel.recent_count()).encode(out);
         if let Some(i) = sel.msgs.iter().position(|m| !m.entry.flags.has(b'S')) {

@@ -174,6 +174,7 @@ impl Imap {
         &mut self,
         wire: &mut Wire,
         tag: &str,
+        name: &str,
         uid: bool,
         set: &SequenceSet,
     ) -> Option<Vec<usize>> {
@@ -183,7 +184,8 @@ impl Imap {
             return None;
         }
         if !uid && sel.seq_out_of_range(set) {
-            self.bad(wire, tag, "Error in IMAP command: Invalid messageset");
+            let text = format!("Error in IMAP command {name}: Invalid messageset");
+            self.bad(wire, tag, &text);
             return None;
         }
         Some(sel.resolve(set, uid))
@@ -221,7 +223,7 @@ impl Imap {
         set: SequenceSet,
         items: FetchItems,
     ) {
-        let Some(idx) = self.targets(wire, tag, uid, &set) else {
+        let Some(idx) = self.targets(wire, tag, "FETCH", uid, &set) else {
             return;
         };
         let mut items = items.items;
@@ -366,7 +368,7 @@ impl Imap {
         silent: bool,
         flags: Vec<String>,
     ) {
-        let Some(idx) = self.targets(wire, tag, uid, &set) else {
+        let Some(idx) = self.targets(wire, tag, "STORE", uid, &set) else {
             return;
         };
         let sel = self.selected.as_mut().expect("checked");
@@ -415,7 +417,10 @@ impl Imap {
         if let Err(e) = r {
             return self.mail_error(wire, tag, "", e);
         }
-        sel.keywords = kw;
+        if sel.keywords != kw {
+            sel.keywords = kw;
+            sel.announce_flags(wire.output());
+        }
         for (k, &i) in idx.iter().enumerate() {
             let e = &mut sel.msgs[i].entry;
             e.flags = new_flags[k].clone();
@@ -517,7 +522,7 @@ impl Imap {
         mailbox: Vec<u8>,
         mv: bool,
     ) {
-        let Some(idx) = self.targets(wire, tag, uid, &set) else {
+        let Some(idx) = self.targets(wire, tag, if mv { "MOVE" } else { "COPY" }, uid, &set) else {
             return;
         };
         let name = String::from_utf8_lossy(&mailbox).into_owned();

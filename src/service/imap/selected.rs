@@ -78,6 +78,23 @@ impl Selected {
         Ok(s)
     }
 
+    /// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (…)]`: sent by SELECT and again whenever a new
+    /// keyword appears, as Dovecot does.
+    pub fn announce_flags(&self, out: &mut Vec<u8>) {
+        let mut flags: Vec<String> = SYSTEM_FLAGS.iter().map(|(n, _)| n.to_string()).collect();
+        flags.extend((b'a'..=b'z').filter_map(|l| self.keywords.name(l).map(str::to_string)));
+        Untagged::Flags(flags.clone()).encode(out);
+        if self.readonly {
+            out.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+        } else {
+            let mut p = flags.join(" ");
+            p.push_str(" \\*");
+            out.extend_from_slice(
+                format!("* OK [PERMANENTFLAGS ({p})] Flags permitted.\r\n").as_bytes(),
+            );
+        }
+    }
+
     pub fn exists(&self) -> u32 {
         self.msgs.len() as u32
     }
@@ -143,7 +160,12 @@ impl Selected {
     /// changed flags, `EXISTS`/`RECENT` for new mail. `expunges`: whether EXPUNGE may be sent
     /// now (not during FETCH/STORE/SEARCH); when false, vanished messages stay listed.
     pub fn apply_snapshot(&mut self, snap: Snapshot, expunges: bool, out: &mut Vec<u8>) {
-        self.keywords = Keywords::read(self.mbox.dir()).unwrap_or_else(|_| self.keywords.clone());
+        let recent_before = self.recent_count();
+        let keywords = Keywords::read(self.mbox.dir()).unwrap_or_else(|_| self.keywords.clone());
+        if keywords != self.keywords {
+            self.keywords = keywords;
+            self.announce_flags(out);
+        }
         let fresh: std::collections::HashMap<u32, MessageEntry> =
             snap.messages.into_iter().map(|m| (m.uid, m)).collect();
         if expunges {
@@ -188,6 +210,8 @@ impl Selected {
                 self.msgs.push(Msg { entry: e, recent });
             }
             Untagged::Exists(self.exists()).encode(out);
+            Untagged::Recent(self.recent_count()).encode(out);
+        } else if self.recent_count() != recent_before {
             Untagged::Recent(self.recent_count()).encode(out);
         }
         self.next_uid = self.next_uid.max(snap.next_uid);

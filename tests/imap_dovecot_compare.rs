@@ -1,0 +1,101 @@
+//! The same IMAP session, byte for byte, against a throw-away Dovecot 2.3 and the real roost
+//! binary: mailbox commands and their errors (`[ALREADYEXISTS]`, `[NONEXISTENT]`,
+//! `[TRYCREATE]`), LIST/LSUB with Maildir++ children, STATUS, APPEND with a LITERAL+ message,
+//! EXAMINE/SELECT data, FETCH of header, text and partial body, STORE with a new keyword (the
+//! FLAGS/PERMANENTFLAGS re-announcement), SEARCH, COPY, EXPUNGE with the RECENT change, an
+//! invalid message set, CLOSE, NAMESPACE, ID, RENAME and DELETE must read the same once
+//! Dovecot's timings and UIDVALIDITY values are masked. Only the capability lines differ
+//! (roost announces what it implements).
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+const SESSION: &str = r#"
+import socket, sys, re
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
+f = s.makefile("rb")
+out = [f.readline().decode()]
+msg = b"From: a@b\r\nSubject: hi\r\n\r\nbody line\r\n"
+cmds = [
+ b"a LOGIN bob pass\r\n",
+ b"b CREATE Work\r\n", b"c CREATE Work\r\n", b"d CREATE Work.Sub\r\n", b"e LIST \"\" *\r\n",
+ b"f LIST \"\" %\r\n", b"g SUBSCRIBE Work\r\n", b"h LSUB \"\" *\r\n",
+ b"i STATUS Work (MESSAGES UIDNEXT UNSEEN)\r\n", b"j DELETE nope\r\n", b"k RENAME nope x\r\n",
+ b"l SELECT nope\r\n",
+ b"m APPEND Work (\\Seen) {%d+}\r\n%s\r\n" % (len(msg), msg), b"n APPEND nope {3+}\r\nabc\r\n",
+ b"o EXAMINE Work\r\n",
+ b"p FETCH 1 (FLAGS RFC822.SIZE BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[]<2.5>)\r\n",
+ b"q SELECT Work\r\n", b"r STORE 1 +FLAGS (\\Flagged $Label1)\r\n", b"s SEARCH FLAGGED\r\n",
+ b"t SEARCH UNSEEN\r\n", b"u UID SEARCH ALL\r\n", b"v FETCH 1 (UID FLAGS)\r\n",
+ b"w COPY 1 INBOX\r\n", b"w2 COPY 1 nope\r\n", b"x STORE 1 +FLAGS.SILENT (\\Deleted)\r\n",
+ b"y EXPUNGE\r\n", b"z NOOP\r\n", b"z1 FETCH 5 FLAGS\r\n", b"z2 UID FETCH 5 FLAGS\r\n",
+ b"A CLOSE\r\n", b"A2 CLOSE\r\n", b"B NAMESPACE\r\n", b"D ID NIL\r\n", b"F RENAME Work Job\r\n",
+ b"G DELETE Job.Sub\r\n", b"H LIST \"\" *\r\n", b"E LOGOUT\r\n",
+]
+for c in cmds:
+    tag = c.split(b" ")[0].decode()
+    s.sendall(c)
+    while True:
+        l = f.readline().decode()
+        if not l:
+            break
+        out.append(l)
+        if l.startswith(tag + " "):
+            break
+for l in out:
+    l = re.sub(r" \(\d+\.\d+ \+ \d+\.\d+( \+ \d+\.\d+)? secs\)", "", l)
+    l = re.sub(r"UIDVALIDITY \d+", "UIDVALIDITY X", l)
+    l = re.sub(r"(APPENDUID|COPYUID) \d+", r"\1 X", l)
+    print(l.rstrip("\r\n"))
+"#;
+
+fn transcript(port: u16) -> Vec<String> {
+    run(Command::new("python3").args(["-c", SESSION, &port.to_string()]))
+        .stdout_ok("python3")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn an_imap_session_reads_like_dovecots() {
+    let ddir = TempDir::new("imapcmp-dovecot");
+    let dovecot = Dovecot::start(ddir.path());
+    dovecot.chown_mail();
+    let theirs = transcript(dovecot.imap_port);
+
+    let launch = Launch::new("imapcmp-roost");
+    let users = launch
+        .dir()
+        .write("users", "bob:{PLAIN}pass:1000:1000::/nonexistent\n");
+    let mail = launch.dir().join("mail");
+    let imap = free_port();
+    let extra = format!(
+        "protocols = [\"imap\"]\nmail_location = \"maildir:{m}/%n\"\n\
+auth_mechanisms = \"plain login\"\ndisable_plaintext_auth = \"no\"\n\n\
+[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[service.imap-login.inet_listener.imap]\nport = {imap}\n",
+        m = mail.display(),
+        u = users.display()
+    );
+    let _server = launch.config(&extra).ready_on(&[imap]).start();
+    let ours = transcript(imap);
+
+    assert!(
+        theirs.len() > 60,
+        "Dovecot's session was cut short:\n{}",
+        theirs.join("\n")
+    );
+    // Line 0 is the greeting, line 1 the login reply: both list capabilities.
+    assert!(
+        ours[0].starts_with("* OK [CAPABILITY IMAP4rev1 "),
+        "{}",
+        ours[0]
+    );
+    assert!(ours[1].starts_with("a OK [CAPABILITY IMAP4rev1 ") && ours[1].ends_with("] Logged in"));
+    assert_eq!(ours[2..].join("\n"), theirs[2..].join("\n"));
+}
