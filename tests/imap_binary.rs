@@ -2,7 +2,8 @@
 //! imaplib logs in through imap-login → imap (the login tag answered with the post-login
 //! capabilities), appends, selects, fetches and stores; curl reads over STARTTLS (`imap://`
 //! with `--ssl-reqd`) and implicit TLS (`imaps://`); a message delivered over LMTP while a
-//! client IDLEs is announced within a second; and the mail is where Dovecot would put it.
+//! client IDLEs is announced within a second; the mail is where Dovecot would put it, and the
+//! metrics count logins, commands and bytes.
 
 mod common;
 
@@ -142,7 +143,24 @@ fn imaplib_and_curl_through_the_binary() {
     ]))
     .stdout_ok("curl");
     assert_eq!(imaps, stls);
-    drop(m.server);
+    m.server.wait_metric(
+        "roost_imap_commands_total",
+        "command=\"FETCH\"",
+        std::time::Duration::from_secs(5),
+        |v| v >= 1.0,
+    );
+    m.server.wait_metric(
+        "roost_login_total",
+        "result=\"success\",service=\"imap-login\"",
+        std::time::Duration::from_secs(5),
+        |v| v >= 3.0,
+    );
+    assert!(
+        m.server
+            .metric("roost_imap_bytes_sent_total", "")
+            .unwrap_or(0.0)
+            > 0.0
+    );
 }
 
 #[test]

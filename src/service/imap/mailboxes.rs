@@ -250,7 +250,19 @@ impl Imap {
                     items: values,
                 }
                 .encode(wire.output());
-                self.done(wire, tag, "Status completed").await;
+                if self.selected.as_ref().is_some_and(|s| s.name == name) {
+                    // Dovecot's hint that the selected mailbox's data comes as untagged updates.
+                    self.updates(wire, true).await;
+                    self.reply(
+                        wire,
+                        tag,
+                        "OK",
+                        Some("CLIENTBUG"),
+                        "Status on selected mailbox completed",
+                    );
+                } else {
+                    self.done(wire, tag, "Status completed").await;
+                }
             }
             Command::Append { mailbox, messages } => {
                 self.append(wire, tag, named(&mailbox), messages, appended)

@@ -5,12 +5,13 @@
 //! `mailboxes.rs` the mailbox-list commands and APPEND, `messages.rs` the selected-state
 //! commands, `selected.rs` the selected mailbox's view and its untagged updates,
 //! `folders.rs` the folder list and subscriptions on disk, `message.rs` message bytes and
-//! dates, `spool.rs` APPEND messages streamed to disk.
+//! dates, `spool.rs` APPEND messages streamed to disk, `metrics.rs` its counters.
 
 pub mod folders;
 pub mod mailboxes;
 pub mod message;
 pub mod messages;
+pub mod metrics;
 pub mod selected;
 pub mod session;
 pub mod spool;
@@ -38,6 +39,7 @@ pub fn factory(
     _settings: &Arc<Settings>,
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
+    metrics::register();
     crate::service::userip::UserIpLimits::from_hub(hub);
     Ok(Arc::new(ImapService))
 }

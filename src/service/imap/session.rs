@@ -30,6 +30,8 @@ CHILDREN NAMESPACE UIDPLUS MOVE MULTIAPPEND LITERAL+";
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
 /// How often IDLE looks for changes (new mail is announced within this).
 pub const IDLE_POLL: Duration = Duration::from_millis(300);
+/// Dovecot's `imap_idle_notify_interval`: an IDLE client hears `* OK Still here` this often.
+pub const IDLE_NOTIFY: Duration = Duration::from_secs(120);
 /// Dovecot's CLIENT_MAX_BAD_COMMANDS for imap.
 pub const MAX_BAD_COMMANDS: u32 = 20;
 
@@ -146,7 +148,10 @@ impl Imap {
             match ev {
                 Received::NeedMore => {
                     let watch = Watch::new(&self.session, Some(autologout));
-                    match wire.fill(&watch).await {
+                    let sent = wire.bytes_sent;
+                    let filled = wire.fill(&watch).await;
+                    super::metrics::sent(wire.bytes_sent - sent);
+                    match filled {
                         Ok(()) => {}
                         Err(end) => return goodbye(wire, end).await,
                     }
@@ -203,11 +208,13 @@ impl Imap {
         let t = match parse(frame) {
             Ok(t) => t,
             Err(e) => {
+                super::metrics::command("unknown");
                 self.bad += 1;
                 wire.queue(&with_timing(e.response(), self.started));
                 return Ok(Flow::Continue);
             }
         };
+        super::metrics::command(t.command.name());
         self.bad = 0;
         let tag = t.tag.as_str();
         let needs_selected = matches!(
@@ -279,7 +286,13 @@ impl Imap {
     /// IDLE: `+ idling`, changes announced as they are seen, until `DONE`.
     async fn idle(&mut self, wire: &mut Wire, tag: &str) -> Result<Flow, End> {
         wire.queue(b"+ idling\r\n");
+        let mut notify = Instant::now() + IDLE_NOTIFY;
         loop {
+            if Instant::now() >= notify {
+                // Keeps NATs and clients from taking the quiet connection for dead.
+                wire.queue(b"* OK Still here\r\n");
+                notify = Instant::now() + IDLE_NOTIFY;
+            }
             let watch = Watch::new(&self.session, Some(Instant::now() + IDLE_POLL));
             match wire
                 .next_line(crate::protocol::imap::DEFAULT_MAX_LINE_LENGTH, &watch)

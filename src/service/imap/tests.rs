@@ -369,3 +369,50 @@ d STORE 1 +FLAGS (\\Seen)\r\ne COPY 1 Saved\r\n",
     let dst = std::fs::metadata(saved.path_of(&copies[0])).unwrap();
     assert_eq!((src.ino(), src.nlink()), (dst.ino(), 2));
 }
+
+/// The imap service alone on a port, every connection handed over as user bob with login tag
+/// `L` (what imap-login would hand over).
+async fn imap_direct(s: &crate::service::imap_login::tests::Setup) -> std::net::SocketAddr {
+    let svc = super::factory("imap", &s.settings, &s.hub).unwrap();
+    let handoff = crate::runtime::Handoff {
+        user: "bob".into(),
+        fields: Vec::new(),
+        mechanism: "PLAIN".into(),
+        protocol_data: b"L".to_vec(),
+    };
+    crate::service::login::testkit::serve_tcp_with(
+        svc,
+        "imap",
+        s.settings.clone(),
+        s.hub.clone(),
+        None,
+        Some(std::sync::Arc::new(handoff)),
+    )
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_says_still_here_and_a_silent_client_is_logged_out_after_30_minutes() {
+    let s = setup("imap-timers", |_| {}, false, false).await;
+    let addr = imap_direct(&s).await;
+    let (mut c, t) = talk(
+        addr,
+        b"a SELECT INBOX\r\nb STATUS INBOX (MESSAGES)\r\nc IDLE\r\n",
+        "+ idling",
+    )
+    .await;
+    assert!(t.starts_with("L OK [CAPABILITY "), "{t}");
+    assert!(
+        untimed(&t).contains("* STATUS INBOX (MESSAGES 2)\r\nb OK [CLIENTBUG] Status on selected mailbox completed.\r\n"),
+        "{t}"
+    );
+    tokio::time::sleep(Duration::from_secs(121)).await;
+    assert_eq!(read_until(&mut c, "\r\n").await, "* OK Still here\r\n");
+    c.write_all(b"DONE\r\n").await.unwrap();
+    read_until(&mut c, "c OK").await;
+    tokio::time::sleep(Duration::from_secs(30 * 60 + 1)).await;
+    assert_eq!(
+        read_until(&mut c, "\r\n").await,
+        "* BYE Disconnected for inactivity.\r\n"
+    );
+}
