@@ -8,13 +8,16 @@
 //! `x-connected-port`, `x-session-id`/`x-session-ext-id`) honoured only from
 //! `login_trusted_networks`. The login command's tag is the handoff data.
 //!
-//! Literals are not read before login (the layer reads lines): `LOGIN {3}` is a bad command.
+//! Literals (`LOGIN {5}` with or without `+`) are read by the layer ([`LoginProtocol::literal`])
+//! within imap-login's limits: a literal that does not fit the 8192-byte parser limit gets
+//! `* BYE Literal size too large` (before any `+ OK`), a line longer than the 1024-byte input
+//! buffer `* BYE Input buffer full, aborting`, as Dovecot answers them.
 
 use crate::protocol::imap::command::IdField;
-use crate::protocol::imap::receiver::LOGIN_MAX_INBUF_SIZE;
+use crate::protocol::imap::receiver::{LOGIN_MAX_INBUF_SIZE, LOGIN_MAX_LINE_LENGTH};
 use crate::protocol::imap::{parse, Command, Frame};
 use crate::service::login::session::MAX_BAD_COMMANDS;
-use crate::service::login::{Goodbye, LoginClient, LoginCommand, LoginProtocol, Reply};
+use crate::service::login::{Goodbye, Literal, LoginClient, LoginCommand, LoginProtocol, Reply};
 use crate::service::wire::Wire;
 
 /// The service name, for metrics.
@@ -72,6 +75,7 @@ impl LoginProtocol for ImapLogin {
     const PROTOCOL: &'static str = "imap";
     const SERVICE: &'static str = SERVICE;
     const MAX_LINE: usize = LOGIN_MAX_INBUF_SIZE;
+    const MAX_COMMAND: usize = LOGIN_MAX_LINE_LENGTH;
     const CHALLENGE_PREFIX: &'static str = "+ ";
 
     fn parse(&mut self, line: &[u8]) -> LoginCommand<Self::Extra> {
@@ -115,6 +119,33 @@ impl LoginProtocol for ImapLogin {
             _ => self.bad = 0,
         }
         cmd
+    }
+
+    fn literal(&self, command: &[u8]) -> Option<Literal> {
+        let line_start = command
+            .windows(2)
+            .rposition(|w| w == b"\r\n")
+            .map(|i| i + 2)
+            .unwrap_or(0);
+        let line = command[line_start..].strip_suffix(b"}")?;
+        let open = line.iter().rposition(|&b| b == b'{')?;
+        let inner = &line[open + 1..];
+        let (digits, sync) = match inner.strip_suffix(b"+") {
+            Some(d) => (d, false),
+            None => (inner, true),
+        };
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || inside_quote(line) {
+            return None;
+        }
+        let size = std::str::from_utf8(digits).ok()?.parse::<usize>().ok();
+        match size {
+            Some(n) if command.len() + n <= LOGIN_MAX_LINE_LENGTH => {
+                Some(Literal::Follows { size: n, sync })
+            }
+            _ => Some(Literal::Refused(
+                b"* BYE Literal size too large\r\n".to_vec(),
+            )),
+        }
     }
 
     fn greeting(&self, client: &LoginClient, starttls: bool) -> Vec<u8> {
@@ -216,6 +247,20 @@ impl LoginProtocol for ImapLogin {
     fn handoff_data(&self) -> Vec<u8> {
         self.tag.as_bytes().to_vec()
     }
+}
+
+/// Whether a quoted string is open at the end of `line` (a `{` inside quotes is no literal).
+fn inside_quote(line: &[u8]) -> bool {
+    let (mut open, mut escaped) = (false, false);
+    for &b in line {
+        match (open, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (_, _, b'"') => open = !open,
+            _ => {}
+        }
+    }
+    open
 }
 
 /// Dovecot's `x-originating-ip`/`-port`, `x-connected-ip`/`-port`, `x-session-id` and

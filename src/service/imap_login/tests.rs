@@ -369,3 +369,34 @@ async fn an_over_long_pre_login_line_ends_with_input_buffer_full() {
     c.read_to_end(&mut rest).await.unwrap();
     assert!(rest.is_empty());
 }
+
+#[tokio::test]
+async fn login_with_literals_and_dovecots_literal_limits() {
+    let s = setup("i4l-literal", |_| {}, false, false).await;
+    // A synchronising literal waits for `+ OK`; LITERAL+ does not.
+    let (mut c, t) = talk(s.addr, b"a LOGIN {3}\r\n", "+ OK\r\n").await;
+    assert!(t.ends_with("ready.\r\n+ OK\r\n"), "{t}");
+    c.write_all(b"bob {4+}\r\npass\r\nb NOOP\r\n")
+        .await
+        .unwrap();
+    let t = read_until(&mut c, "b OK").await;
+    assert!(t.starts_with("a OK [CAPABILITY IMAP4rev1 "), "{t}");
+    // A 1000-byte literal fits the parser limit (Dovecot takes it too): a failed login.
+    let mut big = b"a LOGIN {1000+}\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 1000));
+    big.extend_from_slice(b" y\r\n");
+    let (_c, t) = talk(s.addr, &big, "a NO").await;
+    assert!(
+        t.ends_with("a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
+        "{t}"
+    );
+    // Larger than imap-login's 8192-byte parser limit: refused before `+ OK`.
+    let (mut c, t) = talk(s.addr, b"a LOGIN {8192}\r\n", "large").await;
+    assert!(
+        t.ends_with("ready.\r\n* BYE Literal size too large\r\n"),
+        "{t}"
+    );
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty());
+}

@@ -30,4 +30,4 @@ pub(crate) mod testkit;
 
 pub use client::{LoginClient, HANDOFF_TIMEOUT};
 pub use handoff::DirectPostLogin;
-pub use protocol::{Goodbye, LoginCommand, LoginProtocol, Reply};
+pub use protocol::{Goodbye, Literal, LoginCommand, LoginProtocol, Reply};

@@ -86,7 +86,16 @@ pub enum Goodbye {
     LineTooLong,
 }
 
-/// One login protocol (pop3-login today, imap-login next): grammar, wording, capabilities and
+/// What [`LoginProtocol::literal`] found at the end of a command line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Literal {
+    /// A literal of `size` bytes follows; with `sync` the client waits for `+ OK`.
+    Follows { size: usize, sync: bool },
+    /// A literal the protocol refuses; this line is sent and the connection closed.
+    Refused(Vec<u8>),
+}
+
+/// One login protocol (pop3-login, imap-login): grammar, wording, capabilities and
 /// handoff data. The protocol keeps what it needs between calls in `self` (IMAP: the tag of
 /// the command being answered).
 pub trait LoginProtocol: Send + 'static {
@@ -99,11 +108,21 @@ pub trait LoginProtocol: Send + 'static {
     const SERVICE: &'static str;
     /// Longest command line; a longer one ends the connection with [`Goodbye::LineTooLong`].
     const MAX_LINE: usize;
+    /// Longest command with its literals (see [`LoginProtocol::literal`]); beyond it, the
+    /// same goodbye.
+    const MAX_COMMAND: usize = Self::MAX_LINE;
     /// What precedes a base64 SASL challenge (`+ ` for POP3 and IMAP).
     const CHALLENGE_PREFIX: &'static str;
 
-    /// Parses one line (without CRLF).
+    /// Parses one command: a line without its CRLF, or, after literals, the lines and literal
+    /// data joined with their CRLFs (but without the last CRLF).
     fn parse(&mut self, line: &[u8]) -> LoginCommand<Self::Extra>;
+    /// Whether the command so far (`command`, ending at a line end) ends with a literal
+    /// marker (IMAP's `{n}`/`{n+}`); the layer then reads the literal and the next line.
+    /// `None` (the default) ends the command here.
+    fn literal(&self, _command: &[u8]) -> Option<Literal> {
+        None
+    }
     /// The greeting sent on connect. `starttls`: STARTTLS may be offered now (IMAP lists its
     /// capabilities in the greeting).
     fn greeting(&self, client: &LoginClient, starttls: bool) -> Vec<u8>;

@@ -40,6 +40,17 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
             }
             Err(end) => return ended(&proto, &mut wire, end, &client, &tally).await,
         };
+        let line = match literals(&proto, &mut wire, line, &client).await {
+            Ok(Ok(l)) => l,
+            Ok(Err(refusal)) => {
+                disconnected(&client, &tally, &wire, "Disconnected: Input buffer full");
+                return match refusal {
+                    Some(text) => wire.goodbye(&text).await,
+                    None => goodbye(&proto, &mut wire, Goodbye::LineTooLong).await,
+                };
+            }
+            Err(end) => return ended(&proto, &mut wire, end, &client, &tally).await,
+        };
         let mut good = true;
         let attempt = match proto.parse(&line) {
             LoginCommand::Capability => {
@@ -273,6 +284,44 @@ async fn ended<P: LoginProtocol>(
         disconnected(client, tally, wire, line);
     }
     goodbye(proto, wire, why).await
+}
+
+/// Completes a command whose lines end in literals (IMAP's `LOGIN {5}`): `+ OK` for a
+/// synchronising one, the literal's bytes, then the next line, all within
+/// [`LoginProtocol::MAX_COMMAND`] bytes. `Ok(Err(text))`: refused (the protocol's line, or
+/// `None` for the layer's "line too long" goodbye).
+async fn literals<P: LoginProtocol>(
+    proto: &P,
+    wire: &mut Wire,
+    mut command: Vec<u8>,
+    client: &LoginClient,
+) -> Result<Result<Vec<u8>, Option<Vec<u8>>>, crate::service::wire::End> {
+    use super::protocol::Literal;
+    loop {
+        let (size, sync) = match proto.literal(&command) {
+            None => return Ok(Ok(command)),
+            Some(Literal::Refused(text)) => return Ok(Err(Some(text))),
+            Some(Literal::Follows { size, sync }) => (size, sync),
+        };
+        if command.len() + 2 + size > P::MAX_COMMAND {
+            return Ok(Err(None));
+        }
+        let watch = client.watch();
+        if sync {
+            wire.send(b"+ OK\r\n", &watch).await?;
+        }
+        command.extend_from_slice(b"\r\n");
+        while wire.buffered().len() < size {
+            wire.fill(&watch).await?;
+        }
+        command.extend_from_slice(&wire.buffered()[..size]);
+        wire.consume(size);
+        let room = P::MAX_LINE.min(P::MAX_COMMAND - command.len());
+        match wire.next_line(room, &watch).await? {
+            Ok(rest) => command.extend_from_slice(&rest),
+            Err(LineTooLong) => return Ok(Err(None)),
+        }
+    }
 }
 
 /// Dovecot's line for a client that leaves without logging in:
