@@ -82,7 +82,7 @@ fn start_everything() -> (Server, u16) {
     let (cert, key) = write_pair(launch.dir().path(), "tls", &ca.server(&["localhost"]));
     let hc = free_port();
     let cfg = format!(
-        r#"protocols = ["lmtp", "pop3"]
+        r#"protocols = ["lmtp", "pop3", "imap"]
 metrics_remote_ip = true
 haproxy_trusted_networks = "127.0.0.1"
 ssl_cert = "{cert}"
@@ -105,6 +105,12 @@ port = {pop3}
 [service.pop3-login.inet_listener.pop3s]
 port = {pop3s}
 
+[service.imap-login.inet_listener.imap]
+port = {imap}
+
+[service.imap-login.inet_listener.imaps]
+port = {imaps}
+
 [service.health-check.inet_listener.hc]
 port = {hc}
 
@@ -121,6 +127,8 @@ ssl = true
         lmtp = free_port(),
         pop3 = free_port(),
         pop3s = free_port(),
+        imap = free_port(),
+        imaps = free_port(),
         proxied = free_port(),
         tls = free_port(),
     );

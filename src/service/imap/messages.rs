@@ -24,6 +24,11 @@ use crate::protocol::imap::command::{
 use crate::protocol::imap::response::{FetchValue, Untagged};
 use crate::service::wire::Wire;
 
+/// A FETCH reads at most this much mail (CRLF bytes) before writing it out...
+const FETCH_BATCH_BYTES: u64 = 1 << 20;
+/// ...or this many messages.
+const FETCH_BATCH_MESSAGES: usize = 256;
+
 /// What one message's FETCH or SEARCH needs from disk.
 #[derive(Default)]
 struct Loaded {
@@ -265,10 +270,6 @@ impl Imap {
             )
         });
         let sel = self.selected.as_mut().expect("checked");
-        let loaded = match load(sel, &idx, needs_data, needs_date).await {
-            Ok(l) => l,
-            Err(e) => return self.mail_error(wire, tag, "", e),
-        };
         // \Seen from a body fetch is stored before the answer, which then carries FLAGS.
         let mut seen_set: HashSet<usize> = HashSet::new();
         if sets_seen && !sel.readonly {
@@ -295,63 +296,99 @@ impl Imap {
                 sel.msgs[*i].entry.in_new = false;
             }
         }
+        // In batches, so a `FETCH 1:* BODY[]` holds about one batch of mail in memory; queued
+        // output beyond the wire's bound is written out before the next batch is read.
+        let mut batches: Vec<&[usize]> = Vec::new();
+        let (mut start, mut bytes) = (0, 0u64);
         for (k, &i) in idx.iter().enumerate() {
-            let m = &sel.msgs[i];
-            let l = &loaded[k];
-            if needs_data && l.data.is_none() {
-                continue; // expunged by another session meanwhile
+            bytes += if needs_data {
+                sel.msgs[i].entry.vsize
+            } else {
+                0
+            };
+            if bytes >= FETCH_BATCH_BYTES || k + 1 - start >= FETCH_BATCH_MESSAGES {
+                batches.push(&idx[start..=k]);
+                (start, bytes) = (k + 1, 0);
             }
-            let data = l.data.as_deref().unwrap_or(&[]);
-            let b = body_start(data);
-            let mut values: Vec<FetchValue> = Vec::new();
-            let mut owned: Vec<(String, Vec<u8>)> = Vec::new();
-            let mut order: Vec<Result<FetchValue, usize>> = Vec::new();
-            for it in &items {
-                match it {
-                    FetchAttr::Flags => order.push(Ok(FetchValue::Flags(sel.flags(m)))),
-                    FetchAttr::Uid => order.push(Ok(FetchValue::Uid(m.entry.uid))),
-                    FetchAttr::InternalDate => order.push(Ok(FetchValue::InternalDate(date_time(
-                        l.mtime.unwrap_or(SystemTime::UNIX_EPOCH),
-                    )))),
-                    FetchAttr::Rfc822Size => order.push(Ok(FetchValue::Rfc822Size(m.entry.vsize))),
-                    FetchAttr::Rfc822 => {
-                        owned.push(("RFC822".into(), data.to_vec()));
-                        order.push(Err(owned.len() - 1));
+        }
+        if start < idx.len() {
+            batches.push(&idx[start..]);
+        }
+        for batch in batches {
+            let loaded = match load(sel, batch, needs_data, needs_date).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(user = %self.user, error = %e, "FETCH failed");
+                    let text = "Internal error occurred. Refer to server log for more information.";
+                    return self.reply(wire, tag, "NO", Some("SERVERBUG"), text);
+                }
+            };
+            for (k, &i) in batch.iter().enumerate() {
+                let m = &sel.msgs[i];
+                let l = &loaded[k];
+                if needs_data && l.data.is_none() {
+                    continue; // expunged by another session meanwhile
+                }
+                let data = l.data.as_deref().unwrap_or(&[]);
+                let b = body_start(data);
+                let mut values: Vec<FetchValue> = Vec::new();
+                let mut owned: Vec<(String, Vec<u8>)> = Vec::new();
+                let mut order: Vec<Result<FetchValue, usize>> = Vec::new();
+                for it in &items {
+                    match it {
+                        FetchAttr::Flags => order.push(Ok(FetchValue::Flags(sel.flags(m)))),
+                        FetchAttr::Uid => order.push(Ok(FetchValue::Uid(m.entry.uid))),
+                        FetchAttr::InternalDate => order.push(Ok(FetchValue::InternalDate(
+                            date_time(l.mtime.unwrap_or(SystemTime::UNIX_EPOCH)),
+                        ))),
+                        FetchAttr::Rfc822Size => {
+                            order.push(Ok(FetchValue::Rfc822Size(m.entry.vsize)))
+                        }
+                        FetchAttr::Rfc822 => {
+                            owned.push(("RFC822".into(), data.to_vec()));
+                            order.push(Err(owned.len() - 1));
+                        }
+                        FetchAttr::Rfc822Header => {
+                            owned.push(("RFC822.HEADER".into(), data[..b].to_vec()));
+                            order.push(Err(owned.len() - 1));
+                        }
+                        FetchAttr::Rfc822Text => {
+                            owned.push(("RFC822.TEXT".into(), data[b..].to_vec()));
+                            order.push(Err(owned.len() - 1));
+                        }
+                        FetchAttr::BodySection {
+                            section,
+                            partial: p,
+                            ..
+                        } => {
+                            let bytes = section_bytes(data, section);
+                            owned.push((section_name(section, *p), partial(&bytes, *p).to_vec()));
+                            order.push(Err(owned.len() - 1));
+                        }
+                        _ => {}
                     }
-                    FetchAttr::Rfc822Header => {
-                        owned.push(("RFC822.HEADER".into(), data[..b].to_vec()));
-                        order.push(Err(owned.len() - 1));
-                    }
-                    FetchAttr::Rfc822Text => {
-                        owned.push(("RFC822.TEXT".into(), data[b..].to_vec()));
-                        order.push(Err(owned.len() - 1));
-                    }
-                    FetchAttr::BodySection {
-                        section,
-                        partial: p,
-                        ..
-                    } => {
-                        let bytes = section_bytes(data, section);
-                        owned.push((section_name(section, *p), partial(&bytes, *p).to_vec()));
-                        order.push(Err(owned.len() - 1));
-                    }
-                    _ => {}
+                }
+                if seen_set.contains(&i) && !items.contains(&FetchAttr::Flags) {
+                    order.push(Ok(FetchValue::Flags(sel.flags(m))));
+                }
+                for o in order {
+                    values.push(match o {
+                        Ok(v) => v,
+                        Err(n) => FetchValue::Section(owned[n].0.clone(), Some(&owned[n].1)),
+                    });
+                }
+                Untagged::Fetch {
+                    seq: i as u32 + 1,
+                    items: values,
+                }
+                .encode(wire.output());
+            }
+            if wire.pending_output() > wire.max_output {
+                let watch = crate::service::wire::Watch::new(&self.session, None);
+                if wire.flush_watched(&watch).await.is_err() {
+                    return; // the session loop sees the end on its next wait
                 }
             }
-            if seen_set.contains(&i) && !items.contains(&FetchAttr::Flags) {
-                order.push(Ok(FetchValue::Flags(sel.flags(m))));
-            }
-            for o in order {
-                values.push(match o {
-                    Ok(v) => v,
-                    Err(n) => FetchValue::Section(owned[n].0.clone(), Some(&owned[n].1)),
-                });
-            }
-            Untagged::Fetch {
-                seq: i as u32 + 1,
-                items: values,
-            }
-            .encode(wire.output());
         }
         self.updates(wire, false).await;
         self.reply(wire, tag, "OK", None, "Fetch completed");
@@ -471,21 +508,23 @@ impl Imap {
         let idx: Vec<usize> = (0..sel.msgs.len()).collect();
         let needs_data = s.keys.iter().any(needs_text);
         let needs_date = s.keys.iter().any(needs_date);
-        let loaded = match load(sel, &idx, needs_data, needs_date).await {
-            Ok(l) => l,
-            Err(e) => return self.mail_error(wire, tag, "", e),
-        };
-        let hits: Vec<u32> = idx
-            .iter()
-            .filter(|&&i| s.keys.iter().all(|k| eval(k, sel, i, &loaded[i])))
-            .map(|&i| {
-                if s.uid {
-                    sel.msgs[i].entry.uid
-                } else {
-                    i as u32 + 1
+        // Messages are read in batches, so a text search holds one batch in memory.
+        let mut hits: Vec<u32> = Vec::new();
+        for batch in idx.chunks(if needs_data { 64 } else { idx.len().max(1) }) {
+            let loaded = match load(sel, batch, needs_data, needs_date).await {
+                Ok(l) => l,
+                Err(e) => return self.mail_error(wire, tag, "", e),
+            };
+            for (k, &i) in batch.iter().enumerate() {
+                if s.keys.iter().all(|key| eval(key, sel, i, &loaded[k])) {
+                    hits.push(if s.uid {
+                        sel.msgs[i].entry.uid
+                    } else {
+                        i as u32 + 1
+                    });
                 }
-            })
-            .collect();
+            }
+        }
         match &s.returns {
             None => Untagged::Search(hits).encode(wire.output()),
             Some(r) => {

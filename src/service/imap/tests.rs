@@ -257,7 +257,8 @@ async fn another_sessions_changes_arrive_as_untagged_updates_and_idle_sees_new_m
     read_until(&mut b, "d OK").await;
     a.write_all(b"c NOOP\r\n").await.unwrap();
     let t = untimed(&read_until(&mut a, "c OK").await);
-    assert_eq!(t, "* 1 EXPUNGE\r\nc OK NOOP completed.\r\n");
+    // Message 1 was \Recent here: the count changes, and Dovecot says so.
+    assert_eq!(t, "* 1 EXPUNGE\r\n* 1 RECENT\r\nc OK NOOP completed.\r\n");
 
     a.write_all(b"d IDLE\r\n").await.unwrap();
     assert_eq!(read_until(&mut a, "\r\n").await, "+ idling\r\n");
@@ -414,5 +415,42 @@ async fn idle_says_still_here_and_a_silent_client_is_logged_out_after_30_minutes
     assert_eq!(
         read_until(&mut c, "\r\n").await,
         "* BYE Disconnected for inactivity.\r\n"
+    );
+}
+
+#[tokio::test]
+async fn a_fetch_of_more_than_one_batch_returns_every_message_in_order() {
+    let s = setup("imap-batches", |_| {}, false, false).await;
+    let inbox = s.inbox.clone();
+    tokio::task::spawn_blocking(move || {
+        for n in 0..300 {
+            let body = format!("Subject: m{n}\n\n{}\n", "x".repeat(5000));
+            inbox.deliver(body.as_bytes(), &Flags::default()).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let (_c, t) = talk(
+        s.addr,
+        b"a LOGIN bob pass\r\nb EXAMINE INBOX\r\nc FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n",
+        "c OK",
+    )
+    .await;
+    let uids: Vec<u32> = t
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("* ")?
+                .split_once(" FETCH (UID ")?
+                .1
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(uids, (1..=302).collect::<Vec<u32>>());
+    assert!(
+        t.contains("Subject: m299\r\n"),
+        "the last message's header is there"
     );
 }
