@@ -44,6 +44,12 @@ pub struct AuthSettings {
     /// 0: no upper limit.
     #[serde(deserialize_with = "lenient::uint")]
     pub last_valid_uid: u32,
+    /// Mail helpers' gids below this are refused (0 is always refused).
+    #[serde(deserialize_with = "lenient::uint")]
+    pub first_valid_gid: u32,
+    /// 0: no upper limit.
+    #[serde(deserialize_with = "lenient::uint")]
+    pub last_valid_gid: u32,
     pub passdb: Vec<DbSettings>,
     pub userdb: Vec<DbSettings>,
 }
@@ -67,6 +73,8 @@ impl Default for AuthSettings {
             auth_worker_max_count: 30,
             first_valid_uid: 500,
             last_valid_uid: 0,
+            first_valid_gid: 1,
+            last_valid_gid: 0,
             passdb: Vec::new(),
             userdb: Vec::new(),
         }

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::mail::maildir::Flags;
-use crate::mail::{blocking, MailError, UserStore};
+use crate::mail::access::{self, MailAccess};
+use crate::mail::{blocking, MailError};
 use crate::protocol::lmtp::Reply;
 use crate::service::auth::api::{AuthHandle, ClientInfo, UserLookup};
 use crate::settings::Settings;
@@ -86,29 +86,20 @@ pub async fn resolve(
 }
 
 /// Stores `message` (LF line ends, trace headers included) for one recipient; returns the UID
-/// once the copy is on disk.
+/// once the copy is on disk. The work runs with the userdb's uid/gid (see [`MailAccess`]).
 pub async fn store(
     settings: Arc<Settings>,
+    access: Arc<MailAccess>,
     rcpt: Recipient,
     message: Arc<Vec<u8>>,
     host: Arc<str>,
 ) -> Result<u32, MailError> {
     blocking(move || {
-        let store = UserStore::new(&settings.mail, &rcpt.user, &rcpt.fields, &host)?;
-        let mut target = None;
-        if settings.mail.lmtp_save_to_detail_mailbox && !rcpt.detail.is_empty() {
-            match store.mailbox(&rcpt.detail, settings.mail.lda_mailbox_autocreate) {
-                Ok(m) => target = Some(m),
-                // As Dovecot: a missing or invalid detail mailbox falls back to INBOX.
-                Err(MailError::NoMailbox(_) | MailError::BadMailboxName(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let mailbox = match target {
-            Some(m) => m,
-            None => store.mailbox("INBOX", true)?,
-        };
-        mailbox.deliver(&message, &Flags::default())
+        let mut to = access::target(&settings.mail, &rcpt.user, &rcpt.fields, &host);
+        to.detail = rcpt.detail.clone();
+        to.save_to_detail = settings.mail.lmtp_save_to_detail_mailbox;
+        to.autocreate = settings.mail.lda_mailbox_autocreate;
+        access.deliver(&settings.mail, &to, &message)
     })
     .await
 }

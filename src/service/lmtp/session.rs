@@ -10,7 +10,9 @@ use base64::Engine;
 use super::deliver::{self, Recipient};
 use super::headers::{trace_headers, Trace};
 use super::metrics;
+use crate::mail::access::MailAccess;
 use crate::mail::maildir::crlf_to_lf;
+use crate::mail::MailError;
 use crate::net::Conn;
 use crate::protocol::lmtp::data::Progress;
 use crate::protocol::lmtp::{parse_command, BdatReader, DataReader, Reply, Request, MAX_LINE};
@@ -279,6 +281,7 @@ async fn deliver_all(ctx: &Ctx, wire: &Wire, tx: &Transaction, raw: Vec<u8>) -> 
     for rcpt in &tx.rcpts {
         let r = deliver::store(
             ctx.session.settings.clone(),
+            MailAccess::from_hub(&ctx.session.hub),
             rcpt.clone(),
             message.clone(),
             ctx.host.clone(),
@@ -302,9 +305,14 @@ async fn deliver_all(ctx: &Ctx, wire: &Wire, tx: &Transaction, raw: Vec<u8>) -> 
             Err(e) => {
                 metrics::delivered("tempfail", started.elapsed());
                 tracing::error!(user = %rcpt.user, session = %ctx.session_id, error = %e, "delivery failed");
+                // As Dovecot: a user whose mail cannot be accessed (uid) is 4.3.0, a failed save 4.2.0.
+                let code = match e {
+                    MailError::Identity(_) => "4.3.0",
+                    _ => "4.2.0",
+                };
                 replies.push(Reply::new(
                     451,
-                    "4.2.0",
+                    code,
                     &format!("<{}> Temporary internal error", rcpt.address),
                 ));
             }

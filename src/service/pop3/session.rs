@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use super::maildrop::Maildrop;
 use super::metrics;
-use crate::mail::maildir::dotlock::{Dotlock, STALE_TIMEOUT};
-use crate::mail::maildir::Maildir;
-use crate::mail::{blocking, MailError, UserStore};
+use crate::mail::access::{self, Inbox, MailAccess};
+use crate::mail::{blocking, MailError};
 use crate::net::Conn;
 use crate::protocol::pop3::{self, encode_message, err, multiline, ok, Command, MAX_LINE};
 use crate::runtime::Session;
@@ -45,7 +44,7 @@ impl Default for Pop3Timers {
     }
 }
 /// Name of the `pop3_lock_session` lock (a dotlock in the INBOX directory).
-pub const SESSION_LOCK: &str = "dovecot-pop3-session";
+pub use crate::mail::local::SESSION_LOCK;
 
 /// Capabilities in the transaction state (as Dovecot lists them; pop3-login has its own).
 pub const CAPABILITIES: &[&str] = &[
@@ -79,23 +78,18 @@ pub async fn run(conn: Conn, session: Session) {
     let host = settings.mail.effective_hostname();
     let user = handoff.user.clone();
     let fields = handoff.fields.clone();
+    let access = MailAccess::from_hub(&session.hub);
     let opened = blocking(move || {
-        let store = UserStore::new(&settings.mail, &user, &fields, &host)?;
-        let inbox = store.mailbox("INBOX", true)?;
-        let lock = if settings.mail.pop3_lock_session {
-            Some(Dotlock::acquire(
-                &inbox.dir().join(SESSION_LOCK),
-                STALE_TIMEOUT,
-                Duration::ZERO,
-            )?)
-        } else {
-            None
-        };
-        let snap = inbox.sync()?;
-        Ok((inbox, lock, snap))
+        let to = access::target(&settings.mail, &user, &fields, &host);
+        Inbox::open(
+            &access,
+            &settings.mail,
+            &to,
+            settings.mail.pop3_lock_session,
+        )
     })
     .await;
-    let (inbox, lock, snap) = match opened {
+    let (inbox, snap) = match opened {
         Ok(v) => v,
         Err(MailError::LockTimeout(_)) => {
             wire.goodbye(&err("[IN-USE] Mailbox is locked by another POP3 session."))
@@ -115,7 +109,6 @@ pub async fn run(conn: Conn, session: Session) {
     let mut s = Pop3 {
         inbox: Arc::new(inbox),
         drop,
-        lock,
         session,
         user: handoff.user.clone(),
         top_n: 0,
@@ -138,12 +131,19 @@ pub async fn run(conn: Conn, session: Session) {
         s.drop.messages.len(),
         size
     );
+    // Releases the session lock; a mail helper goes back to its pool.
+    let inbox = s.inbox.clone();
+    std::mem::drop(s);
+    let _ = blocking(move || {
+        inbox.close();
+        Ok(())
+    })
+    .await;
 }
 
 struct Pop3 {
-    inbox: Arc<Maildir>,
+    inbox: Arc<Inbox>,
     drop: Maildrop,
-    lock: Option<Dotlock>,
     session: Session,
     user: String,
     top_n: u64,
@@ -185,8 +185,9 @@ impl Pop3 {
                     return "Input line too long";
                 }
                 Err(End::Timeout) if tokio::time::Instant::now() < autologout => {
-                    if let Some(l) = &self.lock {
-                        l.touch();
+                    if self.inbox.locked() {
+                        let inbox = self.inbox.clone();
+                        tokio::task::spawn_blocking(move || inbox.touch());
                     }
                     touch += timers.lock_touch;
                     continue;

@@ -1,0 +1,241 @@
+//! Mail work with the userdb's uid/gid: the one entry point LMTP and POP3 use to touch a user's
+//! Maildir. [`MailAccess`] (one per server, in the hub) routes each user's work by
+//! [`identity::route`]: in this process ([`local`]) when the identity is roost's own or none is
+//! asked for, otherwise to a mail helper running as that uid/gid, started by the root launcher
+//! (which checks the uid/gid against its own configuration). The server itself never regains
+//! root. Without a launcher and with another uid, the work fails with [`MailError::Identity`].
+
+use std::sync::{Arc, Mutex};
+
+use crate::privsep::launcher::Launcher;
+use crate::privsep::mail_pool::{MailConn, MailPool};
+use crate::privsep::mail_proto as proto;
+use crate::privsep::PrivsepError;
+use crate::runtime::Hub;
+
+use super::identity::{self, MailIdentity, Route};
+use super::local::{self, DeliverTo};
+use super::maildir::dotlock::Dotlock;
+use super::maildir::mailbox::Change;
+use super::maildir::{Maildir, MessageEntry, Snapshot};
+use super::settings::MailSettings;
+use super::MailError;
+
+/// How this server reaches users' mail.
+pub struct MailAccess {
+    /// Mail helpers, when a root launcher process can start them.
+    pool: Option<MailPool>,
+}
+
+fn helper_err(id: MailIdentity) -> impl FnOnce(PrivsepError) -> MailError {
+    move |e| match e {
+        PrivsepError::Launcher(m) | PrivsepError::Refused(m) => MailError::Identity(format!(
+            "no mail helper for uid {} gid {}: {m}",
+            id.uid, id.gid
+        )),
+        e => MailError::Internal(format!("mail helper uid {}: {e}", id.uid)),
+    }
+}
+
+/// What the store of `user` is built from.
+pub fn target(
+    settings: &MailSettings,
+    user: &str,
+    fields: &[(String, String)],
+    host: &str,
+) -> DeliverTo {
+    DeliverTo {
+        user: user.to_string(),
+        fields: fields.to_vec(),
+        mail_location: settings.mail_location.clone(),
+        fsync: settings.mail_fsync.enabled(),
+        host: host.to_string(),
+        ..DeliverTo::default()
+    }
+}
+
+impl MailAccess {
+    /// Local work only (no launcher).
+    pub fn local() -> MailAccess {
+        MailAccess { pool: None }
+    }
+
+    /// With mail helpers from `launcher` (a root launcher process).
+    pub fn with_launcher(launcher: Arc<Launcher>) -> MailAccess {
+        let pool = matches!(*launcher, Launcher::Process { .. }).then(|| MailPool::new(launcher));
+        MailAccess { pool }
+    }
+
+    /// The server's access, created on first use from the hub's launcher.
+    pub fn from_hub(hub: &Hub) -> Arc<MailAccess> {
+        if let Some(a) = hub.get::<MailAccess>() {
+            return a;
+        }
+        let made = match hub.get::<Launcher>() {
+            Some(l) => MailAccess::with_launcher(l),
+            None => MailAccess::local(),
+        };
+        hub.insert_if_absent(|| Arc::new(made));
+        hub.get::<MailAccess>().expect("just inserted")
+    }
+
+    fn route(
+        &self,
+        settings: &MailSettings,
+        fields: &[(String, String)],
+    ) -> Result<Route, MailError> {
+        identity::route(
+            MailIdentity::resolve(settings, fields)?,
+            self.pool.is_some(),
+        )
+    }
+
+    /// Stores `message` for one recipient (blocking); returns its UID once on disk.
+    pub fn deliver(
+        &self,
+        settings: &MailSettings,
+        to: &DeliverTo,
+        message: &[u8],
+    ) -> Result<u32, MailError> {
+        let id = match self.route(settings, &to.fields)? {
+            Route::Local => return local::deliver(to, message),
+            Route::Helper(id) => id,
+        };
+        let pool = self.pool.as_ref().expect("routed to a helper");
+        let mut head = vec!["DELIVER".to_string()];
+        head.extend(proto::encode_to(to));
+        let h: Vec<&str> = head.iter().map(String::as_str).collect();
+        let m = pool.call(id, &h, message).map_err(helper_err(id))?;
+        let rest = proto::reply(&m.head)?;
+        rest.first()
+            .and_then(|u| u.parse().ok())
+            .ok_or_else(|| MailError::Internal("mail helper: DELIVER reply without a uid".into()))
+    }
+}
+
+/// A POP3 session's INBOX: opened here, or held open by a pinned mail helper.
+pub enum Inbox {
+    Local {
+        maildir: Maildir,
+        lock: Option<Dotlock>,
+    },
+    Helper {
+        conn: Mutex<Option<MailConn>>,
+        access: Arc<MailAccess>,
+    },
+}
+
+impl Inbox {
+    /// Opens INBOX (blocking): the session lock when `lock`, then a snapshot.
+    pub fn open(
+        access: &Arc<MailAccess>,
+        settings: &MailSettings,
+        to: &DeliverTo,
+        lock: bool,
+    ) -> Result<(Inbox, Snapshot), MailError> {
+        let id = match access.route(settings, &to.fields)? {
+            Route::Local => {
+                let (maildir, lock, snap) = local::open_pop3(to, lock)?;
+                return Ok((Inbox::Local { maildir, lock }, snap));
+            }
+            Route::Helper(id) => id,
+        };
+        let pool = access.pool.as_ref().expect("routed to a helper");
+        let mut conn = pool.take(id).map_err(helper_err(id))?;
+        let mut head = vec!["OPEN".to_string(), if lock { "1" } else { "0" }.to_string()];
+        head.extend(proto::encode_to(to));
+        let h: Vec<&str> = head.iter().map(String::as_str).collect();
+        let m = conn.call(&h, &[], None).map_err(helper_err(id))?;
+        if let Err(e) = proto::reply(&m.head) {
+            pool.give_back(conn);
+            return Err(e);
+        }
+        let snap = proto::decode_snapshot(&m.body).map_err(helper_err(id))?;
+        Ok((
+            Inbox::Helper {
+                conn: Mutex::new(Some(conn)),
+                access: access.clone(),
+            },
+            snap,
+        ))
+    }
+
+    fn call(&self, head: &[&str], body: &[u8]) -> Result<proto::Msg, MailError> {
+        let Inbox::Helper { conn, .. } = self else {
+            unreachable!("helper call on a local inbox")
+        };
+        let mut g = conn.lock().expect("inbox lock");
+        let c = g
+            .as_mut()
+            .ok_or_else(|| MailError::Internal("mail helper already closed".into()))?;
+        let id = c.id;
+        match c.call(head, body, None) {
+            Ok(m) => {
+                proto::reply(&m.head)?;
+                Ok(m)
+            }
+            Err(e) => {
+                *g = None;
+                Err(helper_err(id)(e))
+            }
+        }
+    }
+
+    /// A message's bytes as stored (blocking).
+    pub fn read(&self, e: &MessageEntry) -> Result<Vec<u8>, MailError> {
+        match self {
+            Inbox::Local { maildir, .. } => maildir.read(e),
+            Inbox::Helper { .. } => {
+                let [b, n, i] = proto::entry_fields(e);
+                Ok(self.call(&["READ", &b, &n, &i], &[])?.body)
+            }
+        }
+    }
+
+    /// Commits expunges and flag changes (blocking).
+    pub fn apply(&self, changes: &[(MessageEntry, Change)]) -> Result<(), MailError> {
+        match self {
+            Inbox::Local { maildir, .. } => maildir.apply(changes),
+            Inbox::Helper { .. } => self
+                .call(&["APPLY"], &proto::encode_changes(changes))
+                .map(|_| ()),
+        }
+    }
+
+    /// Touches the session lock (blocking).
+    pub fn touch(&self) {
+        match self {
+            Inbox::Local { lock, .. } => {
+                if let Some(l) = lock {
+                    l.touch();
+                }
+            }
+            Inbox::Helper { .. } => {
+                let _ = self.call(&["TOUCH"], &[]);
+            }
+        }
+    }
+
+    /// Whether touching the lock is worth a call.
+    pub fn locked(&self) -> bool {
+        match self {
+            Inbox::Local { lock, .. } => lock.is_some(),
+            Inbox::Helper { .. } => true,
+        }
+    }
+
+    /// Ends the session (blocking): releases the lock; a helper goes back to the pool.
+    pub fn close(&self) {
+        if let Inbox::Helper { conn, access } = self {
+            let Some(mut c) = conn.lock().expect("inbox lock").take() else {
+                return;
+            };
+            let ok = c
+                .call(&["CLOSE"], &[], None)
+                .is_ok_and(|m| proto::reply(&m.head).is_ok());
+            if let (true, Some(pool)) = (ok, access.pool.as_ref()) {
+                pool.give_back(c);
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The mail helper: `roost __helper kind=mail user=<uid> group=<gid> …`, started by the root
+//! launcher after it checked the uid/gid against its own configuration, already running as that
+//! uid/gid (no capabilities, no-new-privs). It runs roost's own mail code ([`crate::mail::local`],
+//! [`Maildir`]) for requests in [`super::mail_proto`]: deliveries, and one POP3 session's INBOX
+//! at a time (the session lock and the opened mailbox live here until `CLOSE`). With no mailbox
+//! open it exits after [`IDLE_EXIT`] without a request, or when the server closes its socket.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use crate::mail::local::{self, DeliverTo};
+use crate::mail::maildir::dotlock::Dotlock;
+use crate::mail::maildir::Maildir;
+use crate::mail::MailError;
+
+use super::error::PrivsepError;
+use super::mail_proto::{self as proto, Msg};
+use super::spec::HelperSpec;
+
+/// An idle helper (no mailbox open) exits after this long without a request.
+pub const IDLE_EXIT: Duration = Duration::from_secs(60);
+
+/// The POP3 mailbox this helper holds open.
+#[derive(Default)]
+struct State {
+    open: Option<(Maildir, Option<Dotlock>)>,
+}
+
+/// A reply: head fields after `OK`, an inline body, or a file whose content is the body.
+type Answer = Result<(Vec<String>, Vec<u8>, Option<File>), MailError>;
+
+/// Waits until `fd` is readable; false after `timeout`.
+fn readable(fd: i32, timeout: Duration) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, timeout.as_millis() as i32) };
+        if n >= 0 {
+            return n > 0;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return true;
+        }
+    }
+}
+
+fn reply(sock: i32, r: Answer) {
+    let sent = match r {
+        Ok((head, body, file)) => {
+            let mut h = vec!["OK"];
+            h.extend(head.iter().map(String::as_str));
+            proto::send(sock, &h, &body, file.as_ref())
+        }
+        Err(e) => {
+            let f = proto::fail(&e);
+            proto::send(sock, &[&f[0], &f[1], &f[2]], &[], None)
+        }
+    };
+    if let Err(e) = sent {
+        eprintln!("roost mail helper: reply failed: {e}");
+    }
+}
+
+fn bad(e: PrivsepError) -> MailError {
+    MailError::Internal(e.to_string())
+}
+
+fn handle(st: &mut State, m: Msg) -> Answer {
+    let none = || Ok((Vec::new(), Vec::new(), None));
+    let args = &m.head[1..];
+    match m.head[0].as_str() {
+        "DELIVER" => {
+            let to = proto::decode_to(args).map_err(bad)?;
+            let uid = local::deliver(&to, &m.body)?;
+            Ok((vec![uid.to_string()], Vec::new(), None))
+        }
+        "OPEN" => {
+            st.open = None;
+            let lock = args.first().is_some_and(|l| l == "1");
+            let to: DeliverTo = proto::decode_to(args.get(1..).unwrap_or(&[])).map_err(bad)?;
+            let (inbox, lock, snap) = local::open_pop3(&to, lock)?;
+            st.open = Some((inbox, lock));
+            Ok((Vec::new(), proto::encode_snapshot(&snap), None))
+        }
+        "READ" => {
+            let (inbox, _) = st.open.as_ref().ok_or_else(not_open)?;
+            let e = proto::entry_from(args).map_err(bad)?;
+            match File::open(inbox.path_of(&e)) {
+                Ok(f) => Ok((Vec::new(), Vec::new(), Some(f))),
+                // Renamed by another process meanwhile: Maildir::read follows it.
+                Err(_) => Ok((Vec::new(), inbox.read(&e)?, None)),
+            }
+        }
+        "APPLY" => {
+            let (inbox, _) = st.open.as_ref().ok_or_else(not_open)?;
+            let changes = proto::decode_changes(&m.body).map_err(bad)?;
+            inbox.apply(&changes)?;
+            none()
+        }
+        "TOUCH" => {
+            if let Some((_, Some(l))) = &st.open {
+                l.touch();
+            }
+            none()
+        }
+        "CLOSE" => {
+            st.open = None;
+            none()
+        }
+        other => Err(MailError::Internal(format!(
+            "unknown mail helper request {other:?}"
+        ))),
+    }
+}
+
+fn not_open() -> MailError {
+    MailError::Internal("no mailbox open in this mail helper".into())
+}
+
+/// Serves requests on fd 3 until the server closes it (or the helper idles out).
+pub fn serve_fd3(_spec: &HelperSpec) -> Result<(), PrivsepError> {
+    // SAFETY: fd 3 was set up by the launcher as this helper's socket and is used only here.
+    let s = unsafe { UnixStream::from_raw_fd(3) };
+    let fd = s.as_raw_fd();
+    let mut st = State::default();
+    loop {
+        if st.open.is_none() && !readable(fd, IDLE_EXIT) {
+            return Ok(());
+        }
+        let Some(m) = proto::recv(fd, false)? else {
+            return Ok(());
+        };
+        if m.head.is_empty() || m.head[0].is_empty() {
+            return Err(PrivsepError::Protocol("empty mail request".into()));
+        }
+        let answer = handle(&mut st, m);
+        reply(fd, answer);
+    }
+}
