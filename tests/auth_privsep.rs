@@ -136,6 +136,52 @@ fn shadow_through_root_helper_survives_kill() {
 }
 
 #[test]
+fn shadow_failures_are_logged_with_rip() {
+    assert!(nix_is_root(), "this test needs root");
+    let server = setup_with("auth-privsep-log", "", "auth_verbose = \"yes\"\n");
+    let sock = server.base_dir.join("auth-client");
+    let sock = sock.to_str().unwrap();
+    let (rc, out) = doveadm(&[
+        "auth",
+        "test",
+        "-a",
+        sock,
+        "-x",
+        "rip=192.0.2.5",
+        "sam",
+        "wrong",
+    ]);
+    assert_ne!(rc, 0, "{out}");
+    assert!(
+        server.wait_log(
+            "auth: Info: shadow(sam,192.0.2.5): Password mismatch",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.log_text()
+    );
+    let (rc, out) = doveadm(&[
+        "auth",
+        "test",
+        "-a",
+        sock,
+        "-x",
+        "rip=192.0.2.5",
+        "nosuch",
+        "x",
+    ]);
+    assert_ne!(rc, 0, "{out}");
+    assert!(
+        server.wait_log(
+            "auth: Info: shadow(nosuch,192.0.2.5): unknown user",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.log_text()
+    );
+}
+
+#[test]
 fn helper_user_is_applied() {
     assert!(nix_is_root(), "this test needs root");
     let server = setup("auth-privsep-nobody", "nobody");
@@ -144,6 +190,12 @@ fn helper_user_is_applied() {
     assert_ne!(rc, 0, "{out}");
     assert!(
         server.wait_log("Permission denied", Duration::from_secs(5)),
+        "{}",
+        server.log_text()
+    );
+    // A temporary failure is an Error line in Dovecot's shape, always written.
+    assert!(
+        server.wait_log("auth: Error: shadow(sam): ", Duration::from_secs(5)),
         "{}",
         server.log_text()
     );

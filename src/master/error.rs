@@ -14,9 +14,9 @@ pub enum MasterError {
         protocol: String,
         service: String,
     },
-    /// A listener block that cannot become a socket spec (already worded by `net`).
+    /// A listener block, TLS setting or PROXY trust list that cannot be used.
     #[error("{0}")]
-    Listener(String),
+    Net(#[from] crate::net::error::NetError),
     #[error("service({service}): {source}")]
     Service {
         service: String,
@@ -39,9 +39,6 @@ pub enum MasterError {
         #[source]
         source: std::io::Error,
     },
-    /// TLS settings (certificates, keys, ciphers), worded by `net::tls`.
-    #[error("{0}")]
-    Tls(String),
     #[error("base_dir: {0}")]
     BaseDir(String),
     #[error("roost is already running with pid {pid} (pid file {path})")]

@@ -81,8 +81,7 @@ impl Generation {
         let mut all_listeners = Vec::new();
         for (name, st) in &states {
             let svc = &settings.service[name];
-            let specs = crate::net::listener::specs_for_service(&settings, name, svc)
-                .map_err(MasterError::Listener)?;
+            let specs = crate::net::listener::specs_for_service(&settings, name, svc)?;
             match st {
                 ServiceState::Disabled => continue,
                 ServiceState::NotImplemented => {

@@ -62,8 +62,7 @@ pub async fn serve(
         crate::privsep::start_launcher(&hub, &source)?;
     }
     let certs_before = generated_certs(&base_dir);
-    let door =
-        Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone())).map_err(MasterError::Tls)?);
+    let door = Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone()))?);
     let (gen, started) = Generation::build(&loaded, &registry, &hub, &[], false)?;
     let gen = Arc::new(gen);
     std::fs::write(&pid_path, format!("{}\n", std::process::id()))
@@ -179,8 +178,7 @@ fn reload(source: &ConfigSource, state: &Arc<MasterState>, hub: &Arc<Hub>) -> Re
             launcher.reload()?;
         }
         let old = state.current.lock().unwrap().clone();
-        let door =
-            Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone())).map_err(MasterError::Tls)?);
+        let door = Arc::new(FrontDoor::new(Arc::new(loaded.settings.clone()))?);
         let (gen, started) =
             Generation::build(&loaded, &state.registry, hub, &old.listeners, true)?;
         let gen = Arc::new(gen);

@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::net::{TcpStream, UnixStream};
 
 use super::conn::{is_loopback_to_self, Conn, Stream, Transport};
+use super::error::NetError;
 use super::listener::{Accepted, ListenerKind, ListenerSpec};
 use super::proxy::{self, ProxyError, TrustedNetworks};
 use super::reject::RejectReason;
@@ -48,12 +49,11 @@ pub struct FrontDoor {
 impl FrontDoor {
     /// Builds the TLS context (unless the global `ssl = no`) and the PROXY trust list. Errors
     /// name the setting and the file.
-    pub fn new(settings: Arc<Settings>) -> Result<FrontDoor, String> {
+    pub fn new(settings: Arc<Settings>) -> Result<FrontDoor, NetError> {
         let tls = if settings.core.ssl.0 == SslMode::No {
             None
         } else {
-            let ctx =
-                tls::build(&settings.net, &settings.core.base_dir).map_err(|e| e.to_string())?;
+            let ctx = tls::build(&settings.net, &settings.core.base_dir)?;
             tracing::debug!(cert = %ctx.cert_source, "TLS configured");
             Some(ctx)
         };

@@ -9,6 +9,7 @@ use std::os::fd::AsRawFd;
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
+use super::error::NetError;
 pub use super::spec::{ListenerKind, ListenerSpec};
 use crate::settings::{InetListener, ServiceSettings, Settings, SslMode, UnixListener};
 
@@ -48,7 +49,7 @@ pub fn specs_for_service(
     settings: &Settings,
     name: &str,
     svc: &ServiceSettings,
-) -> Result<Vec<ListenerSpec>, String> {
+) -> Result<Vec<ListenerSpec>, NetError> {
     let mut out = Vec::new();
     for (lname, l) in &svc.inet_listener {
         out.extend(inet_specs(settings, name, lname, l)?);
@@ -79,15 +80,13 @@ fn inet_specs(
     service: &str,
     lname: &str,
     l: &InetListener,
-) -> Result<Vec<ListenerSpec>, String> {
+) -> Result<Vec<ListenerSpec>, NetError> {
     if l.port == 0 || (l.ssl && settings.core.ssl.0 == SslMode::No) {
         return Ok(Vec::new());
     }
-    let port = u16::try_from(l.port).map_err(|_| {
-        format!(
-            "service.{service}.inet_listener.{lname}.port: {} is out of range",
-            l.port
-        )
+    let port = u16::try_from(l.port).map_err(|_| NetError::Port {
+        setting: format!("service.{service}.inet_listener.{lname}.port"),
+        port: l.port,
     })?;
     let entries: Vec<String> = if l.address.trim().is_empty() {
         settings.core.listen.clone()
@@ -96,8 +95,10 @@ fn inet_specs(
     };
     let mut out = Vec::new();
     for e in entries {
-        let addrs = resolve(&e, port).map_err(|err| {
-            format!("service.{service}.inet_listener.{lname}: cannot resolve address '{e}': {err}")
+        let addrs = resolve(&e, port).map_err(|source| NetError::Resolve {
+            setting: format!("service.{service}.inet_listener.{lname}"),
+            address: e.clone(),
+            source,
         })?;
         for addr in addrs {
             out.push(ListenerSpec {

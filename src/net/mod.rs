@@ -2,6 +2,7 @@
 //! that services receive.
 
 pub mod conn;
+pub mod error;
 pub mod fifo;
 pub mod frontdoor;
 pub mod listener;

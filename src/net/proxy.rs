@@ -18,6 +18,7 @@ use ipnet::IpNet;
 use proxy_header::{ParseConfig, Protocol, ProxyHeader};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::error::NetError;
 use super::reject::RejectReason;
 
 const V1_SIG: &[u8] = b"PROXY ";
@@ -84,7 +85,7 @@ pub struct TrustedNetworks(Vec<IpNet>);
 
 impl TrustedNetworks {
     /// Parses CIDR networks and bare addresses; an error names the bad entry.
-    pub fn parse(entries: &[String]) -> Result<TrustedNetworks, String> {
+    pub fn parse(entries: &[String]) -> Result<TrustedNetworks, NetError> {
         let mut nets = Vec::new();
         for e in entries.iter().flat_map(|e| e.split([' ', ','])) {
             let e = e.trim();
@@ -94,12 +95,7 @@ impl TrustedNetworks {
             let net = e
                 .parse::<IpNet>()
                 .or_else(|_| e.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    format!(
-                        "haproxy_trusted_networks: '{e}' is not an IP address or network \
-                         (write e.g. 10.0.0.0/8 or 192.0.2.7)"
-                    )
-                })?;
+                .map_err(|_| NetError::TrustedNetwork(e.to_string()))?;
             nets.push(net);
         }
         Ok(TrustedNetworks(nets))

@@ -321,7 +321,7 @@ fn global_ssl_no_builds_no_tls_and_bad_trusted_networks_are_an_error() {
     assert!(door.tls().is_none());
     s.net.haproxy_trusted_networks = vec!["not-a-net".into()];
     let e = FrontDoor::new(Arc::new(s)).err().unwrap();
-    assert!(e.contains("haproxy_trusted_networks"), "{e}");
+    assert!(e.to_string().contains("haproxy_trusted_networks"), "{e}");
 }
 
 #[tokio::test]

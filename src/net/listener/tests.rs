@@ -76,7 +76,8 @@ fn address_overrides_listen_and_out_of_range_port_is_an_error() {
     let svc = service_with(&[("x", inet(70000, false, "127.0.0.1"))]);
     let e = specs_for_service(&s, "health-check", &svc).unwrap_err();
     assert!(
-        e.contains("service.health-check.inet_listener.x.port"),
+        e.to_string()
+            .contains("service.health-check.inet_listener.x.port"),
         "{e}"
     );
 }

@@ -28,6 +28,8 @@ pub enum SetupError {
     UnknownMechanism(String),
     #[error(transparent)]
     Db(#[from] super::db::DbError),
+    #[error("{0}")]
+    VerbosePasswords(String),
 }
 
 impl AuthCore {
@@ -39,6 +41,8 @@ impl AuthCore {
         cfg: &super::settings::AuthSettings,
         ctx: &super::db::DbContext,
     ) -> Result<AuthCore, SetupError> {
+        super::engine::VerbosePasswords::parse(&cfg.auth_verbose_passwords)
+            .map_err(SetupError::VerbosePasswords)?;
         let mut mechanisms = Vec::new();
         for m in &cfg.auth_mechanisms {
             let info = mech::find(m).ok_or_else(|| SetupError::UnknownMechanism(m.clone()))?;
@@ -110,7 +114,7 @@ impl Exchange for ApiExchange {
                     tokio::time::sleep(delay).await;
                     Step::Fail {
                         user,
-                        code: code.to_string(),
+                        code: code.as_str().to_string(),
                         reason,
                     }
                 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod cache;
 pub mod db;
 pub mod engine;
+pub mod fail_code;
 pub mod fields;
 pub mod handle;
 pub mod mech;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::api::ClientInfo;
-use super::engine::{Engine, UserOutcome};
+use super::engine::{Engine, UserOutcome, Who};
+use super::fail_code::FailCode;
 use super::mech::{self, MechInfo, Outcome};
 use super::penalty;
 
@@ -23,7 +24,7 @@ pub enum Answer {
     },
     Fail {
         user: Option<String>,
-        code: &'static str,
+        code: FailCode,
         reason: Option<String>,
         fields: Vec<(String, String)>,
         /// Wait this long before sending the FAIL (`auth_failure_delay`).
@@ -125,9 +126,7 @@ impl Request {
         };
         let result = match &answer {
             Answer::Ok { .. } => "ok",
-            Answer::Fail {
-                code: "temp_fail", ..
-            } => "tempfail",
+            Answer::Fail { code, .. } if code.is_temp() => "tempfail",
             _ => "fail",
         };
         self.engine
@@ -162,7 +161,7 @@ impl Request {
             {
                 UserOutcome::Found { fields: uf, .. } => {
                     if let Err(why) = self.engine.check_uid(&uf) {
-                        tracing::error!(user = %user, "{why}");
+                        self.log_userdb_error(&user, &why);
                         return self.temp_fail(user, "Internal login failure");
                     }
                     for (k, v) in uf.0 {
@@ -173,11 +172,11 @@ impl Request {
                     }
                 }
                 UserOutcome::NotFound => {
-                    tracing::error!(user = %user, "user not found from any userdb");
+                    self.log_userdb_error(&user, "user not found from userdb");
                     return self.temp_fail(user, "Internal login failure");
                 }
                 UserOutcome::Failed(m) => {
-                    tracing::error!(user = %user, "userdb lookup failed: {m}");
+                    self.log_userdb_error(&user, &format!("userdb lookup failed: {m}"));
                     return self.temp_fail(user, "Internal login failure");
                 }
             }
@@ -189,10 +188,20 @@ impl Request {
         }
     }
 
+    /// Dovecot's `passwd-file(user,rip,<session>): …` error line for the userdb step.
+    fn log_userdb_error(&self, user: &str, msg: &str) {
+        let who = Who {
+            name: self.engine.userdb_log_name(),
+            user: Some(user),
+            info: &self.state.info,
+        };
+        self.engine.log_error(&who, msg);
+    }
+
     fn temp_fail(&self, user: String, reason: &str) -> Answer {
         Answer::Fail {
             user: Some(user),
-            code: "temp_fail",
+            code: FailCode::TempFail,
             reason: Some(reason.into()),
             fields: Vec::new(),
             delay: Duration::ZERO,

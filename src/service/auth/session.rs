@@ -3,25 +3,38 @@
 //! protocol, everything else (`auth-client`, `login`, Postfix's `auth`) the auth-client
 //! protocol. Parsing is in `protocol::auth`; this file only moves lines and runs requests.
 //! Protocol violations close the connection without a reply, as Dovecot does.
+//!
+//! Per-connection memory is bounded: lines are at most [`MAX_LINE`] bytes, at most
+//! [`MAX_PENDING_REQUESTS`] requests may be pending (over that the connection is failed with an
+//! error line), and replies are written before more input is read, so a client that never reads
+//! its replies stops being read (as Dovecot stops reading while its output buffer is full).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::api::ClientInfo;
+use super::fail_code::FailCode;
 use super::handle::AuthCore;
 use super::request::{Answer, Options, Request};
 use crate::net::{Conn, Transport};
 use crate::protocol::auth::client::{self, ClientCommand};
 use crate::protocol::auth::master;
-use crate::protocol::auth::Lines;
+use crate::protocol::auth::{LineError, Lines, MAX_LINE};
 use crate::runtime::Session;
 
 /// A request not finished within this time is dropped (its CONT gets "timed out").
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
+
+/// Most requests one auth-client connection may have pending: waiting for a `CONT`, for the
+/// acknowledgement of final server data, or for their delayed `FAIL`. Dovecot 2.3 has no such cap
+/// (its auth process is bounded only by `vsz_limit`); 1000 is Dovecot's `default_client_limit`,
+/// the most clients one default login process multiplexes over its auth connection. A client
+/// that goes over it is disconnected with an error line.
+pub const MAX_PENDING_REQUESTS: usize = 1000;
 
 /// What a socket is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +88,6 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
     };
     let listener = conn.listener.clone();
     let mut stream = conn.stream;
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let mut handler = match role {
         Role::Token => {
             tracing::error!(listener = %listener, "auth: token-login sockets are not supported");
@@ -97,8 +109,9 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
             Handler::Client(ClientConn {
                 core: core.clone(),
                 out: greeting,
-                tx: tx.clone(),
+                delayed: VecDeque::new(),
                 minor: None,
+                pid: 0,
                 requests: HashMap::new(),
                 pending_ok: HashMap::new(),
                 login: role == Role::Login,
@@ -106,12 +119,12 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
             })
         }
     };
-    drop(tx);
     let mut lines = Lines::default();
     let mut buf = vec![0u8; 4096];
     let mut out = String::new();
-    // Replies (and delayed FAILs from timer tasks) arrive on `rx`; they are written in
-    // batches by this task, so a request costs no extra task wake-up.
+    // Replies are written in batches by this task, after each read's lines (and when a delayed
+    // FAIL is due), so a request costs no extra task wake-up. Input is not read while a write
+    // is blocked, which bounds what a client that never reads can make us hold.
     'outer: loop {
         loop {
             match lines.next_line() {
@@ -126,21 +139,34 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                     }
                 }
                 Ok(None) => break,
+                Err(LineError::TooLong) => {
+                    // Dovecot's wording (auth-client-connection.c).
+                    let pid = match &handler {
+                        Handler::Client(c) => c.pid,
+                        Handler::Master(_) => 0,
+                    };
+                    tracing::error!("BUG: Auth client {pid} sent us more than {MAX_LINE} bytes");
+                    return;
+                }
                 Err(e) => {
                     tracing::error!(listener = %listener, "BUG: auth client sent {e}");
                     return;
                 }
             }
         }
-        match &mut handler {
-            Handler::Client(c) => out.push_str(&std::mem::take(&mut c.out)),
-            Handler::Master(m) => out.push_str(&std::mem::take(&mut m.out)),
-        }
-        while let Ok(s) = rx.try_recv() {
-            out.push_str(&s);
-        }
+        let next_due = match &mut handler {
+            Handler::Client(c) => {
+                out.push_str(&std::mem::take(&mut c.out));
+                c.take_due(Instant::now(), &mut out);
+                c.delayed.front().map(|(t, _)| *t)
+            }
+            Handler::Master(m) => {
+                out.push_str(&std::mem::take(&mut m.out));
+                None
+            }
+        };
         if !out.is_empty() {
-            if stream.write_all(out.as_bytes()).await.is_err() {
+            if !write_or_end(&mut stream, out.as_bytes(), &session).await {
                 return;
             }
             out.clear();
@@ -150,18 +176,32 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                 Ok(n) if n > 0 => lines.push(&buf[..n]),
                 _ => break 'outer,
             },
-            Some(s) = rx.recv() => out.push_str(&s),
+            _ = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {}
             _ = session.ended() => break 'outer,
         }
     }
     // The client finished sending: answer what is still pending (delayed FAILs), then close.
-    drop(handler);
-    while let Some(s) = rx.recv().await {
-        if stream.write_all(s.as_bytes()).await.is_err() {
-            return;
+    if let Handler::Client(c) = &mut handler {
+        while let Some((due, line)) = c.delayed.pop_front() {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {}
+                _ = session.ended() => return,
+            }
+            if !write_or_end(&mut stream, line.as_bytes(), &session).await {
+                return;
+            }
         }
     }
+    drop(handler);
     let _ = stream.shutdown().await;
+}
+
+/// Writes `bytes`; `false` if the peer is gone or the service is stopping.
+async fn write_or_end(stream: &mut crate::net::Stream, bytes: &[u8], session: &Session) -> bool {
+    tokio::select! {
+        r = stream.write_all(bytes) => r.is_ok(),
+        _ = session.ended() => false,
+    }
 }
 
 enum Handler {
@@ -173,9 +213,12 @@ struct ClientConn {
     core: Arc<AuthCore>,
     /// Replies not yet written (the session loop writes them after each batch of lines).
     out: String,
-    /// For FAILs sent later by timer tasks (`auth_failure_delay`).
-    tx: mpsc::UnboundedSender<String>,
+    /// FAILs held back by `auth_failure_delay`, in the order they are due (the delay is the
+    /// same for every request).
+    delayed: VecDeque<(Instant, String)>,
     minor: Option<u32>,
+    /// The client's `CPID` (0 until sent).
+    pid: u32,
     /// Requests waiting for a CONT, with their `final-resp-ok` flag.
     requests: HashMap<u32, (Request, bool)>,
     /// OK lines held back until the client acknowledges final server data with an empty CONT.
@@ -195,11 +238,39 @@ impl Drop for ClientConn {
 
 impl ClientConn {
     fn send(&mut self, s: String) {
+        if self.core.engine.cfg.auth_debug {
+            let line = s.trim_end_matches('\n');
+            tracing::debug!("client passdb out: {}", hide_value(line, "pass"));
+        }
         self.out.push_str(&s);
+    }
+
+    /// Requests that hold memory on this connection.
+    fn pending(&self) -> usize {
+        self.requests.len() + self.pending_ok.len() + self.delayed.len()
+    }
+
+    /// Moves the delayed FAILs due by `now` to `out`.
+    fn take_due(&mut self, now: Instant, out: &mut String) {
+        while self.delayed.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, line)) = self.delayed.pop_front() {
+                out.push_str(&line);
+            }
+        }
     }
 
     /// Handles one line; `false` closes the connection.
     async fn line(&mut self, line: &str) -> bool {
+        if self.core.engine.cfg.auth_debug {
+            if line.starts_with("AUTH\t") {
+                tracing::debug!("client in: {}", hide_value(line, "resp"));
+            } else if let Some(rest) = line.strip_prefix("CONT\t") {
+                let id = rest.split('\t').next().unwrap_or("");
+                tracing::debug!("client in: CONT\t{id}\t<hidden>");
+            } else if line.starts_with("CANCEL\t") {
+                tracing::debug!("client in: {line}");
+            }
+        }
         let cmd = match client::parse(line) {
             Ok(c) => c,
             Err(e) => {
@@ -221,6 +292,7 @@ impl ClientConn {
                 false
             }
             ClientCommand::Cpid(pid) => {
+                self.pid = pid;
                 if self.login && self.login_pid.is_none() {
                     if !self.core.claim_login_pid(pid) {
                         tracing::error!("BUG: authentication client gave the PID {pid} of an existing connection");
@@ -255,7 +327,13 @@ impl ClientConn {
                         let answer = req.step(Some(resp)).await;
                         self.answer(id, req, answer, final_ok);
                     }
-                    Err(_) => self.send(client::fail(id, None, "invalid_base64", None, &[])),
+                    Err(_) => self.send(client::fail(
+                        id,
+                        None,
+                        FailCode::InvalidBase64.as_str(),
+                        None,
+                        &[],
+                    )),
                 }
                 true
             }
@@ -268,6 +346,14 @@ impl ClientConn {
     }
 
     async fn auth(&mut self, a: client::AuthRequest) -> bool {
+        if self.pending() >= MAX_PENDING_REQUESTS {
+            tracing::error!(
+                "Authentication client {} sent too many requests: {} pending (limit {MAX_PENDING_REQUESTS}), disconnecting",
+                self.pid,
+                self.pending()
+            );
+            return false;
+        }
         if self.requests.contains_key(&a.id) || self.pending_ok.contains_key(&a.id) {
             tracing::error!("BUG: auth client sent a duplicate request id {}", a.id);
             return false;
@@ -301,7 +387,13 @@ impl ClientConn {
         let resp = match client::initial_response(a.resp.as_deref(), self.minor.unwrap_or(0)) {
             Ok(r) => r,
             Err(_) => {
-                self.send(client::fail(a.id, None, "invalid_base64", None, &[]));
+                self.send(client::fail(
+                    a.id,
+                    None,
+                    FailCode::InvalidBase64.as_str(),
+                    None,
+                    &[],
+                ));
                 return true;
             }
         };
@@ -336,18 +428,36 @@ impl ClientConn {
                 fields,
                 delay,
             } => {
-                let line = client::fail(id, user.as_deref(), code, reason.as_deref(), &fields);
+                let line = client::fail(
+                    id,
+                    user.as_deref(),
+                    code.as_str(),
+                    reason.as_deref(),
+                    &fields,
+                );
                 if delay.is_zero() {
                     self.send(line);
                 } else {
-                    let tx = self.tx.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let _ = tx.send(line);
-                    });
+                    if self.core.engine.cfg.auth_debug {
+                        tracing::debug!("client passdb out: {}", line.trim_end_matches('\n'));
+                    }
+                    self.delayed.push_back((Instant::now() + delay, line));
                 }
             }
         }
+    }
+}
+
+/// Dovecot's `auth_debug` hiding: the value of the `key=` field becomes `<hidden>`.
+fn hide_value(line: &str, key: &str) -> String {
+    let needle = format!("\t{key}=");
+    match line.find(&needle) {
+        Some(i) => {
+            let start = i + needle.len();
+            let end = line[start..].find('\t').map_or(line.len(), |j| start + j);
+            format!("{}<hidden>{}", &line[..start], &line[end..])
+        }
+        None => line.to_string(),
     }
 }
 

@@ -50,6 +50,17 @@ pub struct AuthSettings {
     /// 0: no upper limit.
     #[serde(deserialize_with = "lenient::uint")]
     pub last_valid_gid: u32,
+    /// Log unsuccessful authentication attempts and why they failed (Info lines such as
+    /// `passwd-file(user,1.2.3.4,<session>): Password mismatch`). Off by default, as in Dovecot.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub auth_verbose: bool,
+    /// With `auth_verbose`, also log the password given: `no`, `plain` (or `yes`) or `sha1`,
+    /// optionally truncated to N characters with `:N` (`sha1:6`).
+    pub auth_verbose_passwords: String,
+    /// Implies `auth_verbose` and logs the auth-client traffic at debug level (`client in: …`
+    /// with responses hidden, `client passdb out: …`), written when `log_debug = yes`.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub auth_debug: bool,
     pub passdb: Vec<DbSettings>,
     pub userdb: Vec<DbSettings>,
 }
@@ -75,6 +86,9 @@ impl Default for AuthSettings {
             last_valid_uid: 0,
             first_valid_gid: 1,
             last_valid_gid: 0,
+            auth_verbose: false,
+            auth_verbose_passwords: "no".into(),
+            auth_debug: false,
             passdb: Vec::new(),
             userdb: Vec::new(),
         }

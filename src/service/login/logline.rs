@@ -61,7 +61,8 @@ fn expand(t: &str, v: &LogVars<'_>) -> (String, bool) {
         };
         any_var = true;
         if let Some(val) = var(&key, v) {
-            any_value |= !val.is_empty();
+            // Dovecot keeps `user=<>` for a client that never named a user.
+            any_value |= !val.is_empty() || key == "u" || key == "user";
             out.push_str(&val);
         }
     }
@@ -105,6 +106,28 @@ mod tests {
         assert_eq!(
             format("%$: %s", ELEMENTS, "Login", &v),
             "Login: user=<bob>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured, session=<uSu+L11hjL5/AAAB>"
+        );
+    }
+
+    #[test]
+    fn a_client_that_named_no_user_keeps_user_element() {
+        let v = LogVars {
+            rip: "127.0.0.1".into(),
+            lip: "127.0.0.1".into(),
+            conn_state: "secured",
+            session: "KuqRwHhhgt1/AAAB",
+            ..Default::default()
+        };
+        // Dovecot 2.3.19: "Disconnected: Connection closed (no auth attempts in 0 secs):
+        // user=<>, rip=127.0.0.1, lip=127.0.0.1, secured, session=<KuqRwHhhgt1/AAAB>".
+        assert_eq!(
+            format(
+                "%$: %s",
+                ELEMENTS,
+                "Disconnected: Connection closed (no auth attempts in 0 secs)",
+                &v
+            ),
+            "Disconnected: Connection closed (no auth attempts in 0 secs): user=<>, rip=127.0.0.1, lip=127.0.0.1, secured, session=<KuqRwHhhgt1/AAAB>"
         );
     }
 

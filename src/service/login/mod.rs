@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod sasl;
 pub mod session;
+pub mod tally;
 
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -8,9 +8,11 @@ use super::client::{LoginClient, LoginRefused};
 use super::metrics::login as count;
 use super::protocol::{Goodbye, LoginCommand, LoginProtocol, Reply};
 use super::sasl::{self, Outcome};
+use super::tally::{plain_user, Tally};
 use crate::net::Conn;
 use crate::runtime::Session;
 use crate::service::wire::{End, LineTooLong, Wire};
+use tokio::time::Instant;
 
 /// Consecutive unknown commands before the connection is closed.
 pub const MAX_BAD_COMMANDS: u32 = 3;
@@ -22,6 +24,7 @@ pub const LOGIN_MAX_OUTBUF_SIZE: usize = 4096;
 /// logs out, or is sent away.
 pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
     let mut client = LoginClient::new(P::PROTOCOL, &conn, session);
+    let mut tally = Tally::new(Instant::from_std(conn.accepted_at));
     let mut wire = Wire::new(conn);
     wire.max_output = LOGIN_MAX_OUTBUF_SIZE;
     wire.queue(&proto.greeting(&client));
@@ -30,8 +33,11 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
     loop {
         let line = match wire.next_line(P::MAX_LINE, &client.watch()).await {
             Ok(Ok(l)) => l,
-            Ok(Err(LineTooLong)) => return goodbye(&proto, &mut wire, Goodbye::LineTooLong).await,
-            Err(end) => return ended(&proto, &mut wire, end).await,
+            Ok(Err(LineTooLong)) => {
+                disconnected(&client, &tally, &wire, "Disconnected: Input buffer full");
+                return goodbye(&proto, &mut wire, Goodbye::LineTooLong).await;
+            }
+            Err(end) => return ended(&proto, &mut wire, end, &client, &tally).await,
         };
         let mut good = true;
         let attempt = match proto.parse(&line) {
@@ -49,12 +55,16 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
                     last_user = Some(u);
                     wire.queue(&proto.reply(Reply::Ok));
                 } else {
+                    tally.attempt(Instant::now(), "PLAIN", Some(&u));
+                    tally.tried_disabled_plaintext = true;
                     wire.queue(&proto.reply(Reply::PlaintextDisabled));
                 }
                 None
             }
             LoginCommand::Pass(p) => match last_user.take() {
                 None if !client.plaintext_allowed() => {
+                    tally.attempt(Instant::now(), "PLAIN", None);
+                    tally.tried_disabled_plaintext = true;
                     wire.queue(&proto.reply(Reply::PlaintextDisabled));
                     None
                 }
@@ -68,6 +78,8 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
                 if client.plaintext_allowed() {
                     Some(("PLAIN".to_string(), Some(plain(&user, &pass))))
                 } else {
+                    tally.attempt(Instant::now(), "PLAIN", Some(&user));
+                    tally.tried_disabled_plaintext = true;
                     wire.queue(&proto.reply(Reply::PlaintextDisabled));
                     None
                 }
@@ -98,7 +110,7 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
                 } else {
                     let watch = client.watch();
                     if let Err(end) = wire.send(&proto.reply(Reply::StartTlsBegin), &watch).await {
-                        return ended(&proto, &mut wire, end).await;
+                        return ended(&proto, &mut wire, end, &client, &tally).await;
                     }
                     // The handshake is kickable and bounded by the login deadline; a client
                     // cut off mid-handshake gets no goodbye (it would not be readable).
@@ -119,6 +131,12 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
                 None
             }
             LoginCommand::Logout => {
+                disconnected(
+                    &client,
+                    &tally,
+                    &wire,
+                    "Disconnected: Aborted login by logging out",
+                );
                 wire.goodbye(&proto.reply(Reply::Logout)).await;
                 return;
             }
@@ -137,12 +155,24 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
         } else {
             bad += 1;
             if bad >= MAX_BAD_COMMANDS {
+                // Dovecot 2.3 words this one with "Disconnected" twice.
+                disconnected(
+                    &client,
+                    &tally,
+                    &wire,
+                    "Disconnected: Disconnected: Too many bad commands",
+                );
                 return goodbye(&proto, &mut wire, Goodbye::TooManyBadCommands).await;
             }
         }
         let Some((mech, initial)) = attempt else {
             continue;
         };
+        let named = match mech.eq_ignore_ascii_case("PLAIN") {
+            true => initial.as_deref().and_then(plain_user),
+            false => None,
+        };
+        tally.attempt(Instant::now(), &mech, named.as_deref());
         let outcome =
             sasl::authenticate(&client, &mut wire, &mech, initial, P::CHALLENGE_PREFIX).await;
         let reply = match &outcome {
@@ -157,15 +187,25 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
             }
             Outcome::Aborted => {
                 count(P::SERVICE, "aborted");
+                tally.aborted = true;
                 Some(Reply::AuthAborted)
             }
-            Outcome::UnknownMechanism => Some(Reply::UnknownMechanism),
-            Outcome::PlaintextDisabled => Some(Reply::PlaintextDisabled),
+            Outcome::UnknownMechanism => {
+                tally.tried_unsupported_mech = true;
+                Some(Reply::UnknownMechanism)
+            }
+            Outcome::PlaintextDisabled => {
+                tally.tried_disabled_plaintext = true;
+                Some(Reply::PlaintextDisabled)
+            }
             Outcome::InvalidBase64 => {
                 count(P::SERVICE, "failed");
                 Some(Reply::InvalidBase64Continued)
             }
-            Outcome::Ended(end) => return ended(&proto, &mut wire, *end).await,
+            Outcome::Ended(end) => {
+                tally.unfinished_sasl = true;
+                return ended(&proto, &mut wire, *end, &client, &tally).await;
+            }
         };
         if let Some(r) = reply {
             wire.queue(&proto.reply(r));
@@ -211,14 +251,39 @@ fn plain(user: &str, pass: &str) -> Vec<u8> {
     v
 }
 
-async fn ended<P: LoginProtocol>(proto: &P, wire: &mut Wire, end: End) {
-    let why = match end {
-        End::Kicked => Goodbye::Kicked,
-        End::Shutdown => Goodbye::Shutdown,
-        End::Timeout => Goodbye::Timeout,
-        End::Eof | End::Io => return,
+async fn ended<P: LoginProtocol>(
+    proto: &P,
+    wire: &mut Wire,
+    end: End,
+    client: &LoginClient,
+    tally: &Tally,
+) {
+    let (why, line) = match end {
+        // The kick is logged (throttled) by the pool that decided it.
+        End::Kicked => (Goodbye::Kicked, None),
+        End::Shutdown => (Goodbye::Shutdown, Some("Disconnected: Shutting down")),
+        End::Timeout => (Goodbye::Timeout, Some("Disconnected: Inactivity")),
+        End::Eof | End::Io => {
+            disconnected(client, tally, wire, "Disconnected: Connection closed");
+            return;
+        }
     };
+    if let Some(line) = line {
+        disconnected(client, tally, wire, line);
+    }
     goodbye(proto, wire, why).await
+}
+
+/// Dovecot's line for a client that leaves without logging in:
+/// `Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<bob>, …`.
+fn disconnected(client: &LoginClient, tally: &Tally, wire: &Wire, what: &str) {
+    let message = format!("{what} {}", tally.reason(Instant::now()));
+    tracing::info!(
+        service = %client.session.service,
+        vproc = client.session.vproc,
+        "{}",
+        client.log_line(&message, &tally.user, &tally.method, wire.conn.stream.is_tls())
+    );
 }
 
 async fn goodbye<P: LoginProtocol>(proto: &P, wire: &mut Wire, why: Goodbye) {

@@ -2,7 +2,8 @@
 //! `auth_username_format`), the passdb chain with `result_*`/`skip`/`deny` handling and password
 //! verification off the async threads, credential lookups for non-plaintext mechanisms, the
 //! userdb chain (with `prefetch` and `static` existence checks), the cache, and the uid checks
-//! (`first_valid_uid`/`last_valid_uid`) applied for in-process consumers.
+//! (`first_valid_uid`/`last_valid_uid`) applied for in-process consumers. Log lines about a
+//! request go through [`log`] (Dovecot's `passwd-file(user,rip,<session>): …` shape).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use super::penalty::Penalty;
 use super::schemes::{self, Credential};
 use super::settings::{AuthSettings, DbSettings};
 use super::vars::Vars;
+pub use log::{VerbosePasswords, Who};
 
 /// Why an authentication failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +88,8 @@ pub struct Engine {
     pub cache: Cache,
     pub penalty: Penalty,
     pub metrics: Arc<super::metrics::Metrics>,
+    /// `auth_verbose_passwords`, parsed (an invalid value is refused by `AuthCore`).
+    verbose_passwords: VerbosePasswords,
 }
 
 /// What the request is for: affects `skip` and whether the password is checked.
@@ -142,7 +146,18 @@ impl Engine {
             userdbs,
             penalty: Penalty::default(),
             metrics,
+            verbose_passwords: VerbosePasswords::parse(&cfg.auth_verbose_passwords)
+                .unwrap_or(VerbosePasswords::No),
         })
+    }
+
+    /// The first character of `user` outside `auth_username_chars`, if any.
+    pub fn disallowed_char(&self, user: &str) -> Option<char> {
+        let chars = &self.cfg.auth_username_chars;
+        if chars.is_empty() {
+            return None;
+        }
+        user.chars().find(|c| !chars.contains(*c))
     }
 
     /// Applies `auth_username_chars`, `auth_default_realm` and `auth_username_format`.
@@ -275,6 +290,7 @@ impl Engine {
     /// target must also exist in the normal passdbs.
     pub async fn verify_master(
         &self,
+        mech: &str,
         master_user: &str,
         password: &[u8],
         target: &str,
@@ -287,7 +303,15 @@ impl Engine {
             fields: Fields::default(),
         };
         if self.master_passdbs.is_empty() {
-            tracing::info!(user = %target, "master user login attempted without master passdbs");
+            let who = Who {
+                name: mech,
+                user: Some(master_user),
+                info,
+            };
+            self.log_info(
+                &who,
+                "login user: Master user login attempted without master passdbs",
+            );
             return fail(Some(target.to_string()), FailKind::Authz);
         }
         let (m, _) = self
@@ -373,6 +397,8 @@ impl Engine {
         let mut last_fail = FailKind::UnknownUser;
         let mut fields = Fields::default();
         let mut credential = None;
+        // The passdb that decided, for the policy checks' log lines.
+        let mut decided_by = "";
         for (idx, e) in dbs.iter().enumerate() {
             match e.cfg.skip.as_str() {
                 "authenticated" if success => continue,
@@ -381,10 +407,19 @@ impl Engine {
             }
             let vars = Arc::new(Self::vars(&user, info));
             let found = self.pass_lookup(idx, master, vars.clone()).await;
+            let next_passdb = idx + 1 < dbs.len();
+            let who = Who {
+                name: &e.cfg.driver,
+                user: Some(&user),
+                info,
+            };
             let result: Result<(), FailKind> = match found {
-                PassLookup::NotFound => Err(FailKind::UnknownUser),
+                PassLookup::NotFound => {
+                    self.log_login_failure(&who, "unknown user", password, next_passdb);
+                    Err(FailKind::UnknownUser)
+                }
                 PassLookup::InternalFail(msg) => {
-                    tracing::error!(user = %user, "passdb {} failed: {msg}", e.cfg.driver);
+                    self.log_error(&who, &msg);
                     Err(FailKind::Internal)
                 }
                 PassLookup::Found {
@@ -401,7 +436,9 @@ impl Engine {
                     f.add_defaults(&Fields::parse(&e.cfg.default_fields, Some(&vars)));
                     f.apply_overrides(&Fields::parse(&e.cfg.override_fields, Some(&vars)));
                     if e.cfg.deny {
-                        tracing::info!(user = %user, "passdb: user is denied");
+                        if self.verbose() {
+                            tracing::info!("User found from deny passdb");
+                        }
                         return (
                             PassOutcome::Fail {
                                 user: Some(user),
@@ -420,7 +457,7 @@ impl Engine {
                             stored.as_deref(),
                             &f,
                             e.db.default_scheme(),
-                            &user,
+                            (&who, next_passdb),
                             wanted,
                             &mut credential,
                         )
@@ -437,6 +474,7 @@ impl Engine {
                 // A passdb may change the username (`user=` extra field).
                 user = u;
             }
+            decided_by = &e.cfg.driver;
             let action = match &result {
                 Ok(()) => e.cfg.result_success.as_str(),
                 Err(FailKind::Internal) => e.cfg.result_internalfail.as_str(),
@@ -485,7 +523,12 @@ impl Engine {
                 None,
             );
         }
-        if let Some(fail) = self.check_policy(&user, &fields, info) {
+        let who = Who {
+            name: decided_by,
+            user: Some(&user),
+            info,
+        };
+        if let Some(fail) = self.check_policy(&who, &fields) {
             return (fail, None);
         }
         let (pass, prefetch) = fields.split_userdb();
@@ -508,10 +551,11 @@ impl Engine {
         stored: Option<&str>,
         fields: &Fields,
         default_scheme: &str,
-        user: &str,
+        (who, next_passdb): (&Who<'_>, bool),
         wanted: Option<&str>,
         credential: &mut Option<Credential>,
     ) -> Result<(), FailKind> {
+        let user = who.user.unwrap_or_default();
         if verified || mode == Mode::Lookup {
             return Ok(());
         }
@@ -522,7 +566,8 @@ impl Engine {
             return Ok(());
         }
         let Some(stored) = stored else {
-            tracing::info!(user = %user, "passdb: no password and no nopassword field");
+            // An empty password field: Dovecot compares against it and logs a mismatch.
+            self.log_login_failure(who, "Password mismatch", password, next_passdb);
             return Err(FailKind::Mismatch);
         };
         if mode == Mode::Credentials {
@@ -533,7 +578,11 @@ impl Engine {
                     Ok(())
                 }
                 None => {
-                    tracing::info!(user = %user, "passdb: password scheme cannot be used with {wanted}");
+                    let have = schemes::split(stored, default_scheme).scheme;
+                    self.log_info(
+                        who,
+                        &format!("Requested {wanted} scheme, but we have only {have}"),
+                    );
                     Err(FailKind::Internal)
                 }
             };
@@ -557,25 +606,32 @@ impl Engine {
         match res {
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => {
-                tracing::info!(user = %user, "Password mismatch");
+                self.log_login_failure(who, "Password mismatch", password, next_passdb);
                 Err(FailKind::Mismatch)
             }
             Ok(Err(e)) => {
-                tracing::error!(user = %user, "password check failed: {e}");
+                self.log_error(who, &format!("password check failed: {e}"));
                 Err(FailKind::Internal)
             }
             Err(e) => {
-                tracing::error!(user = %user, "password check panicked: {e}");
+                self.log_error(who, &format!("password check panicked: {e}"));
                 Err(FailKind::Internal)
             }
         }
     }
 
     /// `allow_nets` and `nologin` after a successful passdb chain.
-    fn check_policy(&self, user: &str, fields: &Fields, info: &ClientInfo) -> Option<PassOutcome> {
+    fn check_policy(&self, who: &Who, fields: &Fields) -> Option<PassOutcome> {
+        let user = who.user.unwrap_or_default();
         if let Some(nets) = fields.get("allow_nets") {
-            if !allow_nets_match(nets, info.remote.map(|a| a.ip())) {
-                tracing::info!(user = %user, "allow_nets check failed");
+            let ip = who.info.remote.map(|a| a.ip());
+            if !allow_nets_match(nets, ip) {
+                let why = match ip {
+                    Some(ip) => format!("allow_nets check failed: IP {ip} not in allowed networks"),
+                    None => "allow_nets check failed: Remote IP not known and 'local' missing"
+                        .to_string(),
+                };
+                self.log_info(who, &why);
                 return Some(PassOutcome::Fail {
                     user: Some(user.to_string()),
                     kind: FailKind::Mismatch,
@@ -633,6 +689,7 @@ pub fn allow_nets_match(nets: &str, ip: Option<IpAddr>) -> bool {
     false
 }
 
+pub mod log;
 mod userdb;
 
 #[cfg(test)]

@@ -335,7 +335,8 @@ async fn master_user_logins() {
     let e = engine(cfg.clone());
     assert!(
         matches!(
-            e.verify_master("admin", b"adminpw", "alice", &info()).await,
+            e.verify_master("plain", "admin", b"adminpw", "alice", &info())
+                .await,
             PassOutcome::Fail {
                 kind: FailKind::Authz,
                 ..
@@ -352,7 +353,9 @@ async fn master_user_logins() {
         )
     });
     let e = engine(cfg.clone());
-    let r = e.verify_master("admin", b"adminpw", "Alice", &info()).await;
+    let r = e
+        .verify_master("plain", "admin", b"adminpw", "Alice", &info())
+        .await;
     let PassOutcome::Ok {
         user,
         fields,
@@ -366,7 +369,8 @@ async fn master_user_logins() {
     assert_eq!(fields.get("password"), None);
     assert_eq!(prefetch.get("home"), Some("/home/alice"));
     assert!(matches!(
-        e.verify_master("admin", b"wrong", "alice", &info()).await,
+        e.verify_master("plain", "admin", b"wrong", "alice", &info())
+            .await,
         PassOutcome::Fail {
             kind: FailKind::Mismatch,
             ..
@@ -374,7 +378,8 @@ async fn master_user_logins() {
     ));
     // pass = yes: the target must exist.
     assert!(matches!(
-        e.verify_master("admin", b"adminpw", "ghost", &info()).await,
+        e.verify_master("plain", "admin", b"adminpw", "ghost", &info())
+            .await,
         PassOutcome::Fail {
             kind: FailKind::UnknownUser,
             ..
@@ -389,7 +394,7 @@ async fn master_user_logins() {
     cfg.passdb.last_mut().unwrap().pass = false;
     let e = engine(cfg);
     assert!(matches!(
-        e.verify_master("admin", b"adminpw", "ghost", &info()).await,
+        e.verify_master("plain", "admin", b"adminpw", "ghost", &info()).await,
         PassOutcome::Ok { ref user, .. } if user == "ghost"
     ));
 }

@@ -81,7 +81,12 @@ impl Engine {
                 }
                 UserLookupRaw::NotFound => Err(false),
                 UserLookupRaw::InternalFail(m) => {
-                    tracing::error!(user = %user, "userdb {} failed: {m}", e.cfg.driver);
+                    let who = super::Who {
+                        name: &e.cfg.driver,
+                        user: Some(&user),
+                        info,
+                    };
+                    self.log_error(&who, &m);
                     failed = Some(m);
                     Err(true)
                 }
@@ -117,6 +122,13 @@ impl Engine {
         } else {
             UserOutcome::NotFound
         }
+    }
+
+    /// The name userdb log lines carry: the last userdb's driver (`userdb` without one).
+    pub fn userdb_log_name(&self) -> &str {
+        self.userdbs
+            .last()
+            .map_or("userdb", |e| e.cfg.driver.as_str())
     }
 
     /// Lists users of every userdb that can iterate.

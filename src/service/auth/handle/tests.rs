@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::service::auth::engine::tests::TempDir;
+use crate::service::auth::fail_code::FailCode;
 use crate::service::auth::settings::{AuthSettings, DbSettings};
 use crate::settings::Time;
 
@@ -73,7 +74,7 @@ async fn api_mechanisms_plaintext_and_success_fields() {
     let mut x = c.begin("PLAIN", info(true)).unwrap();
     assert!(matches!(
         x.step(Some(b"\0low\0lpw".to_vec())).await,
-        Step::Fail { code, .. } if code == "temp_fail"
+        Step::Fail { code, .. } if code == FailCode::TempFail.as_str()
     ));
     // Proxy logins skip the userdb and carry the proxy fields.
     let mut x = c.begin("PLAIN", info(true)).unwrap();

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::info::MechInfo;
 use super::{cram_md5, plain, scram};
 use crate::service::auth::api::ClientInfo;
-use crate::service::auth::engine::{CredOutcome, Engine, FailKind, PassOutcome};
+use crate::service::auth::engine::{CredOutcome, Engine, FailKind, PassOutcome, Who};
+use crate::service::auth::fail_code::FailCode;
 use crate::service::auth::fields::Fields;
 
 /// What one step produced.
@@ -28,8 +29,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub user: Option<String>,
-    /// `temp_fail`, `user_disabled`, `authz_fail`, `invalid_base64`, or empty.
-    pub code: &'static str,
+    pub code: FailCode,
     pub reason: Option<String>,
     /// Extra passdb fields sent with the FAIL (`nologin`, `proxy`, …).
     pub fields: Fields,
@@ -43,7 +43,7 @@ impl Failure {
     pub fn plain(user: Option<String>) -> Failure {
         Failure {
             user,
-            code: "",
+            code: FailCode::None,
             reason: None,
             fields: Fields::default(),
             password: None,
@@ -61,12 +61,12 @@ impl Failure {
             } => Failure {
                 user,
                 code: match kind {
-                    FailKind::Internal => "temp_fail",
-                    FailKind::Authz => "authz_fail",
+                    FailKind::Internal => FailCode::TempFail,
+                    FailKind::Authz => FailCode::AuthzFail,
                     FailKind::Disabled if reason.is_none() && !fields.has("nologin") => {
-                        "user_disabled"
+                        FailCode::UserDisabled
                     }
-                    _ => "",
+                    _ => FailCode::None,
                 },
                 nodelay: fields.has("nodelay"),
                 reason,
@@ -146,7 +146,13 @@ impl State {
                 let o = if !msg.authzid.is_empty() && msg.authzid != msg.authcid {
                     // authzid names the user to become; authcid is the master user.
                     engine
-                        .verify_master(&msg.authcid, &msg.password, &msg.authzid, &self.info)
+                        .verify_master(
+                            &self.log_name(),
+                            &msg.authcid,
+                            &msg.password,
+                            &msg.authzid,
+                            &self.info,
+                        )
                         .await
                 } else {
                     self.plain_login(&msg.authcid, &msg.password).await
@@ -198,11 +204,14 @@ impl State {
                                 None,
                             )
                         } else {
-                            tracing::info!(user = %user, "CRAM-MD5: password mismatch");
+                            self.log_mismatch(&user);
                             Outcome::Failure(Failure::plain(Some(user)))
                         }
                     }
-                    CredOutcome::Fail(o) => Outcome::Failure(Failure::from_pass(o, None)),
+                    CredOutcome::Fail(o) => {
+                        self.log_bad_username(&user, &o);
+                        Outcome::Failure(Failure::from_pass(o, None))
+                    }
                 }
             }
             (name @ ("SCRAM-SHA-1" | "SCRAM-SHA-256"), Stage::Start) => {
@@ -217,7 +226,7 @@ impl State {
                 if !first.authzid.is_empty() && first.authzid != first.user {
                     // Master-user logins need the password, which SCRAM never reveals.
                     let mut f = Failure::plain(Some(first.user));
-                    f.code = "authz_fail";
+                    f.code = FailCode::AuthzFail;
                     return Outcome::Failure(f);
                 }
                 let alg = scram::alg_for(name);
@@ -247,7 +256,10 @@ impl State {
                         self.stage = Stage::ScramFinal(Box::new(st));
                         Outcome::Continue(msg)
                     }
-                    CredOutcome::Fail(o) => Outcome::Failure(Failure::from_pass(o, None)),
+                    CredOutcome::Fail(o) => {
+                        self.log_bad_username(&first.user, &o);
+                        Outcome::Failure(Failure::from_pass(o, None))
+                    }
                 }
             }
             (_, Stage::ScramFinal(st)) => match st.finish(&resp.unwrap_or_default()) {
@@ -261,7 +273,7 @@ impl State {
                     Some(server_final.into_bytes()),
                 ),
                 Err(scram::ScramError::Mismatch) => {
-                    tracing::info!(user = %st.user, "{}: password mismatch", self.mech.name);
+                    self.log_mismatch(&st.user);
                     Outcome::Failure(Failure::plain(Some(st.user.clone())))
                 }
                 Err(e) => self.invalid(e.to_string()),
@@ -275,10 +287,11 @@ impl State {
                 let authzid = String::from_utf8_lossy(&resp.unwrap_or_default()).into_owned();
                 if !authzid.is_empty() && authzid != cert_user {
                     let mut f = Failure::plain(Some(cert_user));
-                    f.code = "authz_fail";
+                    f.code = FailCode::AuthzFail;
                     return Outcome::Failure(f);
                 }
                 let o = engine.lookup_pass(&cert_user, &self.info).await;
+                self.log_bad_username(&cert_user, &o);
                 ok_from(o, None, None)
             }
             ("ANONYMOUS", Stage::Start) => {
@@ -302,11 +315,58 @@ impl State {
             if let Some((target, master)) = user.split_once(sep.as_str()) {
                 return self
                     .engine
-                    .verify_master(master, password, target, &self.info)
+                    .verify_master(&self.log_name(), master, password, target, &self.info)
                     .await;
             }
         }
-        self.engine.verify_plain(user, password, &self.info).await
+        let o = self.engine.verify_plain(user, password, &self.info).await;
+        self.log_bad_username(user, &o);
+        o
+    }
+
+    /// The mechanism as it names log lines (`plain`, `cram-md5`).
+    fn log_name(&self) -> String {
+        self.mech.name.to_ascii_lowercase()
+    }
+
+    /// Logs a mechanism-side line about the request (with `auth_verbose`).
+    fn log_info(&self, user: Option<&str>, msg: &str) {
+        let name = self.log_name();
+        let who = Who {
+            name: &name,
+            user,
+            info: &self.info,
+        };
+        self.engine.log_info(&who, msg);
+    }
+
+    /// A password mismatch found by the mechanism itself (CRAM-MD5, SCRAM).
+    fn log_mismatch(&self, user: &str) {
+        let name = self.log_name();
+        let who = Who {
+            name: &name,
+            user: Some(user),
+            info: &self.info,
+        };
+        self.engine
+            .log_login_failure(&who, "Password mismatch", None, false);
+    }
+
+    /// Dovecot's line for a username refused by `auth_username_chars`.
+    fn log_bad_username(&self, raw: &str, o: &PassOutcome) {
+        if let PassOutcome::Fail {
+            kind: FailKind::BadUsername,
+            ..
+        } = o
+        {
+            if let Some(c) = self.engine.disallowed_char(raw) {
+                let code = u32::from(c);
+                self.log_info(
+                    None,
+                    &format!("Username character disallowed by auth_username_chars: 0x{code:02x} (username: {raw})"),
+                );
+            }
+        }
     }
 
     fn stage_login_user(&mut self) -> Outcome {
@@ -326,8 +386,15 @@ impl State {
         }
     }
 
+    /// Input the mechanism cannot parse: PLAIN logs Dovecot's `invalid input`, the others
+    /// what was wrong.
     fn invalid(&self, why: String) -> Outcome {
-        tracing::info!("{}: invalid input: {why}", self.mech.name);
+        let msg = if self.mech.name == "PLAIN" {
+            "invalid input"
+        } else {
+            &why
+        };
+        self.log_info(None, msg);
         Outcome::Failure(Failure::plain(None))
     }
 }

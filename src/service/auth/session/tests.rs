@@ -485,3 +485,16 @@ async fn scram_with_foreign_authzid_is_an_authz_failure() {
         "FAIL\t1\tuser=alice\tcode=authz_fail"
     );
 }
+
+#[test]
+fn auth_debug_hides_responses_and_proxy_passwords() {
+    assert_eq!(
+        super::hide_value("AUTH\t1\tPLAIN\tservice=smtp\tresp=AGEAYg==", "resp"),
+        "AUTH\t1\tPLAIN\tservice=smtp\tresp=<hidden>"
+    );
+    assert_eq!(
+        super::hide_value("OK\t1\tuser=a\tpass=secret\tproxy", "pass"),
+        "OK\t1\tuser=a\tpass=<hidden>\tproxy"
+    );
+    assert_eq!(super::hide_value("CONT\t1\t", "resp"), "CONT\t1\t");
+}
