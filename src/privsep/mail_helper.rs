@@ -143,3 +143,60 @@ pub fn serve_fd3(_spec: &HelperSpec) -> Result<(), PrivsepError> {
         reply(fd, answer);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::maildir::mailbox::Change;
+
+    fn msg(head: &[String], body: &[u8]) -> Msg {
+        Msg {
+            head: head.to_vec(),
+            body: body.to_vec(),
+            fd: None,
+        }
+    }
+
+    #[test]
+    fn requests_run_roosts_mail_code() {
+        let dir = std::env::temp_dir().join(format!("roost-mailhelper-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let to = DeliverTo {
+            user: "bob".into(),
+            mail_location: format!("maildir:{}/%n", dir.display()),
+            host: "h".into(),
+            ..DeliverTo::default()
+        };
+        let mut st = State::default();
+        let mut head = vec!["DELIVER".to_string()];
+        head.extend(proto::encode_to(&to));
+        for body in [&b"Subject: 1\n\none\n"[..], b"Subject: 2\n\ntwo\n"] {
+            handle(&mut st, msg(&head, body)).unwrap();
+        }
+        // READ before OPEN has no mailbox.
+        assert!(handle(
+            &mut st,
+            msg(&["READ".into(), "a".into(), "b".into(), "1".into()], b"")
+        )
+        .is_err());
+        let mut open = vec!["OPEN".to_string(), "1".to_string()];
+        open.extend(proto::encode_to(&to));
+        let (_, snap, _) = handle(&mut st, msg(&open, b"")).unwrap();
+        let snap = proto::decode_snapshot(&snap).unwrap();
+        assert_eq!(snap.messages.len(), 2);
+        assert!(dir.join("bob/dovecot-pop3-session.lock").exists());
+        let mut read = vec!["READ".to_string()];
+        read.extend(proto::entry_fields(&snap.messages[1]));
+        let (_, _, file) = handle(&mut st, msg(&read, b"")).unwrap();
+        let data = proto::read_all(&mut file.expect("the message file itself")).unwrap();
+        assert_eq!(data, b"Subject: 2\n\ntwo\n");
+        let changes = proto::encode_changes(&[(snap.messages[0].clone(), Change::Expunge)]);
+        handle(&mut st, msg(&["APPLY".into()], &changes)).unwrap();
+        handle(&mut st, msg(&["CLOSE".into()], b"")).unwrap();
+        assert!(!dir.join("bob/dovecot-pop3-session.lock").exists());
+        let (_, snap, _) = handle(&mut st, msg(&open, b"")).unwrap();
+        assert_eq!(proto::decode_snapshot(&snap).unwrap().messages.len(), 1);
+        assert!(handle(&mut st, msg(&["BOGUS".into()], b"")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
