@@ -4,7 +4,7 @@
 //! (a userdb that knows every user); Dovecot's on its ports 20024 (LMTP) and 20110 (POP3).
 //!
 //! Run: `../shared/dovecot-reference/start.sh && cargo bench --bench mail_compare`.
-//! With `ROOST_BENCH_MAIL_UID=2001:2001` (as root), the userdb gives every user that uid/gid and
+//! With `BENCH_MAIL_UID=2001:2001` (as root), the userdb gives every user that uid/gid and
 //! roost's mail work goes through mail helpers started by a real root launcher (the bench
 //! process plays the server; the helpers' memory is counted with the idle sessions).
 //! Without `--bench` (as `cargo test --all-targets` runs it) it does nothing.
@@ -275,12 +275,12 @@ fn main() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// `ROOST_BENCH_MAIL_UID=uid:gid` as userdb fields (empty: no uid, mail work in-process).
+/// `BENCH_MAIL_UID=uid:gid` as userdb fields (empty: no uid, mail work in-process).
 fn mail_uid_fields() -> Vec<(String, String)> {
-    let Ok(v) = std::env::var("ROOST_BENCH_MAIL_UID") else {
+    let Ok(v) = std::env::var("BENCH_MAIL_UID") else {
         return Vec::new();
     };
-    let (uid, gid) = v.split_once(':').expect("ROOST_BENCH_MAIL_UID=uid:gid");
+    let (uid, gid) = v.split_once(':').expect("BENCH_MAIL_UID=uid:gid");
     println!("mail helpers: userdb uid {uid} gid {gid}");
     vec![("uid".into(), uid.into()), ("gid".into(), gid.into())]
 }
