@@ -5,10 +5,11 @@
 //! (which checks the uid/gid against its own configuration). The server itself never regains
 //! root. Without a launcher and with another uid, the work fails with [`MailError::Identity`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::privsep::launcher::Launcher;
-use crate::privsep::mail_pool::{MailConn, MailPool};
+use crate::privsep::mail_pool::{MailPool, SharedConn};
 use crate::privsep::mail_proto as proto;
 use crate::privsep::PrivsepError;
 use crate::runtime::Hub;
@@ -113,15 +114,19 @@ impl MailAccess {
     }
 }
 
-/// A POP3 session's INBOX: opened here, or held open by a pinned mail helper.
+/// A POP3 session's INBOX: opened here, or held open by a mail helper it shares with other
+/// sessions of its uid.
 pub enum Inbox {
     Local {
         maildir: Maildir,
         lock: Option<Dotlock>,
     },
     Helper {
-        conn: Mutex<Option<MailConn>>,
-        access: Arc<MailAccess>,
+        conn: Arc<SharedConn>,
+        /// This session's id on the helper.
+        sid: String,
+        locked: bool,
+        closed: AtomicBool,
     },
 }
 
@@ -141,54 +146,46 @@ impl Inbox {
             Route::Helper(id) => id,
         };
         let pool = access.pool.as_ref().expect("routed to a helper");
-        let mut conn = pool.take(id).map_err(helper_err(id))?;
-        let mut head = vec!["OPEN".to_string(), if lock { "1" } else { "0" }.to_string()];
+        let (conn, sid) = pool.session(id).map_err(helper_err(id))?;
+        let inbox = Inbox::Helper {
+            conn,
+            sid,
+            locked: lock,
+            closed: AtomicBool::new(false),
+        };
+        let Inbox::Helper { conn, sid, .. } = &inbox else {
+            unreachable!()
+        };
+        let mut head = vec![
+            "OPEN".to_string(),
+            sid.clone(),
+            if lock { "1" } else { "0" }.to_string(),
+        ];
         head.extend(proto::encode_to(to));
         let h: Vec<&str> = head.iter().map(String::as_str).collect();
-        let m = conn.call(&h, &[], None).map_err(helper_err(id))?;
-        if let Err(e) = proto::reply(&m.head) {
-            pool.give_back(conn);
-            return Err(e);
-        }
+        let m = conn.call(&h, &[]).map_err(helper_err(id))?;
+        proto::reply(&m.head)?;
         let snap = proto::decode_snapshot(&m.body).map_err(helper_err(id))?;
-        Ok((
-            Inbox::Helper {
-                conn: Mutex::new(Some(conn)),
-                access: access.clone(),
-            },
-            snap,
-        ))
+        Ok((inbox, snap))
     }
 
-    fn call(&self, head: &[&str], body: &[u8]) -> Result<proto::Msg, MailError> {
-        let Inbox::Helper { conn, .. } = self else {
+    /// One request for this session: `verb <sid> args…`.
+    fn call(&self, verb: &str, args: &[String], body: &[u8]) -> Result<proto::Msg, MailError> {
+        let Inbox::Helper { conn, sid, .. } = self else {
             unreachable!("helper call on a local inbox")
         };
-        let mut g = conn.lock().expect("inbox lock");
-        let c = g
-            .as_mut()
-            .ok_or_else(|| MailError::Internal("mail helper already closed".into()))?;
-        let id = c.id;
-        match c.call(head, body, None) {
-            Ok(m) => {
-                proto::reply(&m.head)?;
-                Ok(m)
-            }
-            Err(e) => {
-                *g = None;
-                Err(helper_err(id)(e))
-            }
-        }
+        let mut head = vec![verb, sid.as_str()];
+        head.extend(args.iter().map(String::as_str));
+        let m = conn.call(&head, body).map_err(helper_err(conn.id))?;
+        proto::reply(&m.head)?;
+        Ok(m)
     }
 
     /// A message's bytes as stored (blocking).
     pub fn read(&self, e: &MessageEntry) -> Result<Vec<u8>, MailError> {
         match self {
             Inbox::Local { maildir, .. } => maildir.read(e),
-            Inbox::Helper { .. } => {
-                let [b, n, i] = proto::entry_fields(e);
-                Ok(self.call(&["READ", &b, &n, &i], &[])?.body)
-            }
+            Inbox::Helper { .. } => Ok(self.call("READ", &proto::entry_fields(e), &[])?.body),
         }
     }
 
@@ -197,8 +194,16 @@ impl Inbox {
         match self {
             Inbox::Local { maildir, .. } => maildir.apply(changes),
             Inbox::Helper { .. } => self
-                .call(&["APPLY"], &proto::encode_changes(changes))
+                .call("APPLY", &[], &proto::encode_changes(changes))
                 .map(|_| ()),
+        }
+    }
+
+    /// Whether the session holds the `pop3_lock_session` lock.
+    pub fn locked(&self) -> bool {
+        match self {
+            Inbox::Local { lock, .. } => lock.is_some(),
+            Inbox::Helper { locked, .. } => *locked,
         }
     }
 
@@ -211,30 +216,30 @@ impl Inbox {
                 }
             }
             Inbox::Helper { .. } => {
-                let _ = self.call(&["TOUCH"], &[]);
+                let _ = self.call("TOUCH", &[], &[]);
             }
         }
     }
 
-    /// Whether touching the lock is worth a call.
-    pub fn locked(&self) -> bool {
-        match self {
-            Inbox::Local { lock, .. } => lock.is_some(),
-            Inbox::Helper { .. } => true,
+    /// Ends the session (blocking): releases the lock and the session's place on its helper.
+    pub fn close(&self) {
+        if let Inbox::Helper { conn, closed, .. } = self {
+            if !closed.swap(true, Ordering::Relaxed) {
+                let _ = self.call("CLOSE", &[], &[]);
+                conn.leave();
+            }
         }
     }
+}
 
-    /// Ends the session (blocking): releases the lock; a helper goes back to the pool.
-    pub fn close(&self) {
-        if let Inbox::Helper { conn, access } = self {
-            let Some(mut c) = conn.lock().expect("inbox lock").take() else {
-                return;
-            };
-            let ok = c
-                .call(&["CLOSE"], &[], None)
-                .is_ok_and(|m| proto::reply(&m.head).is_ok());
-            if let (true, Some(pool)) = (ok, access.pool.as_ref()) {
-                pool.give_back(c);
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        // A session that ended without close() (its task was cancelled): its mailbox stays
+        // open on the helper until the helper ends, and a lock it held goes stale as Dovecot's
+        // do (not touched any more). Count it out now so the helper takes other sessions.
+        if let Inbox::Helper { conn, closed, .. } = self {
+            if !closed.swap(true, Ordering::Relaxed) {
+                conn.leave();
             }
         }
     }

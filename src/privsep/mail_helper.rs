@@ -1,10 +1,11 @@
 //! The mail helper: `roost __helper kind=mail user=<uid> group=<gid> …`, started by the root
 //! launcher after it checked the uid/gid against its own configuration, already running as that
 //! uid/gid (no capabilities, no-new-privs). It runs roost's own mail code ([`crate::mail::local`],
-//! [`Maildir`]) for requests in [`super::mail_proto`]: deliveries, and one POP3 session's INBOX
-//! at a time (the session lock and the opened mailbox live here until `CLOSE`). With no mailbox
-//! open it exits after [`IDLE_EXIT`] without a request, or when the server closes its socket.
+//! [`Maildir`]) for requests in [`super::mail_proto`]: deliveries, and the INBOX of POP3
+//! sessions of its uid (each session's opened mailbox and lock live here, by session id, until
+//! `CLOSE`). With no mailbox open it exits after [`IDLE_EXIT`] without a request, or when the server closes its socket.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
@@ -22,10 +23,10 @@ use super::spec::HelperSpec;
 /// An idle helper (no mailbox open) exits after this long without a request.
 pub const IDLE_EXIT: Duration = Duration::from_secs(60);
 
-/// The POP3 mailbox this helper holds open.
+/// The POP3 sessions' mailboxes this helper holds open, by session id.
 #[derive(Default)]
 struct State {
-    open: Option<(Maildir, Option<Dotlock>)>,
+    open: HashMap<String, (Maildir, Option<Dotlock>)>,
 }
 
 /// A reply: head fields after `OK`, an inline body, or a file whose content is the body.
@@ -81,16 +82,17 @@ fn handle(st: &mut State, m: Msg) -> Answer {
             Ok((vec![uid.to_string()], Vec::new(), None))
         }
         "OPEN" => {
-            st.open = None;
-            let lock = args.first().is_some_and(|l| l == "1");
-            let to: DeliverTo = proto::decode_to(args.get(1..).unwrap_or(&[])).map_err(bad)?;
+            let sid = args.first().ok_or_else(not_open)?.clone();
+            st.open.remove(&sid);
+            let lock = args.get(1).is_some_and(|l| l == "1");
+            let to: DeliverTo = proto::decode_to(args.get(2..).unwrap_or(&[])).map_err(bad)?;
             let (inbox, lock, snap) = local::open_pop3(&to, lock)?;
-            st.open = Some((inbox, lock));
+            st.open.insert(sid, (inbox, lock));
             Ok((Vec::new(), proto::encode_snapshot(&snap), None))
         }
         "READ" => {
-            let (inbox, _) = st.open.as_ref().ok_or_else(not_open)?;
-            let e = proto::entry_from(args).map_err(bad)?;
+            let (inbox, _) = session(st, args)?;
+            let e = proto::entry_from(&args[1..]).map_err(bad)?;
             match File::open(inbox.path_of(&e)) {
                 Ok(f) => Ok((Vec::new(), Vec::new(), Some(f))),
                 // Renamed by another process meanwhile: Maildir::read follows it.
@@ -98,25 +100,36 @@ fn handle(st: &mut State, m: Msg) -> Answer {
             }
         }
         "APPLY" => {
-            let (inbox, _) = st.open.as_ref().ok_or_else(not_open)?;
+            let (inbox, _) = session(st, args)?;
             let changes = proto::decode_changes(&m.body).map_err(bad)?;
             inbox.apply(&changes)?;
             none()
         }
         "TOUCH" => {
-            if let Some((_, Some(l))) = &st.open {
+            if let (_, Some(l)) = session(st, args)? {
                 l.touch();
             }
             none()
         }
         "CLOSE" => {
-            st.open = None;
+            st.open
+                .remove(args.first().map(String::as_str).unwrap_or(""));
             none()
         }
         other => Err(MailError::Internal(format!(
             "unknown mail helper request {other:?}"
         ))),
     }
+}
+
+/// The mailbox of the session named by the first argument.
+fn session<'a>(
+    st: &'a State,
+    args: &[String],
+) -> Result<&'a (Maildir, Option<Dotlock>), MailError> {
+    args.first()
+        .and_then(|sid| st.open.get(sid))
+        .ok_or_else(not_open)
 }
 
 fn not_open() -> MailError {
@@ -130,7 +143,7 @@ pub fn serve_fd3(_spec: &HelperSpec) -> Result<(), PrivsepError> {
     let fd = s.as_raw_fd();
     let mut st = State::default();
     loop {
-        if st.open.is_none() && !readable(fd, IDLE_EXIT) {
+        if st.open.is_empty() && !readable(fd, IDLE_EXIT) {
             return Ok(());
         }
         let Some(m) = proto::recv(fd, false)? else {
@@ -176,23 +189,39 @@ mod tests {
         // READ before OPEN has no mailbox.
         assert!(handle(
             &mut st,
-            msg(&["READ".into(), "a".into(), "b".into(), "1".into()], b"")
+            msg(
+                &[
+                    "READ".into(),
+                    "s1".into(),
+                    "a".into(),
+                    "b".into(),
+                    "1".into()
+                ],
+                b""
+            )
         )
         .is_err());
-        let mut open = vec!["OPEN".to_string(), "1".to_string()];
+        let mut open = vec!["OPEN".to_string(), "s1".to_string(), "1".to_string()];
         open.extend(proto::encode_to(&to));
         let (_, snap, _) = handle(&mut st, msg(&open, b"")).unwrap();
         let snap = proto::decode_snapshot(&snap).unwrap();
         assert_eq!(snap.messages.len(), 2);
         assert!(dir.join("bob/dovecot-pop3-session.lock").exists());
-        let mut read = vec!["READ".to_string()];
+        let mut read = vec!["READ".to_string(), "s1".to_string()];
         read.extend(proto::entry_fields(&snap.messages[1]));
         let (_, _, file) = handle(&mut st, msg(&read, b"")).unwrap();
         let data = proto::read_all(&mut file.expect("the message file itself")).unwrap();
         assert_eq!(data, b"Subject: 2\n\ntwo\n");
         let changes = proto::encode_changes(&[(snap.messages[0].clone(), Change::Expunge)]);
-        handle(&mut st, msg(&["APPLY".into()], &changes)).unwrap();
-        handle(&mut st, msg(&["CLOSE".into()], b"")).unwrap();
+        handle(&mut st, msg(&["APPLY".into(), "s1".into()], &changes)).unwrap();
+        // A second session of the same uid is refused the lock while s1 holds it.
+        let mut open2 = open.clone();
+        open2[1] = "s2".into();
+        assert!(matches!(
+            handle(&mut st, msg(&open2, b"")),
+            Err(MailError::LockTimeout(_))
+        ));
+        handle(&mut st, msg(&["CLOSE".into(), "s1".into()], b"")).unwrap();
         assert!(!dir.join("bob/dovecot-pop3-session.lock").exists());
         let (_, snap, _) = handle(&mut st, msg(&open, b"")).unwrap();
         assert_eq!(proto::decode_snapshot(&snap).unwrap().messages.len(), 1);

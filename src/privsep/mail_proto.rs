@@ -5,9 +5,11 @@
 //! file itself for `READ` replies.
 //!
 //! * `DELIVER <to>` + message → `OK <uid>`
-//! * `OPEN <lock 0|1> <to>` → `OK` + snapshot (the helper keeps the mailbox and the lock)
-//! * `READ <base> <name> <in_new>` → `OK` + the message file's descriptor
-//! * `APPLY` + changes → `OK`; `TOUCH` → `OK`; `CLOSE` → `OK` (drops the mailbox and lock)
+//! * `OPEN <session> <lock 0|1> <to>` → `OK` + snapshot (the helper keeps the session's
+//!   mailbox and lock)
+//! * `READ <session> <base> <name> <in_new>` → `OK` + the message file's descriptor
+//! * `APPLY <session>` + changes → `OK`; `TOUCH <session>` → `OK`; `CLOSE <session>` → `OK`
+//!   (drops the session's mailbox and lock)
 //! * any failure → `FAIL <kind> <message>` (`lock`: the POP3 session lock is held; `temp`).
 
 use std::fs::File;
