@@ -1,115 +1,19 @@
 //! Roost and Dovecot 2.3 share one Maildir: what roost delivers (UIDs, flags, mailbox GUID)
 //! Dovecot's `doveadm` sees identically, and what Dovecot saves and flags roost reads with the
-//! same UIDs and the UIDL values Dovecot's POP3 would give. A throw-away Dovecot (auth only,
-//! no listeners) runs in a temp dir for doveadm's userdb lookups.
+//! same UIDs and the UIDL values Dovecot's POP3 would give. A throw-away Dovecot
+//! ([`common::Dovecot`]) runs in a temp dir for doveadm's userdb lookups and its POP3.
 
 mod common;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 use roost::mail::maildir::mailbox::Change;
 use roost::mail::maildir::{Flags, Maildir};
 use roost::protocol::pop3::uidl::{expand, UidlVars};
-
-struct Dovecot {
-    dir: PathBuf,
-    pop3_port: u16,
-}
-
-impl Dovecot {
-    fn start(dir: &Path) -> Dovecot {
-        let pop3_port = free_port();
-        let conf = format!(
-            "base_dir = {d}/base\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
-ssl = no\nprotocols = pop3\nlisten = 127.0.0.1\ndisable_plaintext_auth = no\n\
-service pop3-login {{\n  inet_listener pop3 {{\n    port = {pop3_port}\n  }}\n  \
-inet_listener pop3s {{\n    port = 0\n  }}\n}}\n\
-mail_location = maildir:{d}/mail/%n\nmail_uid = nobody\nmail_gid = nogroup\n\
-first_valid_uid = 1\nfirst_valid_gid = 1\n\
-passdb {{\n  driver = passwd-file\n  args = {d}/users\n}}\n\
-userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={d}/home/%n\n}}\n",
-            d = dir.display()
-        );
-        fs::write(dir.join("dovecot.conf"), conf).unwrap();
-        fs::write(dir.join("users"), "bob:{PLAIN}pass::::::\n").unwrap();
-        fs::create_dir_all(dir.join("mail")).unwrap();
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let st = Command::new("dovecot")
-            .arg("-c")
-            .arg(dir.join("dovecot.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("Dovecot (dovecot-core) must be installed for this test");
-        assert!(
-            st.success(),
-            "dovecot failed to start; see {}",
-            dir.display()
-        );
-        // Wait for auth's userdb socket.
-        wait_until(Duration::from_secs(5), || {
-            dir.join("base/auth-userdb").exists()
-        });
-        Dovecot {
-            dir: dir.to_path_buf(),
-            pop3_port,
-        }
-    }
-
-    fn doveadm(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
-        let mut c = Command::new("doveadm")
-            .arg("-c")
-            .arg(self.dir.join("dovecot.conf"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("doveadm must be installed for this test");
-        {
-            use std::io::Write;
-            let mut i = c.stdin.take().unwrap();
-            if let Some(data) = stdin {
-                i.write_all(data).unwrap();
-            }
-        }
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "doveadm {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Gives the store to Dovecot's mail user (roost runs as root in tests).
-    fn chown_mail(&self) {
-        let st = Command::new("chown")
-            .args(["-R", "nobody:nogroup"])
-            .arg(self.dir.join("mail"))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = Command::new("doveadm")
-            .arg("-c")
-            .arg(self.dir.join("dovecot.conf"))
-            .arg("stop")
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// `uid flags` pairs from `doveadm fetch`.
 fn fetch_uid_flags(d: &Dovecot) -> Vec<(u32, String)> {

@@ -315,18 +315,25 @@ fn mail_belongs_to_the_userdb_uid_and_dovecot_manages_it() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(cur.len(), 1, "{cur:?}");
-    assert!(cur[0].ends_with(":2,S"), "{cur:?}");
+    // The session moved new/ to cur/ (as Dovecot's pop3); only message 1 is \Seen.
+    assert_eq!(cur.len(), 2, "{cur:?}");
+    assert_eq!(
+        cur.iter().filter(|n| n.ends_with(":2,S")).count(),
+        1,
+        "{cur:?}"
+    );
 
     // Dovecot, as those uids, reads and expunges what roost wrote.
     let dovecot = Dovecot::start(server.path(), &users, &mail);
     let f = dovecot.doveadm(&["fetch", "-u", "u1", "uid flags", "mailbox", "INBOX", "all"]);
+    let words: Vec<&str> = f.split_whitespace().collect();
     assert_eq!(
-        f.split_whitespace().collect::<Vec<_>>(),
-        // 3 never left new/: Dovecot reports it \Recent.
-        ["uid:", "1", "flags:", "\\Seen", "uid:", "3", "flags:", "\\Recent"],
+        // Dovecot may report 3 \Recent (its first look at it).
+        words[..7],
+        ["uid:", "1", "flags:", "\\Seen", "uid:", "3", "flags:"],
         "{f}"
     );
+    assert!(!words[7..].contains(&"\\Seen"), "{f}");
     let t = dovecot.doveadm(&["fetch", "-u", "u2", "text", "mailbox", "INBOX", "all"]);
     assert!(t.contains("Subject: first"), "{t}");
     dovecot.doveadm(&["expunge", "-u", "u1", "mailbox", "INBOX", "uid", "1"]);

@@ -41,7 +41,7 @@ impl Exchange for Plain {
             } else {
                 Step::Fail {
                     user: None,
-                    code: String::new(),
+                    code: roost::service::auth::fail_code::FailCode::None,
                     reason: None,
                 }
             }

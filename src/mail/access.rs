@@ -5,6 +5,7 @@
 //! (which checks the uid/gid against its own configuration). The server itself never regains
 //! root. Without a launcher and with another uid, the work fails with [`MailError::Identity`].
 
+use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -91,22 +92,37 @@ impl MailAccess {
         )
     }
 
-    /// Stores `message` for one recipient (blocking); returns its UID once on disk.
-    pub fn deliver(
+    /// Whether `fields`' user is served in this process (blocking-free); an identity that
+    /// cannot be served at all is the error.
+    pub fn is_local(
+        &self,
+        settings: &MailSettings,
+        fields: &[(String, String)],
+    ) -> Result<bool, MailError> {
+        Ok(self.route(settings, fields)? == Route::Local)
+    }
+
+    /// Stores the spooled message (first `sizes.0` bytes of `spool`, LF line ends) for one
+    /// recipient (blocking); returns its UID once on disk. The mail helper gets the spool
+    /// file's descriptor and copies it itself.
+    pub fn deliver_file(
         &self,
         settings: &MailSettings,
         to: &DeliverTo,
-        message: &[u8],
+        spool: &File,
+        (size, vsize): (u64, u64),
     ) -> Result<u32, MailError> {
         let id = match self.route(settings, &to.fields)? {
-            Route::Local => return local::deliver(to, message),
+            Route::Local => return local::deliver_file(to, spool, (size, vsize)),
             Route::Helper(id) => id,
         };
         let pool = self.pool.as_ref().expect("routed to a helper");
-        let mut head = vec!["DELIVER".to_string()];
+        let mut head = vec!["DELIVER".to_string(), size.to_string(), vsize.to_string()];
         head.extend(proto::encode_to(to));
         let h: Vec<&str> = head.iter().map(String::as_str).collect();
-        let m = pool.call(id, &h, message).map_err(helper_err(id))?;
+        let m = pool
+            .call(id, &h, &[], Some(spool))
+            .map_err(helper_err(id))?;
         let rest = proto::reply(&m.head)?;
         rest.first()
             .and_then(|u| u.parse().ok())

@@ -1,12 +1,16 @@
-//! The mail work LMTP and POP3 do, with this process's own credentials: delivering one message
-//! for one recipient (detail mailbox or INBOX) and opening INBOX for a POP3 session (optional
+//! The mail work LMTP and POP3 do, with this process's own credentials: delivering one spooled
+//! message for one recipient (detail mailbox or INBOX, copied into tmp/, fsynced, new/) and opening INBOX for a POP3 session (optional
 //! `pop3_lock_session` lock, then a snapshot). The server runs these in-process when the user's
 //! identity is its own; a mail helper runs the very same functions as the userdb's uid/gid.
 
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::maildir::dotlock::{Dotlock, STALE_TIMEOUT};
-use super::maildir::{Flags, Maildir, Snapshot};
+use super::maildir::{Maildir, Snapshot};
 use super::settings::MailSettings;
 use super::{MailError, UserStore};
 
@@ -47,23 +51,68 @@ impl DeliverTo {
     }
 }
 
-/// Stores `message` (LF line ends) for one recipient; returns its UID once on disk.
-pub fn deliver(to: &DeliverTo, message: &[u8]) -> Result<u32, MailError> {
+/// The mailbox `to`'s copy goes to: the detail mailbox with `save_to_detail` when it exists
+/// (or `autocreate`), else INBOX.
+pub fn open_target(to: &DeliverTo) -> Result<Maildir, MailError> {
     let store = to.store()?;
-    let mut target = None;
     if to.save_to_detail && !to.detail.is_empty() {
         match store.mailbox(&to.detail, to.autocreate) {
-            Ok(m) => target = Some(m),
+            Ok(m) => return Ok(m),
             // As Dovecot: a missing or invalid detail mailbox falls back to INBOX.
             Err(MailError::NoMailbox(_) | MailError::BadMailboxName(_)) => {}
             Err(e) => return Err(e),
         }
     }
-    let mailbox = match target {
-        Some(m) => m,
-        None => store.mailbox("INBOX", true)?,
-    };
-    mailbox.deliver(message, &Flags::default())
+    store.mailbox("INBOX", true)
+}
+
+/// Copies the first `size` bytes of `spool` (LF line ends) into `maildir`'s tmp/, fsynced
+/// (unless `mail_fsync = never`), then into new/; the UID and the new file.
+pub fn copy_into(
+    maildir: &Maildir,
+    spool: &File,
+    (size, vsize): (u64, u64),
+) -> Result<(u32, PathBuf), MailError> {
+    let (base, mut f) = maildir.create_tmp()?;
+    let tmp = maildir.tmp_path(&base);
+    let copied = copy_at(spool, &mut f, size).and_then(|_| {
+        if maildir.fsyncs() {
+            f.sync_all()
+        } else {
+            Ok(())
+        }
+    });
+    drop(f);
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(MailError::io("write", tmp)(e));
+    }
+    let uid = maildir.commit_tmp(&base, size, vsize)?;
+    Ok((uid, maildir.new_path(&base, size, vsize)))
+}
+
+/// Stores the message in `spool` for one recipient; its UID once on disk.
+pub fn deliver_file(to: &DeliverTo, spool: &File, sizes: (u64, u64)) -> Result<u32, MailError> {
+    copy_into(&open_target(to)?, spool, sizes).map(|(uid, _)| uid)
+}
+
+/// Copies `len` bytes from the start of `from` (positional reads: the spool is shared).
+fn copy_at(from: &File, to: &mut File, len: u64) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut off = 0u64;
+    while off < len {
+        let want = buf.len().min((len - off) as usize);
+        let n = from.read_at(&mut buf[..want], off)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "spool file shorter than written",
+            ));
+        }
+        to.write_all(&buf[..n])?;
+        off += n as u64;
+    }
+    Ok(())
 }
 
 /// Opens INBOX for a POP3 session: takes the session lock when `lock` is set (none waiting:
@@ -83,6 +132,6 @@ pub fn open_pop3(
     } else {
         None
     };
-    let snap = inbox.sync()?;
+    let snap = inbox.sync_session()?;
     Ok((inbox, lock, snap))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::location::{MailLocation, UserVars};
+use super::location::{Layout, MailLocation, UserVars};
 use super::maildir::Maildir;
 use super::settings::MailSettings;
 use super::MailError;
@@ -51,12 +51,13 @@ impl UserStore {
             std::fs::create_dir_all(&self.location.root)
                 .map_err(MailError::io("mkdir", &self.location.root))?;
         }
-        Maildir::open(
+        Maildir::open_in(
             &dir,
             &self.location.root,
             create || is_inbox,
             self.fsync,
             &self.host,
+            self.location.layout == Layout::MaildirPlusPlus,
         )
         .map_err(|e| match e {
             MailError::NoMailbox(_) => MailError::NoMailbox(name.to_string()),

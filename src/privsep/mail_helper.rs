@@ -77,8 +77,16 @@ fn handle(st: &mut State, m: Msg) -> Answer {
     let args = &m.head[1..];
     match m.head[0].as_str() {
         "DELIVER" => {
-            let to = proto::decode_to(args).map_err(bad)?;
-            let uid = local::deliver(&to, &m.body)?;
+            let num = |i: usize| args.get(i).and_then(|v| v.parse::<u64>().ok());
+            let (Some(size), Some(vsize)) = (num(0), num(1)) else {
+                return Err(MailError::Internal("DELIVER without sizes".into()));
+            };
+            let to = proto::decode_to(&args[2..]).map_err(bad)?;
+            let spool = m
+                .fd
+                .map(File::from)
+                .ok_or_else(|| MailError::Internal("DELIVER without the message file".into()))?;
+            let uid = local::deliver_file(&to, &spool, (size, vsize))?;
             Ok((vec![uid.to_string()], Vec::new(), None))
         }
         "OPEN" => {
@@ -101,7 +109,11 @@ fn handle(st: &mut State, m: Msg) -> Answer {
         }
         "APPLY" => {
             let (inbox, _) = session(st, args)?;
-            let changes = proto::decode_changes(&m.body).map_err(bad)?;
+            let body = match m.fd {
+                Some(fd) => proto::read_all(&mut File::from(fd)).map_err(bad)?,
+                None => m.body,
+            };
+            let changes = proto::decode_changes(&body).map_err(bad)?;
             inbox.apply(&changes)?;
             none()
         }
@@ -146,7 +158,7 @@ pub fn serve_fd3(_spec: &HelperSpec) -> Result<(), PrivsepError> {
         if st.open.is_empty() && !readable(fd, IDLE_EXIT) {
             return Ok(());
         }
-        let Some(m) = proto::recv(fd, false)? else {
+        let Some(m) = proto::recv(fd, true)? else {
             return Ok(());
         };
         if m.head.is_empty() || m.head[0].is_empty() {
@@ -181,10 +193,19 @@ mod tests {
             ..DeliverTo::default()
         };
         let mut st = State::default();
-        let mut head = vec!["DELIVER".to_string()];
-        head.extend(proto::encode_to(&to));
         for body in [&b"Subject: 1\n\none\n"[..], b"Subject: 2\n\ntwo\n"] {
-            handle(&mut st, msg(&head, body)).unwrap();
+            let vsize = crate::mail::maildir::virtual_size(body);
+            let mut head = vec![
+                "DELIVER".to_string(),
+                body.len().to_string(),
+                vsize.to_string(),
+            ];
+            head.extend(proto::encode_to(&to));
+            let mut m = msg(&head, b"");
+            m.fd = Some(proto::memfd(body).unwrap().into());
+            handle(&mut st, m).unwrap();
+            // Without the file there is nothing to deliver.
+            assert!(handle(&mut st, msg(&head, body)).is_err());
         }
         // READ before OPEN has no mailbox.
         assert!(handle(

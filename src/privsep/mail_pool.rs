@@ -189,11 +189,17 @@ impl MailPool {
 
     /// One request on a pooled connection. A helper that is gone before answering (it idled
     /// out as we took it) is replaced and the request sent once more.
-    pub fn call(&self, id: MailIdentity, head: &[&str], body: &[u8]) -> Result<Msg, PrivsepError> {
+    pub fn call(
+        &self,
+        id: MailIdentity,
+        head: &[&str],
+        body: &[u8],
+        file: Option<&std::fs::File>,
+    ) -> Result<Msg, PrivsepError> {
         let mut last = None;
         for _ in 0..2 {
             let mut c = self.take(id)?;
-            match c.call(head, body, None) {
+            match c.call(head, body, file) {
                 Ok(m) => {
                     self.give_back(c);
                     return Ok(m);

@@ -4,7 +4,8 @@
 //! the frame (SCM_RIGHTS), it is that file's content: a memfd for large bodies, the message
 //! file itself for `READ` replies.
 //!
-//! * `DELIVER <to>` + message → `OK <uid>`
+//! * `DELIVER <size> <vsize> <to>` + the spool file's descriptor → `OK <uid>` (the helper
+//!   copies it into the recipient's tmp/, fsyncs, moves it into new/)
 //! * `OPEN <session> <lock 0|1> <to>` → `OK` + snapshot (the helper keeps the session's
 //!   mailbox and lock)
 //! * `READ <session> <base> <name> <in_new>` → `OK` + the message file's descriptor

@@ -7,7 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::dotlock::{Dotlock, STALE_TIMEOUT, WAIT_TIMEOUT};
 use super::filename::{self, Flags};
@@ -61,7 +61,7 @@ pub struct Maildir {
 }
 
 impl Maildir {
-    /// Opens the folder at `dir`; creates `cur/ new/ tmp/` when `create` is set.
+    /// Opens the folder at `dir` of a Maildir++ store; creates it when `create` is set.
     pub fn open(
         dir: &Path,
         root: &Path,
@@ -69,17 +69,33 @@ impl Maildir {
         fsync: bool,
         host: &str,
     ) -> Result<Maildir, MailError> {
+        Maildir::open_in(dir, root, create, fsync, host, true)
+    }
+
+    /// Opens the folder at `dir`. With `create`, a missing `cur/ new/ tmp/` is created, and a
+    /// folder created from nothing gets the empty `maildirfolder` file when `maildir_plus_plus`
+    /// (Dovecot's maildir_mailbox_create() does this for every mailbox it creates under the
+    /// Maildir++ layout, INBOX included, and never for an existing directory or `LAYOUT=fs`).
+    pub fn open_in(
+        dir: &Path,
+        root: &Path,
+        create: bool,
+        fsync: bool,
+        host: &str,
+        maildir_plus_plus: bool,
+    ) -> Result<Maildir, MailError> {
         if !dir.join("cur").is_dir() {
             if !create {
                 return Err(MailError::NoMailbox(dir.display().to_string()));
             }
+            let fresh = !dir.exists();
             let mut b = fs::DirBuilder::new();
             b.recursive(true).mode(0o700);
             for sub in ["cur", "new", "tmp"] {
                 let p = dir.join(sub);
                 b.create(&p).map_err(MailError::io("mkdir", &p))?;
             }
-            if dir != root {
+            if fresh && maildir_plus_plus {
                 let p = dir.join("maildirfolder");
                 if let Err(e) = OpenOptions::new()
                     .create(true)
@@ -146,6 +162,65 @@ impl Maildir {
         self.assign_uid(&base)
     }
 
+    /// Creates an empty message file in tmp/ for a writer that does not know the size yet
+    /// (LMTP streaming DATA). Returns its base name and the open file; finish with
+    /// [`Maildir::commit_tmp`], or remove `tmp/<base>` on failure.
+    pub fn create_tmp(&self) -> Result<(String, File), MailError> {
+        let base = filename::unique(&self.host);
+        let tmp = self.dir.join("tmp").join(&base);
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(MailError::io("create", &tmp))?;
+        Ok((base, f))
+    }
+
+    /// Hard-links an already stored, fsynced message (another mailbox's copy) into tmp/
+    /// under a fresh name, for [`Maildir::commit_tmp`] (Dovecot's
+    /// `maildir_copy_with_hardlinks`). Fails across file systems; the caller then copies.
+    pub fn link_tmp(&self, src: &Path) -> Result<String, MailError> {
+        let base = filename::unique(&self.host);
+        let tmp = self.dir.join("tmp").join(&base);
+        fs::hard_link(src, &tmp).map_err(MailError::io("link", &tmp))?;
+        Ok(base)
+    }
+
+    /// Where [`Maildir::commit_tmp`] puts `base` of these sizes.
+    pub fn new_path(&self, base: &str, size: u64, vsize: u64) -> PathBuf {
+        self.dir
+            .join("new")
+            .join(filename::with_sizes(base, size, vsize))
+    }
+
+    /// The path of a file [`Maildir::create_tmp`] made.
+    pub fn tmp_path(&self, base: &str) -> PathBuf {
+        self.dir.join("tmp").join(base)
+    }
+
+    /// Moves `tmp/<base>` (written and, unless `mail_fsync = never`, fsynced by the caller)
+    /// into new/ as `<base>,S=size,W=vsize`, fsyncs new/ and returns the UID. On failure the
+    /// tmp file is removed.
+    pub fn commit_tmp(&self, base: &str, size: u64, vsize: u64) -> Result<u32, MailError> {
+        let tmp = self.tmp_path(base);
+        let name = filename::with_sizes(base, size, vsize);
+        let dest = self.dir.join("new").join(&name);
+        if let Err(e) = fs::rename(&tmp, &dest) {
+            let _ = fs::remove_file(&tmp);
+            return Err(MailError::io("rename", dest)(e));
+        }
+        if self.fsync {
+            fsync_dir(&self.dir.join("new"))?;
+        }
+        self.assign_uid(&name)
+    }
+
+    /// Whether this folder fsyncs (`mail_fsync` is not `never`).
+    pub fn fsyncs(&self) -> bool {
+        self.fsync
+    }
+
     /// Gives `base` (just moved into new/) its UID: appends one record under the lock when the
     /// uidlist is intact, otherwise resynchronises the whole folder.
     fn assign_uid(&self, base: &str) -> Result<u32, MailError> {
@@ -179,7 +254,7 @@ impl Maildir {
                 return Ok(rec.uid);
             }
         }
-        let list = self.resync_locked(lock)?;
+        let (list, _) = self.sync_locked(lock, false)?;
         list.find(base)
             .map(|r| r.uid)
             .ok_or_else(|| MailError::Internal(format!("{base} vanished during delivery")))
@@ -208,38 +283,6 @@ impl Maildir {
         Ok(out)
     }
 
-    /// Rewrites the uidlist under `lock` so every file has a UID; records of vanished files go.
-    fn resync_locked(&self, lock: Dotlock) -> Result<Uidlist, MailError> {
-        let path = lock.target().to_path_buf();
-        let mut list = match Uidlist::read(&path) {
-            Ok(Some(l)) => l,
-            Ok(None) => Uidlist::new(self.next_uid_validity()?, random_guid()),
-            Err(MailError::Corrupted { reason, .. }) => {
-                tracing::warn!(path = %path.display(), %reason, "rebuilding corrupted uidlist");
-                Uidlist::new(self.next_uid_validity()?, random_guid())
-            }
-            Err(e) => return Err(e),
-        };
-        let files = self.list()?;
-        self.clean_tmp();
-        list.header_next_uid = list.next_uid();
-        list.records.retain(|r| files.contains_key(&r.base));
-        let mut new: Vec<&String> = files.keys().filter(|b| list.find(b).is_none()).collect();
-        new.sort();
-        let mut next = list.header_next_uid;
-        for b in new {
-            list.records.push(Record {
-                uid: next,
-                ext: Vec::new(),
-                base: b.clone(),
-            });
-            next += 1;
-        }
-        list.header_next_uid = next;
-        lock.replace(list.serialize().as_bytes(), self.fsync)?;
-        Ok(list)
-    }
-
     /// Removes files left in tmp/ by crashed writers, once they are older than 36 hours (the
     /// age Dovecot uses: no writer takes that long).
     fn clean_tmp(&self) {
@@ -261,66 +304,20 @@ impl Maildir {
         }
     }
 
-    /// Takes a snapshot; files without a UID get one first.
+    /// Takes a snapshot; files without a UID get one first. new/ stays as it is (LMTP and
+    /// tests look without taking the mail in).
     pub fn sync(&self) -> Result<Snapshot, MailError> {
         let path = self.dir.join(UIDLIST);
         let files = self.list()?;
         let current = Uidlist::read(&path).ok().flatten();
-        let list = match current {
-            Some(l) if files.keys().all(|b| l.find(b).is_some()) => l,
+        let (list, files) = match current {
+            Some(l) if files.keys().all(|b| l.find(b).is_some()) => (l, files),
             _ => {
                 let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT)?;
-                self.resync_locked(lock)?
+                self.sync_locked(lock, false)?
             }
         };
-        // Re-list only if the resync found more than we did (a delivery raced us).
-        let files = if list.records.len() > files.len() {
-            self.list()?
-        } else {
-            files
-        };
-        let mut messages = Vec::with_capacity(list.records.len());
-        for r in &list.records {
-            let Some((in_new, name)) = files.get(&r.base) else {
-                continue;
-            };
-            let flags = filename::split(name).1.unwrap_or_default();
-            let mut e = MessageEntry {
-                uid: r.uid,
-                base: r.base.clone(),
-                guid: r.ext('G').unwrap_or(&r.base).to_string(),
-                name: name.clone(),
-                in_new: *in_new,
-                flags,
-                size: 0,
-                vsize: 0,
-            };
-            let size = filename::field(&r.base, 'S');
-            let vsize =
-                filename::field(&r.base, 'W').or_else(|| r.ext('W').and_then(|v| v.parse().ok()));
-            match (size, vsize) {
-                (Some(s), Some(v)) => {
-                    e.size = s;
-                    e.vsize = v;
-                }
-                _ => {
-                    // A file from another MDA without sizes in its name: measure it.
-                    let data = match fs::read(self.path_of(&e)) {
-                        Ok(d) => d,
-                        Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-                        Err(err) => return Err(MailError::io("read", self.path_of(&e))(err)),
-                    };
-                    e.size = data.len() as u64;
-                    e.vsize = virtual_size(&data);
-                }
-            }
-            messages.push(e);
-        }
-        Ok(Snapshot {
-            uid_validity: list.uid_validity,
-            next_uid: list.next_uid(),
-            messages,
-        })
+        self.snapshot(&list, &files)
     }
 
     /// Reads a message's bytes (as stored: LF line ends). Follows a rename by another process.
@@ -381,28 +378,6 @@ impl Maildir {
         }
         Ok(())
     }
-
-    /// Dovecot's rule for a new mailbox's UIDVALIDITY: the root's `dovecot-uidvalidity` holds
-    /// the next value in hex; it is at least the current time.
-    fn next_uid_validity(&self) -> Result<u32, MailError> {
-        let p = self.root.join("dovecot-uidvalidity");
-        let stored = fs::read_to_string(&p)
-            .ok()
-            .and_then(|s| u32::from_str_radix(s.trim(), 16).ok())
-            .unwrap_or(0);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or(1);
-        let v = stored.max(now).max(1);
-        let tmp = self
-            .root
-            .join(format!("dovecot-uidvalidity.tmp{}", std::process::id()));
-        if fs::write(&tmp, format!("{:08x}", v.wrapping_add(1))).is_ok() {
-            let _ = fs::rename(&tmp, &p);
-        }
-        Ok(v)
-    }
 }
 
 /// fsyncs a directory so a rename into it survives a crash.
@@ -419,6 +394,8 @@ pub fn random_guid() -> String {
         .map(|x| format!("{x:02x}"))
         .collect()
 }
+
+mod sync;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ pub mod filename;
 pub mod keywords;
 pub mod mailbox;
 pub mod uidlist;
+pub mod uidvalidity;
 
 pub use filename::Flags;
 pub use mailbox::{Maildir, MessageEntry, Snapshot};

@@ -2,6 +2,7 @@
 //! out. Messages are stored with LF line ends; [`encode_message`] produces the CRLF,
 //! dot-stuffed form whose size is the octet count POP3 reports (Dovecot's `W=` size).
 
+pub mod args;
 pub mod uidl;
 
 /// Longest command line accepted (RFC 2449 §4: 255 octets; SASL responses are longer).
@@ -22,15 +23,19 @@ pub enum Command {
     Stls,
     Quit,
     Stat,
-    List(Option<String>),
-    Uidl(Option<String>),
+    /// The transaction commands keep the rest of the line (leading spaces skipped) for
+    /// [`args`] to check as Dovecot does: `LIST 1 2` is refused, not read as `LIST 1`.
+    List(String),
+    Uidl(String),
     Retr(String),
-    Top(String, String),
+    Top(String),
     Dele(String),
     Rset,
     Noop,
     /// `XCLIENT ADDR=… PORT=…` from trusted proxies.
     Xclient(Vec<String>),
+    /// An empty line or one starting with a space (Dovecot: `-ERR Unknown command.`).
+    Empty,
     /// Anything else (name upper-cased).
     Unknown(String),
 }
@@ -54,21 +59,27 @@ impl Command {
             Command::Rset => "RSET",
             Command::Noop => "NOOP",
             Command::Xclient(_) => "XCLIENT",
-            Command::Unknown(_) => "unknown",
+            Command::Empty | Command::Unknown(_) => "unknown",
         }
     }
 }
 
-/// Parses one line (without its line end).
+/// Parses one line (without its line end) as Dovecot does: the line ends at a NUL (it is a C
+/// string there), the name ends at the first space (a tab is part of the name), and the
+/// arguments are the rest of the line.
 pub fn parse(line: &[u8]) -> Command {
+    let line = line.split(|&b| b == 0).next().unwrap_or_default();
     let text = String::from_utf8_lossy(line);
     let (name, rest) = match text.split_once(' ') {
         Some((n, r)) => (n, r),
         None => (&*text, ""),
     };
+    if name.is_empty() {
+        return Command::Empty;
+    }
     let upper = name.to_ascii_uppercase();
+    let tail = || rest.trim_start_matches(' ').to_string();
     let mut args = rest.split(' ').filter(|a| !a.is_empty());
-    let arg = |a: Option<&str>| a.unwrap_or("").to_string();
     match upper.as_str() {
         "CAPA" => Command::Capa,
         "USER" => Command::User(rest.to_string()),
@@ -80,14 +91,11 @@ pub fn parse(line: &[u8]) -> Command {
         "STLS" => Command::Stls,
         "QUIT" => Command::Quit,
         "STAT" => Command::Stat,
-        "LIST" => Command::List(args.next().map(str::to_string)),
-        "UIDL" => Command::Uidl(args.next().map(str::to_string)),
-        "RETR" => Command::Retr(arg(args.next())),
-        "TOP" => {
-            let m = arg(args.next());
-            Command::Top(m, arg(args.next()))
-        }
-        "DELE" => Command::Dele(arg(args.next())),
+        "LIST" => Command::List(tail()),
+        "UIDL" => Command::Uidl(tail()),
+        "RETR" => Command::Retr(tail()),
+        "TOP" => Command::Top(tail()),
+        "DELE" => Command::Dele(tail()),
         "RSET" => Command::Rset,
         "NOOP" => Command::Noop,
         "XCLIENT" => Command::Xclient(args.map(str::to_string).collect()),
@@ -175,9 +183,10 @@ mod tests {
             parse(b"PASS with space"),
             Command::Pass("with space".into())
         );
-        assert_eq!(parse(b"list"), Command::List(None));
-        assert_eq!(parse(b"LIST 3"), Command::List(Some("3".into())));
-        assert_eq!(parse(b"TOP 1 0"), Command::Top("1".into(), "0".into()));
+        assert_eq!(parse(b"list"), Command::List(String::new()));
+        assert_eq!(parse(b"LIST 3"), Command::List("3".into()));
+        assert_eq!(parse(b"LIST  1 2"), Command::List("1 2".into()));
+        assert_eq!(parse(b"TOP 1 0"), Command::Top("1 0".into()));
         assert_eq!(parse(b"RETR"), Command::Retr(String::new()));
         assert_eq!(
             parse(b"AUTH PLAIN AGJvYgBwYXNz"),
@@ -187,6 +196,20 @@ mod tests {
             }
         );
         assert_eq!(parse(b"foo bar"), Command::Unknown("FOO".into()));
+    }
+
+    /// Dovecot 2.3.19.1's answers: `FOO\0BAR` → `Unknown command: FOO`, `LIST 1\0 2` →
+    /// `+OK 1 …`, `\0`, an empty line and ` LIST` → `Unknown command.`, `LIST\t1` →
+    /// `Unknown command: LIST\t1`.
+    #[test]
+    fn a_nul_ends_the_line_and_only_a_space_ends_the_name() {
+        assert_eq!(parse(b"FOO\0BAR"), Command::Unknown("FOO".into()));
+        assert_eq!(parse(b"RE\0TR 1"), Command::Unknown("RE".into()));
+        assert_eq!(parse(b"LIST 1\0 2"), Command::List("1".into()));
+        assert_eq!(parse(b"\0"), Command::Empty);
+        assert_eq!(parse(b""), Command::Empty);
+        assert_eq!(parse(b" LIST"), Command::Empty);
+        assert_eq!(parse(b"list\t1"), Command::Unknown("LIST\t1".into()));
     }
 
     #[test]
@@ -243,10 +266,11 @@ mod tests {
         fn encoded_message_unstuffs_back(body in "[a-z.\n]{0,80}") {
             let mut out = Vec::new();
             encode_message(body.as_bytes(), None, &mut out);
-            let mut r = crate::protocol::lmtp::DataReader::new(0);
-            let done = r.feed(&out);
+            let mut r = crate::protocol::lmtp::DataReader::new();
+            let mut unstuffed = Vec::new();
+            let done = r.feed(&out, &mut unstuffed);
             proptest::prop_assert_eq!(done, crate::protocol::lmtp::data::Progress::Done(out.len()));
-            let back = crate::mail::maildir::crlf_to_lf(&r.into_body());
+            let back = crate::mail::maildir::crlf_to_lf(&unstuffed);
             let mut want = body.clone();
             if !want.is_empty() && !want.ends_with('\n') { want.push('\n'); }
             proptest::prop_assert_eq!(String::from_utf8(back).unwrap(), want);

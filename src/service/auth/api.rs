@@ -39,8 +39,8 @@ pub enum Step {
     /// Failed. The auth service has already applied `auth_failure_delay` and the penalty.
     Fail {
         user: Option<String>,
-        /// `temp_fail`, `authz_fail`, `user_disabled`, `pass_expired`, `invalid_base64`, or empty.
-        code: String,
+        /// Why, when more than "wrong credentials" (`temp_fail`, `authz_fail`, … on the wire).
+        code: super::fail_code::FailCode,
         reason: Option<String>,
     },
 }

@@ -112,11 +112,7 @@ impl Exchange for ApiExchange {
                     ..
                 } => {
                     tokio::time::sleep(delay).await;
-                    Step::Fail {
-                        user,
-                        code: code.as_str().to_string(),
-                        reason,
-                    }
+                    Step::Fail { user, code, reason }
                 }
             }
         })

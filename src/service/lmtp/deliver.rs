@@ -1,11 +1,17 @@
 //! Recipients and delivery: `user+detail@domain` is split at `recipient_delimiter`, the user is
 //! looked up in the userdb, and the message is stored in INBOX or, with
-//! `lmtp_save_to_detail_mailbox`, in the detail mailbox.
+//! `lmtp_save_to_detail_mailbox`, in the detail mailbox: committed from the single recipient's
+//! tmp/ file, or from the spool file (hard-linked to the first recipient's copy when the
+//! file system allows, as Dovecot). A recipient whose userdb uid/gid is not roost's own gets
+//! its copy from a mail helper running as that uid/gid ([`MailAccess`]), given the spool file.
 
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::mail::access::{self, MailAccess};
-use crate::mail::{blocking, MailError};
+use crate::mail::maildir::Maildir;
+use crate::mail::{blocking, MailError, UserStore};
 use crate::protocol::lmtp::Reply;
 use crate::service::auth::api::{AuthHandle, ClientInfo, UserLookup};
 use crate::settings::Settings;
@@ -19,6 +25,8 @@ pub struct Recipient {
     pub user: String,
     pub detail: String,
     pub fields: Vec<(String, String)>,
+    /// Dovecot's forward fields from `XRCPTFORWARD=` (TAB-separated `key=value`).
+    pub forward: Option<String>,
 }
 
 /// Splits `bob+box@example.test` into (`bob@example.test`, `box`).
@@ -68,6 +76,7 @@ pub async fn resolve(
             user,
             detail,
             fields,
+            forward: None,
         }),
         UserLookup::NotFound => Err(Reply::new(
             550,
@@ -85,21 +94,67 @@ pub async fn resolve(
     }
 }
 
-/// Stores `message` (LF line ends, trace headers included) for one recipient; returns the UID
-/// once the copy is on disk. The work runs with the userdb's uid/gid (see [`MailAccess`]).
-pub async fn store(
+/// Opens the mailbox `rcpt`'s copy goes to: the detail mailbox with
+/// `lmtp_save_to_detail_mailbox` when it exists (or `lda_mailbox_autocreate`), else INBOX.
+pub fn open_target(
+    settings: &Settings,
+    rcpt: &Recipient,
+    host: &str,
+) -> Result<Maildir, MailError> {
+    let store = UserStore::new(&settings.mail, &rcpt.user, &rcpt.fields, host)?;
+    if settings.mail.lmtp_save_to_detail_mailbox && !rcpt.detail.is_empty() {
+        match store.mailbox(&rcpt.detail, settings.mail.lda_mailbox_autocreate) {
+            Ok(m) => return Ok(m),
+            // As Dovecot: a missing or invalid detail mailbox falls back to INBOX.
+            Err(MailError::NoMailbox(_) | MailError::BadMailboxName(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    store.mailbox("INBOX", true)
+}
+
+/// Moves the single recipient's message, written and fsynced in `tmp/<base>`, into new/.
+pub async fn commit(
+    maildir: Maildir,
+    base: String,
+    size: u64,
+    vsize: u64,
+) -> Result<u32, MailError> {
+    blocking(move || maildir.commit_tmp(&base, size, vsize)).await
+}
+
+/// Stores the spooled message (LF line ends, trace headers included) in `rcpt`'s mailbox:
+/// a hard link to `link_from` (an earlier recipient's copy) when possible, as Dovecot, else a
+/// copy of the spool file into tmp/, fsynced; then new/. Returns the UID and, for a copy made
+/// by this process, the new file, once the copy is on disk. A recipient with another uid/gid is
+/// delivered by its mail helper, which copies the spool file itself (never a hard link).
+pub async fn copy_spooled(
     settings: Arc<Settings>,
     access: Arc<MailAccess>,
     rcpt: Recipient,
-    message: Arc<Vec<u8>>,
+    spool: Arc<File>,
+    (size, vsize): (u64, u64),
+    link_from: Option<PathBuf>,
     host: Arc<str>,
-) -> Result<u32, MailError> {
+) -> Result<(u32, Option<PathBuf>), MailError> {
     blocking(move || {
-        let mut to = access::target(&settings.mail, &rcpt.user, &rcpt.fields, &host);
-        to.detail = rcpt.detail.clone();
-        to.save_to_detail = settings.mail.lmtp_save_to_detail_mailbox;
-        to.autocreate = settings.mail.lda_mailbox_autocreate;
-        access.deliver(&settings.mail, &to, &message)
+        if !access.is_local(&settings.mail, &rcpt.fields)? {
+            let mut to = access::target(&settings.mail, &rcpt.user, &rcpt.fields, &host);
+            to.detail = rcpt.detail.clone();
+            to.save_to_detail = settings.mail.lmtp_save_to_detail_mailbox;
+            to.autocreate = settings.mail.lda_mailbox_autocreate;
+            let uid = access.deliver_file(&settings.mail, &to, &spool, (size, vsize))?;
+            return Ok((uid, None));
+        }
+        let maildir = open_target(&settings, &rcpt, &host)?;
+        if let Some(src) = link_from {
+            if let Ok(base) = maildir.link_tmp(&src) {
+                let uid = maildir.commit_tmp(&base, size, vsize)?;
+                return Ok((uid, Some(maildir.new_path(&base, size, vsize))));
+            }
+        }
+        let (uid, path) = crate::mail::local::copy_into(&maildir, &spool, (size, vsize))?;
+        Ok((uid, Some(path)))
     })
     .await
 }

@@ -85,7 +85,7 @@ pub async fn authenticate(
             }
             Step::Success { user, fields, .. } => return Outcome::Success { user, fields },
             Step::Fail { code, reason, .. } => {
-                return if code == "temp_fail" {
+                return if code == crate::service::auth::fail_code::FailCode::TempFail {
                     Outcome::TempFail { reason }
                 } else {
                     Outcome::Failed { reason }

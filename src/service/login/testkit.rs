@@ -86,7 +86,7 @@ impl Exchange for Plain {
 fn fail(user: Option<String>) -> Step {
     Step::Fail {
         user,
-        code: String::new(),
+        code: crate::service::auth::fail_code::FailCode::None,
         reason: None,
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::mail::maildir::mailbox::Change;
 use crate::mail::maildir::{Flags, MessageEntry, Snapshot};
+use crate::protocol::pop3::args;
 use crate::protocol::pop3::uidl::{expand, UidlVars};
 
 pub struct Maildrop {
@@ -52,11 +53,20 @@ impl Maildrop {
         (0..self.messages.len()).filter(|&i| !self.deleted[i])
     }
 
-    /// Resolves a 1-based message number argument to an index.
-    pub fn index(&self, arg: &str) -> Result<usize, NumError> {
-        let n: u32 = arg
-            .parse()
-            .map_err(|_| format!("Invalid message number: {arg}"))?;
+    /// Resolves the message-number argument that must be all of `args` to an index.
+    pub fn index(&self, args: &str) -> Result<usize, NumError> {
+        self.index_then(args, false).map(|(i, _)| i)
+    }
+
+    /// Resolves a 1-based message number at the start of `args` (Dovecot's checks and texts,
+    /// in its order: syntax, range, deleted) to an index and the arguments after it.
+    /// `then_space`: another argument must follow (TOP).
+    pub fn index_then<'a>(
+        &self,
+        args: &'a str,
+        then_space: bool,
+    ) -> Result<(usize, &'a str), NumError> {
+        let (n, rest) = args::msgnum(args, then_space).map_err(|e| e.to_string())?;
         if n == 0 || n as usize > self.messages.len() {
             return Err(format!("There's no message {n}."));
         }
@@ -64,7 +74,14 @@ impl Maildrop {
         if self.deleted[i] {
             return Err("Message is deleted.".into());
         }
-        Ok(i)
+        Ok((i, rest))
+    }
+
+    /// RSET: no message is deleted any more, and retrievals so far will not set \Seen
+    /// (Dovecot clears its seen bitmask too).
+    pub fn reset(&mut self) {
+        self.deleted.iter_mut().for_each(|x| *x = false);
+        self.retrieved.iter_mut().for_each(|x| *x = false);
     }
 
     /// What QUIT applies: expunges, and \Seen on retrieved messages unless disabled.
@@ -73,13 +90,31 @@ impl Maildrop {
         for (i, m) in self.messages.iter().enumerate() {
             if self.deleted[i] {
                 out.push((m.clone(), Change::Expunge));
-            } else if flag_updates && self.retrieved[i] && !m.flags.has(Flags::SEEN) {
-                let mut f = m.flags.clone();
-                f.insert(Flags::SEEN);
-                out.push((m.clone(), Change::SetFlags(f)));
+            } else if let Some(c) = self.seen_change(i, flag_updates) {
+                out.push(c);
             }
         }
         out
+    }
+
+    /// What a session that ends without QUIT keeps: \Seen on the messages it retrieved
+    /// (deleted ones too, since nothing is expunged), as Dovecot's client_destroy() commits
+    /// its seen bitmask. Dovecot writes the flag into its index and renames the file at the
+    /// next sync; roost has no index and renames it now.
+    pub fn changes_without_quit(&self, flag_updates: bool) -> Vec<(MessageEntry, Change)> {
+        (0..self.messages.len())
+            .filter_map(|i| self.seen_change(i, flag_updates))
+            .collect()
+    }
+
+    fn seen_change(&self, i: usize, flag_updates: bool) -> Option<(MessageEntry, Change)> {
+        let m = &self.messages[i];
+        if !flag_updates || !self.retrieved[i] || m.flags.has(Flags::SEEN) {
+            return None;
+        }
+        let mut f = m.flags.clone();
+        f.insert(Flags::SEEN);
+        Some((m.clone(), Change::SetFlags(f)))
     }
 
     pub fn deleted_count(&self) -> usize {

@@ -1,11 +1,12 @@
 //! One POP3 transaction-state session (after `pop3-login` handed the connection over): sends
 //! `+OK Logged in.`, serves STAT/LIST/UIDL/RETR/TOP/DELE/RSET/NOOP/CAPA, and on QUIT expunges
 //! the deleted messages and marks retrieved ones \Seen before answering. A connection that
-//! drops without QUIT changes nothing. Idle sessions end after 10 minutes, as in Dovecot; every
-//! 30 s the `pop3_lock_session` dotlock is touched. Both timers are deadlines around the
-//! shared line reader (`service::wire`), which is cancel-safe, so the tick never disturbs a
-//! half-received command. An over-long line gets `-ERR Input line too long.` and the
-//! connection is closed, as in Dovecot.
+//! drops without QUIT expunges nothing but keeps \Seen on what it retrieved (as Dovecot
+//! does). Opening INBOX moves new/ mail to cur/. Idle sessions end after 10 minutes, as in
+//! Dovecot; every 30 s the `pop3_lock_session` dotlock is touched. Both timers are deadlines
+//! around the shared line reader (`service::wire`), which is cancel-safe, so the tick never
+//! disturbs a half-received command. An over-long line gets `-ERR Input line too long.` and
+//! the connection is closed, as in Dovecot.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,9 +117,14 @@ pub async fn run(conn: Conn, session: Session) {
         retr_bytes: 0,
         top_bytes: 0,
         prefetch: None,
+        quit: false,
+        bad: 0,
     };
     wire.queue(&ok("Logged in."));
     let reason = s.serve(&mut wire).await;
+    if !s.quit {
+        s.commit_without_quit().await;
+    }
     let (_, size) = s.drop.stat();
     tracing::info!(
         user = %s.user,
@@ -153,7 +159,20 @@ struct Pop3 {
     /// Read-ahead of the message after the last RETR (clients fetch in order), so the file
     /// read overlaps the client's round trip.
     prefetch: Option<(usize, PendingRead)>,
+    /// QUIT ran (and committed the session's changes).
+    quit: bool,
+    /// Commands refused in a row.
+    bad: u32,
 }
+
+/// Queues `-ERR text`; the command counts as bad.
+fn refuse(wire: &mut Wire, text: &str) -> bool {
+    wire.queue(&err(text));
+    false
+}
+
+/// Dovecot's CLIENT_MAX_BAD_COMMANDS: one more refused command in a row ends the session.
+pub const MAX_BAD_COMMANDS: u32 = 20;
 
 /// A message read running on the blocking pool.
 type PendingRead = tokio::task::JoinHandle<Result<Vec<u8>, MailError>>;
@@ -224,71 +243,124 @@ impl Pop3 {
                         err("[SYS/TEMP] Failed to delete messages.")
                     }
                 };
+                self.quit = true;
                 wire.goodbye(&reply).await;
                 return "Logged out";
             }
-            self.command(cmd, wire).await;
+            if self.command(cmd, wire).await {
+                self.bad = 0;
+            } else {
+                self.bad += 1;
+                if self.bad > MAX_BAD_COMMANDS {
+                    wire.goodbye(&err("Too many bad commands.")).await;
+                    return "Too many bad commands.";
+                }
+            }
         }
     }
 
-    async fn command(&mut self, cmd: Command, wire: &mut Wire) {
+    /// A session ending without QUIT keeps \Seen on what it retrieved (expunges need QUIT).
+    async fn commit_without_quit(&mut self) {
+        let changes = self
+            .drop
+            .changes_without_quit(!self.session.settings.mail.pop3_no_flag_updates);
+        if changes.is_empty() {
+            return;
+        }
+        let inbox = self.inbox.clone();
+        if let Err(e) = blocking(move || inbox.apply(&changes)).await {
+            tracing::error!(user = %self.user, error = %e, "committing \\Seen flags failed");
+        }
+    }
+
+    /// Runs one command; false when it was refused (Dovecot's bad command count).
+    async fn command(&mut self, cmd: Command, wire: &mut Wire) -> bool {
         let d = &mut self.drop;
         match cmd {
             Command::Capa => {
                 let lines: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
                 wire.queue(&multiline("", &lines));
+                true
             }
             Command::Stat => {
                 let (n, size) = d.stat();
                 wire.queue(&ok(&format!("{n} {size}")));
+                true
             }
-            Command::List(None) => {
+            Command::List(a) if a.is_empty() => {
                 let lines: Vec<String> = d
                     .live()
                     .map(|i| format!("{} {}", i + 1, d.messages[i].vsize))
                     .collect();
                 wire.queue(&multiline(&format!("{} messages:", lines.len()), &lines));
+                true
             }
-            Command::List(Some(a)) => match d.index(&a) {
-                Ok(i) => wire.queue(&ok(&format!("{} {}", i + 1, d.messages[i].vsize))),
-                Err(e) => wire.queue(&err(&e)),
+            Command::List(a) => match d.index(&a) {
+                Ok(i) => {
+                    wire.queue(&ok(&format!("{} {}", i + 1, d.messages[i].vsize)));
+                    true
+                }
+                Err(e) => refuse(wire, &e),
             },
-            Command::Uidl(None) => {
+            Command::Uidl(a) if a.is_empty() => {
                 let lines: Vec<String> = d
                     .live()
                     .map(|i| format!("{} {}", i + 1, d.uidls[i]))
                     .collect();
                 wire.queue(&multiline("", &lines));
+                true
             }
-            Command::Uidl(Some(a)) => match d.index(&a) {
-                Ok(i) => wire.queue(&ok(&format!("{} {}", i + 1, d.uidls[i]))),
-                Err(e) => wire.queue(&err(&e)),
+            Command::Uidl(a) => match d.index(&a) {
+                Ok(i) => {
+                    wire.queue(&ok(&format!("{} {}", i + 1, d.uidls[i])));
+                    true
+                }
+                Err(e) => refuse(wire, &e),
             },
             Command::Dele(a) => match d.index(&a) {
                 Ok(i) => {
                     d.deleted[i] = true;
                     wire.queue(&ok("Marked to be deleted."));
+                    true
                 }
-                Err(e) => wire.queue(&err(&e)),
+                Err(e) => refuse(wire, &e),
             },
             Command::Rset => {
-                d.deleted.iter_mut().for_each(|x| *x = false);
+                d.reset();
                 wire.queue(&ok(""));
+                true
             }
-            Command::Noop => wire.queue(&ok("")),
+            Command::Noop => {
+                wire.queue(&ok(""));
+                true
+            }
             Command::Retr(a) => match d.index(&a) {
-                Ok(i) => self.send_message(i, None, wire).await,
-                Err(e) => wire.queue(&err(&e)),
+                Ok(i) => {
+                    self.send_message(i, None, wire).await;
+                    true
+                }
+                Err(e) => refuse(wire, &e),
             },
-            Command::Top(a, n) => match d.index(&a) {
-                Ok(i) => match n.parse::<usize>() {
-                    Ok(lines) => self.send_message(i, Some(lines), wire).await,
-                    Err(_) => wire.queue(&err(&format!("Invalid number of lines: {n}"))),
+            Command::Top(a) => match d.index_then(&a, true) {
+                Ok((i, rest)) => match pop3::args::size(rest) {
+                    // Dovecot passes the count on as the body line limit, where the largest
+                    // value means "no limit": the whole message, as RETR sends it.
+                    Ok(u64::MAX) => {
+                        self.send_message(i, None, wire).await;
+                        true
+                    }
+                    Ok(lines) => {
+                        let lines = usize::try_from(lines).unwrap_or(usize::MAX);
+                        self.send_message(i, Some(lines), wire).await;
+                        true
+                    }
+                    Err(e) => refuse(wire, &e.to_string()),
                 },
-                Err(e) => wire.queue(&err(&e)),
+                Err(e) => refuse(wire, &e),
             },
-            Command::Unknown(name) => wire.queue(&err(&format!("Unknown command: {name}"))),
-            other => wire.queue(&err(&format!("Unknown command: {}", other.name()))),
+            Command::Empty => refuse(wire, "Unknown command."),
+            Command::Unknown(name) => refuse(wire, &format!("Unknown command: {name}")),
+            other => refuse(wire, &format!("Unknown command: {}", other.name())),
         }
     }
 

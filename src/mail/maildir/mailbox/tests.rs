@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -77,10 +78,11 @@ fn foreign_files_get_the_next_uids_and_keep_existing_ones() {
         .collect();
     assert_eq!(got, [(7, "old.vm,S=3,W=4", true), (8, "zz.other", false)]);
     assert_eq!(s.messages[1].vsize, 6);
+    // As Dovecot does: the new record is appended, the header stays.
     let text = fs::read_to_string(d.join(UIDLIST)).unwrap();
-    assert!(
-        text.starts_with("3 V1795902517 N9 G30bfaa20354c0b6b2a2f000083ecc375\n"),
-        "{text}"
+    assert_eq!(
+        text,
+        "3 V1795902517 N1 G30bfaa20354c0b6b2a2f000083ecc375\n7 :old.vm,S=3,W=4\n8 :zz.other\n"
     );
     // A delivery after that continues the sequence.
     assert_eq!(m.deliver(b"x\n", &Flags::default()).unwrap(), 9);
@@ -205,12 +207,122 @@ fn delivered_flags_go_into_the_name() {
     );
 }
 
+/// Dovecot 2.3.19.1 (Maildir++) left `maildirfolder` (0600, empty) in an INBOX that LMTP
+/// created from nothing, as in every folder it creates; not in a directory that existed.
 #[test]
-fn subfolders_get_maildirfolder_and_open_without_create_fails() {
+fn created_folders_get_maildirfolder_existing_dirs_and_layout_fs_do_not() {
     let root = fresh("sub");
     open(&root);
+    let mf = root.join("maildirfolder");
+    assert!(mf.exists());
+    assert_eq!(
+        fs::metadata(&mf).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(Maildir::open(&root.join(".Sent"), &root, false, true, "h").is_err());
     Maildir::open(&root.join(".Sent"), &root, true, true, "h").unwrap();
     assert!(root.join(".Sent/maildirfolder").exists());
-    assert!(!root.join("maildirfolder").exists());
+
+    let existing = fresh("sub-existing");
+    fs::create_dir_all(&existing).unwrap();
+    open(&existing);
+    assert!(existing.join("cur").is_dir());
+    assert!(!existing.join("maildirfolder").exists());
+
+    let fs_layout = fresh("sub-fs");
+    Maildir::open_in(&fs_layout, &fs_layout, true, true, "h", false).unwrap();
+    assert!(fs_layout.join("cur").is_dir());
+    assert!(!fs_layout.join("maildirfolder").exists());
+    for d in [root, existing, fs_layout] {
+        fs::remove_dir_all(d).unwrap();
+    }
+}
+
+fn names(d: &Path, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(d.join(sub))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Dovecot's POP3 login renamed `new/<base>` to `cur/<base>:2,` and kept the UIDs.
+#[test]
+fn a_session_moves_new_mail_to_cur_with_empty_info() {
+    let d = fresh("session-move");
+    let m = open(&d);
+    let a = m.deliver(b"Subject: a\n\na\n", &Flags::default()).unwrap();
+    let mut seen = Flags::default();
+    seen.insert(Flags::SEEN);
+    m.deliver(b"Subject: b\n\nb\n", &seen).unwrap();
+    let s = m.sync_session().unwrap();
+    assert!(names(&d, "new").is_empty());
+    let cur = names(&d, "cur");
+    assert_eq!(cur.len(), 2);
+    assert!(cur.iter().any(|n| n.ends_with(":2,")), "{cur:?}");
+    assert!(cur.iter().any(|n| n.ends_with(":2,S")), "{cur:?}");
+    assert_eq!(s.messages[0].uid, a);
+    assert!(s.messages.iter().all(|e| !e.in_new));
+    assert_eq!(m.read(&s.messages[0]).unwrap(), b"Subject: a\n\na\n");
+    fs::remove_dir_all(d).unwrap();
+}
+
+fn uidlist_text(d: &Path) -> String {
+    fs::read_to_string(d.join(UIDLIST)).unwrap()
+}
+
+/// Dovecot keeps stale records until the kept ones are at most 75 % of those read, then
+/// rewrites the file (header N = next UID); a file without `W=` gets `W<vsize>`.
+#[test]
+fn stale_records_go_by_dovecots_compress_rule_and_vsizes_are_recorded() {
+    let d = fresh("session-compress");
+    let m = open(&d);
+    for i in 0..4 {
+        m.deliver(
+            format!("Subject: {i}\n\n{i}\n").as_bytes(),
+            &Flags::default(),
+        )
+        .unwrap();
+    }
+    let s = m.sync_session().unwrap();
+    // One of four gone: 3 > 4 * 75 / 100 = 3? No: 3 >= 3, so the file is rewritten.
+    m.apply(&[(s.messages[0].clone(), Change::Expunge)])
+        .unwrap();
+    let before = uidlist_text(&d);
+    assert_eq!(before.lines().count(), 5);
+    m.sync_session().unwrap();
+    let after = uidlist_text(&d);
+    assert_eq!(after.lines().count(), 4, "{after}");
+    assert!(after.lines().next().unwrap().contains(" N5 "), "{after}");
+
+    // Three records, one stale, one new file: 3 * 75 / 100 = 2 < 2 + 1, so the record is
+    // appended and the stale one stays (the header too).
+    let s = m.sync_session().unwrap();
+    m.apply(&[(s.messages[0].clone(), Change::Expunge)])
+        .unwrap();
+    fs::write(
+        d.join("new/1700000000.foreign.host,S=14,W=17"),
+        "Subject: f\n\nf\n",
+    )
+    .unwrap();
+    m.sync_session().unwrap();
+    let text = uidlist_text(&d);
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert!(text.lines().next().unwrap().contains(" N5 "), "{text}");
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[3], "5 :1700000000.foreign.host,S=14,W=17");
+
+    // A file without W= in its name: its record gets W<vsize>, and the file is rewritten
+    // (the stale record goes with it).
+    fs::write(d.join("new/1700000001.plain.host"), "Subject: f\n\nf\n").unwrap();
+    let s = m.sync_session().unwrap();
+    let text = uidlist_text(&d);
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert!(text.lines().next().unwrap().contains(" N7 "), "{text}");
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[3], "6 W17 :1700000001.plain.host");
+    assert_eq!(s.messages.last().unwrap().vsize, 17);
+    assert_eq!(s.messages.len(), 4);
+    fs::remove_dir_all(d).unwrap();
 }
