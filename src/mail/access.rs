@@ -3,7 +3,8 @@
 //! [`identity::route`]: in this process ([`local`]) when the identity is roost's own or none is
 //! asked for, otherwise to a mail helper running as that uid/gid, started by the root launcher
 //! (which checks the uid/gid against its own configuration). The server itself never regains
-//! root. Without a launcher and with another uid, the work fails with [`MailError::Identity`].
+//! root. A server that never dropped root (`default_internal_user = root`) has no launcher and
+//! does the work itself. Without a launcher and with another uid, the work fails with [`MailError::Identity`].
 
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,6 +87,11 @@ impl MailAccess {
         settings: &MailSettings,
         fields: &[(String, String)],
     ) -> Result<Route, MailError> {
+        // A server that kept root (`default_internal_user = root`: no privilege drop, no
+        // launcher) writes everything itself, as before.
+        if self.pool.is_none() && nix::unistd::geteuid().is_root() {
+            return Ok(Route::Local);
+        }
         identity::route(
             MailIdentity::resolve(settings, fields)?,
             self.pool.is_some(),
