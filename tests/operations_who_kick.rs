@@ -3,7 +3,9 @@
 //! proto, virtual processes, client IPs; `-1` one line per connection), `kick bob` ends bob's
 //! sessions with Dovecot's goodbye and leaves alice's, and with
 //! `mail_max_userip_connections = 10` exactly 10 of 100 racing logins of one user from one IP
-//! succeed while the others get Dovecot's refusal.
+//! succeed while the others get Dovecot's refusal; and against a throw-away Dovecot 2.3 with the
+//! same sessions, `who` prints doveadm's rows (apart from process ids) and `kick` doveadm's
+//! words and the same goodbye.
 
 mod common;
 
@@ -318,4 +320,84 @@ fn mail_max_userip_connections_holds_under_100_racing_logins() {
     assert!(wait_until(Duration::from_secs(10), || {
         s.cli(&["who", "-f", "tab"]).stdout.lines().count() == 1
     }));
+}
+
+/// Runs `program args…` on a pseudo-terminal (`script`), as an admin would: doveadm's kick
+/// output is only in order when its stdout is a terminal. Returns the output with CRLF → LF.
+fn on_tty(program: &str, args: &[&str]) -> String {
+    let line = std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = run(Command::new("script").args(["-qc", &line, "/dev/null"])).stdout;
+    out.replace("\r\n", "\n")
+}
+
+#[test]
+fn who_and_kick_print_what_doveadm_prints_for_the_same_sessions() {
+    let dir = TempDir::new("who-dovecot");
+    let dovecot = Dovecot::start(dir.path());
+    dovecot.chown_mail();
+    let conf = dir.join("dovecot.conf");
+    let conf = conf.to_str().unwrap();
+    let (s, port) = start("who-vs-dovecot", "");
+    std::fs::write(
+        s.dir.join("users"),
+        "bob:{PLAIN}pass:1000:1000::/nonexistent\n",
+    )
+    .unwrap();
+    let mut theirs = Holder::start(dovecot.pop3_port, &["bob:pass", "bob:pass"]);
+    let mut ours = Holder::start(port, &["bob:pass", "bob:pass"]);
+
+    // Same rows apart from the process ids.
+    let no_pids = |out: &str| -> Vec<Vec<String>> {
+        out.lines()
+            .map(|l| {
+                l.split('\t')
+                    .enumerate()
+                    .map(|(i, f)| {
+                        if i == 3 {
+                            "(pids)".into()
+                        } else {
+                            f.to_string()
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let d = dovecot.doveadm(&["-f", "tab", "who"], None);
+    let r = s.cli(&["who", "-f", "tab"]).stdout_ok("who");
+    assert_eq!(no_pids(&r), no_pids(&d), "roost:\n{r}\ndoveadm:\n{d}");
+    let fields = |out: &str, skip: usize| -> Vec<String> {
+        out.lines()
+            .map(|l| {
+                let mut w: Vec<&str> = l.split('\t').collect();
+                w.remove(skip);
+                w.join("\t")
+            })
+            .collect()
+    };
+    let d = dovecot.doveadm(&["-f", "tab", "who", "-1"], None);
+    let r = s.cli(&["who", "-1", "-f", "tab"]).stdout_ok("who -1");
+    assert_eq!(fields(&r, 2), fields(&d, 2), "roost:\n{r}\ndoveadm:\n{d}");
+
+    // kick: the same words on a terminal, the same goodbye to the clients.
+    let d = on_tty("doveadm", &["-c", conf, "kick", "bob"]);
+    let config = s.config.to_str().unwrap().to_string();
+    let r = on_tty(BIN, &["kick", "bob", "-c", &config]);
+    assert_eq!(r, d);
+    assert_eq!(r, "kicked connections from the following users:\nbob \n");
+    let (d, r) = (theirs.ask("READ 0 1"), ours.ask("READ 0 1"));
+    assert_eq!(r, d);
+    assert!(
+        r.starts_with("b'-ERR [SYS/TEMP] Server shutting down.\\r\\n' then b''"),
+        "{r}"
+    );
+    let d = on_tty("doveadm", &["-c", conf, "kick", "bob"]);
+    let r = on_tty(BIN, &["kick", "bob", "-c", &config]);
+    assert_eq!(
+        (r.as_str(), d.as_str()),
+        ("no users kicked\n", "no users kicked\n")
+    );
 }
