@@ -118,7 +118,7 @@ fn pop3_vprocs(s: &Server) -> Vec<u64> {
 
 #[test]
 fn who_lists_the_pop3_sessions_poplib_holds_with_doveadms_fields() {
-    let (s, port) = start("who", "");
+    let (s, port) = start("who", "shutdown_clients = false\n");
     let _h = Holder::start(port, &["bob:bobpw", "alice:alicepw", "bob:bobpw"]);
     let vprocs = pop3_vprocs(&s);
     assert_eq!(vprocs.len(), 3, "{vprocs:?}");
@@ -198,6 +198,14 @@ fn who_lists_the_pop3_sessions_poplib_holds_with_doveadms_fields() {
     );
     assert_eq!(out.matches("\"username\":\"bob\"").count(), 2, "{out}");
     assert!(!out.contains("alice"), "{out}");
+
+    // Anvil outlives a reload: the sessions (kept, shutdown_clients = no) are still listed.
+    let r = s.cli(&["reload"]);
+    assert!(r.ok, "{}", r.all());
+    let out = s
+        .cli(&["who", "-1", "-f", "tab"])
+        .stdout_ok("who after reload");
+    assert_eq!(out.lines().count(), 4, "{out}");
 }
 
 #[test]
