@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use common::*;
 
+const LONG: Duration = Duration::from_secs(10);
+
 fn start(tag: &str, extra: &str) -> (Server, u16) {
     let launch = Launch::new(tag);
     let users = launch.dir().write(
@@ -122,6 +124,10 @@ fn who_lists_the_pop3_sessions_poplib_holds_with_doveadms_fields() {
     let _h = Holder::start(port, &["bob:bobpw", "alice:alicepw", "bob:bobpw"]);
     let vprocs = pop3_vprocs(&s);
     assert_eq!(vprocs.len(), 3, "{vprocs:?}");
+    assert_eq!(
+        s.metric("roost_anvil_sessions", "protocol=\"pop3\""),
+        Some(3.0)
+    );
 
     // Aggregated, tab: username # proto (pids) (ips), users in the order they logged in.
     let out = s.cli(&["who", "-f", "tab"]).stdout_ok("roost who -f tab");
@@ -251,6 +257,10 @@ fn kick_ends_bobs_sessions_with_dovecots_goodbye_and_leaves_alices() {
         r.stdout,
         "kicked connections from the following users:\nalice \n"
     );
+    // Bob's two sessions and alice's were kicked; anvil tracks none now.
+    let pop3 = "protocol=\"pop3\"";
+    s.wait_metric("roost_anvil_kicked_total", pop3, LONG, |v| v == 3.0);
+    s.wait_metric("roost_anvil_sessions", pop3, LONG, |v| v == 0.0);
     let r = s.cli(&["kick", "a", "b"]);
     assert!(
         !r.ok && r.stderr.contains("Multiple username masks not supported"),

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
 use super::filter::Filter;
+use super::metrics;
 use crate::runtime::{DirectoryError, SessionDirectory, SessionRow};
 
 /// What `mail_max_userip_connections` counts by.
@@ -121,6 +122,7 @@ impl Anvil {
         }
         t.next_id += 1;
         let id = t.next_id;
+        metrics::connected(&c.protocol);
         t.conns.insert(
             id,
             Entry {
@@ -145,7 +147,9 @@ impl Anvil {
 
     fn disconnect(&self, id: u64, key: &Option<UserIpKey>) {
         let mut t = self.table.lock().unwrap();
-        t.conns.remove(&id);
+        if let Some(e) = t.conns.remove(&id) {
+            metrics::disconnected(&e.row.service);
+        }
         if let Some(k) = key {
             dec(&mut t.counts, k);
         }
@@ -167,6 +171,9 @@ impl SessionDirectory for Anvil {
         let mut users: Vec<String> = Vec::new();
         for e in t.conns.values() {
             if filter.matches(&e.row.user, e.row.rip.as_slice()) {
+                if !e.kick.is_cancelled() {
+                    metrics::kicked(&e.row.service);
+                }
                 e.kick.cancel();
                 users.push(e.row.user.clone());
             }

@@ -10,6 +10,7 @@
 
 pub mod connections;
 pub mod filter;
+pub mod metrics;
 pub mod print;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub fn factory(
     _settings: &Arc<Settings>,
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
+    metrics::register();
     Anvil::from_hub(hub);
     Ok(Arc::new(AnvilService))
 }
