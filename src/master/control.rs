@@ -144,7 +144,7 @@ async fn handle(
                         };
                         s.push_str(&format!(
                             "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                            tabescape(&r.user),
+                            first_field(&r.user),
                             tabescape(&r.service),
                             r.vproc,
                             ip(r.rip),
@@ -165,7 +165,7 @@ async fn handle(
                         Ok(users) => {
                             let mut s = String::new();
                             for u in users {
-                                s.push_str(&tabescape(&u));
+                                s.push_str(&first_field(&u));
                                 s.push('\n');
                             }
                             s.push('\n');
@@ -202,7 +202,19 @@ pub fn tabescape(s: &str) -> String {
     out
 }
 
-/// The reverse of [`tabescape`].
+/// [`tabescape`] for the first field of a listing row, which must not start with `-` (the
+/// client would take the row for an error): a leading `-` is sent as `\x01-`, which
+/// [`tabunescape`] reads back as `-`.
+fn first_field(s: &str) -> String {
+    let e = tabescape(s);
+    if e.starts_with('-') {
+        format!("\x01{e}")
+    } else {
+        e
+    }
+}
+
+/// The reverse of [`tabescape`] (an escape it does not know stands for the character itself).
 pub fn tabunescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
@@ -321,5 +333,21 @@ impl Client {
             Some(e) => Err(io::Error::other(e.to_string())),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_escape_like_dovecot_and_a_leading_dash_is_not_an_error() {
+        let odd = "a\tb\nc\rd\x01e";
+        assert_eq!(tabescape(odd), "a\x01tb\x01nc\x01rd\x011e");
+        assert_eq!(tabunescape(&tabescape(odd)), odd);
+        let dash = first_field("-bob");
+        assert!(!dash.starts_with('-'));
+        assert_eq!(tabunescape(&dash), "-bob");
+        assert_eq!(first_field("bob"), "bob");
     }
 }
