@@ -45,7 +45,7 @@ enum Cmd {
         separate: bool,
         /// Output format: table, tab, flow or json.
         #[arg(short = 'f', default_value = "table")]
-        format: roost::service::anvil::print::Format,
+        format: roost::service::anvil::format::Format,
         /// A user mask (`*`, `?` wildcards) and/or an ip[/bits].
         masks: Vec<String>,
     },

@@ -8,7 +8,8 @@ use anyhow::Context;
 
 use roost::master::control::Client;
 use roost::runtime::SessionRow;
-use roost::service::anvil::print::{self, Format, WHO, WHO_LINES};
+use roost::service::anvil::format::{render, Format};
+use roost::service::anvil::print::{self, WHO, WHO_LINES};
 use roost::service::anvil::Filter;
 
 /// The width doveadm's table formatter fills: the terminal's, else 80 (at least 30).
@@ -46,14 +47,14 @@ pub fn who(control: &Path, separate: bool, format: Format, masks: &[String]) -> 
         .filter_map(|r| parse_row(r))
         .collect();
     let out = if separate {
-        print::render(
+        render(
             format,
             &WHO_LINES,
             &print::who_lines(&rows, &filter),
             columns(),
         )
     } else {
-        print::render(format, &WHO, &print::who_users(&rows, &filter), columns())
+        render(format, &WHO, &print::who_users(&rows, &filter), columns())
     };
     print!("{out}");
     Ok(())

@@ -10,6 +10,7 @@
 
 pub mod connections;
 pub mod filter;
+pub mod format;
 pub mod metrics;
 pub mod print;
 
