@@ -5,6 +5,7 @@
 pub mod error;
 pub mod location;
 pub mod maildir;
+pub mod mime;
 pub mod settings;
 pub mod store;
 

@@ -1,0 +1,217 @@
+//! SEARCH helpers: header-field lookup for `HEADER`, `FROM`, `TO`, `CC`, `BCC`, `SUBJECT`
+//! and decoded-text search for `BODY` and `TEXT`, the way Dovecot's `index-search.c`
+//! prepares values: address headers are reparsed and rewritten (`message_address_write`),
+//! `Subject` has its whitespace runs compressed, then encoded words are decoded and the
+//! match is a case-insensitive substring match. Dovecot compares titlecased, decomposed
+//! Unicode; roost lowercases both sides (`str::to_lowercase`), which agrees for every
+//! script without decomposition differences (it does not, e.g., match "é" written as
+//! e + U+0301 against U+00E9).
+
+use super::address::{parse_address_list, Address};
+use super::decode;
+use super::header;
+use super::scan::{Flags, Message};
+
+/// Which preparation a header search key uses (Dovecot's `SEARCH_HEADER*` types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderKind {
+    /// `HEADER name value`: the value as it is.
+    Plain,
+    /// `FROM`/`TO`/`CC`/`BCC`: the normalised address list.
+    Address,
+    /// `SUBJECT`: blanks compressed.
+    CompressLwsp,
+}
+
+impl HeaderKind {
+    /// The kind IMAP's `SEARCH <key>` uses for a header name.
+    pub fn for_search_key(name: &str) -> HeaderKind {
+        if ["from", "to", "cc", "bcc"].iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            HeaderKind::Address
+        } else if name.eq_ignore_ascii_case("subject") {
+            HeaderKind::CompressLwsp
+        } else {
+            HeaderKind::Plain
+        }
+    }
+}
+
+fn normalize(s: &str) -> String {
+    s.to_lowercase()
+}
+
+impl Message<'_> {
+    /// The unfolded raw values of the top-level header fields named `name`.
+    pub fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+        header::fields(&self.raw[self.parts[0].header.clone()])
+            .into_iter()
+            .filter(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| f.value)
+            .collect()
+    }
+
+    /// Whether a top-level `name` field matches `needle` as SEARCH does. An empty needle
+    /// matches when the field exists.
+    pub fn search_header(&self, name: &str, needle: &str, kind: HeaderKind) -> bool {
+        let values = self.header_values(name);
+        if needle.is_empty() {
+            return !values.is_empty();
+        }
+        let needle = normalize(needle);
+        values.iter().any(|v| {
+            let prepared = match kind {
+                HeaderKind::Plain => v.clone(),
+                HeaderKind::Address => write_addresses(&parse_address_list(v, usize::MAX)),
+                HeaderKind::CompressLwsp => compress_lwsp(v),
+            };
+            normalize(&decode::header_value(&prepared)).contains(&needle)
+        })
+    }
+
+    /// Decoded UTF-8 text of every text/* part (transfer encoding undone, charset
+    /// converted as [`decode`] documents), in message order.
+    pub fn body_texts(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, p) in self.parts.iter().enumerate() {
+            if !p.children.is_empty() || p.flags.has(Flags::MULTIPART) || !p.flags.has(Flags::TEXT) {
+                continue;
+            }
+            let _ = i;
+            let raw = &self.raw[p.body.clone()];
+            let cte = p.data.content_transfer_encoding.as_deref().unwrap_or(b"7bit");
+            let bytes = if cte.eq_ignore_ascii_case(b"base64") {
+                decode::base64(raw)
+            } else if cte.eq_ignore_ascii_case(b"quoted-printable") {
+                decode::quoted_printable(raw, false)
+            } else {
+                raw.to_vec()
+            };
+            let charset = p
+                .data
+                .content_type_params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(b"charset"))
+                .map(|(_, v)| v.as_slice())
+                .unwrap_or(b"us-ascii");
+            out.push(decode::to_utf8(&bytes, charset));
+        }
+        out
+    }
+
+    /// SEARCH BODY: `needle` in the decoded text of a text part.
+    pub fn search_body(&self, needle: &str) -> bool {
+        let needle = normalize(needle);
+        self.body_texts().iter().any(|t| normalize(t).contains(&needle))
+    }
+
+    /// SEARCH TEXT: `needle` in a decoded top-level header value or in the body.
+    pub fn search_text(&self, needle: &str) -> bool {
+        let n = normalize(needle);
+        header::fields(&self.raw[self.parts[0].header.clone()])
+            .iter()
+            .any(|f| normalize(&decode::header_value(&f.value)).contains(&n))
+            || self.search_body(needle)
+    }
+}
+
+fn compress_lwsp(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut prev = true;
+    for &c in v {
+        if c == b' ' || c == b'\t' {
+            if !prev {
+                prev = true;
+                out.push(b' ');
+            }
+        } else {
+            prev = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn maybe_escape(out: &mut Vec<u8>, s: &[u8], escape_dot: bool) {
+    if s.iter().all(|&c| super::rfc822::is_atext(c) || (!escape_dot && c == b'.')) {
+        out.extend_from_slice(s);
+        return;
+    }
+    out.push(b'"');
+    for &c in s {
+        if c == b'"' || c == b'\\' || c == b'\'' {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+    out.push(b'"');
+}
+
+/// `message_address_write`.
+fn write_addresses(addrs: &[Address]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut first = true;
+    let mut in_group = false;
+    for a in addrs {
+        if !first {
+            out.extend_from_slice(b", ");
+        }
+        first = false;
+        match (&a.domain, &a.mailbox) {
+            (None, mailbox) => {
+                if !in_group {
+                    match mailbox {
+                        Some(m) if !m.is_empty() => {
+                            if memchr::memmem::find(m, b"=?").is_some() {
+                                out.extend_from_slice(m);
+                            } else {
+                                maybe_escape(&mut out, m, true);
+                            }
+                        }
+                        _ => out.extend_from_slice(b"\"\""),
+                    }
+                    out.extend_from_slice(b": ");
+                    first = true;
+                } else {
+                    if out.ends_with(b", ") {
+                        out.truncate(out.len() - 2);
+                    } else if out.ends_with(b": ") {
+                        out.truncate(out.len() - 1);
+                    }
+                    out.push(b';');
+                }
+                in_group = !in_group;
+            }
+            (Some(domain), mailbox) => {
+                let mailbox = mailbox.as_deref().unwrap_or(b"");
+                if let Some(n) = &a.name {
+                    if memchr::memmem::find(n, b"=?").is_some() {
+                        out.extend_from_slice(n);
+                    } else {
+                        maybe_escape(&mut out, n, true);
+                    }
+                }
+                if a.route.is_some() || !mailbox.is_empty() || !domain.is_empty() {
+                    if a.name.as_ref().is_some_and(|n| !n.is_empty()) {
+                        out.push(b' ');
+                    }
+                    out.push(b'<');
+                    if let Some(r) = &a.route {
+                        out.extend_from_slice(r);
+                        out.push(b':');
+                    }
+                    if mailbox.is_empty() {
+                        out.extend_from_slice(b"\"\"");
+                    } else {
+                        maybe_escape(&mut out, mailbox, false);
+                    }
+                    if !domain.is_empty() {
+                        out.push(b'@');
+                        out.extend_from_slice(domain);
+                    }
+                    out.push(b'>');
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,1 @@
+//! Unit tests of the MIME scan (see tests/mime_dovecot.rs for the Dovecot comparison).
