@@ -27,8 +27,16 @@ fn records(path: &Path) -> Vec<(String, Vec<u8>)> {
     let mut i = 0;
     while i < d.len() {
         let k_end = i + d[i..].iter().position(|&c| c == b'\n').expect("key line");
-        let l_end = k_end + 1 + d[k_end + 1..].iter().position(|&c| c == b'\n').expect("len");
-        let n: usize = std::str::from_utf8(&d[k_end + 1..l_end]).unwrap().parse().unwrap();
+        let l_end = k_end
+            + 1
+            + d[k_end + 1..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .expect("len");
+        let n: usize = std::str::from_utf8(&d[k_end + 1..l_end])
+            .unwrap()
+            .parse()
+            .unwrap();
         out.push((
             String::from_utf8(d[i..k_end].to_vec()).unwrap(),
             d[l_end + 1..l_end + 1 + n].to_vec(),
@@ -48,14 +56,22 @@ fn literal(v: &[u8]) -> Vec<u8> {
 fn parse_section(spec: &str) -> (Vec<u32>, String, Vec<String>) {
     let mut path = Vec::new();
     let mut rest = spec;
-    while let Some(d) = rest.split(['.', ' ']).next().and_then(|s| s.parse::<u32>().ok()) {
+    while let Some(d) = rest
+        .split(['.', ' '])
+        .next()
+        .and_then(|s| s.parse::<u32>().ok())
+    {
         path.push(d);
         rest = rest.split_once('.').map(|x| x.1).unwrap_or("");
     }
     let (what, fields) = match rest.split_once(" (") {
-        Some((w, f)) => {
-            (w.to_string(), f.trim_end_matches(')').split(' ').map(String::from).collect())
-        }
+        Some((w, f)) => (
+            w.to_string(),
+            f.trim_end_matches(')')
+                .split(' ')
+                .map(String::from)
+                .collect(),
+        ),
         None => (rest.to_string(), Vec::new()),
     };
     (path, what, fields)
@@ -91,7 +107,10 @@ fn fetch_and_search_answers_equal_dovecots_for_the_whole_corpus() {
                     "HEADER.FIELDS.NOT" => SectionText::HeaderFieldsNot(&fields),
                     other => panic!("unknown section {other}"),
                 };
-                let got = msg.section(&path, &text).map(|c| c.into_owned()).unwrap_or_default();
+                let got = msg
+                    .section(&path, &text)
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
                 if got != literal(&want) {
                     failures.push(format!(
                         "{name} {key}:\n  dovecot {:?}\n  roost   {:?}",
@@ -127,5 +146,10 @@ fn fetch_and_search_answers_equal_dovecots_for_the_whole_corpus() {
         }
     }
     assert!(checked > 500, "only {checked} answers checked");
-    assert!(failures.is_empty(), "{} of {checked} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

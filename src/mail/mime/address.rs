@@ -28,7 +28,12 @@ pub fn parse_address_list(value: &[u8], max_addresses: usize) -> Vec<Address> {
     let mut p = Parser::new(value);
     p.last_comment = Some(Vec::new());
     p.nul_replacement = true;
-    let mut ctx = Ctx { p, addrs: Vec::new(), addr: Address::default(), s: Vec::new() };
+    let mut ctx = Ctx {
+        p,
+        addrs: Vec::new(),
+        addr: Address::default(),
+        s: Vec::new(),
+    };
     if ctx.p.skip_lwsp() > 0 {
         ctx.parse_address_list(max_addresses);
     }
@@ -149,7 +154,11 @@ impl Ctx<'_> {
         if self.p.parse_phrase(&mut self.s) <= 0 || self.p.cur() != b'<' {
             return -1;
         }
-        self.addr.name = if self.s.is_empty() { None } else { Some(self.s.clone()) };
+        self.addr.name = if self.s.is_empty() {
+            None
+        } else {
+            Some(self.s.clone())
+        };
         if self.parse_angle_addr() < 0 {
             self.addr.domain = Some(b"SYNTAX_ERROR".to_vec());
             self.addr.invalid_syntax = true;

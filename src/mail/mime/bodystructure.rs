@@ -56,7 +56,11 @@ impl Message<'_> {
         let part = &self.parts[idx];
         let data = &part.data;
         if part.children.is_empty() {
-            out.extend_from_slice(if extended { EMPTY_BODYSTRUCTURE } else { EMPTY_BODY });
+            out.extend_from_slice(if extended {
+                EMPTY_BODYSTRUCTURE
+            } else {
+                EMPTY_BODY
+            });
         } else {
             self.write_children(idx, extended, out);
         }
@@ -75,7 +79,9 @@ impl Message<'_> {
         match (&part.data.content_type, &part.data.content_subtype) {
             (Some(t), sub) => {
                 (t.eq_ignore_ascii_case(b"message")
-                    && sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"rfc822")))
+                    && sub
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(b"rfc822")))
                     || t.eq_ignore_ascii_case(b"multipart")
             }
             (None, _) => part

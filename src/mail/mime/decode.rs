@@ -55,9 +55,10 @@ pub fn quoted_printable(input: &[u8], header: bool) -> Vec<u8> {
     while i < input.len() {
         let c = input[i];
         if c == b'=' {
-            if let (Some(h), Some(l)) =
-                (input.get(i + 1).and_then(|&c| hex(c)), input.get(i + 2).and_then(|&c| hex(c)))
-            {
+            if let (Some(h), Some(l)) = (
+                input.get(i + 1).and_then(|&c| hex(c)),
+                input.get(i + 2).and_then(|&c| hex(c)),
+            ) {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;

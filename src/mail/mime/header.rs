@@ -25,6 +25,11 @@ fn is_lwsp(c: u8) -> bool {
 /// Splits `block` (a header block, optionally ending in the empty line) into fields.
 /// Stops at the empty line.
 pub fn fields(block: &[u8]) -> Vec<Field<'_>> {
+    fields_and_eoh(block).0
+}
+
+/// [`fields`], and whether the block ends with the empty line.
+pub fn fields_and_eoh(block: &[u8]) -> (Vec<Field<'_>>, bool) {
     let mut out: Vec<Field<'_>> = Vec::new();
     let mut pos = 0;
     while pos < block.len() {
@@ -32,7 +37,7 @@ pub fn fields(block: &[u8]) -> Vec<Field<'_>> {
         let line = &block[pos..content_end];
         if line.is_empty() && next > pos {
             // The empty line ending the header.
-            break;
+            return (out, true);
         }
         let continued = !out.is_empty() && is_lwsp(block[pos]);
         if continued {
@@ -48,6 +53,27 @@ pub fn fields(block: &[u8]) -> Vec<Field<'_>> {
         }
         pos = next;
     }
+    (out, false)
+}
+
+/// The value as Dovecot's `CLEAN_ONELINE` header parsing gives it (what SEARCH matches):
+/// continuation lines joined without the newline, a leading tab turned into a space.
+pub fn oneline(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] == b'\n' {
+            if value.get(i + 1) == Some(&b'\t') {
+                out.push(b' ');
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        out.push(value[i]);
+        i += 1;
+    }
     out
 }
 
@@ -56,7 +82,11 @@ fn line_at(block: &[u8], pos: usize) -> (usize, usize) {
     match memchr::memchr(b'\n', &block[pos..]) {
         Some(i) => {
             let lf = pos + i;
-            let end = if lf > pos && block[lf - 1] == b'\r' { lf - 1 } else { lf };
+            let end = if lf > pos && block[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            };
             (end, lf + 1)
         }
         None => (block.len(), block.len()),
@@ -65,7 +95,11 @@ fn line_at(block: &[u8], pos: usize) -> (usize, usize) {
 
 fn field_from_line(line: &[u8], pos: usize, next: usize) -> Field<'_> {
     let Some(colon) = memchr::memchr(b':', line) else {
-        return Field { name: b"", value: line.to_vec(), raw: pos..next };
+        return Field {
+            name: b"",
+            value: line.to_vec(),
+            raw: pos..next,
+        };
     };
     let mut name_end = colon;
     while name_end > 0 && is_lwsp(line[name_end - 1]) {
@@ -76,7 +110,11 @@ fn field_from_line(line: &[u8], pos: usize, next: usize) -> Field<'_> {
     if skip == rest.len() && !rest.is_empty() {
         skip = 1;
     }
-    Field { name: &line[..name_end], value: rest[skip..].to_vec(), raw: pos..next }
+    Field {
+        name: &line[..name_end],
+        value: rest[skip..].to_vec(),
+        raw: pos..next,
+    }
 }
 
 /// Dovecot's `message_header_strdup`: NUL becomes U+FFFD.

@@ -57,7 +57,12 @@ const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 
 impl<'a> Parser<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Parser { data, pos: 0, last_comment: None, nul_replacement: false }
+        Parser {
+            data,
+            pos: 0,
+            last_comment: None,
+            nul_replacement: false,
+        }
     }
 
     /// The current byte, NUL at the end (C strings are NUL-terminated; Dovecot relies on it).
@@ -436,12 +441,18 @@ impl<'a> Parser<'a> {
         (if ret < 0 { -1 } else { 1 }, Some((key, value)))
     }
 
-    /// `rfc2231_parse` without RFC 2231 continuation merging: every `key=value` in order
-    /// (keys with `*` are kept verbatim; see the module doc of `mime`).
+    /// `rfc2231_parse`: every `key=value` in order, then the RFC 2231 parameters
+    /// (`key*0=`, `key*1*=`, `key*=`) merged per key, Dovecot's way: values joined, a key
+    /// with any extended section gets a trailing `*` and its value stays percent-encoded
+    /// (`''` prefixed and `%` escaped where a plain section is mixed in). Keys with missing
+    /// sections are kept as they were written.
     pub fn parse_params(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
         let saved = self.nul_replacement;
         self.nul_replacement = true;
         let mut out = Vec::new();
+        // (key, value, idx, extended); idx deliberately carries over like Dovecot's.
+        let mut ext: Vec<(Vec<u8>, Vec<u8>, u32, bool)> = Vec::new();
+        let mut idx: u32 = 0;
         loop {
             let (ret, kv) = self.parse_content_param();
             if ret == 0 {
@@ -454,9 +465,79 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 continue;
             }
-            if let Some(kv) = kv {
-                out.push(kv);
+            let Some((key, value)) = kv else { continue };
+            if let Some(star) = key.iter().position(|&c| c == b'*') {
+                let mut p = star;
+                if p + 1 < key.len() {
+                    p += 1;
+                    idx = 0;
+                    while p < key.len() && key[p].is_ascii_digit() {
+                        idx = idx.wrapping_mul(10).wrapping_add(u32::from(key[p] - b'0'));
+                        p += 1;
+                    }
+                }
+                let extended = p < key.len() && key[p] == b'*';
+                if extended {
+                    p += 1;
+                }
+                if p >= key.len() {
+                    ext.push((key[..star].to_vec(), value, idx, extended));
+                    continue;
+                }
             }
+            out.push((key, value));
+        }
+        ext.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
+        let mut i = 0;
+        while i < ext.len() {
+            let mut j = i;
+            let mut ok = true;
+            let mut have_extended = false;
+            let mut next_idx = 0;
+            while j < ext.len() && ext[j].0.eq_ignore_ascii_case(&ext[i].0) {
+                if ext[j].2 != next_idx {
+                    ok = false;
+                }
+                have_extended |= ext[j].3;
+                next_idx += 1;
+                j += 1;
+            }
+            if !ok {
+                for e in &ext[i..j] {
+                    let suffix = if e.3 {
+                        format!("*{}*", e.2)
+                    } else {
+                        format!("*{}", e.2)
+                    };
+                    let mut k = e.0.clone();
+                    k.extend_from_slice(suffix.as_bytes());
+                    out.push((k, e.1.clone()));
+                }
+            } else {
+                let mut v = Vec::new();
+                if !ext[i].3 && have_extended {
+                    v.extend_from_slice(b"''");
+                }
+                for e in &ext[i..j] {
+                    if !e.3 && have_extended {
+                        for &c in &e.1 {
+                            if c == b'%' {
+                                v.extend_from_slice(b"%25");
+                            } else {
+                                v.push(c);
+                            }
+                        }
+                    } else {
+                        v.extend_from_slice(&e.1);
+                    }
+                }
+                let mut k = ext[i].0.clone();
+                if have_extended {
+                    k.push(b'*');
+                }
+                out.push((k, v));
+            }
+            i = j;
         }
         self.nul_replacement = saved;
         out

@@ -146,6 +146,9 @@ struct Scanner<'a> {
     attributed_end: usize,
     /// Boundary of the multipart whose header is being read.
     last_boundary: Option<Vec<u8>>,
+    /// Per part: the end of a newline it took over from a child's header that a boundary
+    /// cut short (Dovecot adds that newline to the parent's body).
+    absorbed: Vec<usize>,
 }
 
 /// Scans a whole RFC 5322 message. Never fails: malformed input yields Dovecot's idea of
@@ -160,6 +163,7 @@ pub fn scan(raw: &[u8]) -> Message<'_> {
         pos: 0,
         attributed_end: 0,
         last_boundary: None,
+        absorbed: vec![0],
     };
     let mut mode = Mode::Header;
     loop {
@@ -175,7 +179,19 @@ pub fn scan(raw: &[u8]) -> Message<'_> {
         s.parts[i].body.end = end;
         p = s.parts[i].parent;
     }
-    Message { raw, parts: s.parts }
+    Message {
+        raw,
+        parts: s.parts,
+    }
+}
+
+/// Length of the newline ending at `end` (the empty line's `[CR]LF`).
+fn eoh_len_at(raw: &[u8], end: usize) -> usize {
+    if end >= 2 && raw[end - 2] == b'\r' {
+        2
+    } else {
+        1
+    }
 }
 
 fn new_part(parent: Option<usize>, start: usize, depth: usize) -> Part {
@@ -195,18 +211,28 @@ impl Scanner<'_> {
         self.parts.len()
     }
 
+    /// The current part's parent takes the bytes up to `to` (a moved newline).
+    fn absorb(&mut self, to: usize) {
+        if let Some(parent) = self.parts[self.cur].parent {
+            self.absorbed[parent] = self.absorbed[parent].max(to);
+        }
+    }
+
     fn too_many_nested(&self) -> bool {
         self.parts[self.cur].depth + 1 >= MAX_NESTED_MIME_PARTS
     }
 
     fn append_child(&mut self, is_mime: bool) {
         let depth = self.parts[self.cur].depth + 1;
-        let mut p = new_part(Some(self.cur), self.pos, depth);
+        // Dovecot places a child at its parent's position plus the sizes so far, which is
+        // behind the stream position when a newline went to the grandparent.
+        let mut p = new_part(Some(self.cur), self.attributed_end, depth);
         if is_mime {
             p.flags.set(Flags::IS_MIME);
         }
         let idx = self.parts.len();
         self.parts.push(p);
+        self.absorbed.push(0);
         self.parts[self.cur].children.push(idx);
         self.cur = idx;
     }
@@ -258,7 +284,8 @@ impl Scanner<'_> {
 
     /// Reads the current part's header from `pos`, then decides how its body is read.
     fn header(&mut self) -> Mode {
-        let start = self.pos;
+        let start = self.parts[self.cur].header.start;
+        let scan_start = self.pos;
         let raw = self.raw;
         let mut prev_nl = 0;
         let mut eoh = false;
@@ -266,7 +293,7 @@ impl Scanner<'_> {
         loop {
             let pos = self.pos;
             if pos >= raw.len() {
-                hdr_end = raw.len();
+                hdr_end = if pos == scan_start { start } else { raw.len() };
                 break;
             }
             let eoh_len = match raw[pos] {
@@ -283,7 +310,14 @@ impl Scanner<'_> {
             if !self.boundaries.is_empty() {
                 if let Some(b) = self.boundary_line_find(pos) {
                     if self.boundaries[b].part != self.cur {
-                        hdr_end = pos - prev_nl;
+                        hdr_end = if pos == scan_start {
+                            start
+                        } else {
+                            pos - prev_nl
+                        };
+                        if prev_nl > 0 {
+                            self.absorb(pos);
+                        }
                         break;
                     }
                 }
@@ -291,7 +325,11 @@ impl Scanner<'_> {
             match memchr::memchr(b'\n', &raw[pos..]) {
                 Some(i) => {
                     let lf = pos + i;
-                    prev_nl = if lf > pos && raw[lf - 1] == b'\r' { 2 } else { 1 };
+                    prev_nl = if lf > pos && raw[lf - 1] == b'\r' {
+                        2
+                    } else {
+                        1
+                    };
                     self.pos = lf + 1;
                 }
                 None => {
@@ -301,16 +339,17 @@ impl Scanner<'_> {
             }
         }
         let cur = self.cur;
-        self.parts[cur].header = start..hdr_end;
-        self.parts[cur].body = hdr_end..hdr_end;
-        self.attributed_end = hdr_end;
         self.parse_fields(start..hdr_end);
 
         let mut multipart = false;
         if eoh && self.last_boundary.is_some() && self.parts[cur].flags.has(Flags::IS_MIME) {
             if !self.too_many_nested() {
                 let text = self.last_boundary.take().unwrap_or_default();
-                self.boundaries.push(Boundary { part: cur, text, epilogue_found: false });
+                self.boundaries.push(Boundary {
+                    part: cur,
+                    text,
+                    epilogue_found: false,
+                });
                 multipart = true;
             } else {
                 let f = &mut self.parts[cur].flags;
@@ -318,6 +357,21 @@ impl Scanner<'_> {
                 f.clear(Flags::MULTIPART);
             }
         }
+        let mut hdr_end = hdr_end;
+        if eoh && !self.boundaries.is_empty() {
+            // Dovecot looks for a boundary once more after the empty line; a body that
+            // starts with an enclosing part's boundary takes the empty line's newline
+            // away from this header, like any newline before a boundary.
+            if let Some(b) = self.boundary_line_find(self.pos) {
+                if self.boundaries[b].part != cur {
+                    hdr_end -= eoh_len_at(raw, hdr_end);
+                    self.absorb(self.pos);
+                }
+            }
+        }
+        self.parts[cur].header = start..hdr_end;
+        self.parts[cur].body = hdr_end..hdr_end;
+        self.attributed_end = hdr_end;
         self.last_boundary = None;
         let parent_digest = self.parts[cur]
             .parent
@@ -422,14 +476,13 @@ impl Scanner<'_> {
                 return Mode::Eof;
             }
             if let Some(b) = self.boundary_line_find(line) {
-                let (end, first_line) = if line == region {
-                    (self.attributed_end, true)
+                let end = if line == region {
+                    self.attributed_end
                 } else if line >= 2 && line - 2 >= region && raw[line - 2] == b'\r' {
-                    (line - 2, false)
+                    line - 2
                 } else {
-                    (line - 1, false)
+                    line - 1
                 };
-                let _ = first_line;
                 return self.part_finish(b, line, end);
             }
             match memchr::memchr(b'\n', &raw[line..]) {
@@ -442,10 +495,15 @@ impl Scanner<'_> {
     /// `parse_part_finish` + `parse_next_body_skip_boundary_line`.
     fn part_finish(&mut self, b: usize, line: usize, end: usize) -> Mode {
         let owner = self.boundaries[b].part;
+        let mut end = end;
         while self.cur != owner {
             let cur = self.cur;
-            self.parts[cur].body.end = end.max(self.parts[cur].body.start);
-            self.cur = self.parts[cur].parent.expect("boundary owner is an ancestor");
+            // A part that took a newline off its child's cut-short header ends after it.
+            end = end.max(self.absorbed[cur]).max(self.parts[cur].body.start);
+            self.parts[cur].body.end = end;
+            self.cur = self.parts[cur]
+                .parent
+                .expect("boundary owner is an ancestor");
         }
         let len = self.boundaries[b].text.len();
         let epilogue = self.boundaries[b].epilogue_found;
@@ -463,7 +521,11 @@ impl Scanner<'_> {
             }
         }
         self.attributed_end = self.pos;
-        if self.boundaries.last().is_none_or(|top| top.part != self.cur) {
+        if self
+            .boundaries
+            .last()
+            .is_none_or(|top| top.part != self.cur)
+        {
             self.body_mode()
         } else {
             self.append_child(true);

@@ -26,7 +26,10 @@ pub enum HeaderKind {
 impl HeaderKind {
     /// The kind IMAP's `SEARCH <key>` uses for a header name.
     pub fn for_search_key(name: &str) -> HeaderKind {
-        if ["from", "to", "cc", "bcc"].iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        if ["from", "to", "cc", "bcc"]
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+        {
             HeaderKind::Address
         } else if name.eq_ignore_ascii_case("subject") {
             HeaderKind::CompressLwsp
@@ -46,7 +49,7 @@ impl Message<'_> {
         header::fields(&self.raw[self.parts[0].header.clone()])
             .into_iter()
             .filter(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|f| f.value)
+            .map(|f| header::oneline(&f.value))
             .collect()
     }
 
@@ -73,12 +76,17 @@ impl Message<'_> {
     pub fn body_texts(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (i, p) in self.parts.iter().enumerate() {
-            if !p.children.is_empty() || p.flags.has(Flags::MULTIPART) || !p.flags.has(Flags::TEXT) {
+            if !p.children.is_empty() || p.flags.has(Flags::MULTIPART) || !p.flags.has(Flags::TEXT)
+            {
                 continue;
             }
             let _ = i;
             let raw = &self.raw[p.body.clone()];
-            let cte = p.data.content_transfer_encoding.as_deref().unwrap_or(b"7bit");
+            let cte = p
+                .data
+                .content_transfer_encoding
+                .as_deref()
+                .unwrap_or(b"7bit");
             let bytes = if cte.eq_ignore_ascii_case(b"base64") {
                 decode::base64(raw)
             } else if cte.eq_ignore_ascii_case(b"quoted-printable") {
@@ -101,16 +109,22 @@ impl Message<'_> {
     /// SEARCH BODY: `needle` in the decoded text of a text part.
     pub fn search_body(&self, needle: &str) -> bool {
         let needle = normalize(needle);
-        self.body_texts().iter().any(|t| normalize(t).contains(&needle))
+        self.body_texts()
+            .iter()
+            .any(|t| normalize(t).contains(&needle))
     }
 
-    /// SEARCH TEXT: `needle` in a decoded top-level header value or in the body.
+    /// SEARCH TEXT: `needle` in a decoded header value of any part (MIME headers and
+    /// headers of attached messages included, as Dovecot's `message_search` does) or in
+    /// the body.
     pub fn search_text(&self, needle: &str) -> bool {
         let n = normalize(needle);
-        header::fields(&self.raw[self.parts[0].header.clone()])
-            .iter()
-            .any(|f| normalize(&decode::header_value(&f.value)).contains(&n))
-            || self.search_body(needle)
+        self.parts.iter().any(|p| {
+            header::fields(&self.raw[p.header.clone()]).iter().any(|f| {
+                let v = decode::header_value(&header::oneline(&f.value));
+                normalize(&v).contains(&n)
+            })
+        }) || self.search_body(needle)
     }
 }
 
@@ -132,7 +146,9 @@ fn compress_lwsp(v: &[u8]) -> Vec<u8> {
 }
 
 fn maybe_escape(out: &mut Vec<u8>, s: &[u8], escape_dot: bool) {
-    if s.iter().all(|&c| super::rfc822::is_atext(c) || (!escape_dot && c == b'.')) {
+    if s.iter()
+        .all(|&c| super::rfc822::is_atext(c) || (!escape_dot && c == b'.'))
+    {
         out.extend_from_slice(s);
         return;
     }

@@ -65,10 +65,12 @@ impl Message<'_> {
                     SectionText::Header => m.header.clone(),
                     SectionText::Text => m.body.clone(),
                     SectionText::HeaderFields(names) => {
-                        return Some(Cow::Owned(self.header_filter(m.header.clone(), names, true)))
+                        let h = m.header.start;
+                        return Some(Cow::Owned(self.header_filter(h, names, true, root)));
                     }
                     SectionText::HeaderFieldsNot(names) => {
-                        return Some(Cow::Owned(self.header_filter(m.header.clone(), names, false)))
+                        let h = m.header.start;
+                        return Some(Cow::Owned(self.header_filter(h, names, false, false)));
                     }
                     SectionText::Full | SectionText::Mime => unreachable!("handled above"),
                 }
@@ -78,12 +80,25 @@ impl Message<'_> {
     }
 
     /// Dovecot's header filter with `HIDE_BODY`: the matching (or non-matching) fields as
-    /// they are, then the empty line.
-    fn header_filter(&self, range: Range<usize>, names: &[String], include: bool) -> Vec<u8> {
-        let block = &self.raw[range];
+    /// they are, then the empty line if the header had one. Like Dovecot's, it reads from
+    /// the header's start up to the first empty line, not up to the end the scan gave the
+    /// header (they differ when a boundary cut the header short). The top-level
+    /// `HEADER.FIELDS` comes from Dovecot's header cache instead, which always ends with
+    /// the empty line (`always_eoh`).
+    fn header_filter(
+        &self,
+        start: usize,
+        names: &[String],
+        include: bool,
+        always_eoh: bool,
+    ) -> Vec<u8> {
+        let block = &self.raw[start..];
         let mut out = Vec::new();
-        for f in header::fields(block) {
-            let listed = names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(f.name));
+        let (fields, eoh) = header::fields_and_eoh(block);
+        for f in fields {
+            let listed = names
+                .iter()
+                .any(|n| n.as_bytes().eq_ignore_ascii_case(f.name));
             if listed == include {
                 out.extend_from_slice(&crlf(&block[f.raw.clone()]));
                 if !out.ends_with(b"\n") {
@@ -91,7 +106,9 @@ impl Message<'_> {
                 }
             }
         }
-        out.extend_from_slice(b"\r\n");
+        if eoh || always_eoh {
+            out.extend_from_slice(b"\r\n");
+        }
         out
     }
 }
