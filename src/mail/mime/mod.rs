@@ -16,22 +16,27 @@
 //! Issue 11 asks for a kept crate where one does the job. Evaluated:
 //! - mail-parser 1.0.1 needs Rust 1.98 (toolchain here: 1.95), so only 0.11.9 is usable.
 //!   It does record `offset_header`/`offset_body`/`offset_end` per part (as `u32`, so
-//!   messages over 4 GiB are out). But its splitting is not Dovecot's, and IMAP output
-//!   must be Dovecot's byte for byte, sizes and line counts included: it looks only for
-//!   the innermost boundary (Dovecot ends a part at the boundary of *any* enclosing
-//!   multipart), it turns a multipart without a found boundary into a text part
-//!   (Dovecot keeps a multipart and writes an empty text/plain child), it does not end a
-//!   part's header at a boundary line, it has no part-count limit and its nesting limit
-//!   is for encoded message parts, and it decodes every body while parsing (allocation
-//!   proportional to the message, where a structure scan needs none). Its header values
-//!   are decoded and normalised, while ENVELOPE needs Dovecot's raw-value rules
-//!   (`MISSING_DOMAIN`, group markers, `imap_append_string_for_humans`). So it would be a
-//!   second parse whose answers must be corrected everywhere. Weight, measured with
-//!   `cargo build -j1 --timings` of a scratch crate depending only on `mail-parser =
-//!   "=0.11.9"` on this shared 2-core box: see `MAIL_PARSER_WEIGHT` below.
-//! - mailparse 0.16 borrows the input (offsets could be computed by pointer arithmetic),
-//!   but has the same innermost-boundary splitting, no limits, and recursion per nesting
-//!   level (a 1,000-deep message recurses 1,000 times).
+//!   messages over 4 GiB are out), and it is light: with default features it adds two
+//!   crates (mail-parser, the hashify proc-macro; the encodify/simdutf8 weight belongs to
+//!   1.0), 3.4 s + 1.3 s of `cargo build -j1 --timings` on this shared box. But its split
+//!   of malformed MIME is not Dovecot's, and FETCH output must be Dovecot's byte for byte,
+//!   sizes and line counts included. Run over this corpus (`tests/data/mime/`):
+//!   `10-malformed-boundary` gives 3 parts, the inner text part running to the end of the
+//!   message over the outer boundaries (it looks only for the innermost boundary;
+//!   Dovecot ends a part at the boundary of *any* enclosing multipart and finds 4);
+//!   `11-no-boundary-param` becomes one binary part (Dovecot: a multipart written with an
+//!   empty text/plain child); `17-boundary-in-header` lets a part's header run over the
+//!   next boundary (Dovecot ends the header there). It also has no part-count limit, its
+//!   depth limit is for encoded message parts only, and it decodes every body while
+//!   parsing (memory proportional to the message where a structure scan needs none).
+//!   Its header values come decoded and normalised, while ENVELOPE needs Dovecot's rules
+//!   on raw values (`MISSING_DOMAIN`, group markers, `imap_append_string_for_humans`).
+//!   Using it would mean a second parse whose answers need correcting everywhere.
+//! - mailparse borrows the input (offsets could be computed by pointer arithmetic), but in
+//!   its `parse_mail` (read in staktrace/mailparse's source, not built here) a multipart
+//!   is split at its own boundary only, searched anywhere rather than at line starts;
+//!   each nested part is a recursive call with no depth or count limit; and a header line
+//!   without a colon fails the whole message, where Dovecot reads on.
 //!
 //! So the MIME grammar here is a port of Dovecot's own (`message-parser.c`,
 //! `message-header-parser.c`, `rfc822-parser.c`, `message-address.c`,
