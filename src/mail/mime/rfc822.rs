@@ -53,6 +53,9 @@ pub struct Parser<'a> {
     pub nul_replacement: bool,
 }
 
+/// A `name=value` MIME parameter.
+pub type Param = (Vec<u8>, Vec<u8>);
+
 const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 
 impl<'a> Parser<'a> {
@@ -92,13 +95,11 @@ impl<'a> Parser<'a> {
         let mut start = self.pos;
         while self.pos < self.data.len() {
             match self.data[self.pos] {
-                0 => {
-                    if self.nul_replacement {
-                        if let Some(c) = self.last_comment.as_mut() {
-                            c.extend_from_slice(&self.data[start..self.pos]);
-                            c.extend_from_slice(REPLACEMENT);
-                            start = self.pos + 1;
-                        }
+                0 if self.nul_replacement => {
+                    if let Some(c) = self.last_comment.as_mut() {
+                        c.extend_from_slice(&self.data[start..self.pos]);
+                        c.extend_from_slice(REPLACEMENT);
+                        start = self.pos + 1;
                     }
                 }
                 b'(' => level += 1,
@@ -237,12 +238,10 @@ impl<'a> Parser<'a> {
         let mut start = self.pos;
         while self.pos < self.data.len() {
             match self.data[self.pos] {
-                0 => {
-                    if self.nul_replacement {
-                        out.extend_from_slice(&self.data[start..self.pos]);
-                        out.extend_from_slice(REPLACEMENT);
-                        start = self.pos + 1;
-                    }
+                0 if self.nul_replacement => {
+                    out.extend_from_slice(&self.data[start..self.pos]);
+                    out.extend_from_slice(REPLACEMENT);
+                    start = self.pos + 1;
                 }
                 b'"' => {
                     out.extend_from_slice(&self.data[start..self.pos]);
@@ -323,12 +322,10 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         while self.pos < self.data.len() {
             match self.data[self.pos] {
-                0 => {
-                    if self.nul_replacement {
-                        out.extend_from_slice(&self.data[start..self.pos]);
-                        out.extend_from_slice(REPLACEMENT);
-                        start = self.pos + 1;
-                    }
+                0 if self.nul_replacement => {
+                    out.extend_from_slice(&self.data[start..self.pos]);
+                    out.extend_from_slice(REPLACEMENT);
+                    start = self.pos + 1;
                 }
                 b'[' => return -1,
                 b']' => {
@@ -405,7 +402,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `rfc822_parse_content_param`: `0` at the end, `-1` broken, `1` with `(key, value)`.
-    pub fn parse_content_param(&mut self) -> (i32, Option<(Vec<u8>, Vec<u8>)>) {
+    pub fn parse_content_param(&mut self) -> (i32, Option<Param>) {
         if self.at_end() {
             return (0, None);
         }
@@ -446,7 +443,7 @@ impl<'a> Parser<'a> {
     /// with any extended section gets a trailing `*` and its value stays percent-encoded
     /// (`''` prefixed and `%` escaped where a plain section is mixed in). Keys with missing
     /// sections are kept as they were written.
-    pub fn parse_params(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn parse_params(&mut self) -> Vec<Param> {
         let saved = self.nul_replacement;
         self.nul_replacement = true;
         let mut out = Vec::new();

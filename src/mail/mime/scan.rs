@@ -53,7 +53,7 @@ impl Flags {
 }
 
 /// A `name=value` parameter of `Content-Type` or `Content-Disposition`.
-pub type Param = (Vec<u8>, Vec<u8>);
+pub use super::rfc822::Param;
 
 /// The `Content-*` data of a part (Dovecot's `message_part_data`); `None` is absent.
 #[derive(Debug, Clone, Default)]
@@ -169,7 +169,7 @@ pub fn scan(raw: &[u8]) -> Message<'_> {
     loop {
         mode = match mode {
             Mode::Header => s.header(),
-            Mode::ToBoundary => s.to_boundary(),
+            Mode::ToBoundary => s.body_to_boundary(),
             Mode::Eof => break,
         };
     }
@@ -467,7 +467,7 @@ impl Scanner<'_> {
     }
 
     /// `parse_next_body_to_boundary` from `pos` (a line start) to the next boundary line.
-    fn to_boundary(&mut self) -> Mode {
+    fn body_to_boundary(&mut self) -> Mode {
         let raw = self.raw;
         let region = self.pos;
         let mut line = region;
