@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::values::{lenient, Time};
+use crate::settings::values::{lenient, Size, Time};
 
 /// `mail_fsync`: when to fsync mail files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -42,6 +42,12 @@ pub struct MailSettings {
     pub lda_mailbox_autocreate: bool,
     /// Characters that separate the user from the detail in `user+detail@domain`.
     pub recipient_delimiter: String,
+    /// Largest message LMTP takes (`SIZE` is then advertised); `0` = no limit, as Dovecot 2.3's
+    /// LMTP has none. Named after Dovecot's `submission_max_mail_size`.
+    pub lmtp_max_mail_size: Size,
+    /// Where LMTP spools a message for several recipients before copying it into each
+    /// Maildir (Dovecot's `mail_temp_dir`).
+    pub mail_temp_dir: String,
     /// Address used as the sender of bounces; empty: `postmaster@<hostname>`.
     pub postmaster_address: String,
     /// Host name used in LMTP greetings and Received headers; empty: the system host name.
@@ -80,6 +86,8 @@ impl Default for MailSettings {
             lmtp_save_to_detail_mailbox: false,
             lda_mailbox_autocreate: false,
             recipient_delimiter: "+".into(),
+            lmtp_max_mail_size: Size(0),
+            mail_temp_dir: "/tmp".into(),
             postmaster_address: String::new(),
             hostname: String::new(),
             login_greeting: "Dovecot ready.".into(),

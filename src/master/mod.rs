@@ -3,6 +3,7 @@
 //! services through the [`crate::runtime::Registry`] `main.rs` hands it and imports no service.
 
 pub mod control;
+pub mod demo;
 pub mod error;
 pub mod generation;
 pub mod handoff;

@@ -49,15 +49,15 @@ pub async fn serve(
     .map_err(|e| MasterError::BaseDir(e.to_string()))?;
     let pid_path = pid_file(&base_dir);
     check_not_running(&pid_path)?;
+    // Started as root: a launcher keeps root for privileged helpers, and once every socket
+    // is bound the server itself becomes default_internal_user.
+    let drop_to = privilege_target(&loaded.settings)?;
     if matches!(source, ConfigSource::Embedded) {
-        write_demo_users(&loaded.settings)?;
+        super::demo::prepare(&loaded.settings, drop_to.as_ref())?;
     }
 
     let hub = Arc::new(Hub::default());
     hub.insert(Arc::new(Pools::default()));
-    // Started as root: a launcher keeps root for privileged helpers, and once every socket
-    // is bound the server itself becomes default_internal_user.
-    let drop_to = privilege_target(&loaded.settings)?;
     if drop_to.is_some() {
         crate::privsep::start_launcher(&hub, &source)?;
     }
@@ -227,47 +227,6 @@ fn retire(old: Arc<Generation>, state: Arc<MasterState>, shutdown_clients: bool)
             .unwrap()
             .retain(|g| !Arc::ptr_eq(g, &old));
     });
-}
-
-/// The embedded default's demo user (`demo`/`demo`): its passwd-file is written on first run.
-fn write_demo_users(settings: &crate::settings::Settings) -> Result<(), MasterError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    for db in settings
-        .auth
-        .passdb
-        .iter()
-        .filter(|d| d.driver == "passwd-file")
-    {
-        let Some(path) = db.args.split_whitespace().find(|w| w.starts_with('/')) else {
-            continue;
-        };
-        let path = Path::new(path);
-        if path.exists() {
-            continue;
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| MasterError::io(format!("create {}", dir.display()), e))?;
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| {
-                MasterError::DemoUsers(format!(
-                    "cannot write the demo passwd-file {}: {e}",
-                    path.display()
-                ))
-            })?;
-        std::io::Write::write_all(&mut f, b"demo:{PLAIN}demo::::::\n")
-            .map_err(|e| MasterError::io(format!("write {}", path.display()), e))?;
-        info!(
-            "wrote demo user 'demo' (password 'demo') to {}",
-            path.display()
-        );
-    }
-    Ok(())
 }
 
 /// The user to become after binding: `default_internal_user` when started as root, unless that

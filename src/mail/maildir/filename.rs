@@ -76,12 +76,22 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh, unique base name for a message of `size` bytes (LF) and `vsize` bytes (CRLF).
 pub fn generate(host: &str, size: u64, vsize: u64) -> String {
+    with_sizes(&unique(host), size, vsize)
+}
+
+/// `base,S=size,W=vsize`: the name a message written under `base` in tmp/ gets in new/.
+pub fn with_sizes(base: &str, size: u64, vsize: u64) -> String {
+    format!("{base},S={size},W={vsize}")
+}
+
+/// A fresh, unique name without sizes (a message still being written to tmp/).
+pub fn unique(host: &str) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!(
-        "{}.M{}P{}Q{}.{},S={size},W={vsize}",
+        "{}.M{}P{}Q{}.{}",
         now.as_secs(),
         now.subsec_micros(),
         std::process::id(),

@@ -162,6 +162,65 @@ impl Maildir {
         self.assign_uid(&base)
     }
 
+    /// Creates an empty message file in tmp/ for a writer that does not know the size yet
+    /// (LMTP streaming DATA). Returns its base name and the open file; finish with
+    /// [`Maildir::commit_tmp`], or remove `tmp/<base>` on failure.
+    pub fn create_tmp(&self) -> Result<(String, File), MailError> {
+        let base = filename::unique(&self.host);
+        let tmp = self.dir.join("tmp").join(&base);
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(MailError::io("create", &tmp))?;
+        Ok((base, f))
+    }
+
+    /// Hard-links an already stored, fsynced message (another mailbox's copy) into tmp/
+    /// under a fresh name, for [`Maildir::commit_tmp`] (Dovecot's
+    /// `maildir_copy_with_hardlinks`). Fails across file systems; the caller then copies.
+    pub fn link_tmp(&self, src: &Path) -> Result<String, MailError> {
+        let base = filename::unique(&self.host);
+        let tmp = self.dir.join("tmp").join(&base);
+        fs::hard_link(src, &tmp).map_err(MailError::io("link", &tmp))?;
+        Ok(base)
+    }
+
+    /// Where [`Maildir::commit_tmp`] puts `base` of these sizes.
+    pub fn new_path(&self, base: &str, size: u64, vsize: u64) -> PathBuf {
+        self.dir
+            .join("new")
+            .join(filename::with_sizes(base, size, vsize))
+    }
+
+    /// The path of a file [`Maildir::create_tmp`] made.
+    pub fn tmp_path(&self, base: &str) -> PathBuf {
+        self.dir.join("tmp").join(base)
+    }
+
+    /// Moves `tmp/<base>` (written and, unless `mail_fsync = never`, fsynced by the caller)
+    /// into new/ as `<base>,S=size,W=vsize`, fsyncs new/ and returns the UID. On failure the
+    /// tmp file is removed.
+    pub fn commit_tmp(&self, base: &str, size: u64, vsize: u64) -> Result<u32, MailError> {
+        let tmp = self.tmp_path(base);
+        let name = filename::with_sizes(base, size, vsize);
+        let dest = self.dir.join("new").join(&name);
+        if let Err(e) = fs::rename(&tmp, &dest) {
+            let _ = fs::remove_file(&tmp);
+            return Err(MailError::io("rename", dest)(e));
+        }
+        if self.fsync {
+            fsync_dir(&self.dir.join("new"))?;
+        }
+        self.assign_uid(&name)
+    }
+
+    /// Whether this folder fsyncs (`mail_fsync` is not `never`).
+    pub fn fsyncs(&self) -> bool {
+        self.fsync
+    }
+
     /// Gives `base` (just moved into new/) its UID: appends one record under the lock when the
     /// uidlist is intact, otherwise resynchronises the whole folder.
     fn assign_uid(&self, base: &str) -> Result<u32, MailError> {

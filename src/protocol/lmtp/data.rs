@@ -1,16 +1,14 @@
 //! Message bodies: DATA (dot-stuffed, ends at a line holding only `.`) and BDAT (RFC 3030
 //! chunks of exact length, via `smtp-proto`'s receiver). Lines may end in CRLF or a bare LF
 //! (Dovecot accepts both; so `LF.LF` and `LF.CRLF` also end DATA). The body is returned as the
-//! client sent it, less the stuffing; line ends are normalised when the message is stored.
+//! client sent it, less the stuffing, appended to a caller's buffer piece by piece (the caller
+//! streams it to disk); line ends are normalised when the message is stored.
 
 use smtp_proto::request::receiver::BdatReceiver;
 
-/// Collects a DATA body.
+/// Unstuffs a DATA body.
 pub struct DataReader {
-    body: Vec<u8>,
     state: State,
-    limit: usize,
-    too_big: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,19 +32,21 @@ pub enum Progress {
     Done(usize),
 }
 
+impl Default for DataReader {
+    fn default() -> Self {
+        DataReader::new()
+    }
+}
+
 impl DataReader {
-    /// `limit`: bytes beyond which the body is discarded and [`DataReader::too_big`] set
-    /// (0 = unlimited).
-    pub fn new(limit: usize) -> DataReader {
+    pub fn new() -> DataReader {
         DataReader {
-            body: Vec::new(),
             state: State::LineStart,
-            limit,
-            too_big: false,
         }
     }
 
-    pub fn feed(&mut self, input: &[u8]) -> Progress {
+    /// Appends the body bytes in `input` to `out`.
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
         let mut i = 0;
         while i < input.len() {
             match self.state {
@@ -54,12 +54,12 @@ impl DataReader {
                     // Copy up to and including the next LF in one go.
                     match memchr::memchr(b'\n', &input[i..]) {
                         Some(p) => {
-                            self.push(&input[i..=i + p]);
+                            out.extend_from_slice(&input[i..=i + p]);
                             i += p + 1;
                             self.state = State::LineStart;
                         }
                         None => {
-                            self.push(&input[i..]);
+                            out.extend_from_slice(&input[i..]);
                             i = input.len();
                         }
                     }
@@ -86,32 +86,12 @@ impl DataReader {
                     if input[i] == b'\n' {
                         return Progress::Done(i + 1);
                     }
-                    self.push(b"\r");
+                    out.push(b'\r');
                     self.state = State::InLine;
                 }
             }
         }
         Progress::More
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        if self.too_big {
-            return;
-        }
-        self.body.extend_from_slice(bytes);
-        if self.limit > 0 && self.body.len() > self.limit {
-            self.too_big = true;
-            self.body = Vec::new();
-        }
-    }
-
-    pub fn too_big(&self) -> bool {
-        self.too_big
-    }
-
-    /// The unstuffed body, with the line end before the final dot kept.
-    pub fn into_body(self) -> Vec<u8> {
-        self.body
     }
 }
 
@@ -149,11 +129,12 @@ mod tests {
     use super::*;
 
     fn run(chunks: &[&[u8]]) -> (Vec<u8>, usize) {
-        let mut r = DataReader::new(0);
+        let mut r = DataReader::new();
+        let mut body = Vec::new();
         for (i, c) in chunks.iter().enumerate() {
-            if let Progress::Done(n) = r.feed(c) {
+            if let Progress::Done(n) = r.feed(c, &mut body) {
                 assert_eq!(i, chunks.len() - 1, "ended early");
-                return (r.into_body(), n);
+                return (body, n);
             }
         }
         panic!("never ended");
@@ -193,13 +174,6 @@ mod tests {
     fn a_dot_line_with_more_text_is_unstuffed_not_an_end() {
         let (b, _) = run(&[b".\rx\r\n..\r\n.\r\n"]);
         assert_eq!(b, b"\rx\r\n.\r\n");
-    }
-
-    #[test]
-    fn size_limit_flags_and_discards() {
-        let mut r = DataReader::new(4);
-        assert_eq!(r.feed(b"0123456789\r\n.\r\n"), Progress::Done(15));
-        assert!(r.too_big());
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! LMTP (RFC 2033) codec. Command lines are parsed by `smtp-proto` (kept, fuzzed upstream);
-//! this module frames lines, turns parser errors into the replies Dovecot sends, collects DATA
-//! (dot-unstuffing, end at `CRLF.CRLF`) and BDAT chunks, and formats replies.
+//! this module frames lines, turns parser errors into the replies Dovecot sends, checks what
+//! lib-smtp checks before the grammar (`params`: unadvertised parameters, NUL, arity), parses
+//! XCLIENT (`xclient`), unstuffs DATA (end at `CRLF.CRLF`) and BDAT chunks, and formats replies.
 
 pub mod data;
+pub mod params;
 pub mod reply;
+pub mod xclient;
 
 use std::borrow::Cow;
 
@@ -16,6 +19,9 @@ pub const MAX_LINE: usize = 4096;
 
 /// A parsed command line or the reply that rejects it.
 pub fn parse_command(line: &[u8]) -> Result<Request<String>, Reply> {
+    if line.contains(&0) {
+        return Err(Reply::new(500, "5.5.2", "Invalid command syntax"));
+    }
     let mut with_crlf;
     let line = if line.ends_with(b"\n") {
         line

@@ -1,10 +1,16 @@
 //! Recipients and delivery: `user+detail@domain` is split at `recipient_delimiter`, the user is
 //! looked up in the userdb, and the message is stored in INBOX or, with
-//! `lmtp_save_to_detail_mailbox`, in the detail mailbox.
+//! `lmtp_save_to_detail_mailbox`, in the detail mailbox: committed from the single recipient's
+//! tmp/ file, or from the spool file (hard-linked to the first recipient's copy when the
+//! file system allows, as Dovecot).
 
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::mail::maildir::Flags;
+use crate::mail::maildir::Maildir;
 use crate::mail::{blocking, MailError, UserStore};
 use crate::protocol::lmtp::Reply;
 use crate::service::auth::api::{AuthHandle, ClientInfo, UserLookup};
@@ -19,6 +25,8 @@ pub struct Recipient {
     pub user: String,
     pub detail: String,
     pub fields: Vec<(String, String)>,
+    /// Dovecot's forward fields from `XRCPTFORWARD=` (TAB-separated `key=value`).
+    pub forward: Option<String>,
 }
 
 /// Splits `bob+box@example.test` into (`bob@example.test`, `box`).
@@ -68,6 +76,7 @@ pub async fn resolve(
             user,
             detail,
             fields,
+            forward: None,
         }),
         UserLookup::NotFound => Err(Reply::new(
             550,
@@ -85,32 +94,92 @@ pub async fn resolve(
     }
 }
 
-/// Stores `message` (LF line ends, trace headers included) for one recipient; returns the UID
+/// Opens the mailbox `rcpt`'s copy goes to: the detail mailbox with
+/// `lmtp_save_to_detail_mailbox` when it exists (or `lda_mailbox_autocreate`), else INBOX.
+pub fn open_target(
+    settings: &Settings,
+    rcpt: &Recipient,
+    host: &str,
+) -> Result<Maildir, MailError> {
+    let store = UserStore::new(&settings.mail, &rcpt.user, &rcpt.fields, host)?;
+    if settings.mail.lmtp_save_to_detail_mailbox && !rcpt.detail.is_empty() {
+        match store.mailbox(&rcpt.detail, settings.mail.lda_mailbox_autocreate) {
+            Ok(m) => return Ok(m),
+            // As Dovecot: a missing or invalid detail mailbox falls back to INBOX.
+            Err(MailError::NoMailbox(_) | MailError::BadMailboxName(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    store.mailbox("INBOX", true)
+}
+
+/// Moves the single recipient's message, written and fsynced in `tmp/<base>`, into new/.
+pub async fn commit(
+    maildir: Maildir,
+    base: String,
+    size: u64,
+    vsize: u64,
+) -> Result<u32, MailError> {
+    blocking(move || maildir.commit_tmp(&base, size, vsize)).await
+}
+
+/// Stores the spooled message (LF line ends, trace headers included) in `rcpt`'s mailbox:
+/// a hard link to `link_from` (an earlier recipient's copy) when possible, as Dovecot, else a
+/// copy of the spool file into tmp/, fsynced; then new/. Returns the UID and the new file,
 /// once the copy is on disk.
-pub async fn store(
+pub async fn copy_spooled(
     settings: Arc<Settings>,
     rcpt: Recipient,
-    message: Arc<Vec<u8>>,
+    spool: Arc<File>,
+    (size, vsize): (u64, u64),
+    link_from: Option<PathBuf>,
     host: Arc<str>,
-) -> Result<u32, MailError> {
+) -> Result<(u32, PathBuf), MailError> {
     blocking(move || {
-        let store = UserStore::new(&settings.mail, &rcpt.user, &rcpt.fields, &host)?;
-        let mut target = None;
-        if settings.mail.lmtp_save_to_detail_mailbox && !rcpt.detail.is_empty() {
-            match store.mailbox(&rcpt.detail, settings.mail.lda_mailbox_autocreate) {
-                Ok(m) => target = Some(m),
-                // As Dovecot: a missing or invalid detail mailbox falls back to INBOX.
-                Err(MailError::NoMailbox(_) | MailError::BadMailboxName(_)) => {}
-                Err(e) => return Err(e),
+        let maildir = open_target(&settings, &rcpt, &host)?;
+        if let Some(src) = link_from {
+            if let Ok(base) = maildir.link_tmp(&src) {
+                let uid = maildir.commit_tmp(&base, size, vsize)?;
+                return Ok((uid, maildir.new_path(&base, size, vsize)));
             }
         }
-        let mailbox = match target {
-            Some(m) => m,
-            None => store.mailbox("INBOX", true)?,
-        };
-        mailbox.deliver(&message, &Flags::default())
+        let (base, mut f) = maildir.create_tmp()?;
+        let tmp = maildir.tmp_path(&base);
+        let copied = copy_at(&spool, &mut f, size).and_then(|_| {
+            if maildir.fsyncs() {
+                f.sync_all()
+            } else {
+                Ok(())
+            }
+        });
+        drop(f);
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(MailError::io("write", tmp)(e));
+        }
+        let uid = maildir.commit_tmp(&base, size, vsize)?;
+        Ok((uid, maildir.new_path(&base, size, vsize)))
     })
     .await
+}
+
+/// Copies `len` bytes from the start of `from` (positional reads: the spool is shared).
+fn copy_at(from: &File, to: &mut File, len: u64) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut off = 0u64;
+    while off < len {
+        let want = buf.len().min((len - off) as usize);
+        let n = from.read_at(&mut buf[..want], off)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "spool file shorter than written",
+            ));
+        }
+        to.write_all(&buf[..n])?;
+        off += n as u64;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

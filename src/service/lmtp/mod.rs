@@ -1,11 +1,16 @@
 //! The `lmtp` service: local delivery (RFC 2033) from an MTA into users' Maildirs. Each
 //! recipient is looked up in the userdb through the in-process auth API and gets its own reply
-//! after DATA/BDAT, sent only once its copy is on disk.
+//! after DATA/BDAT, sent only once its copy is on disk. The body is streamed to disk as it
+//! arrives (`spool`), never held in memory.
 
+pub mod body;
+pub mod client;
 pub mod deliver;
 pub mod headers;
 pub mod metrics;
 pub mod session;
+pub mod spool;
+pub mod transaction;
 
 #[cfg(test)]
 mod tests;

@@ -1,18 +1,23 @@
 //! One LMTP session: greeting, LHLO, the MAIL/RCPT/DATA|BDAT transaction with one reply per
-//! recipient, RSET/NOOP/VRFY/QUIT, STARTTLS where TLS is configured, a 5-minute idle timeout,
-//! and `421 4.3.2 Server shutting down` when the server stops.
+//! recipient (duplicates answered, stored once), the body streamed to disk, XCLIENT and
+//! `XRCPTFORWARD=` from `login_trusted_networks`, RSET/NOOP/VRFY/QUIT, STARTTLS where TLS is
+//! configured, a 5-minute idle timeout, and `421 4.3.2 Server shutting down` when the server
+//! stops.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use base64::Engine;
 
-use super::deliver::{self, Recipient};
-use super::headers::{trace_headers, Trace};
-use super::metrics;
-use crate::mail::maildir::crlf_to_lf;
+use super::client::{rip, Ctx};
+use super::deliver;
+use super::transaction::Transaction;
+use super::{body, spool::Sink};
 use crate::net::Conn;
 use crate::protocol::lmtp::data::Progress;
+use crate::protocol::lmtp::params::{self, Caps};
+use crate::protocol::lmtp::xclient;
 use crate::protocol::lmtp::{parse_command, BdatReader, DataReader, Reply, Request, MAX_LINE};
 use crate::runtime::Session;
 use crate::service::auth::api::{AuthHandle, ClientInfo};
@@ -21,32 +26,21 @@ use crate::service::wire::{End, Line, LineTooLong, Watch, Wire};
 /// Dovecot's LMTP client idle timeout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-#[derive(Default)]
-struct Transaction {
-    mail_from: Option<String>,
-    rcpts: Vec<Recipient>,
-    /// BDAT chunks so far.
-    chunks: Option<Vec<u8>>,
-}
-
-struct Ctx {
-    session: Session,
-    host: Arc<str>,
-    session_id: String,
-    auth: Option<Arc<AuthHandle>>,
-    helo: String,
-}
-
 pub async fn run(conn: Conn, session: Session) {
     let host: Arc<str> = Arc::from(session.settings.mail.effective_hostname());
     let id = crate::random::random_bytes(16);
+    let real = conn.real_remote.or(conn.remote);
     let mut ctx = Ctx {
         auth: session.hub.get::<AuthHandle>(),
         session_id: base64::engine::general_purpose::STANDARD_NO_PAD.encode(id),
         helo: String::new(),
+        remote: conn.remote,
+        trusted: real.is_some_and(|a| session.settings.mail.is_trusted(a.ip())),
+        trans_seq: 0,
         host,
         session,
     };
+    tracing::info!(rip = %rip(&ctx), "Connect from {}", rip(&ctx));
     let mut wire = Wire::new(conn);
     wire.queue(
         format!(
@@ -70,7 +64,13 @@ pub async fn run(conn: Conn, session: Session) {
             w.goodbye(&r.to_bytes()).await;
         }
     }
-    tracing::debug!(session = %ctx.session_id, ?end, "lmtp session ended");
+    tracing::info!(
+        rip = %rip(&ctx),
+        session = %ctx.session_id,
+        ?end,
+        "Disconnect from {}",
+        rip(&ctx)
+    );
 }
 
 /// The command loop. Returns why it ended and the wire, if it is still usable for a goodbye
@@ -89,7 +89,36 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
                 continue;
             }
         };
-        let req = match parse_command(&line) {
+        if let Some(args) = xclient::args(&line) {
+            let reply = xclient_command(ctx, &tx, args);
+            if reply.is_positive() {
+                tx = Transaction::default();
+            }
+            wire.queue(&reply.to_bytes());
+            continue;
+        }
+        if let Some(reply) = params::check_arity(&line) {
+            wire.queue(&reply.to_bytes());
+            continue;
+        }
+        // As lib-smtp, the transaction state is checked before the arguments.
+        let state = match params::mail_or_rcpt(&line) {
+            Some(true) if tx.mail_from.is_some() => Some("MAIL already given"),
+            Some(false) if tx.mail_from.is_none() => Some("MAIL needed first"),
+            _ => None,
+        };
+        if let Some(text) = state {
+            wire.queue(&Reply::new(503, "5.5.0", text).to_bytes());
+            continue;
+        }
+        let checked = match params::check(&line, caps(ctx)) {
+            Ok(c) => c,
+            Err(reply) => {
+                wire.queue(&reply.to_bytes());
+                continue;
+            }
+        };
+        let req = match parse_command(checked.as_ref().map_or(&line[..], |c| &c.line[..])) {
             Ok(r) => r,
             Err(reply) => {
                 wire.queue(&reply.to_bytes());
@@ -104,9 +133,10 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
             }
             Request::Mail { from } => {
                 if tx.mail_from.is_some() {
-                    Reply::new(503, "5.5.1", "MAIL already given")
+                    Reply::new(503, "5.5.0", "MAIL already given")
                 } else {
-                    tx.mail_from = Some(from.address);
+                    ctx.trans_seq += 1;
+                    tx = Transaction::start(&ctx.session_id, ctx.trans_seq, from.address);
                     Reply::new(250, "2.1.0", "OK")
                 }
             }
@@ -114,17 +144,21 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
                 if tx.mail_from.is_none() {
                     Reply::new(503, "5.5.0", "MAIL needed first")
                 } else {
-                    let info = client_info(&wire.conn, &ctx.session_id);
-                    match deliver::resolve(
-                        ctx.auth.clone(),
-                        &ctx.session.settings,
-                        &to.address,
-                        info,
-                    )
-                    .await
+                    let checked = checked.unwrap_or_default();
+                    // `<postmaster>` parses to an empty address; keep what the client wrote.
+                    let address = if to.address.is_empty() {
+                        checked.path.clone()
+                    } else {
+                        to.address
+                    };
+                    let id = tx.next_rcpt_id();
+                    let info = client_info(&wire.conn, ctx.remote, &id);
+                    match deliver::resolve(ctx.auth.clone(), &ctx.session.settings, &address, info)
+                        .await
                     {
-                        Ok(r) => {
-                            tx.rcpts.push(r);
+                        Ok(mut r) => {
+                            r.forward = checked.forward;
+                            tx.add(r, id, checked.params);
                             Reply::new(250, "2.1.5", "OK")
                         }
                         Err(reply) => reply,
@@ -134,16 +168,15 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
             Request::Data => {
                 if let Some(r) = sequence_error(&tx) {
                     r
-                } else if tx.chunks.is_some() {
-                    Reply::new(503, "5.5.0", "DATA cannot follow BDAT")
+                } else if tx.sink.is_some() {
+                    Reply::new(503, "5.5.0", "Bad sequence of commands")
                 } else {
                     wire.queue(b"354 OK\r\n");
-                    let data = match read_data(&mut wire, &ctx.session).await {
-                        Ok(d) => d,
-                        Err(e) => return (e, Some(wire)),
-                    };
-                    let replies = deliver_all(ctx, &wire, &tx, data.into_body()).await;
-                    for r in replies {
+                    let mut sink = body::open_sink(ctx, &tx, wire.conn.stream.is_tls()).await;
+                    if let Err(e) = read_data(&mut wire, &ctx.session, &mut sink).await {
+                        return (e, Some(wire));
+                    }
+                    for r in body::deliver_all(ctx, &tx, sink).await {
                         wire.queue(&r.to_bytes());
                     }
                     tx = Transaction::default();
@@ -154,18 +187,26 @@ async fn commands(ctx: &mut Ctx, mut wire: Wire) -> (End, Option<Wire>) {
                 chunk_size,
                 is_last,
             } => {
-                let mut chunk = tx.chunks.take().unwrap_or_default();
+                let error = sequence_error(&tx);
+                if error.is_none() && tx.sink.is_none() {
+                    tx.sink = Some(body::open_sink(ctx, &tx, wire.conn.stream.is_tls()).await);
+                }
                 let mut reader = BdatReader::new(chunk_size, is_last);
-                if let Err(e) = read_chunk(&mut wire, &ctx.session, &mut reader, &mut chunk).await {
+                let sink = if error.is_none() {
+                    tx.sink.as_mut()
+                } else {
+                    None
+                };
+                if let Err(e) = read_chunk(&mut wire, &ctx.session, &mut reader, sink).await {
                     return (e, Some(wire));
                 }
-                if let Some(r) = sequence_error(&tx) {
+                if let Some(r) = error {
                     r
                 } else if !is_last {
-                    tx.chunks = Some(chunk);
                     Reply::new(250, "2.0.0", &format!("Added {chunk_size} octets"))
                 } else {
-                    for r in deliver_all(ctx, &wire, &tx, chunk).await {
+                    let sink = tx.sink.take().expect("opened above");
+                    for r in body::deliver_all(ctx, &tx, sink).await {
                         wire.queue(&r.to_bytes());
                     }
                     tx = Transaction::default();
@@ -224,6 +265,14 @@ fn sequence_error(tx: &Transaction) -> Option<Reply> {
     }
 }
 
+fn caps(ctx: &Ctx) -> Caps {
+    Caps {
+        size_limit: ctx.session.settings.mail.lmtp_max_mail_size.0,
+        trusted: ctx.trusted,
+    }
+}
+
+/// LHLO's capabilities, in Dovecot's (alphabetical) order.
 fn lhlo_reply(ctx: &Ctx, wire: &Wire) -> Reply {
     let mut lines = vec![
         ctx.host.to_string(),
@@ -231,18 +280,69 @@ fn lhlo_reply(ctx: &Ctx, wire: &Wire) -> Reply {
         "CHUNKING".into(),
         "ENHANCEDSTATUSCODES".into(),
         "PIPELINING".into(),
-        "SIZE".into(),
     ];
+    let limit = ctx.session.settings.mail.lmtp_max_mail_size.0;
+    if limit > 0 {
+        lines.push(format!("SIZE {limit}"));
+    }
     if wire.conn.starttls.is_some() && !wire.conn.stream.is_tls() {
         lines.push("STARTTLS".into());
+    }
+    if ctx.trusted {
+        lines.push(xclient::CAPABILITY.into());
+        lines.push("XRCPTFORWARD".into());
     }
     Reply::plain(250, lines)
 }
 
-fn client_info(conn: &Conn, session_id: &str) -> ClientInfo {
+/// XCLIENT as lib-smtp: not inside a transaction, only from `login_trusted_networks`; on
+/// success the session takes the passed address, HELO and session id, and greets again.
+fn xclient_command(ctx: &mut Ctx, tx: &Transaction, args: &[u8]) -> Reply {
+    if tx.mail_from.is_some() {
+        return Reply::new(
+            503,
+            "5.5.0",
+            "XCLIENT not permitted during a mail transaction",
+        );
+    }
+    if !ctx.trusted {
+        return Reply::new(550, "5.7.14", "You are not from trusted IP");
+    }
+    let d = match xclient::parse(args) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let port = d.port.or(ctx.remote.map(|a| a.port())).unwrap_or(0);
+    if let Some(ip) = d.addr {
+        ctx.remote = Some(SocketAddr::new(ip, port));
+    } else if let Some(a) = ctx.remote.as_mut() {
+        a.set_port(port);
+    }
+    if let Some(h) = d.helo {
+        ctx.helo = h;
+    }
+    if let Some(s) = d.session {
+        ctx.session_id = s;
+    }
+    tracing::debug!(
+        rip = %rip(ctx),
+        session = %ctx.session_id,
+        login = d.login.as_deref().unwrap_or(""),
+        "lmtp: XCLIENT"
+    );
+    Reply::plain(
+        220,
+        vec![format!(
+            "{} {}",
+            ctx.host, ctx.session.settings.mail.login_greeting
+        )],
+    )
+}
+
+fn client_info(conn: &Conn, remote: Option<SocketAddr>, session_id: &str) -> ClientInfo {
     ClientInfo {
         service: "lmtp".into(),
-        remote: conn.remote,
+        remote,
         local: conn.local,
         real_remote: conn.real_remote,
         real_local: conn.real_local,
@@ -250,67 +350,6 @@ fn client_info(conn: &Conn, session_id: &str) -> ClientInfo {
         cert_username: conn.client_cert_cn.clone(),
         session_id: session_id.to_string(),
     }
-}
-
-/// Stores the message for every recipient; one reply each, in RCPT order.
-async fn deliver_all(ctx: &Ctx, wire: &Wire, tx: &Transaction, raw: Vec<u8>) -> Vec<Reply> {
-    let started = Instant::now();
-    let body = crlf_to_lf(&raw);
-    drop(raw);
-    let mail_from = tx.mail_from.clone().unwrap_or_default();
-    let single = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].address.as_str());
-    let headers = trace_headers(
-        &Trace {
-            helo: &ctx.helo,
-            ip: wire.conn.remote.map(|a| a.ip().to_string()),
-            hostname: &ctx.host,
-            session_id: &ctx.session_id,
-            mail_from: &mail_from,
-            single_rcpt: single,
-            tls: wire.conn.stream.is_tls(),
-        },
-        SystemTime::now(),
-    );
-    let mut message = Vec::with_capacity(headers.len() + body.len());
-    message.extend_from_slice(headers.as_bytes());
-    message.extend_from_slice(&body);
-    let message = Arc::new(message);
-    let mut replies = Vec::with_capacity(tx.rcpts.len());
-    for rcpt in &tx.rcpts {
-        let r = deliver::store(
-            ctx.session.settings.clone(),
-            rcpt.clone(),
-            message.clone(),
-            ctx.host.clone(),
-        )
-        .await;
-        match r {
-            Ok(uid) => {
-                metrics::delivered("ok", started.elapsed());
-                tracing::info!(
-                    user = %rcpt.user,
-                    session = %ctx.session_id,
-                    uid,
-                    "saved mail to INBOX"
-                );
-                replies.push(Reply::new(
-                    250,
-                    "2.0.0",
-                    &format!("<{}> {} Saved", rcpt.address, ctx.session_id),
-                ));
-            }
-            Err(e) => {
-                metrics::delivered("tempfail", started.elapsed());
-                tracing::error!(user = %rcpt.user, session = %ctx.session_id, error = %e, "delivery failed");
-                replies.push(Reply::new(
-                    451,
-                    "4.2.0",
-                    &format!("<{}> Temporary internal error", rcpt.address),
-                ));
-            }
-        }
-    }
-    replies
 }
 
 /// Waits for input: the next line, or why the session ends (the shared reader: flushes queued
@@ -329,13 +368,17 @@ fn idle_watch(session: &Session) -> Watch<'_> {
     Watch::new(session, Some(tokio::time::Instant::now() + IDLE_TIMEOUT))
 }
 
-async fn read_data(wire: &mut Wire, session: &Session) -> Result<DataReader, End> {
-    let mut r = DataReader::new(0);
+/// Reads a DATA body into `sink`, a buffer's worth at a time.
+async fn read_data(wire: &mut Wire, session: &Session, sink: &mut Sink) -> Result<(), End> {
+    let mut r = DataReader::new();
+    let mut piece = Vec::new();
     loop {
-        match r.feed(wire.buffered()) {
+        let progress = r.feed(wire.buffered(), &mut piece);
+        sink.write(&mut piece).await;
+        match progress {
             Progress::Done(n) => {
                 wire.consume(n);
-                return Ok(r);
+                return Ok(());
             }
             Progress::More => {
                 let n = wire.buffered().len();
@@ -346,14 +389,21 @@ async fn read_data(wire: &mut Wire, session: &Session) -> Result<DataReader, End
     }
 }
 
+/// Reads one BDAT chunk into `sink` (or discards it).
 async fn read_chunk(
     wire: &mut Wire,
     session: &Session,
     reader: &mut BdatReader,
-    out: &mut Vec<u8>,
+    mut sink: Option<&mut Sink>,
 ) -> Result<(), End> {
+    let mut piece = Vec::new();
     loop {
-        match reader.feed(wire.buffered(), out) {
+        let progress = reader.feed(wire.buffered(), &mut piece);
+        match sink.as_deref_mut() {
+            Some(s) => s.write(&mut piece).await,
+            None => piece.clear(),
+        }
+        match progress {
             Progress::Done(n) => {
                 wire.consume(n);
                 return Ok(());
