@@ -12,6 +12,8 @@ use std::ops::Range;
 pub struct Field<'a> {
     /// The name, empty for a line without a colon.
     pub name: &'a [u8],
+    /// What lies between the name and the value (`:` and blanks), as Dovecot's `middle`.
+    pub middle: &'a [u8],
     /// The unfolded value (`\n` between lines, CRs dropped).
     pub value: Vec<u8>,
     /// The raw bytes of the field in the block, continuation lines and newline included.
@@ -97,6 +99,7 @@ fn field_from_line(line: &[u8], pos: usize, next: usize) -> Field<'_> {
     let Some(colon) = memchr::memchr(b':', line) else {
         return Field {
             name: b"",
+            middle: b"",
             value: line.to_vec(),
             raw: pos..next,
         };
@@ -112,6 +115,7 @@ fn field_from_line(line: &[u8], pos: usize, next: usize) -> Field<'_> {
     }
     Field {
         name: &line[..name_end],
+        middle: &line[name_end..colon + 1 + skip],
         value: rest[skip..].to_vec(),
         raw: pos..next,
     }

@@ -71,16 +71,23 @@ impl Message<'_> {
         })
     }
 
-    /// Decoded UTF-8 text of every text/* part (transfer encoding undone, charset
-    /// converted as [`decode`] documents), in message order.
+    /// Decoded UTF-8 text of every part Dovecot's `message_search` reads the body of:
+    /// leaf parts whose type is text/* or message/* (an attached message cut off by the
+    /// nesting limit is read as text), or that have no Content-Type. Transfer encoding is
+    /// undone and the charset converted as [`decode`] documents; in message order.
     pub fn body_texts(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (i, p) in self.parts.iter().enumerate() {
-            if !p.children.is_empty() || p.flags.has(Flags::MULTIPART) || !p.flags.has(Flags::TEXT)
-            {
+        for p in &self.parts {
+            if !p.children.is_empty() || p.flags.has(Flags::MULTIPART) {
                 continue;
             }
-            let _ = i;
+            let searchable = match &p.data.content_type {
+                None => true,
+                Some(t) => t.eq_ignore_ascii_case(b"text") || t.eq_ignore_ascii_case(b"message"),
+            };
+            if !searchable {
+                continue;
+            }
             let raw = &self.raw[p.body.clone()];
             let cte = p
                 .data
@@ -119,11 +126,17 @@ impl Message<'_> {
     /// the body.
     pub fn search_text(&self, needle: &str) -> bool {
         let n = normalize(needle);
+        // Dovecot streams each part's header lines (name, middle, decoded value, CRLF)
+        // through one substring matcher, so a match may span fields.
         self.parts.iter().any(|p| {
-            header::fields(&self.raw[p.header.clone()]).iter().any(|f| {
-                let v = decode::header_value(&header::oneline(&f.value));
-                normalize(&v).contains(&n)
-            })
+            let mut text = String::new();
+            for f in header::fields(&self.raw[p.header.clone()]) {
+                text.push_str(&String::from_utf8_lossy(f.name));
+                text.push_str(&String::from_utf8_lossy(f.middle));
+                text.push_str(&decode::header_value(&header::oneline(&f.value)));
+                text.push_str("\r\n");
+            }
+            normalize(&text).contains(&n)
         }) || self.search_body(needle)
     }
 }

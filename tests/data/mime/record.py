@@ -45,6 +45,12 @@ SEARCHES = [
     ("BODY", None, "quoted text"), ("BODY", None, "grüße"), ("BODY", None, "inner text"),
     ("BODY", None, "café"), ("BODY", None, "html"), ("BODY", None, "attachment"),
     ("BODY", None, "line one"), ("TEXT", None, "hello"), ("TEXT", None, "plain inner"),
+    ("BODY", None, "PDF-1.4"), ("BODY", None, "hello world"), ("BODY", None, "innermost"),
+    ("BODY", None, "Content-Type"), ("BODY", None, "plain inner"), ("TEXT", None, "text/plain"),
+    ("BODY", None, "Latin1 byte"), ("BODY", None, "page"), ("SUBJECT", None, ""),
+    ("FROM", None, "orig"), ("TO", None, "undisclosed-recipients"), ("CC", None, "friends: alice"),
+    ("FROM", None, "<@route1,@route2:user@example.com>"), ("HEADER", "Subject", "DIGEST"),
+    ("TEXT", None, "U3ViamVjdDo"), ("BODY", None, "epilogue"), ("BODY", None, "preamble"),
 ]
 
 
