@@ -1,7 +1,8 @@
 //! `BODY[section]` extraction, following Dovecot's `imap-msgpart.c`: part paths walk
 //! multipart children and step into message/rfc822 parts; `n` alone is the part's body,
 //! `n.MIME` its own header, `n.HEADER`/`n.TEXT`/`n.HEADER.FIELDS` apply to the message
-//! inside a message/rfc822 part. Output is what Dovecot sends: bare LFs become CRLF.
+//! inside a message/rfc822 part. Output is what Dovecot sends: bare LFs become CRLF, NULs
+//! become 0x80.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -113,10 +114,11 @@ impl Message<'_> {
     }
 }
 
-/// Bare LF to CRLF, borrowing when there is none.
+/// What a non-BINARY FETCH sends for raw bytes: bare LF becomes CRLF and NUL becomes
+/// 0x80 (Dovecot's `i_stream_create_nonuls(input, 0x80)`); borrowed when nothing changes.
 pub fn crlf(bytes: &[u8]) -> Cow<'_, [u8]> {
     let bare = memchr::memchr_iter(b'\n', bytes).any(|i| i == 0 || bytes[i - 1] != b'\r');
-    if !bare {
+    if !bare && memchr::memchr(0, bytes).is_none() {
         return Cow::Borrowed(bytes);
     }
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
@@ -124,7 +126,7 @@ pub fn crlf(bytes: &[u8]) -> Cow<'_, [u8]> {
         if c == b'\n' && (i == 0 || bytes[i - 1] != b'\r') {
             out.push(b'\r');
         }
-        out.push(c);
+        out.push(if c == 0 { 0x80 } else { c });
     }
     Cow::Owned(out)
 }
