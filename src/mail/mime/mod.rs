@@ -44,9 +44,10 @@
 //! `imap-msgpart.c`), which is what makes malformed input come out as Dovecot's does. It
 //! adds no crate (memchr and base64 were already in the tree).
 //!
-//! Known gaps: RFC 2231 parameter continuations (`name*0=`, `name*1*=`) are kept as
-//! separate parameters instead of being merged as Dovecot does; over-long header names
-//! (> 1000 bytes) are kept as names.
+//! Known gaps: SEARCH converts only UTF-8, US-ASCII and ISO-8859-1 ([`decode`]) and
+//! compares lowercased rather than titlecased-decomposed text ([`search`]); header names
+//! over Dovecot's `MESSAGE_HEADER_NAME_MAX_LEN` (1000 bytes) stay names, where Dovecot
+//! turns the line into a nameless value.
 //!
 //! `tests/mime_dovecot.rs` compares all of this with answers recorded from Dovecot 2.3
 //! (`tests/data/mime/record.py`).
@@ -71,6 +72,22 @@ pub use search::HeaderKind;
 pub use section::SectionText;
 
 impl Message<'_> {
+    /// FETCH RFC822.SIZE: the message's size with bare LFs counted as CRLF.
+    pub fn virtual_size(&self) -> u64 {
+        scan::virtual_size(self.raw, 0..self.raw.len())
+    }
+
+    /// A part's body size as BODYSTRUCTURE reports it (CRLF size).
+    pub fn body_size(&self, part: usize) -> u64 {
+        scan::virtual_size(self.raw, self.parts[part].body.clone())
+    }
+
+    /// A part's body line count as BODYSTRUCTURE reports it for text/* and
+    /// message/rfc822 parts.
+    pub fn body_lines(&self, part: usize) -> u64 {
+        scan::lines(self.raw, self.parts[part].body.clone())
+    }
+
     /// The IMAP section path of each part, indexed like [`Message::parts`]: `""` for the
     /// whole message, `"1"`, `"2.1.3"`, ... for parts of multiparts. The message inside a
     /// message/rfc822 part `P` is `P` when it is a multipart (its parts are `P.1`, ...)
@@ -78,22 +95,24 @@ impl Message<'_> {
     pub fn section_paths(&self) -> Vec<String> {
         let mut paths = vec![String::new(); self.parts.len()];
         // Parents come before children in `parts`, so one forward pass suffices.
-        for i in 1..self.parts.len() {
-            let parent = self.parts[i].parent.expect("non-root part has a parent");
+        for parent in 0..self.parts.len() {
             let pp = &self.parts[parent];
-            let n = if pp.flags.has(Flags::MULTIPART) {
-                pp.children.iter().position(|&c| c == i).unwrap_or(0) + 1
-            } else if self.parts[i].flags.has(Flags::MULTIPART) {
-                paths[i] = paths[parent].clone();
-                continue;
-            } else {
-                1
-            };
-            paths[i] = if paths[parent].is_empty() {
-                n.to_string()
-            } else {
-                format!("{}.{}", paths[parent], n)
-            };
+            for (k, &child) in pp.children.iter().enumerate() {
+                let n = if pp.flags.has(Flags::MULTIPART) {
+                    k + 1
+                } else if self.parts[child].flags.has(Flags::MULTIPART) {
+                    // A multipart message inside message/rfc822 shares the part's path.
+                    paths[child] = paths[parent].clone();
+                    continue;
+                } else {
+                    1
+                };
+                paths[child] = if paths[parent].is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{}.{}", paths[parent], n)
+                };
+            }
         }
         paths
     }

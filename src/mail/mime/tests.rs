@@ -76,6 +76,11 @@ fn byte_ranges_are_the_raw_header_and_body() {
         b"Content-Type: text/plain\r\n\r\n"
     );
     assert_eq!(&raw[m.parts[one].body.clone()], b"one");
+    assert_eq!((m.body_size(one), m.body_lines(one)), (3, 0));
+    let lf = NESTED.as_bytes();
+    let m_lf = scan(lf);
+    assert_eq!(m_lf.virtual_size(), raw.len() as u64);
+    assert_eq!(m.virtual_size(), raw.len() as u64);
     assert_eq!(m.parts[0].body.end, raw.len());
     for p in &m.parts {
         assert!(p.header.start <= p.header.end && p.header.end <= p.body.start);
