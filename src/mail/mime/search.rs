@@ -10,7 +10,8 @@
 use super::address::{parse_address_list, Address};
 use super::decode;
 use super::header;
-use super::scan::{Flags, Message};
+use super::rfc822::Parser;
+use super::scan::Message;
 
 /// Which preparation a header search key uses (Dovecot's `SEARCH_HEADER*` types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,45 +73,70 @@ impl Message<'_> {
     }
 
     /// Decoded UTF-8 text of every part Dovecot's `message_search` reads the body of:
-    /// leaf parts whose type is text/* or message/* (an attached message cut off by the
-    /// nesting limit is read as text), or that have no Content-Type. Transfer encoding is
+    /// parts without children (a multipart whose boundary never came included) whose last
+    /// Content-Type is text/* or message/* (an attached message cut off by the nesting
+    /// limit is read as text), or that have none. Transfer encoding is
     /// undone and the charset converted as [`decode`] documents; in message order.
     pub fn body_texts(&self) -> Vec<String> {
         let mut out = Vec::new();
         for p in &self.parts {
-            if !p.children.is_empty() || p.flags.has(Flags::MULTIPART) {
+            // Dovecot searches with the cached part tree (message-parser-from-parts.c),
+            // which returns the body of every part without children, a multipart
+            // without parts included.
+            if !p.children.is_empty() {
                 continue;
             }
-            let searchable = match &p.data.content_type {
-                None => true,
-                Some(t) => t.eq_ignore_ascii_case(b"text") || t.eq_ignore_ascii_case(b"message"),
+            let Some((cte, charset)) = self.search_decoding(p.header.clone()) else {
+                continue;
             };
-            if !searchable {
-                continue;
-            }
             let raw = &self.raw[p.body.clone()];
-            let cte = p
-                .data
-                .content_transfer_encoding
-                .as_deref()
-                .unwrap_or(b"7bit");
-            let bytes = if cte.eq_ignore_ascii_case(b"base64") {
-                decode::base64(raw)
-            } else if cte.eq_ignore_ascii_case(b"quoted-printable") {
-                decode::quoted_printable(raw, false)
-            } else {
-                raw.to_vec()
+            let bytes = match cte {
+                Cte::Plain => raw.to_vec(),
+                Cte::Base64 => decode::base64(raw),
+                Cte::QuotedPrintable => decode::quoted_printable(raw, false),
             };
-            let charset = p
-                .data
-                .content_type_params
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(b"charset"))
-                .map(|(_, v)| v.as_slice())
-                .unwrap_or(b"us-ascii");
-            out.push(decode::to_utf8(&bytes, charset));
+            out.push(decode::to_utf8(&bytes, &charset));
         }
         out
+    }
+
+    /// How `message_search` and `message_decoder` read a part's body, from its header:
+    /// `None` when the body is not searched (the *last* Content-Type is not text/* or
+    /// message/*, or the last Content-Transfer-Encoding is unknown or followed by
+    /// anything but `;`), else the transfer encoding and the charset.
+    fn search_decoding(&self, header: std::ops::Range<usize>) -> Option<(Cte, Vec<u8>)> {
+        let mut text = true;
+        let mut cte = Some(Cte::Plain);
+        let mut charset = b"us-ascii".to_vec();
+        for f in header::fields(&self.raw[header]) {
+            let value = header::oneline(&f.value);
+            if f.name.eq_ignore_ascii_case(b"Content-Type") {
+                let mut p = Parser::new(&value);
+                p.skip_lwsp();
+                let mut ct = Vec::new();
+                let ret = p.parse_content_type(&mut ct);
+                let starts = |prefix: &[u8]| {
+                    ct.len() >= prefix.len() && ct[..prefix.len()].eq_ignore_ascii_case(prefix)
+                };
+                text = starts(b"text/") || starts(b"message/");
+                if ret > 0 {
+                    if let Some((_, v)) = p
+                        .parse_params()
+                        .into_iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(b"charset"))
+                    {
+                        charset = v;
+                    }
+                }
+            } else if f.name.eq_ignore_ascii_case(b"Content-Transfer-Encoding") {
+                cte = parse_cte(&value);
+            }
+        }
+        if text {
+            cte.map(|c| (c, charset))
+        } else {
+            None
+        }
     }
 
     /// SEARCH BODY: `needle` in the decoded text of a text part.
@@ -138,6 +164,33 @@ impl Message<'_> {
             }
             normalize(&text).contains(&n)
         }) || self.search_body(needle)
+    }
+}
+
+/// A body's transfer encoding as the search decoder knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cte {
+    Plain,
+    Base64,
+    QuotedPrintable,
+}
+
+/// `message_decoder_parse_cte`: `None` for an unknown encoding.
+fn parse_cte(value: &[u8]) -> Option<Cte> {
+    let mut p = Parser::new(value);
+    p.skip_lwsp();
+    let mut token = Vec::new();
+    if p.parse_mime_token(&mut token) == 1 {
+        p.skip_lwsp();
+        if p.cur() != b';' {
+            return None;
+        }
+    }
+    match token.to_ascii_lowercase().as_slice() {
+        b"7bit" | b"8bit" | b"binary" => Some(Cte::Plain),
+        b"base64" => Some(Cte::Base64),
+        b"quoted-printable" => Some(Cte::QuotedPrintable),
+        _ => None,
     }
 }
 

@@ -9,6 +9,8 @@ IMAP value Dovecot sent (a literal keeps its `{n}\\r\\n` prefix) or `1`/`0` for 
 SEARCH probe matched. tests/mime_dovecot.rs reads these files, so it needs no Dovecot.
 
 Usage: tests/data/mime/record.py [host port user password]
+ROOST_MIME_CORPUS=DIR records the .eml files of DIR instead (the test reads the same
+variable), e.g. for a differential run over generated messages.
 """
 import glob
 import os
@@ -16,7 +18,7 @@ import re
 import socket
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.environ.get("ROOST_MIME_CORPUS") or os.path.dirname(os.path.abspath(__file__))
 HOST, PORT, USER, PASS = (sys.argv[1:5] if len(sys.argv) >= 5
                           else ("127.0.0.1", "20143", "user1@example.test", "pass"))
 MAILBOX = "roost-mime-corpus"
