@@ -44,7 +44,11 @@ pub fn fields_and_eoh(block: &[u8]) -> (Vec<Field<'_>>, bool) {
         let continued = !out.is_empty() && is_lwsp(block[pos]);
         if continued {
             let f = out.last_mut().expect("checked non-empty");
-            f.value.push(b'\n');
+            // Observed in Dovecot 2.3 (ENVELOPE of `Cc: a"q` CRLF SP CRLF vs CRLF SP SP
+            // CRLF): a folded line of a single blank joins without the newline.
+            if line.len() != 1 {
+                f.value.push(b'\n');
+            }
             f.value.extend_from_slice(line);
             f.raw.end = next;
         } else {
