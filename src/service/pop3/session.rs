@@ -19,7 +19,7 @@ use crate::mail::{blocking, MailError, UserStore};
 use crate::net::Conn;
 use crate::protocol::pop3::{self, encode_message, err, multiline, ok, Command, MAX_LINE};
 use crate::runtime::Session;
-use crate::service::userip::{UserIpKey, UserIpLimits};
+use crate::service::anvil::{Anvil, Connect};
 use crate::service::wire::{End, LineTooLong, Watch, Wire};
 
 /// Dovecot's POP3 autologout.
@@ -68,13 +68,16 @@ pub async fn run(conn: Conn, session: Session) {
         return;
     };
     session.set_authenticated();
-    // The login layer reserved this session's mail_max_userip_connections slot.
-    let _slot = wire.conn.remote.map(|r| {
-        UserIpLimits::from_hub(&session.hub).adopt(UserIpKey {
-            protocol: "pop3".into(),
-            ip: r.ip().to_string(),
-            user: handoff.user.clone(),
-        })
+    // Listed by `roost who` until it ends; takes over the mail_max_userip_connections slot
+    // the login layer reserved; `roost kick` cancels `kicked`.
+    let _anvil = Anvil::from_hub(&session.hub).connect(Connect {
+        user: handoff.user.clone(),
+        protocol: "pop3".into(),
+        vproc: session.vproc,
+        rip: wire.conn.remote.map(|a| a.ip()),
+        lip: wire.conn.local.map(|a| a.ip()),
+        session_id: handoff.session_id.clone(),
+        kick: session.kicked.clone(),
     });
     let settings = session.settings.clone();
     let host = settings.mail.effective_hostname();
@@ -214,13 +217,10 @@ impl Pop3 {
                     wire.goodbye(&err("Disconnected for inactivity.")).await;
                     return "Inactivity";
                 }
-                Err(End::Shutdown) => {
-                    wire.goodbye(&err("Server shutting down.")).await;
-                    return "Server shutting down";
-                }
-                Err(End::Kicked) => {
-                    wire.goodbye(&err("Kicked by admin.")).await;
-                    return "Server shutting down";
+                // Dovecot's pop3 on SIGTERM, which is also how `doveadm kick` ends it.
+                Err(End::Shutdown | End::Kicked) => {
+                    wire.goodbye(&err("[SYS/TEMP] Server shutting down.")).await;
+                    return "Server shutting down.";
                 }
                 Err(End::Eof | End::Io) => return "Connection closed",
             };
