@@ -9,6 +9,7 @@ pub mod identity;
 pub mod local;
 pub mod location;
 pub mod maildir;
+pub mod mime;
 pub mod settings;
 pub mod store;
 
