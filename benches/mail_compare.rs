@@ -4,6 +4,9 @@
 //! (a userdb that knows every user); Dovecot's on its ports 20024 (LMTP) and 20110 (POP3).
 //!
 //! Run: `../shared/dovecot-reference/start.sh && cargo bench --bench mail_compare`.
+//! With `BENCH_MAIL_UID=2001:2001` (as root), the userdb gives every user that uid/gid and
+//! roost's mail work goes through mail helpers started by a real root launcher (the bench
+//! process plays the server; the helpers' memory is counted with the idle sessions).
 //! Without `--bench` (as `cargo test --all-targets` runs it) it does nothing.
 
 use std::io::{BufRead, BufReader, Write};
@@ -23,7 +26,7 @@ const DOVECOT_LMTP: u16 = 20024;
 const DOVECOT_POP3: u16 = 20110;
 const DOVECOT_USER: &str = "user997@example.test";
 
-struct AnyUser;
+struct AnyUser(Vec<(String, String)>);
 
 impl AuthApi for AnyUser {
     fn mechanisms(&self, _secured: bool) -> Vec<String> {
@@ -35,7 +38,7 @@ impl AuthApi for AnyUser {
     fn lookup_user(&self, user: &str, _info: ClientInfo) -> BoxFuture<UserLookup> {
         let r = UserLookup::Found {
             user: user.to_string(),
-            fields: Vec::new(),
+            fields: self.0.clone(),
         };
         Box::pin(async move { r })
     }
@@ -160,18 +163,23 @@ fn main() {
         .unwrap();
     let root = std::env::temp_dir().join(format!("roost-compare-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
+    let fields = mail_uid_fields();
+    let hub = Arc::new(Hub::default());
+    if !fields.is_empty() {
+        start_launcher(&hub, &root);
+    }
     let (lmtp_port, pop3_port) = rt.block_on(async {
         let mut s = Settings::default();
         s.mail.mail_location = format!("maildir:{}/%d/%n", root.display());
         s.mail.hostname = "bench".into();
         let s = Arc::new(s);
-        let hub = Arc::new(Hub::default());
-        hub.insert(Arc::new(AuthHandle(Arc::new(AnyUser))));
+        hub.insert(Arc::new(AuthHandle(Arc::new(AnyUser(fields.clone())))));
         let lmtp = roost::service::lmtp::factory("lmtp", &s, &hub).unwrap();
         let pop3 = roost::service::pop3::factory("pop3", &s, &hub).unwrap();
         let a = serve(lmtp, s.clone(), hub.clone(), None).await;
         let h = Arc::new(Handoff {
             user: DOVECOT_USER.into(),
+            fields: fields.clone(),
             ..Default::default()
         });
         let b = serve(pop3, s.clone(), hub.clone(), Some(h)).await;
@@ -232,7 +240,7 @@ fn main() {
     // Memory of idle authenticated POP3 sessions: roost's process growth per session against
     // the resident size of one Dovecot pop3 process per session.
     const IDLE: usize = 50;
-    let before = self_rss_kib();
+    let before = self_rss_kib() + mail_helpers_rss_kib();
     let roost_idle: Vec<Client> = (0..IDLE)
         .map(|_| {
             let mut c = Client::connect(pop3_port);
@@ -241,7 +249,8 @@ fn main() {
             c
         })
         .collect();
-    let roost_kib = (self_rss_kib().saturating_sub(before)) as f64 / IDLE as f64;
+    let roost_kib =
+        (self_rss_kib() + mail_helpers_rss_kib()).saturating_sub(before) as f64 / IDLE as f64;
     let dov_before = dovecot_pop3_rss_kib();
     let dov_idle: Vec<Client> = (0..IDLE)
         .map(|_| {
@@ -264,6 +273,54 @@ fn main() {
     drop(roost_idle);
     drop(dov_idle);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `BENCH_MAIL_UID=uid:gid` as userdb fields (empty: no uid, mail work in-process).
+fn mail_uid_fields() -> Vec<(String, String)> {
+    let Ok(v) = std::env::var("BENCH_MAIL_UID") else {
+        return Vec::new();
+    };
+    let (uid, gid) = v.split_once(':').expect("BENCH_MAIL_UID=uid:gid");
+    println!("mail helpers: userdb uid {uid} gid {gid}");
+    vec![("uid".into(), uid.into()), ("gid".into(), gid.into())]
+}
+
+/// A root launcher reading its own configuration (in `root`), in the hub as `roost serve` has
+/// it; the mail root is made writable for the helpers' uid.
+fn start_launcher(hub: &Hub, root: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(root).unwrap();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let conf = root.join("launcher.toml");
+    std::fs::write(&conf, format!("base_dir = \"{}/run\"\n", root.display())).unwrap();
+    let l = roost::privsep::launcher::Launcher::start_with(
+        std::path::Path::new(env!("CARGO_BIN_EXE_roost")),
+        &roost::settings::load::ConfigSource::File(conf),
+    )
+    .expect("the launcher needs root");
+    hub.insert(Arc::new(l));
+}
+
+/// Resident size of roost's mail helper processes.
+fn mail_helpers_rss_kib() -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let p = e.path();
+        let Ok(cmd) = std::fs::read(p.join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmd).contains("kind=mail") {
+            continue;
+        }
+        if let Ok(st) = std::fs::read_to_string(p.join("status")) {
+            total += st
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
 }
 
 /// This process's resident set size.

@@ -1,5 +1,8 @@
 //! The `roost` command line: `serve` runs the server; `config` prints the effective settings;
-//! `ps`, `reload` and `stop` talk to a running server over its control socket in base_dir.
+//! `ps`, `reload`, `stop`, `who` and `kick` talk to a running server over its control socket in
+//! base_dir (`who` and `kick` live in `cli/`).
+
+mod cli;
 
 use std::path::PathBuf;
 
@@ -35,6 +38,23 @@ enum Cmd {
     },
     /// List virtual processes of a running server.
     Ps,
+    /// List the logged-in IMAP and POP3 sessions (like `doveadm who`).
+    Who {
+        /// One line per connection instead of one per user and protocol.
+        #[arg(short = '1')]
+        separate: bool,
+        /// Output format: table, tab, flow or json.
+        #[arg(short = 'f', default_value = "table")]
+        format: roost::service::anvil::format::Format,
+        /// A user mask (`*`, `?` wildcards) and/or an ip[/bits].
+        masks: Vec<String>,
+    },
+    /// Disconnect sessions by user mask and/or ip[/bits] (like `doveadm kick`).
+    Kick {
+        /// A user mask (`*`, `?` wildcards) and/or an ip[/bits].
+        #[arg(required = true)]
+        masks: Vec<String>,
+    },
     /// Reload the configuration of a running server (like SIGHUP).
     Reload,
     /// Stop a running server.
@@ -72,6 +92,7 @@ fn helper(spec: &str) -> anyhow::Result<()> {
     privsep::restrict::apply(&spec).map_err(|e| anyhow::anyhow!("helper {}: {e}", spec.kind))?;
     match spec.kind.as_str() {
         "auth-worker" => privsep::auth_worker::serve_fd3(&spec).map_err(|e| anyhow::anyhow!("{e}")),
+        "mail" => privsep::mail_helper::serve_fd3(&spec).map_err(|e| anyhow::anyhow!("{e}")),
         other => bail!("unknown helper kind '{other}'"),
     }
 }
@@ -139,7 +160,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     {
         return pw(scheme, password.clone(), test.as_deref(), user, *rounds);
     }
-    if matches!(cli.command, Cmd::Config { .. } | Cmd::Ps | Cmd::Pw { .. }) {
+    if matches!(
+        cli.command,
+        Cmd::Config { .. } | Cmd::Ps | Cmd::Pw { .. } | Cmd::Who { .. } | Cmd::Kick { .. }
+    ) {
         // Printing commands: `roost config | head` ends quietly, like any Unix filter. The
         // server keeps Rust's ignored SIGPIPE so a vanished client is an EPIPE error.
         // SAFETY: restoring a default signal disposition before any thread is started.
@@ -224,6 +248,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .collect();
             if !missing.is_empty() {
                 println!("not implemented in roost yet: {}", missing.join(", "));
+            }
+            Ok(())
+        }
+        Cmd::Who {
+            separate,
+            format,
+            masks,
+        } => cli::sessions::who(
+            &loaded.settings.core.base_dir.join("master"),
+            separate,
+            format,
+            &masks,
+        ),
+        Cmd::Kick { masks } => {
+            let code = cli::sessions::kick(&loaded.settings.core.base_dir.join("master"), &masks)?;
+            if code != 0 {
+                std::process::exit(code);
             }
             Ok(())
         }

@@ -37,7 +37,7 @@ fn config_output_loads_again_and_changed_only_is_minimal() {
         "only changes are printed: {n}"
     );
     let full = run(&["config", "-c", cfg.to_str().unwrap()]);
-    assert!(full.contains("# service anvil: not implemented"), "{full}");
+    assert!(full.contains("# service dict: not implemented"), "{full}");
     // Both outputs load again to the same full configuration.
     let p1 = dir.write("n.toml", &n);
     let p2 = dir.write("full.toml", &full);

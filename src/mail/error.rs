@@ -24,6 +24,9 @@ pub enum MailError {
     Corrupted { path: PathBuf, reason: String },
     #[error("{0}")]
     Internal(String),
+    /// The user's mail cannot be accessed with the uid/gid the userdb asks for.
+    #[error("mail identity: {0}")]
+    Identity(String),
 }
 
 impl MailError {

@@ -1,10 +1,15 @@
 //! Mail storage: Dovecot-compatible Maildir (`maildir/`), where a user's mail lives
-//! (`location`), and the mail side's global settings. Everything here is blocking file work;
+//! (`location`), the mail side's global settings, whom mail is accessed as (`identity`) and
+//! the layer that runs mail work with that identity (`access`). Everything here is blocking file work;
 //! async callers run it in `spawn_blocking` (see [`blocking`]).
 
+pub mod access;
 pub mod error;
+pub mod identity;
+pub mod local;
 pub mod location;
 pub mod maildir;
+pub mod mime;
 pub mod settings;
 pub mod store;
 

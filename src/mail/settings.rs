@@ -2,7 +2,8 @@
 //! LMTP delivers (`lmtp_save_to_detail_mailbox`, `recipient_delimiter`, …), what the login
 //! services say, whom they trust and how long they wait (`login_greeting`,
 //! `login_trusted_networks`, `login_timeout`, …), and POP3's
-//! knobs (`pop3_uidl_format`, `pop3_lock_session`). Flattened into `Settings`, so each key sits
+//! knobs (`pop3_uidl_format`, `pop3_lock_session`), and whom mail is accessed as (`mail_uid`,
+//! `mail_gid`). Flattened into `Settings`, so each key sits
 //! at the top level of the configuration file exactly as in `dovecot.conf`.
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,12 @@ pub struct MailSettings {
     /// Do not mark retrieved messages \Seen.
     #[serde(deserialize_with = "lenient::bool")]
     pub pop3_no_flag_updates: bool,
+    /// System user (name or number) mail is accessed as when the userdb returns no `uid`.
+    /// Empty: the userdb's `uid`, else roost's own uid.
+    pub mail_uid: String,
+    /// System group (name or number) mail is accessed as when the userdb returns no `gid`.
+    /// Empty: the userdb's `gid`, else the uid's primary group.
+    pub mail_gid: String,
 }
 
 impl Default for MailSettings {
@@ -100,6 +107,8 @@ impl Default for MailSettings {
             pop3_uidl_format: "%08Xu%08Xv".into(),
             pop3_lock_session: false,
             pop3_no_flag_updates: false,
+            mail_uid: String::new(),
+            mail_gid: String::new(),
         }
     }
 }

@@ -1,8 +1,11 @@
 //! The master control socket `base_dir/master` (mode 0600) and its client, used by
-//! `roost ps`, `roost reload` and `roost stop`. The line protocol follows Dovecot's
-//! master-client one (spec §7.18): `VERSION\tmaster-client\t1\t0` ↔
+//! `roost ps`, `roost reload`, `roost stop`, `roost who` and `roost kick`. The line protocol
+//! follows Dovecot's master-client one (spec §7.18): `VERSION\tmaster-client\t1\t0` ↔
 //! `VERSION\tmaster-server\t1\t0`, then `SERVICE-STATUS`, `PROCESS-STATUS`, plus roost's
-//! `RELOAD` and `STOP`. Rows are tab-separated; a listing ends with an empty line.
+//! `RELOAD`, `STOP`, `WHO` (anvil's post-login sessions: user, protocol, vproc, remote IP,
+//! local IP, start in Unix seconds, session id) and `KICK\t<mask>[\t<mask>]` (the users
+//! kicked). Rows are tab-separated (fields tab-escaped as Dovecot does); a listing ends with an
+//! empty line.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -15,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::state::{Command, MasterState};
+use crate::runtime::{Hub, SessionDirectoryHandle};
 
 /// Longest request line the control socket reads; a longer one is answered with an error and
 /// the connection is closed (so a client cannot make the server buffer without limit).
@@ -37,6 +41,7 @@ impl Drop for ControlGuard {
 pub fn listen(
     path: &Path,
     state: Arc<MasterState>,
+    hub: Arc<Hub>,
     tx: mpsc::Sender<Command>,
 ) -> io::Result<ControlGuard> {
     let _ = std::fs::remove_file(path);
@@ -48,9 +53,10 @@ pub fn listen(
                 continue;
             };
             let state = state.clone();
+            let hub = hub.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let _ = handle(stream, state, tx).await;
+                let _ = handle(stream, state, hub, tx).await;
             });
         }
     });
@@ -60,6 +66,7 @@ pub fn listen(
 async fn handle(
     stream: tokio::net::UnixStream,
     state: Arc<MasterState>,
+    hub: Arc<Hub>,
     tx: mpsc::Sender<Command>,
 ) -> io::Result<()> {
     let (r, mut w) = stream.into_split();
@@ -128,6 +135,47 @@ async fn handle(
                     Err(_) => "-master went away\n".to_string(),
                 }
             }
+            "WHO" => match hub.get::<SessionDirectoryHandle>() {
+                Some(dir) => {
+                    let mut s = String::new();
+                    for r in dir.0.who() {
+                        let ip = |a: Option<std::net::IpAddr>| {
+                            a.map(|a| a.to_string()).unwrap_or_default()
+                        };
+                        s.push_str(&format!(
+                            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                            first_field(&r.user),
+                            tabescape(&r.service),
+                            r.vproc,
+                            ip(r.rip),
+                            ip(r.lip),
+                            r.since,
+                            tabescape(&r.session_id)
+                        ));
+                    }
+                    s.push('\n');
+                    s
+                }
+                None => "-anvil is not running\n".to_string(),
+            },
+            "KICK" => match hub.get::<SessionDirectoryHandle>() {
+                Some(dir) => {
+                    let masks: Vec<String> = words.map(tabunescape).collect();
+                    match dir.0.kick(&masks) {
+                        Ok(users) => {
+                            let mut s = String::new();
+                            for u in users {
+                                s.push_str(&first_field(&u));
+                                s.push('\n');
+                            }
+                            s.push('\n');
+                            s
+                        }
+                        Err(e) => format!("-{e}\n"),
+                    }
+                }
+                None => "-anvil is not running\n".to_string(),
+            },
             "STOP" => {
                 let _ = tx.send(Command::Stop).await;
                 "+\n".to_string()
@@ -137,6 +185,54 @@ async fn handle(
         w.write_all(out.as_bytes()).await?;
     }
     Ok(())
+}
+
+/// Dovecot's `str_tabescape`: `\x01` → `\x011`, tab → `\x01t`, CR → `\x01r`, LF → `\x01n`.
+pub fn tabescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\x01' => out.push_str("\x011"),
+            '\t' => out.push_str("\x01t"),
+            '\r' => out.push_str("\x01r"),
+            '\n' => out.push_str("\x01n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`tabescape`] for the first field of a listing row, which must not start with `-` (the
+/// client would take the row for an error): a leading `-` is sent as `\x01-`, which
+/// [`tabunescape`] reads back as `-`.
+fn first_field(s: &str) -> String {
+    let e = tabescape(s);
+    if e.starts_with('-') {
+        format!("\x01{e}")
+    } else {
+        e
+    }
+}
+
+/// The reverse of [`tabescape`] (an escape it does not know stands for the character itself).
+pub fn tabunescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\x01' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('1') => out.push('\x01'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
 }
 
 /// Reads one request line of at most [`MAX_LINE`] bytes within [`IDLE_TIMEOUT`]. `None`: the
@@ -225,7 +321,7 @@ impl Client {
             if let Some(err) = line.strip_prefix('-') {
                 return Err(io::Error::other(err.to_string()));
             }
-            rows.push(line.split('\t').map(str::to_string).collect());
+            rows.push(line.split('\t').map(tabunescape).collect());
         }
     }
 
@@ -237,5 +333,21 @@ impl Client {
             Some(e) => Err(io::Error::other(e.to_string())),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_escape_like_dovecot_and_a_leading_dash_is_not_an_error() {
+        let odd = "a\tb\nc\rd\x01e";
+        assert_eq!(tabescape(odd), "a\x01tb\x01nc\x01rd\x011e");
+        assert_eq!(tabunescape(&tabescape(odd)), odd);
+        let dash = first_field("-bob");
+        assert!(!dash.starts_with('-'));
+        assert_eq!(tabunescape(&dash), "-bob");
+        assert_eq!(first_field("bob"), "bob");
     }
 }

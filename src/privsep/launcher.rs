@@ -3,7 +3,9 @@
 //! then serves requests from the server, each checked against its own [`Policy`]:
 //!
 //! * `SPAWN\t<spec>` → `OK\t<pid>` plus the helper's socket (SCM_RIGHTS): the spec must be a
-//!   configured helper's, and fewer than `max_helpers` may be alive;
+//!   configured helper's, and fewer than `max_helpers` may be alive; a `mail` helper's uid/gid
+//!   must be allowed by the configuration's valid uid/gid ranges (see [`Policy::check_mail_spawn`]),
+//!   at most `mail.max_helpers` of them;
 //! * `LISTEN\t<backlog>\t<path>` → `OK` plus a listening unix socket: a configured listener;
 //! * `RELOAD` → `OK`: re-reads the configuration file (root-owned, not group/other-writable);
 //! * anything else, or a refused request → `ERR\t<message>`, logged.
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 use crate::settings::{load, ConfigSource};
 
 use super::error::PrivsepError;
-use super::policy::{Policy, Refusal};
+use super::policy::{Policy, Refusal, MAIL_KIND};
 use super::spec::{HelperSpec, HELPER_CMD, LAUNCHER_CMD};
 use super::{basedir, frame};
 
@@ -246,35 +248,43 @@ struct State {
     source: ConfigSource,
     policy: Policy,
     live: Arc<Live>,
+    /// Mail helpers, counted apart from the other helpers.
+    mail_live: Arc<Live>,
 }
 
 impl State {
     fn spawn(&self, spec: &str) -> Result<HelperConn, PrivsepError> {
         let requested = HelperSpec::decode(spec)?;
-        let spec = self
-            .policy
-            .check_spawn(&requested)
-            .map_err(|r| PrivsepError::Refused(r.to_string()))?
-            .clone();
+        let refused = |r: Refusal| PrivsepError::Refused(r.to_string());
+        // Mail helpers: a uid/gid the configuration allows, everything else from the policy.
+        let (spec, live, max) = if requested.kind == MAIL_KIND {
+            let spec = self.policy.check_mail_spawn(&requested).map_err(refused)?;
+            (spec, &self.mail_live, self.policy.mail.max_helpers)
+        } else {
+            let spec = self
+                .policy
+                .check_spawn(&requested)
+                .map_err(refused)?
+                .clone();
+            (spec, &self.live, self.policy.max_helpers)
+        };
         let deadline = Instant::now() + LIMIT_WAIT;
-        let mut n = self.live.n.lock().expect("live lock");
-        while *n >= self.policy.max_helpers {
+        let mut n = live.n.lock().expect("live lock");
+        while *n >= max {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(PrivsepError::Refused(
-                    Refusal::HelperLimit(self.policy.max_helpers).to_string(),
-                ));
+                return Err(PrivsepError::Refused(Refusal::HelperLimit(max).to_string()));
             }
-            n = self.live.exited.wait_timeout(n, left).expect("live lock").0;
+            n = live.exited.wait_timeout(n, left).expect("live lock").0;
         }
         *n += 1;
         drop(n);
-        let live = self.live.clone();
+        let counted = live.clone();
         let on_exit: OnExit = Box::new(move || {
-            *live.n.lock().expect("live lock") -= 1;
-            live.exited.notify_all();
+            *counted.n.lock().expect("live lock") -= 1;
+            counted.exited.notify_all();
         });
-        let live = self.live.clone();
+        let live = live.clone();
         spawn_counted(&spec, Some(on_exit)).inspect_err(|_| {
             *live.n.lock().expect("live lock") -= 1;
         })
@@ -355,6 +365,7 @@ pub fn launcher_main(source: ConfigSource) -> Result<(), PrivsepError> {
         source,
         policy: Policy::from_settings(&loaded.settings),
         live: Arc::new(Live::default()),
+        mail_live: Arc::new(Live::default()),
     };
     frame::send_with_fd(sock, b"READY", None)?;
     while let Some((req, _)) = frame::recv_with_fd(sock)? {

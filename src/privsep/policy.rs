@@ -1,6 +1,6 @@
 //! What the launcher allows, derived only from the configuration it read itself: the helper
 //! specs that exist (by service name, with their uid/gid/groups/chroot/vsz_limit and readable
-//! files), the cap on live helpers, and the unix listeners it may (re)create with their
+//! files), which uid/gid mail helpers may run as, the cap on live helpers, and the unix listeners it may (re)create with their
 //! configured owners and modes. A request is checked against this and nothing else.
 
 use std::collections::BTreeMap;
@@ -11,8 +11,26 @@ use crate::settings::Settings;
 pub use super::spec::helper_files;
 use super::spec::HelperSpec;
 
-/// Helper kinds roost implements (`roost __helper` knows how to run them).
+/// Helper kinds roost implements (`roost __helper` knows how to run them) and configures by
+/// service; mail helpers ([`MAIL_KIND`]) are checked by uid/gid instead.
 pub const HELPER_KINDS: &[&str] = &["auth-worker"];
+
+/// The mail helper kind: one per userdb uid/gid, running roost's mail code as that uid/gid.
+pub const MAIL_KIND: &str = "mail";
+
+/// What mail helpers the configuration allows: Dovecot's valid uid/gid ranges (0 never), its
+/// `default_vsz_limit`, and a cap of the lmtp and pop3 services' `process_limit` together (a
+/// Dovecot pop3 or lmtp process is what accesses mail as a user).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailPolicy {
+    pub first_valid_uid: u32,
+    /// 0: no upper limit.
+    pub last_valid_uid: u32,
+    pub first_valid_gid: u32,
+    pub last_valid_gid: u32,
+    pub vsz_limit: u64,
+    pub max_helpers: usize,
+}
 
 /// Auth drivers that run in an auth-worker helper.
 const WORKER_DRIVERS: &[&str] = &["shadow", "passwd"];
@@ -40,6 +58,8 @@ pub struct Policy {
     pub login_dirs: Vec<PathBuf>,
     /// `default_login_user`, whose primary group owns the login directories.
     pub login_user: String,
+    /// Mail helpers by uid/gid.
+    pub mail: MailPolicy,
 }
 
 /// Why a request was refused.
@@ -57,6 +77,8 @@ pub enum Refusal {
     HelperLimit(usize),
     #[error("{0} is not a unix_listener of the configuration")]
     UnknownSocket(String),
+    #[error("mail access for uid {uid} gid {gid} is not permitted (see first_valid_uid, last_valid_uid, first_valid_gid, last_valid_gid; 0 is never allowed)")]
+    MailIdentity { uid: String, gid: String },
 }
 
 /// Auth-worker helpers at most, as the auth service's pool sizes them: `auth_worker_max_count`
@@ -118,6 +140,21 @@ impl Policy {
             .collect();
         login_dirs.sort();
         login_dirs.dedup();
+        let limit = |name: &str| {
+            settings
+                .service
+                .get(name)
+                .map(|s| s.effective(&settings.core).process_limit)
+                .unwrap_or(settings.core.default_process_limit) as usize
+        };
+        let mail = MailPolicy {
+            first_valid_uid: settings.auth.first_valid_uid,
+            last_valid_uid: settings.auth.last_valid_uid,
+            first_valid_gid: settings.auth.first_valid_gid,
+            last_valid_gid: settings.auth.last_valid_gid,
+            vsz_limit: settings.core.default_vsz_limit.0,
+            max_helpers: (limit("lmtp") + limit("pop3")).max(1),
+        };
         Policy {
             base_dir,
             helpers,
@@ -125,7 +162,42 @@ impl Policy {
             sockets,
             login_dirs,
             login_user: settings.core.default_login_user.clone(),
+            mail,
         }
+    }
+
+    /// The spec a mail helper runs with, when `requested` names a numeric uid and gid inside
+    /// the configured ranges (never 0) and nothing else: no chroot, extra groups or files,
+    /// and the configured vsz_limit whatever was asked.
+    pub fn check_mail_spawn(&self, requested: &HelperSpec) -> Result<HelperSpec, Refusal> {
+        let m = &self.mail;
+        let refuse = || Refusal::MailIdentity {
+            uid: requested.user.clone(),
+            gid: requested.group.clone(),
+        };
+        let (Ok(uid), Ok(gid)) = (
+            requested.user.parse::<u32>(),
+            requested.group.parse::<u32>(),
+        ) else {
+            return Err(refuse());
+        };
+        let inside =
+            |n: u32, first: u32, last: u32| n != 0 && n >= first && (last == 0 || n <= last);
+        if !inside(uid, m.first_valid_uid, m.last_valid_uid)
+            || !inside(gid, m.first_valid_gid, m.last_valid_gid)
+            || !requested.chroot.is_empty()
+            || !requested.extra_groups.is_empty()
+            || !requested.files.is_empty()
+        {
+            return Err(refuse());
+        }
+        Ok(HelperSpec {
+            kind: MAIL_KIND.into(),
+            user: uid.to_string(),
+            group: gid.to_string(),
+            vsz_limit: m.vsz_limit,
+            ..HelperSpec::default()
+        })
     }
 
     /// The configured spec `requested` must equal, field by field.
@@ -224,6 +296,39 @@ mod tests {
                 PathBuf::from("/run/x/token-login")
             ]
         );
+        // Mail helpers: a numeric uid/gid inside the ranges, never 0, nothing else.
+        let mail = |u: &str, g: &str| HelperSpec {
+            kind: MAIL_KIND.into(),
+            user: u.into(),
+            group: g.into(),
+            ..HelperSpec::default()
+        };
+        let ok = p.check_mail_spawn(&mail("2001", "2001")).unwrap();
+        assert_eq!((ok.user.as_str(), ok.vsz_limit), ("2001", 256 << 20));
+        for (u, g) in [
+            ("0", "2001"),
+            ("2001", "0"),
+            ("499", "2001"),
+            ("root", "2001"),
+            ("2001", ""),
+        ] {
+            assert!(p.check_mail_spawn(&mail(u, g)).is_err(), "{u}:{g}");
+        }
+        let mut chrooted = mail("2001", "2001");
+        chrooted.chroot = "/".into();
+        assert!(p.check_mail_spawn(&chrooted).is_err());
+        let mut grouped = mail("2001", "2001");
+        grouped.extra_groups = vec!["0".into()];
+        assert!(p.check_mail_spawn(&grouped).is_err());
+        let ranged = Policy::from_settings(
+            &load_text("last_valid_uid = 3000\nfirst_valid_gid = 100\nlast_valid_gid = 2500\n")
+                .unwrap()
+                .settings,
+        );
+        assert!(ranged.check_mail_spawn(&mail("2001", "2001")).is_ok());
+        assert!(ranged.check_mail_spawn(&mail("3001", "2001")).is_err());
+        assert!(ranged.check_mail_spawn(&mail("2001", "99")).is_err());
+        assert!(ranged.check_mail_spawn(&mail("2001", "2501")).is_err());
         // Without a worker driver there is no helper at all.
         let none = Policy::from_settings(&load_text("base_dir = \"/run/x\"\n").unwrap().settings);
         assert!(none.helpers.is_empty());

@@ -45,15 +45,21 @@ pub fn apply(spec: &HelperSpec) -> Result<(), PrivsepError> {
         setrlimit(Resource::RLIMIT_DATA, spec.vsz_limit, spec.vsz_limit)
             .map_err(sys("setrlimit(RLIMIT_DATA)"))?;
     }
-    // Resolve names before a chroot hides /etc/passwd.
-    let target = if spec.user.is_empty() {
+    // Resolve names before a chroot hides /etc/passwd. A numeric user (mail helpers) needs no
+    // passwd entry, only a group.
+    let target: Option<(Uid, Option<Gid>)> = if spec.user.is_empty() {
         None
     } else {
-        Some(user(&spec.user)?)
+        match (spec.user.parse::<u32>(), user(&spec.user)) {
+            (_, Ok(u)) => Some((u.uid, Some(u.gid))),
+            (Ok(n), Err(_)) => Some((Uid::from_raw(n), None)),
+            (Err(_), Err(e)) => return Err(e),
+        }
     };
     let gid = match (&spec.group, &target) {
         (g, _) if !g.is_empty() => Some(group_id(g)?),
-        (_, Some(u)) => Some(u.gid),
+        (_, Some((_, Some(g)))) => Some(*g),
+        (_, Some((_, None))) => return Err(PrivsepError::UnknownUser(spec.user.clone())),
         _ => None,
     };
     let extra: Vec<Gid> = spec
@@ -79,11 +85,11 @@ pub fn apply(spec: &HelperSpec) -> Result<(), PrivsepError> {
         if let Some(g) = gid {
             nix::unistd::setgid(g).map_err(sys("setgid"))?;
         }
-        if let Some(u) = &target {
-            nix::unistd::setuid(u.uid).map_err(sys("setuid"))?;
+        if let Some((uid, _)) = &target {
+            nix::unistd::setuid(*uid).map_err(sys("setuid"))?;
         }
-    } else if let Some(u) = &target {
-        if u.uid != nix::unistd::geteuid() {
+    } else if let Some((uid, _)) = &target {
+        if *uid != nix::unistd::geteuid() {
             return Err(PrivsepError::NeedsRoot {
                 service: spec.kind.clone(),
                 user: spec.user.clone(),

@@ -16,6 +16,8 @@ pub struct Handoff {
     pub fields: Vec<(String, String)>,
     /// Authentication mechanism, for the `Login:` log line.
     pub mechanism: String,
+    /// The login session id (`session=<…>` in the log lines; anvil lists it).
+    pub session_id: String,
     /// Protocol-specific data (IMAP: the command tag of the login command).
     pub protocol_data: Vec<u8>,
 }

@@ -8,6 +8,7 @@
 //! * [`Handoff`] / [`PostLogin`]: how a login service passes an authenticated connection on;
 //! * [`Hub`]: in-process handles services share (auth, post-login, status views);
 //! * [`status`]: read-only views of the pools for stats and `roost ps`;
+//! * [`sessions`]: the post-login session directory anvil offers `roost who` and `roost kick`;
 //! * [`Registry`]: which services roost implements;
 //! * [`metrics`]: the process-wide Prometheus recorder.
 
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod registry;
 pub mod service;
 pub mod session;
+pub mod sessions;
 pub mod status;
 
 pub use handoff::{Handoff, HandoffError, PostLogin, PostLoginHandle};
@@ -24,6 +26,7 @@ pub use hub::Hub;
 pub use registry::Registry;
 pub use service::{Service, ServiceError, ServiceFactory};
 pub use session::{EndReason, Session};
+pub use sessions::{DirectoryError, SessionDirectory, SessionDirectoryHandle, SessionRow};
 pub use status::{PoolStatus, ProcessStatus, ServiceState, StatusHandle, StatusView};
 
 /// The boxed future the seam's trait methods return.

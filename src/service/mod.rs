@@ -2,8 +2,10 @@
 //! loop), `settings.rs` where it has its own knobs. The master drives them all through
 //! `runtime::Service`; `registry.rs` lists which services roost implements (`main.rs` hands it to
 //! the master). Shared by the sessions: `wire` (the one line reader: every wait watched, every
-//! buffer bounded) and `userip` (per-user-and-IP session accounting, Dovecot's anvil).
+//! buffer bounded). `anvil` is a service and the sessions' shared accounting of post-login
+//! sessions (`mail_max_userip_connections`, `roost who`, `roost kick`).
 
+pub mod anvil;
 pub mod auth;
 pub mod health_check;
 pub mod imap;
@@ -15,5 +17,4 @@ pub mod pop3_login;
 mod registry;
 pub use registry::registry;
 pub mod stats;
-pub mod userip;
 pub mod wire;

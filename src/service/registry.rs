@@ -7,6 +7,7 @@ use crate::runtime::Registry;
 /// Every service roost implements, by Dovecot service name.
 pub fn registry() -> Registry {
     Registry::new()
+        .with("anvil", super::anvil::factory)
         .with("auth", super::auth::factory)
         .with("auth-worker", super::auth::worker_factory)
         .with("health-check", super::health_check::factory)

@@ -30,6 +30,8 @@ pub struct Launch {
     env: Vec<(String, String)>,
     ready: Vec<u16>,
     metrics_tls: bool,
+    /// Run roost as this uid/gid instead of the test's own (the temp dir is given to it).
+    run_as: Option<(u32, u32)>,
 }
 
 impl Launch {
@@ -40,7 +42,14 @@ impl Launch {
             env: Vec::new(),
             ready: Vec::new(),
             metrics_tls: false,
+            run_as: None,
         }
+    }
+
+    /// Starts roost as `uid`/`gid` (not root), owning its temp dir.
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Launch {
+        self.run_as = Some((uid, gid));
+        self
     }
 
     /// The server's temp dir (it becomes [`Server::dir`]).
@@ -92,6 +101,11 @@ impl Launch {
             .stderr(std::fs::File::create(&stderr).unwrap());
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        if let Some((uid, gid)) = self.run_as {
+            use std::os::unix::process::CommandExt;
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+            cmd.uid(uid).gid(gid);
         }
         let mut s = Server {
             child: None,

@@ -44,6 +44,12 @@ pub struct AuthSettings {
     /// 0: no upper limit.
     #[serde(deserialize_with = "lenient::uint")]
     pub last_valid_uid: u32,
+    /// Mail helpers' gids below this are refused (0 is always refused).
+    #[serde(deserialize_with = "lenient::uint")]
+    pub first_valid_gid: u32,
+    /// 0: no upper limit.
+    #[serde(deserialize_with = "lenient::uint")]
+    pub last_valid_gid: u32,
     /// Log unsuccessful authentication attempts and why they failed (Info lines such as
     /// `passwd-file(user,1.2.3.4,<session>): Password mismatch`). Off by default, as in Dovecot.
     #[serde(deserialize_with = "lenient::bool")]
@@ -78,6 +84,8 @@ impl Default for AuthSettings {
             auth_worker_max_count: 30,
             first_valid_uid: 500,
             last_valid_uid: 0,
+            first_valid_gid: 1,
+            last_valid_gid: 0,
             auth_verbose: false,
             auth_verbose_passwords: "no".into(),
             auth_debug: false,

@@ -19,7 +19,7 @@ use crate::protocol::imap::receiver::ReceiveError;
 use crate::protocol::imap::response::Untagged;
 use crate::protocol::imap::{parse, Command, Event, Frame, Receiver};
 use crate::runtime::Session;
-use crate::service::userip::{UserIpKey, UserIpLimits};
+use crate::service::anvil::{Anvil, Connect};
 use crate::service::wire::{End, Watch, Wire};
 
 /// Capabilities after login: what this service implements.
@@ -71,12 +71,16 @@ pub async fn run(conn: Conn, session: Session) {
         return;
     };
     session.set_authenticated();
-    let _slot = wire.conn.remote.map(|r| {
-        UserIpLimits::from_hub(&session.hub).adopt(UserIpKey {
-            protocol: "imap".into(),
-            ip: r.ip().to_string(),
-            user: handoff.user.clone(),
-        })
+    // Listed by `roost who` until it ends; takes over the mail_max_userip_connections slot
+    // the login layer reserved; `roost kick` cancels `kicked`.
+    let _anvil = Anvil::from_hub(&session.hub).connect(Connect {
+        user: handoff.user.clone(),
+        protocol: "imap".into(),
+        vproc: session.vproc,
+        rip: wire.conn.remote.map(|a| a.ip()),
+        lip: wire.conn.local.map(|a| a.ip()),
+        session_id: handoff.session_id.clone(),
+        kick: session.kicked.clone(),
     });
     let host = session.settings.mail.effective_hostname();
     let store = match UserStore::new(

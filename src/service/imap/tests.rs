@@ -380,6 +380,7 @@ async fn imap_direct(s: &crate::service::imap_login::tests::Setup) -> std::net::
         fields: Vec::new(),
         mechanism: "PLAIN".into(),
         protocol_data: b"L".to_vec(),
+        session_id: "test".into(),
     };
     crate::service::login::testkit::serve_tcp_with(
         svc,

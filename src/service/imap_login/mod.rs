@@ -35,6 +35,6 @@ pub fn factory(
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
     crate::service::login::metrics::register(session::SERVICE);
-    crate::service::userip::UserIpLimits::from_hub(hub);
+    crate::service::anvil::Anvil::from_hub(hub);
     Ok(Arc::new(ImapLoginService))
 }

@@ -1,7 +1,8 @@
 //! The end of a transaction: the trace headers and the sink for DATA/BDAT, then one copy per
 //! distinct recipient and one reply per RCPT, in RCPT order (a duplicate gets the reply of the
 //! recipient it repeats, as in Dovecot). Over `lmtp_max_mail_size`, every recipient gets
-//! lib-smtp's `552 5.2.3`.
+//! lib-smtp's `552 5.2.3`. A recipient whose uid/gid is not roost's own is stored by a mail
+//! helper (`crate::mail::access`); one that cannot be gets `451 4.3.0`.
 
 use std::time::{Instant, SystemTime};
 
@@ -11,6 +12,8 @@ use super::headers::{trace_headers, Trace};
 use super::metrics;
 use super::spool::{Received, Sink};
 use super::transaction::Transaction;
+use crate::mail::access::MailAccess;
+use crate::mail::MailError;
 use crate::protocol::lmtp::params::too_big;
 use crate::protocol::lmtp::Reply;
 
@@ -36,6 +39,14 @@ pub(super) async fn open_sink(ctx: &Ctx, tx: &Transaction, tls: bool) -> Sink {
         (Some(a), None) => Some(&a.rcpt),
         _ => None,
     };
+    // Straight into tmp/ only when this process may write the recipient's Maildir; a mail
+    // helper (another uid/gid) copies from the spool file.
+    let access = MailAccess::from_hub(&ctx.session.hub);
+    let only = only.filter(|r| {
+        access
+            .is_local(&ctx.session.settings.mail, &r.fields)
+            .unwrap_or(false)
+    });
     Sink::open(&ctx.session.settings, &ctx.host, only, &headers).await
 }
 
@@ -73,6 +84,7 @@ pub(super) async fn deliver_all(ctx: &Ctx, tx: &Transaction, sink: Sink) -> Vec<
         } else if let Some((file, size, vsize)) = &spool {
             deliver::copy_spooled(
                 ctx.session.settings.clone(),
+                MailAccess::from_hub(&ctx.session.hub),
                 rcpt.clone(),
                 file.clone(),
                 (*size, *vsize),
@@ -81,7 +93,9 @@ pub(super) async fn deliver_all(ctx: &Ctx, tx: &Transaction, sink: Sink) -> Vec<
             )
             .await
             .map(|(uid, path)| {
-                first_copy.get_or_insert(path);
+                if first_copy.is_none() {
+                    first_copy = path;
+                }
                 uid
             })
         } else {
@@ -106,9 +120,15 @@ pub(super) async fn deliver_all(ctx: &Ctx, tx: &Transaction, sink: Sink) -> Vec<
             Err(e) => {
                 metrics::delivered("tempfail", started.elapsed());
                 tracing::error!(user = %rcpt.user, session = %a.id, rip = %rip(ctx), error = %e, "delivery failed");
+                // As Dovecot: a user whose mail cannot be accessed (uid) is 4.3.0, a failed
+                // save 4.2.0.
+                let code = match e {
+                    MailError::Identity(_) => "4.3.0",
+                    _ => "4.2.0",
+                };
                 Reply::new(
                     451,
-                    "4.2.0",
+                    code,
                     &format!("<{}> Temporary internal error", rcpt.address),
                 )
             }

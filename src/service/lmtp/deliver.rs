@@ -2,14 +2,14 @@
 //! looked up in the userdb, and the message is stored in INBOX or, with
 //! `lmtp_save_to_detail_mailbox`, in the detail mailbox: committed from the single recipient's
 //! tmp/ file, or from the spool file (hard-linked to the first recipient's copy when the
-//! file system allows, as Dovecot).
+//! file system allows, as Dovecot). A recipient whose userdb uid/gid is not roost's own gets
+//! its copy from a mail helper running as that uid/gid ([`MailAccess`]), given the spool file.
 
 use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::mail::access::{self, MailAccess};
 use crate::mail::maildir::Maildir;
 use crate::mail::{blocking, MailError, UserStore};
 use crate::protocol::lmtp::Reply;
@@ -125,61 +125,38 @@ pub async fn commit(
 
 /// Stores the spooled message (LF line ends, trace headers included) in `rcpt`'s mailbox:
 /// a hard link to `link_from` (an earlier recipient's copy) when possible, as Dovecot, else a
-/// copy of the spool file into tmp/, fsynced; then new/. Returns the UID and the new file,
-/// once the copy is on disk.
+/// copy of the spool file into tmp/, fsynced; then new/. Returns the UID and, for a copy made
+/// by this process, the new file, once the copy is on disk. A recipient with another uid/gid is
+/// delivered by its mail helper, which copies the spool file itself (never a hard link).
 pub async fn copy_spooled(
     settings: Arc<Settings>,
+    access: Arc<MailAccess>,
     rcpt: Recipient,
     spool: Arc<File>,
     (size, vsize): (u64, u64),
     link_from: Option<PathBuf>,
     host: Arc<str>,
-) -> Result<(u32, PathBuf), MailError> {
+) -> Result<(u32, Option<PathBuf>), MailError> {
     blocking(move || {
+        if !access.is_local(&settings.mail, &rcpt.fields)? {
+            let mut to = access::target(&settings.mail, &rcpt.user, &rcpt.fields, &host);
+            to.detail = rcpt.detail.clone();
+            to.save_to_detail = settings.mail.lmtp_save_to_detail_mailbox;
+            to.autocreate = settings.mail.lda_mailbox_autocreate;
+            let uid = access.deliver_file(&settings.mail, &to, &spool, (size, vsize))?;
+            return Ok((uid, None));
+        }
         let maildir = open_target(&settings, &rcpt, &host)?;
         if let Some(src) = link_from {
             if let Ok(base) = maildir.link_tmp(&src) {
                 let uid = maildir.commit_tmp(&base, size, vsize)?;
-                return Ok((uid, maildir.new_path(&base, size, vsize)));
+                return Ok((uid, Some(maildir.new_path(&base, size, vsize))));
             }
         }
-        let (base, mut f) = maildir.create_tmp()?;
-        let tmp = maildir.tmp_path(&base);
-        let copied = copy_at(&spool, &mut f, size).and_then(|_| {
-            if maildir.fsyncs() {
-                f.sync_all()
-            } else {
-                Ok(())
-            }
-        });
-        drop(f);
-        if let Err(e) = copied {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(MailError::io("write", tmp)(e));
-        }
-        let uid = maildir.commit_tmp(&base, size, vsize)?;
-        Ok((uid, maildir.new_path(&base, size, vsize)))
+        let (uid, path) = crate::mail::local::copy_into(&maildir, &spool, (size, vsize))?;
+        Ok((uid, Some(path)))
     })
     .await
-}
-
-/// Copies `len` bytes from the start of `from` (positional reads: the spool is shared).
-fn copy_at(from: &File, to: &mut File, len: u64) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut off = 0u64;
-    while off < len {
-        let want = buf.len().min((len - off) as usize);
-        let n = from.read_at(&mut buf[..want], off)?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "spool file shorter than written",
-            ));
-        }
-        to.write_all(&buf[..n])?;
-        off += n as u64;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use crate::net::Conn;
 use crate::runtime::{Handoff, PostLoginHandle, Session};
+use crate::service::anvil::{Anvil, UserIpKey};
 use crate::service::auth::api::{AuthHandle, ClientInfo};
-use crate::service::userip::{UserIpKey, UserIpLimits};
 use crate::service::wire::{Watch, Wire};
 /// How long a handoff may wait for a full post-login service (Dovecot's login → post-login
 /// request timeout).
@@ -145,10 +145,10 @@ impl LoginClient {
         protocol_data: Vec<u8>,
     ) -> Result<(), (LoginRefused, Option<Wire>)> {
         let limit = self.session.settings.mail.mail_max_userip_connections;
-        let limits = UserIpLimits::from_hub(&self.session.hub);
+        let limits = Anvil::from_hub(&self.session.hub);
         let key = self.remote.map(|r| UserIpKey {
             protocol: self.protocol.to_string(),
-            ip: r.ip().to_string(),
+            ip: r.ip(),
             user: user.clone(),
         });
         if let Some(k) = &key {
@@ -175,6 +175,7 @@ impl LoginClient {
             user: user.clone(),
             fields,
             mechanism: mechanism.to_string(),
+            session_id: self.session_id.clone(),
             protocol_data,
         };
         let tls = wire.conn.stream.is_tls();

@@ -2,7 +2,7 @@
 //! login loop (`session`): the absolute `login_timeout` deadline, the bad-command count, the
 //! plaintext policy, SASL through the in-process auth API (`sasl`), STARTTLS, the kick and
 //! shutdown goodbyes, `mail_max_userip_connections` (reserved atomically in
-//! `crate::service::userip`), the `Login:` log line, and the handoff of the connection to the
+//! `crate::service::anvil`), the `Login:` log line, and the handoff of the connection to the
 //! post-login pool (`client`, `handoff`). Every wait sits in one select with the kick, the
 //! shutdown and the deadline (`crate::service::wire`).
 //!

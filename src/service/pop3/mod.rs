@@ -30,6 +30,6 @@ pub fn factory(
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
     metrics::register();
-    crate::service::userip::UserIpLimits::from_hub(hub);
+    crate::service::anvil::Anvil::from_hub(hub);
     Ok(Arc::new(Pop3Service))
 }

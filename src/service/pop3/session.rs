@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use super::maildrop::Maildrop;
 use super::metrics;
-use crate::mail::maildir::dotlock::{Dotlock, STALE_TIMEOUT};
-use crate::mail::maildir::Maildir;
-use crate::mail::{blocking, MailError, UserStore};
+use crate::mail::access::{self, Inbox, MailAccess};
+use crate::mail::{blocking, MailError};
 use crate::net::Conn;
 use crate::protocol::pop3::{self, encode_message, err, multiline, ok, Command, MAX_LINE};
 use crate::runtime::Session;
-use crate::service::userip::{UserIpKey, UserIpLimits};
+use crate::service::anvil::{Anvil, Connect};
 use crate::service::wire::{End, LineTooLong, Watch, Wire};
 
 /// Dovecot's POP3 autologout.
@@ -46,7 +45,7 @@ impl Default for Pop3Timers {
     }
 }
 /// Name of the `pop3_lock_session` lock (a dotlock in the INBOX directory).
-pub const SESSION_LOCK: &str = "dovecot-pop3-session";
+pub use crate::mail::local::SESSION_LOCK;
 
 /// Capabilities in the transaction state (as Dovecot lists them; pop3-login has its own).
 pub const CAPABILITIES: &[&str] = &[
@@ -68,35 +67,33 @@ pub async fn run(conn: Conn, session: Session) {
         return;
     };
     session.set_authenticated();
-    // The login layer reserved this session's mail_max_userip_connections slot.
-    let _slot = wire.conn.remote.map(|r| {
-        UserIpLimits::from_hub(&session.hub).adopt(UserIpKey {
-            protocol: "pop3".into(),
-            ip: r.ip().to_string(),
-            user: handoff.user.clone(),
-        })
+    // Listed by `roost who` until it ends; takes over the mail_max_userip_connections slot
+    // the login layer reserved; `roost kick` cancels `kicked`.
+    let _anvil = Anvil::from_hub(&session.hub).connect(Connect {
+        user: handoff.user.clone(),
+        protocol: "pop3".into(),
+        vproc: session.vproc,
+        rip: wire.conn.remote.map(|a| a.ip()),
+        lip: wire.conn.local.map(|a| a.ip()),
+        session_id: handoff.session_id.clone(),
+        kick: session.kicked.clone(),
     });
     let settings = session.settings.clone();
     let host = settings.mail.effective_hostname();
     let user = handoff.user.clone();
     let fields = handoff.fields.clone();
+    let access = MailAccess::from_hub(&session.hub);
     let opened = blocking(move || {
-        let store = UserStore::new(&settings.mail, &user, &fields, &host)?;
-        let inbox = store.mailbox("INBOX", true)?;
-        let lock = if settings.mail.pop3_lock_session {
-            Some(Dotlock::acquire(
-                &inbox.dir().join(SESSION_LOCK),
-                STALE_TIMEOUT,
-                Duration::ZERO,
-            )?)
-        } else {
-            None
-        };
-        let snap = inbox.sync_session()?;
-        Ok((inbox, lock, snap))
+        let to = access::target(&settings.mail, &user, &fields, &host);
+        Inbox::open(
+            &access,
+            &settings.mail,
+            &to,
+            settings.mail.pop3_lock_session,
+        )
     })
     .await;
-    let (inbox, lock, snap) = match opened {
+    let (inbox, snap) = match opened {
         Ok(v) => v,
         Err(MailError::LockTimeout(_)) => {
             wire.goodbye(&err("[IN-USE] Mailbox is locked by another POP3 session."))
@@ -116,7 +113,6 @@ pub async fn run(conn: Conn, session: Session) {
     let mut s = Pop3 {
         inbox: Arc::new(inbox),
         drop,
-        lock,
         session,
         user: handoff.user.clone(),
         top_n: 0,
@@ -144,12 +140,19 @@ pub async fn run(conn: Conn, session: Session) {
         s.drop.messages.len(),
         size
     );
+    // Releases the session lock; a mail helper goes back to its pool.
+    let inbox = s.inbox.clone();
+    std::mem::drop(s);
+    let _ = blocking(move || {
+        inbox.close();
+        Ok(())
+    })
+    .await;
 }
 
 struct Pop3 {
-    inbox: Arc<Maildir>,
+    inbox: Arc<Inbox>,
     drop: Maildrop,
-    lock: Option<Dotlock>,
     session: Session,
     user: String,
     top_n: u64,
@@ -204,8 +207,9 @@ impl Pop3 {
                     return "Input line too long";
                 }
                 Err(End::Timeout) if tokio::time::Instant::now() < autologout => {
-                    if let Some(l) = &self.lock {
-                        l.touch();
+                    if self.inbox.locked() {
+                        let inbox = self.inbox.clone();
+                        tokio::task::spawn_blocking(move || inbox.touch());
                     }
                     touch += timers.lock_touch;
                     continue;
@@ -214,13 +218,10 @@ impl Pop3 {
                     wire.goodbye(&err("Disconnected for inactivity.")).await;
                     return "Inactivity";
                 }
-                Err(End::Shutdown) => {
-                    wire.goodbye(&err("Server shutting down.")).await;
-                    return "Server shutting down";
-                }
-                Err(End::Kicked) => {
-                    wire.goodbye(&err("Kicked by admin.")).await;
-                    return "Server shutting down";
+                // Dovecot's pop3 on SIGTERM, which is also how `doveadm kick` ends it.
+                Err(End::Shutdown | End::Kicked) => {
+                    wire.goodbye(&err("[SYS/TEMP] Server shutting down.")).await;
+                    return "Server shutting down.";
                 }
                 Err(End::Eof | End::Io) => return "Connection closed",
             };

@@ -1,0 +1,215 @@
+//! The server's side of mail helpers: idle helper connections per uid/gid, taken for one
+//! request (a delivery), or shared by up to [`SESSIONS_PER_HELPER`] POP3 sessions of that
+//! uid/gid (each with its own session id on the helper), and started through the root launcher
+//! when none is idle. Blocking: call from the blocking pool. A connection idle longer than
+//! [`REUSE_WITHIN`] (less than the helper's own idle exit) is dropped rather than reused; when
+//! the launcher refuses at its helper cap, idle helpers of other uids are let go and the spawn
+//! is tried once more.
+
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use crate::mail::identity::MailIdentity;
+
+use super::error::PrivsepError;
+use super::launcher::Launcher;
+use super::mail_proto::{self as proto, Msg};
+use super::spec::HelperSpec;
+
+/// Idle connections older than this are not reused (the helper exits at 60 s).
+pub const REUSE_WITHIN: Duration = Duration::from_secs(45);
+
+/// Idle connections kept per uid/gid.
+const IDLE_PER_ID: usize = 8;
+
+/// POP3 sessions one mail helper holds at most (their requests take turns on it).
+pub const SESSIONS_PER_HELPER: usize = 32;
+
+/// A helper connection shared by POP3 sessions of one uid/gid; the helper exits when the last
+/// session lets go of it.
+pub struct SharedConn {
+    pub id: MailIdentity,
+    /// `None` once the helper failed.
+    pub conn: Mutex<Option<MailConn>>,
+    sessions: AtomicUsize,
+}
+
+impl SharedConn {
+    /// One request on the shared connection; a failed helper is dropped for all its sessions.
+    pub fn call(&self, head: &[&str], body: &[u8]) -> Result<Msg, PrivsepError> {
+        let mut g = self.conn.lock().expect("shared mail conn lock");
+        let c = g
+            .as_mut()
+            .ok_or_else(|| PrivsepError::Protocol("the mail helper failed earlier".into()))?;
+        let r = c.call(head, body, None);
+        if r.is_err() {
+            *g = None;
+        }
+        r
+    }
+
+    /// A session stops using this helper.
+    pub fn leave(&self) {
+        self.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One helper connection.
+pub struct MailConn {
+    pub pid: u32,
+    pub stream: UnixStream,
+    pub id: MailIdentity,
+}
+
+impl MailConn {
+    /// One request and its reply (`None` reply: the helper went away).
+    pub fn call(
+        &mut self,
+        head: &[&str],
+        body: &[u8],
+        file: Option<&std::fs::File>,
+    ) -> Result<Msg, PrivsepError> {
+        let fd = self.stream.as_raw_fd();
+        proto::send(fd, head, body, file)?;
+        proto::recv(fd, false)?
+            .ok_or_else(|| PrivsepError::Protocol("the mail helper closed its socket".into()))
+    }
+}
+
+/// Mail helpers of this server.
+pub struct MailPool {
+    launcher: Arc<Launcher>,
+    idle: Mutex<HashMap<MailIdentity, Vec<(MailConn, Instant)>>>,
+    /// Helpers holding POP3 sessions, per uid/gid.
+    shared: Mutex<HashMap<MailIdentity, Vec<Weak<SharedConn>>>>,
+    next_session: AtomicU64,
+}
+
+/// The spec a mail helper for `id` is requested with (the launcher fills in the rest from
+/// its own configuration).
+pub fn mail_spec(id: MailIdentity) -> HelperSpec {
+    HelperSpec {
+        kind: "mail".into(),
+        user: id.uid.to_string(),
+        group: id.gid.to_string(),
+        ..HelperSpec::default()
+    }
+}
+
+impl MailPool {
+    pub fn new(launcher: Arc<Launcher>) -> MailPool {
+        MailPool {
+            launcher,
+            idle: Mutex::new(HashMap::new()),
+            shared: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+        }
+    }
+
+    /// A helper for one more POP3 session of `id` (one with room, else a new one) and the
+    /// session's id on it.
+    pub fn session(&self, id: MailIdentity) -> Result<(Arc<SharedConn>, String), PrivsepError> {
+        let sid = self
+            .next_session
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string();
+        let mut shared = self.shared.lock().expect("mail pool lock");
+        let v = shared.entry(id).or_default();
+        v.retain(|w| w.strong_count() > 0);
+        for w in v.iter() {
+            let Some(s) = w.upgrade() else { continue };
+            let alive = s.conn.lock().expect("shared mail conn lock").is_some();
+            if alive && s.sessions.load(Ordering::Relaxed) < SESSIONS_PER_HELPER {
+                s.sessions.fetch_add(1, Ordering::Relaxed);
+                return Ok((s, sid));
+            }
+        }
+        drop(shared);
+        let s = Arc::new(SharedConn {
+            id,
+            conn: Mutex::new(Some(self.take(id)?)),
+            sessions: AtomicUsize::new(1),
+        });
+        self.shared
+            .lock()
+            .expect("mail pool lock")
+            .entry(id)
+            .or_default()
+            .push(Arc::downgrade(&s));
+        Ok((s, sid))
+    }
+
+    /// An idle connection for `id`, or a new helper.
+    pub fn take(&self, id: MailIdentity) -> Result<MailConn, PrivsepError> {
+        {
+            let mut idle = self.idle.lock().expect("mail pool lock");
+            if let Some(v) = idle.get_mut(&id) {
+                while let Some((c, at)) = v.pop() {
+                    if at.elapsed() < REUSE_WITHIN {
+                        return Ok(c);
+                    }
+                }
+            }
+        }
+        let spec = mail_spec(id);
+        let h = match self.launcher.spawn(&spec) {
+            Err(PrivsepError::Launcher(m)) if m.contains("limit") => {
+                // Let idle helpers go (they exit on EOF) and try once more.
+                self.idle.lock().expect("mail pool lock").clear();
+                self.launcher.spawn(&spec)?
+            }
+            r => r?,
+        };
+        tracing::debug!(
+            uid = id.uid,
+            gid = id.gid,
+            pid = h.pid,
+            "mail helper started"
+        );
+        Ok(MailConn {
+            pid: h.pid,
+            stream: h.stream,
+            id,
+        })
+    }
+
+    /// Returns a healthy connection for reuse.
+    pub fn give_back(&self, c: MailConn) {
+        let mut idle = self.idle.lock().expect("mail pool lock");
+        let v = idle.entry(c.id).or_default();
+        v.retain(|(_, at)| at.elapsed() < REUSE_WITHIN);
+        if v.len() < IDLE_PER_ID {
+            v.push((c, Instant::now()));
+        }
+    }
+
+    /// One request on a pooled connection. A helper that is gone before answering (it idled
+    /// out as we took it) is replaced and the request sent once more.
+    pub fn call(
+        &self,
+        id: MailIdentity,
+        head: &[&str],
+        body: &[u8],
+        file: Option<&std::fs::File>,
+    ) -> Result<Msg, PrivsepError> {
+        let mut last = None;
+        for _ in 0..2 {
+            let mut c = self.take(id)?;
+            match c.call(head, body, file) {
+                Ok(m) => {
+                    self.give_back(c);
+                    return Ok(m);
+                }
+                Err(e) => {
+                    tracing::warn!(uid = id.uid, pid = c.pid, error = %e, "mail helper failed");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| PrivsepError::Protocol("mail helper failed".into())))
+    }
+}

@@ -1,0 +1,399 @@
+//! Mail written with the userdb's uid/gid (issue 10, point 3), on the real binary:
+//!
+//! * started as root (server dropped to `dovecot`), a passwd-file userdb giving two users uid/gid
+//!   2001/2001 and 2002/2002 (numeric, no system entries): what LMTP delivers (both users in one
+//!   transaction) and what a POP3 session touches (new/ → cur/, expunge, the uidlist) belongs to
+//!   those uids, directories included; Dovecot's `doveadm`, dropping to those uids itself,
+//!   fetches and expunges it; and the unprivileged server never has uid 0 or any capability
+//!   while it serves;
+//! * started as a non-root user, a delivery to another uid gets Dovecot's
+//!   `451 4.3.0 <user> Temporary internal error` with a log line naming the uid problem, and a
+//!   POP3 login a clear `-ERR`.
+//!
+//! Needs root and Dovecot (`dovecot`, `doveadm`).
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn is_root() -> bool {
+    // SAFETY: plain getter.
+    unsafe { libc::geteuid() == 0 }
+}
+
+struct Line {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Line {
+    fn connect(port: u16) -> Line {
+        let w = connect_port(port);
+        w.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let r = BufReader::new(w.try_clone().unwrap());
+        Line { w, r }
+    }
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.r.read_line(&mut l).unwrap();
+        l.trim_end().to_string()
+    }
+    fn send(&mut self, s: &str) {
+        self.w.write_all(s.as_bytes()).unwrap();
+    }
+    fn cmd(&mut self, s: &str) -> String {
+        self.send(&format!("{s}\r\n"));
+        self.line()
+    }
+    /// A multi-line POP3 reply (status line first, then up to the lone dot).
+    fn multi(&mut self, s: &str) -> Vec<String> {
+        let mut v = vec![self.cmd(s)];
+        if v[0].starts_with("+OK") {
+            loop {
+                let l = self.line();
+                if l == "." {
+                    break;
+                }
+                v.push(l);
+            }
+        }
+        v
+    }
+}
+
+/// One LMTP transaction to `rcpts`; the per-recipient DATA replies.
+fn lmtp(port: u16, rcpts: &[&str], body: &str) -> (Vec<String>, Vec<String>) {
+    let mut c = Line::connect(port);
+    assert!(c.line().starts_with("220"));
+    c.send("LHLO test\r\n");
+    while c.line().starts_with("250-") {}
+    assert!(c.cmd("MAIL FROM:<s@example.org>").starts_with("250"));
+    let rcpt: Vec<String> = rcpts
+        .iter()
+        .map(|r| c.cmd(&format!("RCPT TO:<{r}>")))
+        .collect();
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send(&format!("Subject: {body}\r\n\r\n{body}\r\n.\r\n"));
+    let data = rcpt
+        .iter()
+        .filter(|r| r.starts_with("250"))
+        .map(|_| c.line())
+        .collect();
+    c.cmd("QUIT");
+    (rcpt, data)
+}
+
+fn status(pid: i32, key: &str) -> String {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+/// Every file and directory under `dir` (itself included) with its uid:gid.
+fn owners(dir: &Path, out: &mut Vec<(PathBuf, u32, u32)>) {
+    let m = fs::symlink_metadata(dir).unwrap();
+    out.push((dir.to_path_buf(), m.uid(), m.gid()));
+    if m.is_dir() {
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            owners(&e.path(), out);
+        }
+    }
+}
+
+fn assert_owned(dir: &Path, uid: u32) {
+    let mut all = Vec::new();
+    owners(dir, &mut all);
+    let names: Vec<String> = all
+        .iter()
+        .map(|(p, _, _)| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    for want in [
+        "new",
+        "cur",
+        "tmp",
+        "dovecot-uidlist",
+        "dovecot-uidvalidity",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing in {names:?}"
+        );
+    }
+    for (p, u, g) in &all {
+        assert_eq!((*u, *g), (uid, uid), "{} is {u}:{g}", p.display());
+    }
+}
+
+/// A throw-away Dovecot (no listeners) for doveadm's userdb lookups on the same users.
+struct Dovecot {
+    dir: PathBuf,
+}
+
+impl Dovecot {
+    fn start(dir: &Path, users: &Path, mail: &Path) -> Dovecot {
+        let d = dir.join("dovecot");
+        fs::create_dir_all(&d).unwrap();
+        let conf = format!(
+            "base_dir = {d}/base\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
+ssl = no\nprotocols = \nmail_location = maildir:{m}/%n\n\
+first_valid_uid = 1\nfirst_valid_gid = 1\n\
+passdb {{\n  driver = passwd-file\n  args = {u}\n}}\n\
+userdb {{\n  driver = passwd-file\n  args = {u}\n}}\n",
+            d = d.display(),
+            m = mail.display(),
+            u = users.display()
+        );
+        fs::write(d.join("dovecot.conf"), conf).unwrap();
+        let st = Command::new("dovecot")
+            .arg("-c")
+            .arg(d.join("dovecot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("Dovecot (dovecot-core) must be installed for this test");
+        assert!(st.success(), "dovecot failed to start; see {}", d.display());
+        assert!(wait_until(Duration::from_secs(10), || d
+            .join("base/auth-userdb")
+            .exists()));
+        Dovecot { dir: d }
+    }
+
+    fn doveadm(&self, args: &[&str]) -> String {
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("doveadm must be installed for this test");
+        assert!(
+            out.status.success(),
+            "doveadm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .arg("stop")
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+const USERS: &str =
+    "u1:{PLAIN}pw1:2001:2001::/nonexistent\nu2:{PLAIN}pw2:2002:2002::/nonexistent\n";
+
+fn config(users: &Path, mail: &Path, lmtp: u16, pop3: u16, internal: &str) -> String {
+    format!(
+        "{internal}protocols = [\"lmtp\", \"pop3\"]\nmail_location = \"maildir:{m}/%n\"\n\
+hostname = \"mx.roost.test\"\ndisable_plaintext_auth = \"no\"\nfirst_valid_uid = 1000\n\
+pop3_lock_session = true\n\n\
+[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[service.lmtp.inet_listener.lmtp]\nport = {lmtp}\n\n\
+[service.pop3-login.inet_listener.pop3]\nport = {pop3}\n\n\
+[service.pop3-login.inet_listener.pop3s]\nport = 0\n",
+        m = mail.display(),
+        u = users.display()
+    )
+}
+
+#[test]
+fn mail_belongs_to_the_userdb_uid_and_dovecot_manages_it() {
+    assert!(is_root(), "this test needs root");
+    let launch = Launch::new("mailuid");
+    fs::set_permissions(launch.dir().path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let users = launch.dir().write("users", USERS);
+    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
+    let mail = launch.dir().join("mail");
+    fs::create_dir_all(&mail).unwrap();
+    // Both uids create their own Maildir in it, as under Dovecot.
+    fs::set_permissions(&mail, fs::Permissions::from_mode(0o1777)).unwrap();
+    let (lmtp_port, pop3_port) = (free_port(), free_port());
+    let server = launch
+        .config(&config(
+            &users,
+            &mail,
+            lmtp_port,
+            pop3_port,
+            "default_internal_user = \"dovecot\"\n",
+        ))
+        .start();
+    assert!(
+        server.wait_log(
+            "dropped privileges to default_internal_user",
+            Duration::from_secs(15)
+        ),
+        "{}",
+        server.log_text()
+    );
+
+    // One transaction, two uids; then two more for u1.
+    let (rcpt, data) = lmtp(lmtp_port, &["u1", "u2"], "first");
+    assert!(rcpt.iter().all(|r| r.starts_with("250")), "{rcpt:?}");
+    assert!(
+        data.iter().all(|r| r.starts_with("250 2.0.0")),
+        "{data:?}\n{}",
+        server.log_text()
+    );
+    for body in ["second", "third"] {
+        let (_, data) = lmtp(lmtp_port, &["u1"], body);
+        assert!(data[0].starts_with("250 2.0.0"), "{data:?}");
+    }
+    assert_owned(&mail.join("u1"), 2001);
+    assert_owned(&mail.join("u2"), 2002);
+
+    // POP3 as u1: read 1 (→ cur/ with \Seen), delete 2, and look at the server meanwhile.
+    let mut p = Line::connect(pop3_port);
+    assert!(p.line().starts_with("+OK"));
+    assert!(p.cmd("USER u1").starts_with("+OK"));
+    assert_eq!(p.cmd("PASS pw1"), "+OK Logged in.", "{}", server.log_text());
+    assert_eq!(p.cmd("STAT").split(' ').nth(1), Some("3"));
+    let retr = p.multi("RETR 1");
+    assert!(retr.iter().any(|l| l == "first"), "{retr:?}");
+    assert!(p.cmd("DELE 2").starts_with("+OK"));
+    let pid = server.pid();
+    for key in ["Uid:", "Gid:"] {
+        let ids = status(pid, key);
+        assert!(
+            ids.split_whitespace().all(|i| i != "0"),
+            "server {key} {ids} while serving"
+        );
+    }
+    for key in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:"] {
+        assert_eq!(status(pid, key), "0000000000000000", "server {key}");
+    }
+    let dovecot_uid = nix::unistd::User::from_name("dovecot")
+        .unwrap()
+        .unwrap()
+        .uid
+        .to_string();
+    assert!(status(pid, "Uid:")
+        .split_whitespace()
+        .all(|i| i == dovecot_uid));
+    // The session's INBOX is held by a mail helper running as 2001:2001, without capabilities.
+    let helpers: Vec<i32> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| {
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            cmd.contains("kind=mail") && cmd.contains("user=2001\tgroup=2001")
+        })
+        .collect();
+    assert!(!helpers.is_empty(), "no mail helper for uid 2001");
+    for h in helpers {
+        assert_eq!(status(h, "Uid:"), "2001\t2001\t2001\t2001");
+        assert_eq!(status(h, "Gid:"), "2001\t2001\t2001\t2001");
+        assert_eq!(status(h, "Groups:"), "2001");
+        assert_eq!(status(h, "CapEff:"), "0000000000000000");
+        assert_eq!(status(h, "NoNewPrivs:"), "1");
+    }
+    assert!(p
+        .cmd("QUIT")
+        .starts_with("+OK Logging out, messages deleted."));
+    assert_owned(&mail.join("u1"), 2001);
+    let cur: Vec<String> = fs::read_dir(mail.join("u1/cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // The session moved new/ to cur/ (as Dovecot's pop3); only message 1 is \Seen.
+    assert_eq!(cur.len(), 2, "{cur:?}");
+    assert_eq!(
+        cur.iter().filter(|n| n.ends_with(":2,S")).count(),
+        1,
+        "{cur:?}"
+    );
+
+    // Dovecot, as those uids, reads and expunges what roost wrote.
+    let dovecot = Dovecot::start(server.path(), &users, &mail);
+    let f = dovecot.doveadm(&["fetch", "-u", "u1", "uid flags", "mailbox", "INBOX", "all"]);
+    let words: Vec<&str> = f.split_whitespace().collect();
+    assert_eq!(
+        // Dovecot may report 3 \Recent (its first look at it).
+        words[..7],
+        ["uid:", "1", "flags:", "\\Seen", "uid:", "3", "flags:"],
+        "{f}"
+    );
+    assert!(!words[7..].contains(&"\\Seen"), "{f}");
+    let t = dovecot.doveadm(&["fetch", "-u", "u2", "text", "mailbox", "INBOX", "all"]);
+    assert!(t.contains("Subject: first"), "{t}");
+    dovecot.doveadm(&["expunge", "-u", "u1", "mailbox", "INBOX", "uid", "1"]);
+    dovecot.doveadm(&["expunge", "-u", "u2", "mailbox", "INBOX", "all"]);
+    let f = dovecot.doveadm(&["fetch", "-u", "u1", "uid", "mailbox", "INBOX", "all"]);
+    assert_eq!(
+        f.split_whitespace().collect::<Vec<_>>(),
+        ["uid:", "3"],
+        "{f}"
+    );
+    assert_eq!(fs::read_dir(mail.join("u2/new")).unwrap().count(), 0);
+    assert_eq!(fs::read_dir(mail.join("u2/cur")).unwrap().count(), 0);
+    // Roost still serves the store Dovecot changed, as the same uid.
+    let (_, data) = lmtp(lmtp_port, &["u2"], "after dovecot");
+    assert!(data[0].starts_with("250 2.0.0"), "{data:?}");
+    assert_owned(&mail.join("u2"), 2002);
+}
+
+#[test]
+fn without_root_another_uid_is_a_clear_temporary_failure() {
+    assert!(is_root(), "this test needs root (to start roost as nobody)");
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let launch = Launch::new("mailuid-noroot");
+    let users = launch.dir().write("users", USERS);
+    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
+    let mail = launch.dir().join("mail");
+    let (lmtp_port, pop3_port) = (free_port(), free_port());
+    let server = launch
+        .config(&config(&users, &mail, lmtp_port, pop3_port, ""))
+        .run_as(nobody.uid.as_raw(), nobody.gid.as_raw())
+        .start();
+    let (rcpt, data) = lmtp(lmtp_port, &["u1"], "refused");
+    assert!(rcpt[0].starts_with("250"), "{rcpt:?}");
+    assert_eq!(data, ["451 4.3.0 <u1> Temporary internal error"]);
+    assert!(
+        server.wait_log(
+            "cannot access mail as uid 2001 gid 2001",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        !mail.join("u1").exists(),
+        "nothing may be written as nobody"
+    );
+    let mut p = Line::connect(pop3_port);
+    assert!(p.line().starts_with("+OK"));
+    assert!(p.cmd("USER u2").starts_with("+OK"));
+    let reply = p.cmd("PASS pw2");
+    assert_eq!(
+        reply,
+        "-ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information."
+    );
+    assert!(
+        server.wait_log(
+            "cannot access mail as uid 2002 gid 2002",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.log_text()
+    );
+}
