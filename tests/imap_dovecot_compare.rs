@@ -1,7 +1,8 @@
 //! The same IMAP session, byte for byte, against a throw-away Dovecot 2.3 and the real roost
 //! binary: mailbox commands and their errors (`[ALREADYEXISTS]`, `[NONEXISTENT]`,
 //! `[TRYCREATE]`), LIST/LSUB with Maildir++ children, STATUS, APPEND with a LITERAL+ message,
-//! EXAMINE/SELECT data, FETCH of header, text and partial body, STORE with a new keyword (the
+//! EXAMINE/SELECT data, FETCH of header, text and partial body, ENVELOPE, BODY[STRUCTURE] and
+//! part sections, STORE with a new keyword (the
 //! FLAGS/PERMANENTFLAGS re-announcement), SEARCH, COPY, EXPUNGE with the RECENT change, an
 //! invalid message set, CLOSE, NAMESPACE, ID, RENAME and DELETE must read the same once
 //! Dovecot's timings and UIDVALIDITY values are masked. Only the capability lines differ
@@ -28,6 +29,7 @@ cmds = [
  b"m APPEND Work (\\Seen) {%d+}\r\n%s\r\n" % (len(msg), msg), b"n APPEND nope {3+}\r\nabc\r\n",
  b"o EXAMINE Work\r\n",
  b"p FETCH 1 (FLAGS RFC822.SIZE BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[]<2.5>)\r\n",
+ b"p2 FETCH 1 (ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[2] BODY.PEEK[HEADER.FIELDS (SUBJECT TO)])\r\n",
  b"q SELECT Work\r\n", b"r STORE 1 +FLAGS (\\Flagged $Label1)\r\n", b"s SEARCH FLAGGED\r\n",
  b"t SEARCH UNSEEN\r\n", b"u UID SEARCH ALL\r\n", b"v FETCH 1 (UID FLAGS)\r\n",
  b"w COPY 1 INBOX\r\n", b"w2 COPY 1 nope\r\n", b"x STORE 1 +FLAGS.SILENT (\\Deleted)\r\n",
@@ -97,5 +99,11 @@ auth_mechanisms = \"plain login\"\ndisable_plaintext_auth = \"no\"\n\n\
         ours[0]
     );
     assert!(ours[1].starts_with("a OK [CAPABILITY IMAP4rev1 ") && ours[1].ends_with("] Logged in"));
+    assert!(
+        ours.iter()
+            .any(|l| l.starts_with("* 1 FETCH (ENVELOPE (") && l.contains(" BODYSTRUCTURE (")),
+        "{}",
+        ours.join("\n")
+    );
     assert_eq!(ours[2..].join("\n"), theirs[2..].join("\n"));
 }

@@ -3,8 +3,8 @@
 //! non-peek body fetch sets \Seen and reports the new FLAGS), STORE (FLAGS/+FLAGS/-FLAGS,
 //! `.SILENT`, keywords), SEARCH (flags, sizes, sets, UID, NOT/OR, internal dates, text keys;
 //! ESEARCH MIN/MAX/COUNT/ALL), COPY/MOVE with COPYUID, EXPUNGE/UID EXPUNGE, CLOSE, UNSELECT.
-//! ENVELOPE, BODYSTRUCTURE and numbered body parts need the MIME parser (`mail::mime`, not
-//! here yet) and are refused with `NO [CANNOT]`.
+//! ENVELOPE, BODY, BODYSTRUCTURE and every `BODY[section]` come from `mail::mime`, which
+//! writes them as Dovecot does.
 
 use std::collections::HashSet;
 use std::time::SystemTime;
@@ -96,16 +96,22 @@ fn section_name(s: &Section, partial: Option<(u32, u32)>) -> String {
     name
 }
 
-fn section_bytes<'a>(data: &'a [u8], s: &Section) -> std::borrow::Cow<'a, [u8]> {
-    let b = body_start(data);
-    match &s.text {
-        None => data.into(),
-        Some(SectionText::Header) => data[..b].into(),
-        Some(SectionText::Text) => data[b..].into(),
-        Some(SectionText::HeaderFields(f)) => header_fields(&data[..b], f, false).into(),
-        Some(SectionText::HeaderFieldsNot(f)) => header_fields(&data[..b], f, true).into(),
-        Some(SectionText::Mime) => data[..0].into(),
-    }
+/// `BODY[section]` bytes as Dovecot sends them (an empty string for a part that is not
+/// there).
+fn section_bytes<'a>(
+    m: &'a crate::mail::mime::Message<'_>,
+    s: &'a Section,
+) -> std::borrow::Cow<'a, [u8]> {
+    use crate::mail::mime::SectionText as T;
+    let text = match &s.text {
+        None => T::Full,
+        Some(SectionText::Header) => T::Header,
+        Some(SectionText::Text) => T::Text,
+        Some(SectionText::Mime) => T::Mime,
+        Some(SectionText::HeaderFields(f)) => T::HeaderFields(f),
+        Some(SectionText::HeaderFieldsNot(f)) => T::HeaderFieldsNot(f),
+    };
+    m.section(&s.part, &text).unwrap_or_default()
 }
 
 fn partial(d: &[u8], p: Option<(u32, u32)>) -> &[u8] {
@@ -235,22 +241,6 @@ impl Imap {
         if uid && !items.contains(&FetchAttr::Uid) {
             items.insert(0, FetchAttr::Uid);
         }
-        let unsupported = items.iter().any(|i| match i {
-            FetchAttr::Envelope | FetchAttr::Body | FetchAttr::BodyStructure => true,
-            FetchAttr::BodySection { section, .. } => {
-                !section.part.is_empty() || section.text == Some(SectionText::Mime)
-            }
-            _ => false,
-        });
-        if unsupported {
-            return self.reply(
-                wire,
-                tag,
-                "NO",
-                Some("CANNOT"),
-                "ENVELOPE, BODYSTRUCTURE and body parts are not implemented yet",
-            );
-        }
         let needs_data = items.iter().any(|i| {
             matches!(
                 i,
@@ -258,6 +248,18 @@ impl Imap {
                     | FetchAttr::Rfc822Header
                     | FetchAttr::Rfc822Text
                     | FetchAttr::BodySection { .. }
+                    | FetchAttr::Envelope
+                    | FetchAttr::Body
+                    | FetchAttr::BodyStructure
+            )
+        });
+        let needs_mime = items.iter().any(|i| {
+            matches!(
+                i,
+                FetchAttr::BodySection { .. }
+                    | FetchAttr::Envelope
+                    | FetchAttr::Body
+                    | FetchAttr::BodyStructure
             )
         });
         let needs_date = items.contains(&FetchAttr::InternalDate);
@@ -331,6 +333,8 @@ impl Imap {
                 }
                 let data = l.data.as_deref().unwrap_or(&[]);
                 let b = body_start(data);
+                // The MIME structure (mail::mime), for ENVELOPE, BODY[STRUCTURE], sections.
+                let mime = needs_mime.then(|| crate::mail::mime::scan(data));
                 let mut values: Vec<FetchValue> = Vec::new();
                 let mut owned: Vec<(String, Vec<u8>)> = Vec::new();
                 let mut order: Vec<Result<FetchValue, usize>> = Vec::new();
@@ -361,11 +365,22 @@ impl Imap {
                             partial: p,
                             ..
                         } => {
-                            let bytes = section_bytes(data, section);
+                            let bytes = section_bytes(mime.as_ref().expect("scanned"), section);
                             owned.push((section_name(section, *p), partial(&bytes, *p).to_vec()));
                             order.push(Err(owned.len() - 1));
                         }
-                        _ => {}
+                        FetchAttr::Envelope => {
+                            let env = mime.as_ref().expect("scanned").envelope().to_imap();
+                            order.push(Ok(FetchValue::Raw("ENVELOPE", env)));
+                        }
+                        FetchAttr::Body => {
+                            let body = mime.as_ref().expect("scanned").body();
+                            order.push(Ok(FetchValue::Raw("BODY", body)));
+                        }
+                        FetchAttr::BodyStructure => {
+                            let bs = mime.as_ref().expect("scanned").bodystructure();
+                            order.push(Ok(FetchValue::Raw("BODYSTRUCTURE", bs)));
+                        }
                     }
                 }
                 if seen_set.contains(&i) && !items.contains(&FetchAttr::Flags) {
