@@ -1,8 +1,7 @@
 //! The selected-state commands: FETCH (FLAGS, UID, INTERNALDATE, RFC822.SIZE, RFC822[.HEADER|
 //! .TEXT], BODY[]/BODY.PEEK[] with HEADER, HEADER.FIELDS[.NOT], TEXT and partial `<n.m>`; a
 //! non-peek body fetch sets \Seen and reports the new FLAGS), STORE (FLAGS/+FLAGS/-FLAGS,
-//! `.SILENT`, keywords), SEARCH (flags, sizes, sets, UID, NOT/OR, internal dates, text keys;
-//! ESEARCH MIN/MAX/COUNT/ALL), COPY/MOVE with COPYUID, EXPUNGE/UID EXPUNGE, CLOSE, UNSELECT.
+//! `.SILENT`, keywords), SEARCH (in `search.rs`), COPY/MOVE with COPYUID, EXPUNGE/UID EXPUNGE, CLOSE, UNSELECT.
 //! ENVELOPE, BODY, BODYSTRUCTURE and every `BODY[section]` come from `mail::mime`, which
 //! writes them as Dovecot does.
 
@@ -10,7 +9,7 @@ use std::collections::HashSet;
 use std::time::SystemTime;
 
 use super::mailboxes::{finish_stored, uid_set};
-use super::message::{body_start, date_time, header_fields, parse_date, to_crlf};
+use super::message::{body_start, date_time, to_crlf};
 use super::selected::{flag_names, letters_for, Selected};
 use super::session::Imap;
 use crate::mail::maildir::keywords::Keywords;
@@ -18,8 +17,7 @@ use crate::mail::maildir::mailbox::Change;
 use crate::mail::maildir::{Flags, MessageEntry};
 use crate::mail::{blocking, MailError};
 use crate::protocol::imap::command::{
-    Command, FetchAttr, FetchItems, Search, SearchKey, SearchReturn, Section, SectionText,
-    SequenceSet, StoreMode,
+    Command, FetchAttr, FetchItems, Section, SectionText, SequenceSet, StoreMode,
 };
 use crate::protocol::imap::response::{FetchValue, Untagged};
 use crate::service::wire::Wire;
@@ -31,13 +29,13 @@ const FETCH_BATCH_MESSAGES: usize = 256;
 
 /// What one message's FETCH or SEARCH needs from disk.
 #[derive(Default)]
-struct Loaded {
+pub(super) struct Loaded {
     /// CRLF form.
-    data: Option<Vec<u8>>,
-    mtime: Option<SystemTime>,
+    pub(super) data: Option<Vec<u8>>,
+    pub(super) mtime: Option<SystemTime>,
 }
 
-async fn load(
+pub(super) async fn load(
     sel: &Selected,
     idx: &[usize],
     data: bool,
@@ -494,79 +492,6 @@ impl Imap {
         self.reply(wire, tag, "OK", None, "Store completed");
     }
 
-    async fn search(&mut self, wire: &mut Wire, tag: &str, s: Search) {
-        if let Some(c) = &s.charset {
-            if !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("US-ASCII") {
-                return self.reply(
-                    wire,
-                    tag,
-                    "NO",
-                    Some("BADCHARSET (US-ASCII UTF-8)"),
-                    "Unsupported charset",
-                );
-            }
-        }
-        if s.keys.iter().any(unsupported)
-            || s.returns
-                .as_ref()
-                .is_some_and(|r| r.contains(&SearchReturn::Save))
-        {
-            return self.reply(
-                wire,
-                tag,
-                "NO",
-                Some("CANNOT"),
-                "Search key not implemented yet",
-            );
-        }
-        let sel = self.selected.as_ref().expect("checked");
-        let idx: Vec<usize> = (0..sel.msgs.len()).collect();
-        let needs_data = s.keys.iter().any(needs_text);
-        let needs_date = s.keys.iter().any(needs_date);
-        // Messages are read in batches, so a text search holds one batch in memory.
-        let mut hits: Vec<u32> = Vec::new();
-        for batch in idx.chunks(if needs_data { 64 } else { idx.len().max(1) }) {
-            let loaded = match load(sel, batch, needs_data, needs_date).await {
-                Ok(l) => l,
-                Err(e) => return self.mail_error(wire, tag, "", e),
-            };
-            for (k, &i) in batch.iter().enumerate() {
-                if s.keys.iter().all(|key| eval(key, sel, i, &loaded[k])) {
-                    hits.push(if s.uid {
-                        sel.msgs[i].entry.uid
-                    } else {
-                        i as u32 + 1
-                    });
-                }
-            }
-        }
-        match &s.returns {
-            None => Untagged::Search(hits).encode(wire.output()),
-            Some(r) => {
-                let all = r.is_empty() || r.contains(&SearchReturn::All);
-                Untagged::ESearch {
-                    tag,
-                    uid: s.uid,
-                    min: r
-                        .contains(&SearchReturn::Min)
-                        .then(|| hits.first().copied())
-                        .flatten(),
-                    max: r
-                        .contains(&SearchReturn::Max)
-                        .then(|| hits.last().copied())
-                        .flatten(),
-                    count: r
-                        .contains(&SearchReturn::Count)
-                        .then_some(hits.len() as u32),
-                    all: (all && !hits.is_empty()).then(|| uid_set(&hits)),
-                }
-                .encode(wire.output())
-            }
-        }
-        self.updates(wire, false).await;
-        self.reply(wire, tag, "OK", None, "Search completed");
-    }
-
     async fn copy(
         &mut self,
         wire: &mut Wire,
@@ -672,134 +597,5 @@ impl Imap {
             ),
             Err(e) => self.mail_error(wire, tag, &name, e),
         }
-    }
-}
-
-fn walk(k: &SearchKey, f: &dyn Fn(&SearchKey) -> bool) -> bool {
-    match k {
-        SearchKey::Not(a) => walk(a, f),
-        SearchKey::Or(a, b) => walk(a, f) || walk(b, f),
-        SearchKey::And(v) => v.iter().any(|a| walk(a, f)),
-        other => f(other),
-    }
-}
-
-fn unsupported(k: &SearchKey) -> bool {
-    walk(k, &|k| {
-        matches!(
-            k,
-            SearchKey::SentBefore(_)
-                | SearchKey::SentOn(_)
-                | SearchKey::SentSince(_)
-                | SearchKey::SequenceSet(SequenceSet::Saved)
-                | SearchKey::Uid(SequenceSet::Saved)
-        )
-    })
-}
-
-fn needs_text(k: &SearchKey) -> bool {
-    walk(k, &|k| {
-        matches!(
-            k,
-            SearchKey::Bcc(_)
-                | SearchKey::Body(_)
-                | SearchKey::Cc(_)
-                | SearchKey::From(_)
-                | SearchKey::Header(..)
-                | SearchKey::Subject(_)
-                | SearchKey::Text(_)
-                | SearchKey::To(_)
-        )
-    })
-}
-
-fn needs_date(k: &SearchKey) -> bool {
-    walk(k, &|k| {
-        matches!(
-            k,
-            SearchKey::Before(_)
-                | SearchKey::On(_)
-                | SearchKey::Since(_)
-                | SearchKey::Older(_)
-                | SearchKey::Younger(_)
-        )
-    })
-}
-
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-/// Whether header field `name` of `data` contains `value` (case-insensitively).
-fn header_has(data: &[u8], name: &[u8], value: &[u8]) -> bool {
-    let head = &data[..body_start(data)];
-    let fields = header_fields(head, &[String::from_utf8_lossy(name).into_owned()], false);
-    if fields == b"\r\n" {
-        return false;
-    }
-    let v = fields.splitn(2, |&b| b == b':').nth(1).unwrap_or(b"");
-    contains_ci(v, value)
-}
-
-fn eval(k: &SearchKey, sel: &Selected, i: usize, l: &Loaded) -> bool {
-    let m = &sel.msgs[i];
-    let f = &m.entry.flags;
-    let data = l.data.as_deref().unwrap_or(&[]);
-    let days = l
-        .mtime
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs() as i64 / 86_400)
-        .unwrap_or(0);
-    let age = l
-        .mtime
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let date_days = |d: &crate::protocol::imap::command::Date| {
-        super::message::days_from_civil(d.year as i64, d.month as i64, d.day as i64)
-    };
-    let keyword = |name: &str| sel.keywords.letter(name).is_some_and(|l| f.has(l));
-    let _ = parse_date;
-    match k {
-        SearchKey::All => true,
-        SearchKey::Answered => f.has(Flags::ANSWERED),
-        SearchKey::Unanswered => !f.has(Flags::ANSWERED),
-        SearchKey::Deleted => f.has(Flags::DELETED),
-        SearchKey::Undeleted => !f.has(Flags::DELETED),
-        SearchKey::Draft => f.has(Flags::DRAFT),
-        SearchKey::Undraft => !f.has(Flags::DRAFT),
-        SearchKey::Flagged => f.has(Flags::FLAGGED),
-        SearchKey::Unflagged => !f.has(Flags::FLAGGED),
-        SearchKey::Seen => f.has(Flags::SEEN),
-        SearchKey::Unseen => !f.has(Flags::SEEN),
-        SearchKey::Recent => m.recent,
-        SearchKey::Old => !m.recent,
-        SearchKey::New => m.recent && !f.has(Flags::SEEN),
-        SearchKey::Keyword(n) => keyword(n),
-        SearchKey::Unkeyword(n) => !keyword(n),
-        SearchKey::Larger(n) => m.entry.vsize > *n as u64,
-        SearchKey::Smaller(n) => m.entry.vsize < *n as u64,
-        SearchKey::Uid(set) => sel.resolve(set, true).contains(&i),
-        SearchKey::SequenceSet(set) => sel.resolve(set, false).contains(&i),
-        SearchKey::Not(a) => !eval(a, sel, i, l),
-        SearchKey::Or(a, b) => eval(a, sel, i, l) || eval(b, sel, i, l),
-        SearchKey::And(v) => v.iter().all(|a| eval(a, sel, i, l)),
-        SearchKey::Before(d) => days < date_days(d),
-        SearchKey::On(d) => days == date_days(d),
-        SearchKey::Since(d) => days >= date_days(d),
-        SearchKey::Older(s) => age >= *s as u64,
-        SearchKey::Younger(s) => age <= *s as u64,
-        SearchKey::Text(t) => contains_ci(data, t),
-        SearchKey::Body(t) => contains_ci(&data[body_start(data)..], t),
-        SearchKey::Header(n, v) => header_has(data, n, v),
-        SearchKey::From(v) => header_has(data, b"From", v),
-        SearchKey::To(v) => header_has(data, b"To", v),
-        SearchKey::Cc(v) => header_has(data, b"Cc", v),
-        SearchKey::Bcc(v) => header_has(data, b"Bcc", v),
-        SearchKey::Subject(v) => header_has(data, b"Subject", v),
-        SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => false,
     }
 }

@@ -3,7 +3,7 @@
 //! `tag OK [CAPABILITY …] Logged in`) and serves the authenticated and selected states on
 //! the user's Maildir store. `session.rs` is the loop and the mailbox-less commands,
 //! `mailboxes.rs` the mailbox-list commands and APPEND, `messages.rs` the selected-state
-//! commands, `selected.rs` the selected mailbox's view and its untagged updates,
+//! commands (`search.rs` SEARCH), `selected.rs` the selected mailbox's view and its untagged updates,
 //! `folders.rs` the folder list and subscriptions on disk, `message.rs` message bytes and
 //! dates, `spool.rs` APPEND messages streamed to disk, `metrics.rs` its counters.
 
@@ -12,6 +12,7 @@ pub mod mailboxes;
 pub mod message;
 pub mod messages;
 pub mod metrics;
+pub mod search;
 pub mod selected;
 pub mod session;
 pub mod spool;
