@@ -135,7 +135,11 @@ fn startup_errors_name_setting_file_and_line() {
     assert!(err.contains(&format!("{} line 4", cfg.display())), "{err}");
     assert!(err.contains("service.lmtp.vsz_limit"), "{err}");
     // A protocol whose services roost does not implement yet.
-    std::fs::write(&cfg, "base_dir = \"/tmp/x\"\nprotocols = [\"submission\"]\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "base_dir = \"/tmp/x\"\nprotocols = [\"submission\"]\n",
+    )
+    .unwrap();
     let out = roost(&["serve", "-c", cfg.to_str().unwrap()]);
     let err = &out.stderr;
     assert!(!out.ok);
