@@ -135,7 +135,15 @@ fn startup_errors_name_setting_file_and_line() {
     assert!(err.contains(&format!("{} line 4", cfg.display())), "{err}");
     assert!(err.contains("service.lmtp.vsz_limit"), "{err}");
     // A protocol whose services roost does not implement yet.
-    std::fs::write(&cfg, "base_dir = \"/tmp/x\"\nprotocols = [\"imap\"]\n").unwrap();
+    // (base_dir in the test's own directory: if it ever started, nothing else would collide.)
+    std::fs::write(
+        &cfg,
+        format!(
+            "base_dir = \"{}\"\nprotocols = [\"submission\"]\n",
+            dir.0.join("run").display()
+        ),
+    )
+    .unwrap();
     let out = roost(&["serve", "-c", cfg.to_str().unwrap()]);
     let err = &out.stderr;
     assert!(!out.ok);
