@@ -135,9 +135,13 @@ fn startup_errors_name_setting_file_and_line() {
     assert!(err.contains(&format!("{} line 4", cfg.display())), "{err}");
     assert!(err.contains("service.lmtp.vsz_limit"), "{err}");
     // A protocol whose services roost does not implement yet.
+    // (base_dir in the test's own directory: if it ever started, nothing else would collide.)
     std::fs::write(
         &cfg,
-        "base_dir = \"/tmp/x\"\nprotocols = [\"submission\"]\n",
+        format!(
+            "base_dir = \"{}\"\nprotocols = [\"submission\"]\n",
+            dir.0.join("run").display()
+        ),
     )
     .unwrap();
     let out = roost(&["serve", "-c", cfg.to_str().unwrap()]);
