@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs roost's whole test suite. As root it first installs the real peers the tests drive
-# (Debian packages): promtool, haproxy, openssl, curl, Dovecot's doveadm, Postfix, swaks.
+# (Debian packages): promtool, haproxy, openssl, curl, Dovecot's doveadm, Postfix, swaks; and
+# PyPI's imapclient with pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     # Postfix asks no questions with this preset.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# PyPI's imapclient drives the imap service's tests (Debian has no package of it).
+if ! python3 -c 'import imapclient' 2>/dev/null; then
+    echo "installing: imapclient (PyPI)"
+    python3 -m pip install --quiet imapclient
 fi
 
 cargo test --all-targets "$@"
