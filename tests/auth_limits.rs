@@ -18,20 +18,6 @@ const MAX_PENDING: usize = 1000;
 /// slack on a debug build.
 const RSS_BOUND: u64 = 64 << 20;
 
-fn rss_bytes(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kb * 1024
-}
-
 fn start(tag: &str) -> Server {
     Server::start(
         tag,

@@ -11,21 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Resident memory of a process, from /proc.
-fn rss_bytes(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kb * 1024
-}
-
 /// Bound documented in README ("Limits"): the server stays within tens of MB under these
 /// attacks; 64 MB leaves room for the allocator's slack on a debug build.
 const RSS_BOUND: u64 = 64 << 20;

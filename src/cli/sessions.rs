@@ -66,7 +66,7 @@ pub fn kick(control: &Path, masks: &[String]) -> anyhow::Result<i32> {
     let mut cmd = String::from("KICK");
     for m in masks {
         cmd.push('\t');
-        cmd.push_str(&roost::master::control::tabescape(m));
+        cmd.push_str(&roost::protocol::auth::tab_escape(m));
     }
     let users: Vec<String> = c
         .listing(&cmd)

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::state::{Command, MasterState};
+use crate::protocol::auth::{tab_escape, tab_unescape};
 use crate::runtime::{Hub, SessionDirectoryHandle};
 
 /// Longest request line the control socket reads; a longer one is answered with an error and
@@ -145,12 +146,12 @@ async fn handle(
                         s.push_str(&format!(
                             "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                             first_field(&r.user),
-                            tabescape(&r.service),
+                            tab_escape(&r.service),
                             r.vproc,
                             ip(r.rip),
                             ip(r.lip),
                             r.since,
-                            tabescape(&r.session_id)
+                            tab_escape(&r.session_id)
                         ));
                     }
                     s.push('\n');
@@ -160,7 +161,7 @@ async fn handle(
             },
             "KICK" => match hub.get::<SessionDirectoryHandle>() {
                 Some(dir) => {
-                    let masks: Vec<String> = words.map(tabunescape).collect();
+                    let masks: Vec<String> = words.map(tab_unescape).collect();
                     match dir.0.kick(&masks) {
                         Ok(users) => {
                             let mut s = String::new();
@@ -187,52 +188,16 @@ async fn handle(
     Ok(())
 }
 
-/// Dovecot's `str_tabescape`: `\x01` → `\x011`, tab → `\x01t`, CR → `\x01r`, LF → `\x01n`.
-pub fn tabescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\x01' => out.push_str("\x011"),
-            '\t' => out.push_str("\x01t"),
-            '\r' => out.push_str("\x01r"),
-            '\n' => out.push_str("\x01n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// [`tabescape`] for the first field of a listing row, which must not start with `-` (the
+/// [`tab_escape`] for the first field of a listing row, which must not start with `-` (the
 /// client would take the row for an error): a leading `-` is sent as `\x01-`, which
-/// [`tabunescape`] reads back as `-`.
+/// [`tab_unescape`] reads back as `-`.
 fn first_field(s: &str) -> String {
-    let e = tabescape(s);
+    let e = tab_escape(s);
     if e.starts_with('-') {
         format!("\x01{e}")
     } else {
         e
     }
-}
-
-/// The reverse of [`tabescape`] (an escape it does not know stands for the character itself).
-pub fn tabunescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\x01' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('1') => out.push('\x01'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
 }
 
 /// Reads one request line of at most [`MAX_LINE`] bytes within [`IDLE_TIMEOUT`]. `None`: the
@@ -321,7 +286,7 @@ impl Client {
             if let Some(err) = line.strip_prefix('-') {
                 return Err(io::Error::other(err.to_string()));
             }
-            rows.push(line.split('\t').map(tabunescape).collect());
+            rows.push(line.split('\t').map(tab_unescape).collect());
         }
     }
 
@@ -343,11 +308,11 @@ mod tests {
     #[test]
     fn fields_escape_like_dovecot_and_a_leading_dash_is_not_an_error() {
         let odd = "a\tb\nc\rd\x01e";
-        assert_eq!(tabescape(odd), "a\x01tb\x01nc\x01rd\x011e");
-        assert_eq!(tabunescape(&tabescape(odd)), odd);
+        assert_eq!(tab_escape(odd), "a\x01tb\x01nc\x01rd\x011e");
+        assert_eq!(tab_unescape(&tab_escape(odd)), odd);
         let dash = first_field("-bob");
         assert!(!dash.starts_with('-'));
-        assert_eq!(tabunescape(&dash), "-bob");
+        assert_eq!(tab_unescape(&dash), "-bob");
         assert_eq!(first_field("bob"), "bob");
     }
 }
