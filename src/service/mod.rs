@@ -7,6 +7,7 @@
 
 pub mod anvil;
 pub mod auth;
+pub mod doveadm;
 pub mod health_check;
 pub mod imap;
 pub mod imap_login;
