@@ -718,3 +718,43 @@ fn the_cli_runs_table_commands_with_doveadms_formatters() {
     let e = r.s.cli(&["doveadm", "kick", "nobody"]);
     assert_eq!((e.code, e.stdout.as_str()), (Some(68), "no users kicked\n"));
 }
+
+/// `roost who` as `nobody`, the doveadm-server socket's configured user: allowed; as `daemon`
+/// (neither owner nor root): refused by the socket's mode.
+#[test]
+fn the_cli_works_as_the_sockets_admin_user_and_not_as_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = start(
+        "doveadm-admin-user",
+        "\n[service.doveadm.unix_listener.doveadm-server]\nuser = \"nobody\"\nmode = \"0600\"\n",
+    );
+    let _h = Holder::start(r.imap, r.pop3, &["pop3:bob"]);
+    std::fs::set_permissions(r.s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&r.s.config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let as_user = |user: &str| {
+        run(Command::new("setpriv")
+            .args([
+                &format!("--reuid={user}"),
+                "--regid=nogroup",
+                "--clear-groups",
+                BIN,
+                "who",
+                "-f",
+                "tab",
+                "-c",
+            ])
+            .arg(&r.s.config))
+    };
+    let out = as_user("nobody").stdout_ok("roost who as nobody");
+    assert!(
+        out.lines().nth(1).unwrap().starts_with("bob\t1\tpop3\t"),
+        "{out}"
+    );
+    let denied = as_user("daemon");
+    assert!(!denied.ok, "{}", denied.all());
+    assert!(
+        denied.stderr.contains("Permission denied"),
+        "{}",
+        denied.all()
+    );
+}
