@@ -14,8 +14,8 @@
 //! its replies stops being read (as Dovecot stops reading while its output buffer is full).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
