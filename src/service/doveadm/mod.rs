@@ -3,7 +3,9 @@
 //! commands (mailbox, fetch, search, flags, user, auth, pw, quota). Transports: `api.rs`
 //! (Dovecot's request and answer shapes), `http.rs` (the HTTP API on `inet_listener http`),
 //! `socket.rs` (the `doveadm-server` unix socket of the `roost` CLI, whose client is
-//! `client.rs`); `settings.rs` holds `doveadm_api_key` and `doveadm_password`.
+//! `client.rs`). `spec.rs` holds the table's types (command modules import them from there, so
+//! they and `command.rs` do not import each other); `settings.rs` `doveadm_api_key` and
+//! `doveadm_password`.
 
 pub mod api;
 pub mod client;
@@ -13,6 +15,7 @@ pub mod mail;
 pub mod ops;
 pub mod settings;
 pub mod socket;
+pub mod spec;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::runtime::MasterControlHandle;
-use crate::service::doveadm::command::{CommandError, CommandFuture, CommandSpec, Context, Params};
+use crate::service::doveadm::spec::{CommandError, CommandFuture, CommandSpec, Context, Params};
 
 pub const RELOAD: CommandSpec = CommandSpec {
     name: "reload",

@@ -6,7 +6,7 @@ mod sessions;
 mod stats;
 mod status;
 
-use super::command::CommandSpec;
+use super::spec::CommandSpec;
 
 /// The operational commands.
 pub fn commands() -> Vec<CommandSpec> {

@@ -12,7 +12,7 @@ use crate::runtime::{DirectoryError, SessionDirectoryHandle};
 use crate::service::anvil::format::Columns;
 use crate::service::anvil::print::{self, who_lines, who_users, WHO_LINES};
 use crate::service::anvil::Filter;
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     bool_param, string_array, CommandError, CommandFuture, CommandSpec, Context, Param, ParamKind,
     Params,
 };

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     bool_param, string_param, CommandError, CommandFuture, CommandSpec, Context, Param, ParamKind,
     Params,
 };

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use crate::runtime::{ServiceState, StatusHandle};
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     string_array, CommandError, CommandFuture, CommandSpec, Context, Param, ParamKind, Params,
 };
 
