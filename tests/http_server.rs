@@ -2,7 +2,8 @@
 //! real binary over raw sockets: keep-alive and pipelined requests on one connection, HEAD
 //! with the GET's Content-Length and no body, HTTP/1.0 closing, chunked request bodies,
 //! `Expect: 100-continue`, bodies over 1 MiB refused with 413 (declared or chunked), request
-//! heads over 16 KiB with 431, and wrong methods with 405.
+//! heads over 16 KiB with 431, wrong methods with 405; and the doveadm API behind a PROXY
+//! header (`haproxy = yes`).
 
 mod common;
 
@@ -207,5 +208,39 @@ fn chunked_and_continued_bodies_are_read_and_big_ones_refused() {
     assert_eq!(
         read_answer(&mut c, false).status,
         "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+}
+
+/// The doveadm HTTP listener behind `haproxy = yes`: a request after a PROXY v1 header is
+/// served, one without the header is refused by the front door.
+#[test]
+fn the_doveadm_api_works_behind_a_proxy_header() {
+    let http = free_port();
+    let _s = Launch::new("http-proxy")
+        .config(&format!(
+            "doveadm_api_key = \"{KEY}\"\nhaproxy_trusted_networks = \"127.0.0.1\"\n\
+[service.doveadm.inet_listener.http]\nport = {http}\nhaproxy = true\n"
+        ))
+        .ready_on(&[http])
+        .start();
+    let body = r#"[["who",{},"p"]]"#;
+    let request = format!(
+        "POST /doveadm/v1 HTTP/1.1\r\nHost: x\r\n{}Content-Length: {}\r\n\r\n{body}",
+        auth(),
+        body.len()
+    );
+    let mut c = connect(http);
+    send(&mut c, b"PROXY TCP4 192.0.2.9 127.0.0.1 5555 80\r\n");
+    send(&mut c, request.as_bytes());
+    let a = read_answer(&mut c, false);
+    assert_eq!(a.status, "HTTP/1.1 200 OK");
+    assert_eq!(a.body, br#"[["doveadmResponse",[],"p"]]"#);
+    let mut c = connect(http);
+    let _ = c.get_mut().write_all(request.as_bytes());
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "served without a PROXY header"
     );
 }
