@@ -717,6 +717,16 @@ fn the_cli_runs_table_commands_with_doveadms_formatters() {
     );
     let e = r.s.cli(&["doveadm", "kick", "nobody"]);
     assert_eq!((e.code, e.stdout.as_str()), (Some(68), "no users kicked\n"));
+    // reload over the socket, stop over HTTP: the master does both.
+    let out = r.s.cli(&["doveadm", "reload"]).stdout_ok("doveadm reload");
+    assert_eq!(out, "");
+    assert!(r.s.wait_log("reloading configuration", Duration::from_secs(10)));
+    assert_eq!(
+        post(r.http, r#"[["stop",{},"s"]]"#),
+        json!([["doveadmResponse", [], "s"]])
+    );
+    let mut s = r.s;
+    assert_eq!(s.wait_exit(Duration::from_secs(15)), Some(0));
 }
 
 /// `roost who` as `nobody`, the doveadm-server socket's configured user: allowed; as `daemon`
