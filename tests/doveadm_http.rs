@@ -720,7 +720,9 @@ fn the_cli_runs_table_commands_with_doveadms_formatters() {
     // reload over the socket, stop over HTTP: the master does both.
     let out = r.s.cli(&["doveadm", "reload"]).stdout_ok("doveadm reload");
     assert_eq!(out, "");
-    assert!(r.s.wait_log("reloading configuration", Duration::from_secs(10)));
+    assert!(r
+        .s
+        .wait_log("reloading configuration", Duration::from_secs(10)));
     assert_eq!(
         post(r.http, r#"[["stop",{},"s"]]"#),
         json!([["doveadmResponse", [], "s"]])

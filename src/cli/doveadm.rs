@@ -350,6 +350,28 @@ mod tests {
         s.split_whitespace().map(str::to_owned).collect()
     }
 
+    /// Dovecot 2.3.19's `doveadm -f table service status pop3 imap` into a pipe (80 columns),
+    /// captured from the reference instance.
+    #[test]
+    fn generic_table_is_doveadms() {
+        let keys: Vec<String> = "name process_count process_avail process_limit client_limit throttle_secs exit_failure_last exit_failures_in_sec last_drop_warning listen_pending listening doveadm_stop process_total"
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        let row = |v: &str| v.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let rows = vec![
+            row("pop3 0 0 4000 1 0 0 0 0 n y n 0"),
+            row("imap 0 0 10000 1 0 0 0 0 n y n 19"),
+        ];
+        let out = render(Format::Table, &simple_columns(&keys), &rows, 80);
+        assert_eq!(
+            out,
+            "name process_count process_avail process_limit client_limit throttle_secs exit_failure_last exit_failures_in_sec last_drop_warning listen_pending listening doveadm_stop process_total\n\
+             pop3 0       0       4000      1       0       0         0           0         n        y     n       0      \n\
+             imap 0       0       10000     1       0       0         0           0         n        y     n       19     \n"
+        );
+    }
+
     #[test]
     fn words_options_and_positionals() {
         let (f, spec, p) = parse(&args("-f tab who -1 bob* 10.0.0.0/8")).ok().unwrap();
