@@ -37,6 +37,10 @@ pub fn validate(loaded: &Loaded, warnings: &mut Vec<String>) -> Result<(), Confi
         ));
     }
 
+    if let Err((setting, message)) = crate::service::imap::settings::check(&s.imap) {
+        return Err(err(setting.into(), message));
+    }
+
     // protocols must each be declared by some service
     for p in &s.core.protocols {
         if p == "none" {
