@@ -415,7 +415,10 @@ impl Line {
     }
     /// APPEND with a synchronising literal.
     fn append(&mut self, tag: &str, mailbox: &str, flags: &str, msg: &str) -> Vec<String> {
-        self.send(&format!("{tag} APPEND {mailbox} ({flags}) {{{}}}\r\n", msg.len()));
+        self.send(&format!(
+            "{tag} APPEND {mailbox} ({flags}) {{{}}}\r\n",
+            msg.len()
+        ));
         let cont = self.line();
         assert!(cont.starts_with("+ "), "{cont}");
         self.send(&format!("{msg}\r\n"));
@@ -491,18 +494,29 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
         assert!(c.line().starts_with("* OK [CAPABILITY"));
         let login = c.imap("a", &format!("LOGIN {user} {pass}"));
         assert!(
-            login.last().unwrap().starts_with("a OK [CAPABILITY IMAP4rev1"),
+            login
+                .last()
+                .unwrap()
+                .starts_with("a OK [CAPABILITY IMAP4rev1"),
             "{login:?}\n{}",
             server.log_text()
         );
-        let app = c.append("b", "INBOX", "\\Flagged", "Subject: appended\r\n\r\nby imap\r\n");
+        let app = c.append(
+            "b",
+            "INBOX",
+            "\\Flagged",
+            "Subject: appended\r\n\r\nby imap\r\n",
+        );
         assert!(ok(&app).contains("[APPENDUID "), "{app:?}");
         ok(&c.imap("c", "CREATE Archive"));
         ok(&c.imap("d", "SUBSCRIBE Archive"));
         let sel = c.imap("e", "SELECT INBOX");
         assert!(sel.iter().any(|l| l == "* 2 EXISTS"), "{sel:?}");
         let st = c.imap("f", "STORE 1 +FLAGS (\\Seen $Work)");
-        assert!(st[0].contains("\\Seen") && st[0].contains("$Work"), "{st:?}");
+        assert!(
+            st[0].contains("\\Seen") && st[0].contains("$Work"),
+            "{st:?}"
+        );
         ok(&c.imap("g", "COPY 1:2 Archive"));
         ok(&c.imap("h", "STORE 2 +FLAGS.SILENT (\\Deleted)"));
         let ex = c.imap("i", "EXPUNGE");
@@ -533,10 +547,7 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
         assert!(dir.join("dovecot-keywords").exists());
         // The server logs Dovecot's Disconnected line with the session's counters.
         assert!(
-            server.wait_log(
-                &format!("imap({user})<"),
-                Duration::from_secs(5)
-            ),
+            server.wait_log(&format!("imap({user})<"), Duration::from_secs(5)),
             "{}",
             server.log_text()
         );
@@ -545,7 +556,9 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
     for user in ["u1", "u2"] {
         let line = log
             .lines()
-            .find(|l| l.contains(&format!("imap({user})<")) && l.contains("Disconnected: Logged out"))
+            .find(|l| {
+                l.contains(&format!("imap({user})<")) && l.contains("Disconnected: Logged out")
+            })
             .unwrap_or_else(|| panic!("no logout line for {user}:\n{log}"));
         assert!(
             line.contains(" deleted=1 expunged=1 trashed=0 hdr_count=0"),
@@ -559,9 +572,23 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
         let f = dovecot.doveadm(&["fetch", "-u", user, "flags", "mailbox", "INBOX", "all"]);
         let lines: Vec<&str> = f.lines().filter(|l| l.starts_with("flags:")).collect();
         assert_eq!(lines.len(), 1, "{f}");
-        assert!(lines[0].contains("\\Seen") && lines[0].contains("$Work"), "{f}");
-        let a = dovecot.doveadm(&["fetch", "-u", user, "flags text", "mailbox", "Archive", "all"]);
-        assert!(a.contains("Subject: delivered") && a.contains("Subject: appended"), "{a}");
+        assert!(
+            lines[0].contains("\\Seen") && lines[0].contains("$Work"),
+            "{f}"
+        );
+        let a = dovecot.doveadm(&[
+            "fetch",
+            "-u",
+            user,
+            "flags text",
+            "mailbox",
+            "Archive",
+            "all",
+        ]);
+        assert!(
+            a.contains("Subject: delivered") && a.contains("Subject: appended"),
+            "{a}"
+        );
         assert!(a.contains("\\Flagged"), "{a}");
         let l = dovecot.doveadm(&["mailbox", "list", "-s", "-u", user]);
         assert!(l.lines().any(|n| n == "Archive"), "{l}");

@@ -22,6 +22,11 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts Dovecot with its config, users and mail in `dir` (which must exist).
     pub fn start(dir: &Path) -> Dovecot {
+        Dovecot::start_with(dir, "")
+    }
+
+    /// As [`Dovecot::start`], with `extra` appended to dovecot.conf.
+    pub fn start_with(dir: &Path, extra: &str) -> Dovecot {
         let pop3_port = free_port();
         let lmtp_port = free_port();
         let imap_port = free_port();
@@ -39,7 +44,7 @@ passdb {{\n  driver = passwd-file\n  args = {d}/users\n}}\n\
 userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={d}/home/%n\n}}\n",
             d = dir.display()
         );
-        fs::write(dir.join("dovecot.conf"), conf).unwrap();
+        fs::write(dir.join("dovecot.conf"), format!("{conf}{extra}\n")).unwrap();
         fs::write(dir.join("users"), "bob:{PLAIN}pass::::::\n").unwrap();
         fs::create_dir_all(dir.join("mail")).unwrap();
         fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();

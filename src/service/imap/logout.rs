@@ -102,14 +102,15 @@ pub struct LastCommand {
 }
 
 /// Dovecot's reason for a connection the client closed.
-pub fn closed_reason(last: Option<&LastCommand>, running: Option<&Running>) -> String {
+/// (`sent` is the session's byte count now.)
+pub fn closed_reason(last: Option<&LastCommand>, running: Option<&Running>, sent: u64) -> String {
     if let Some(r) = running {
         return format!(
             "Connection closed ({} running for 0.001 + waiting input for {} secs, {} B in + {} B out, state=wait-input)",
             r.name,
             secs(r.started.elapsed()),
             r.bytes_in,
-            r.bytes_out
+            sent - r.sent_before
         );
     }
     match last {
@@ -126,13 +127,18 @@ pub fn closed_reason(last: Option<&LastCommand>, running: Option<&Running>) -> S
 pub struct Running {
     pub name: String,
     pub started: Instant,
+    /// The command line's bytes.
     pub bytes_in: u64,
-    pub bytes_out: u64,
+    /// The session's output count when the command started.
+    pub sent_before: u64,
 }
 
 /// The command name as written in a command line (`tag NAME …`, `tag UID NAME …`).
 pub fn raw_name(line: &[u8]) -> String {
-    let line = line.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(b"");
+    let line = line
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or(b"");
     let mut words = line.split(|&b| b == b' ').skip(1);
     let first = String::from_utf8_lossy(words.next().unwrap_or(b"")).into_owned();
     if first.eq_ignore_ascii_case("UID") {

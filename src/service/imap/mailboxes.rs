@@ -64,7 +64,12 @@ impl Imap {
         appended: Vec<Result<Spool, String>>,
     ) {
         let sep = separator(&self.store.location);
-        let strip = self.session.settings.imap.workarounds().tb_extra_mailbox_sep;
+        let strip = self
+            .session
+            .settings
+            .imap
+            .workarounds()
+            .tb_extra_mailbox_sep;
         let named = |raw: &[u8]| mailbox_name(raw, sep, strip);
         match cmd {
             Command::Select { mailbox } => self.select(wire, tag, named(&mailbox), false).await,

@@ -15,15 +15,16 @@ use tokio::time::Instant;
 use super::logout::{self, LastCommand, Running, Stats};
 use super::selected::Selected;
 use super::spool::Spool;
+use crate::mail::access::MailAccess;
 use crate::mail::maildir::Maildir;
 use crate::mail::{blocking, UserStore};
 use crate::net::Conn;
 use crate::protocol::imap::receiver::ReceiveError;
 use crate::protocol::imap::response::Untagged;
 use crate::protocol::imap::{parse, Command, Event, Frame, Receiver};
-use crate::mail::access::MailAccess;
 use crate::runtime::Session;
 use crate::service::anvil::{Anvil, Connect};
+use crate::service::imap_login::session::UNTAGGED_CAPABILITY;
 use crate::service::wire::{End, Watch, Wire};
 
 /// Capabilities after login: what this service implements (`imap_capability` may replace or
@@ -97,6 +98,8 @@ pub struct Imap {
     pub(super) failed_uids: std::collections::HashSet<u32>,
     /// The client's ID was logged (only the first one is, as in Dovecot).
     id_logged: bool,
+    /// `in=` of a session that ended with LOGOUT.
+    input_at_logout: Option<u64>,
 }
 
 /// A receiver event with its data copied, so the wire's buffer can be consumed.
@@ -138,10 +141,21 @@ pub async fn run(conn: Conn, session: Session) {
     let who = logout::Who {
         user: &start.user,
         session_id: &start.session_id,
-        rip: wire.conn.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
-        lip: wire.conn.local.map(|a| a.ip().to_string()).unwrap_or_default(),
+        rip: wire
+            .conn
+            .remote
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        lip: wire
+            .conn
+            .local
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
     };
-    let prefix = format!("imap({})<{}><{}>", start.user, session.vproc, start.session_id);
+    let prefix = format!(
+        "imap({})<{}><{}>",
+        start.user, session.vproc, start.session_id
+    );
     // Mail of another uid is served by a mail helper running as that uid (privsep).
     let local = MailAccess::from_hub(&session.hub).is_local(&session.settings.mail, &start.fields);
     let outcome = match local {
@@ -170,7 +184,10 @@ const INTERNAL_BYE: &[u8] =
 /// user's uid); `None` when the mail store could not be opened (the client got a BYE and the
 /// error is logged).
 pub async fn serve(mut wire: Wire, session: &Session, start: &Start) -> Option<Outcome> {
-    let prefix = format!("imap({})<{}><{}>", start.user, session.vproc, start.session_id);
+    let prefix = format!(
+        "imap({})<{}><{}>",
+        start.user, session.vproc, start.session_id
+    );
     let host = session.settings.mail.effective_hostname();
     let store = match UserStore::new(&session.settings.mail, &start.user, &start.fields, &host) {
         Ok(s) => s,
@@ -190,8 +207,18 @@ pub async fn serve(mut wire: Wire, session: &Session, start: &Start) -> Option<O
         }
     };
     let caps = capabilities(&session.settings);
+    let untagged = UNTAGGED_CAPABILITY as char;
     if start.tag.is_empty() {
-        wire.queue(format!("* PREAUTH [CAPABILITY {caps}] Logged in as {}\r\n", start.user).as_bytes());
+        wire.queue(
+            format!(
+                "* PREAUTH [CAPABILITY {caps}] Logged in as {}\r\n",
+                start.user
+            )
+            .as_bytes(),
+        );
+    } else if let Some(tag) = start.tag.strip_prefix(untagged) {
+        // The client asked for CAPABILITY before login: it may ignore the response code.
+        wire.queue(format!("* CAPABILITY {caps}\r\n{tag} OK Logged in\r\n").as_bytes());
     } else {
         wire.queue(format!("{} OK [CAPABILITY {caps}] Logged in\r\n", start.tag).as_bytes());
     }
@@ -213,11 +240,12 @@ pub async fn serve(mut wire: Wire, session: &Session, start: &Start) -> Option<O
         fetch_failed: None,
         failed_uids: Default::default(),
         id_logged: false,
+        input_at_logout: None,
     };
     let reason = imap.serve(&mut wire).await;
     imap.report_bytes(&wire);
     let mut stats = std::mem::take(&mut imap.stats);
-    stats.input = wire.bytes_received;
+    stats.input = imap.input_at_logout.unwrap_or(wire.bytes_received);
     stats.output = wire.bytes_sent;
     Some(Outcome { reason, stats })
 }
@@ -288,7 +316,14 @@ impl Imap {
                     });
                     match flow {
                         Ok(Flow::Continue) => {}
-                        Ok(Flow::Logout) => return "Logged out".into(),
+                        Ok(Flow::Logout) => {
+                            // Dovecot's `in=` stops before LOGOUT's line end (its parser has
+                            // not skipped it when the session ends).
+                            let eol = if frame.bytes.ends_with(b"\r\n") { 2 } else { 1 };
+                            let consumed = wire.bytes_received - wire.buffered().len() as u64;
+                            self.input_at_logout = Some(consumed.saturating_sub(eol));
+                            return "Logged out".into();
+                        }
                         Err(end) => return self.goodbye(wire, end, last_input).await,
                     }
                     if let Some(reason) = self.fetch_failed.take() {
@@ -341,7 +376,9 @@ impl Imap {
                 | Command::Move { .. }
                 | Command::Idle
         );
-        let flow = self.run_command(t, appended, wire).await;
+        let flow = self
+            .run_command(t, frame.bytes.len() as u64, appended, wire)
+            .await;
         super::metrics::command(name, self.status.get(), self.started.elapsed());
         flow
     }
@@ -349,6 +386,7 @@ impl Imap {
     async fn run_command(
         &mut self,
         t: crate::protocol::imap::Tagged,
+        line_len: u64,
         appended: Vec<Result<Spool, String>>,
         wire: &mut Wire,
     ) -> Result<Flow, End> {
@@ -420,8 +458,9 @@ impl Imap {
                 self.running = Some(Running {
                     name: "IDLE".into(),
                     started: Instant::now(),
-                    bytes_in: wire.bytes_received,
-                    bytes_out: wire.bytes_sent,
+                    // Read while it runs: its line end (the rest was parsed before it began).
+                    bytes_in: if line_len > 0 { 2 } else { 0 },
+                    sent_before: wire.bytes_sent,
                 });
                 let r = self.idle(wire, tag).await;
                 if r.is_ok() {
@@ -546,7 +585,9 @@ impl Imap {
                 wire.goodbye(b"* BYE Server shutting down.\r\n").await;
                 "Server shutting down.".into()
             }
-            End::Eof | End::Io => logout::closed_reason(self.last.as_ref(), self.running.as_ref()),
+            End::Eof | End::Io => {
+                logout::closed_reason(self.last.as_ref(), self.running.as_ref(), wire.bytes_sent)
+            }
         }
     }
 }

@@ -106,8 +106,12 @@ const SHORT_VARIABLES: &str = "ioundsrl";
 
 /// Start-up checks; `Err((setting, message))` names the setting at fault.
 pub fn check(s: &ImapSettings) -> Result<(), (&'static str, String)> {
-    parse_workarounds(&s.imap_client_workarounds)
-        .map_err(|w| ("imap_client_workarounds", format!("Unknown workaround: {w}")))?;
+    parse_workarounds(&s.imap_client_workarounds).map_err(|w| {
+        (
+            "imap_client_workarounds",
+            format!("Unknown workaround: {w}"),
+        )
+    })?;
     if s.imap_max_line_length.0 < 1024 {
         return Err(("imap_max_line_length", "must be at least 1k".into()));
     }

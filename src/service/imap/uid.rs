@@ -192,9 +192,8 @@ fn apply_metric(u: &MetricUpdate) {
         m::BYTES_RECEIVED => m::BYTES_RECEIVED,
         _ => return,
     };
-    let bounded = |v: &str| {
-        v.len() <= 20 && v.bytes().all(|b| b.is_ascii_alphabetic() || b == b' ')
-    };
+    let bounded =
+        |v: &str| v.len() <= 20 && v.bytes().all(|b| b.is_ascii_alphabetic() || b == b' ');
     let mut labels = Vec::new();
     for (k, v) in &u.labels {
         if !matches!(k.as_str(), "command" | "result") || !bounded(v) {
@@ -214,7 +213,10 @@ fn apply_metric(u: &MetricUpdate) {
 
 /// Serves the session in a mail helper running as the user's uid/gid.
 pub async fn serve(wire: Wire, session: &Session, start: &Start) -> Option<Outcome> {
-    let prefix = format!("imap({})<{}><{}>", start.user, session.vproc, start.session_id);
+    let prefix = format!(
+        "imap({})<{}><{}>",
+        start.user, session.vproc, start.session_id
+    );
     let mut conn = wire.into_conn();
     let access = MailAccess::from_hub(&session.hub);
     let helpers = Helpers::from_hub(&session.hub);

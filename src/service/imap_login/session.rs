@@ -49,7 +49,16 @@ pub struct ImapLogin {
     bad: u32,
     /// The client's ID was logged (`imap_id_log`: only the first ID is).
     id_logged: bool,
+    /// A STARTTLS command was given.
+    starttls: bool,
+    /// The client sent CAPABILITY before STARTTLS/login.
+    ignores_capability_code: bool,
 }
+
+/// First byte of the handoff data when imap should send the capabilities untagged
+/// (`* CAPABILITY …` then `tag OK Logged in`), as Dovecot does for clients that asked for
+/// CAPABILITY before logging in. A tag never holds a control character.
+pub const UNTAGGED_CAPABILITY: u8 = 0x01;
 
 /// The capability list before login.
 pub fn capability_list(client: &LoginClient, starttls: bool) -> String {
@@ -104,10 +113,20 @@ impl LoginProtocol for ImapLogin {
         };
         self.tag = parsed.tag;
         let cmd = match parsed.command {
-            Command::Capability => LoginCommand::Capability,
+            Command::Capability => {
+                // Dovecot's hint that the client ignores `[CAPABILITY …]` codes (only a
+                // CAPABILITY before STARTTLS counts): imap then lists them untagged.
+                if !self.starttls {
+                    self.ignores_capability_code = true;
+                }
+                LoginCommand::Capability
+            }
             Command::Noop => LoginCommand::Noop,
             Command::Logout => LoginCommand::Logout,
-            Command::StartTls => LoginCommand::StartTls,
+            Command::StartTls => {
+                self.starttls = true;
+                LoginCommand::StartTls
+            }
             Command::Login { username, password } => {
                 self.login = true;
                 LoginCommand::Login {
@@ -261,8 +280,15 @@ impl LoginProtocol for ImapLogin {
         wire.queue(&self.line("OK", "ID completed."));
     }
 
+    /// The login command's tag, after [`UNTAGGED_CAPABILITY`] when the client asked for
+    /// CAPABILITY before logging in.
     fn handoff_data(&self) -> Vec<u8> {
-        self.tag.as_bytes().to_vec()
+        let mut d = Vec::new();
+        if self.ignores_capability_code {
+            d.push(UNTAGGED_CAPABILITY);
+        }
+        d.extend_from_slice(self.tag.as_bytes());
+        d
     }
 }
 
