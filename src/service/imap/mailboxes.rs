@@ -271,8 +271,9 @@ impl Imap {
                         (*i, v)
                     })
                     .collect();
+                // The name as the client wrote it, as Dovecot echoes it.
                 Untagged::Status {
-                    mailbox: name.as_bytes(),
+                    mailbox: &mailbox,
                     items: values,
                 }
                 .encode(wire.output());
