@@ -122,15 +122,32 @@ fn regex_lite(l: &str) -> String {
 }
 
 /// What each side logged about imap sessions (`imap(bob)<pid><session>: Info: …` onwards),
-/// with pids, session ids and timings masked.
+/// with pids, session ids and timings masked, in the order of the sessions (processes may
+/// log their ends in another order under load).
 fn imap_lines(log: &str) -> Vec<String> {
-    log.lines()
+    let mut v: Vec<String> = log
+        .lines()
         .filter_map(|l| l.find("imap(bob)<").map(|i| &l[i..]))
         .map(|l| {
             let rest = l.splitn(3, '>').nth(2).unwrap_or("");
             regex_lite(&format!("imap(bob)<P><S>{rest}"))
         })
-        .collect()
+        .collect();
+    let rank = |l: &String| {
+        [
+            "ID sent",
+            "Logged out",
+            "(NOOP finished",
+            "(No commands",
+            "(IDLE running",
+            "Server shutting",
+        ]
+        .iter()
+        .position(|k| l.contains(k))
+        .unwrap_or(9)
+    };
+    v.sort_by_key(rank);
+    v
 }
 
 struct Side {

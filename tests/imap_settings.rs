@@ -33,7 +33,7 @@ impl Client {
         let _ = self.r.read_line(&mut l);
         l.trim_end().to_string()
     }
-    /// Lines up to the tagged reply (timings and UIDVALIDITY masked), or to EOF.
+    /// Lines up to the tagged reply (timings and UIDVALIDITY values masked), or to EOF.
     fn cmd(&mut self, line: &str) -> Vec<String> {
         let tag = line.split(' ').next().unwrap().to_string();
         self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
@@ -68,9 +68,11 @@ fn mask(l: &str) -> String {
             s.replace_range(i..i + e + 6, "");
         }
     }
-    if let Some(i) = s.find("[UIDVALIDITY ") {
-        let e = s[i..].find(']').unwrap() + i;
-        s.replace_range(i..e, "[UIDVALIDITY X");
+    for code in ["[UIDVALIDITY ", "[APPENDUID "] {
+        if let Some(i) = s.find(code) {
+            let e = s[i + code.len()..].find([' ', ']']).unwrap() + i + code.len();
+            s.replace_range(i..e, &format!("{code}X"));
+        }
     }
     s
 }
