@@ -421,8 +421,10 @@ mod tests {
                 "Unknown workaround: outlook-idle".into()
             )
         );
-        let mut s = ImapSettings::default();
-        s.imap_logout_format = "in=%i bogus=%{bogus}".into();
+        let mut s = ImapSettings {
+            imap_logout_format: "in=%i bogus=%{bogus}".into(),
+            ..ImapSettings::default()
+        };
         assert_eq!(check(&s).unwrap_err().0, "imap_logout_format");
         s.imap_logout_format = "%x".into();
         assert!(check(&s).is_err());
