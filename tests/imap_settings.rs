@@ -83,7 +83,7 @@ mail_max_userip_connections = 2\n";
 const ROOST_TOML: &str = "imap_capability = \"+XFOO\"\nimap_max_line_length = \"2k\"\n\
 imap_client_workarounds = \"tb-lsub-flags tb-extra-mailbox-sep delay-newmail\"\n\
 mail_max_userip_connections = 2\nimap_idle_notify_interval = \"1 secs\"\n\
-imap_fetch_failure = \"no-after\"\n";
+imap_fetch_failure = \"no-after\"\nimap_hibernate_timeout = \"30 secs\"\n";
 
 fn roost_config(dir: &TempDir, port: u16, settings: &str) -> String {
     let users = dir.write("users", "bob:{PLAIN}pass:::::\n");

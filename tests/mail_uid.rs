@@ -552,6 +552,40 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
             server.log_text()
         );
     }
+    // The sessions' metrics came back from the helpers.
+    assert!(
+        server
+            .metric(
+                "roost_imap_commands_total",
+                "command=\"APPEND\",result=\"ok\""
+            )
+            .unwrap_or(0.0)
+            >= 2.0,
+        "{}",
+        server.scrape()
+    );
+    assert!(
+        server
+            .metric("roost_imap_bytes_sent_total", "")
+            .unwrap_or(0.0)
+            > 0.0
+    );
+    // `roost kick` reaches a session running in a helper: Dovecot's goodbye and log line.
+    let mut c = Line::connect(imap_port);
+    c.line();
+    ok(&c.imap("a", "LOGIN u1 pw1"));
+    ok(&c.imap("b", "SELECT Archive"));
+    let kicked = server.cli(&["kick", "u1"]);
+    assert!(kicked.all().contains("u1"), "{}", kicked.all());
+    assert_eq!(c.line(), "* BYE Server shutting down.");
+    assert!(
+        server.wait_log(
+            "Disconnected: Server shutting down.",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.log_text()
+    );
     let log = server.log_text();
     for user in ["u1", "u2"] {
         let line = log

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +48,8 @@ struct Helper {
     /// Sessions waiting for their `END`.
     waiting: Mutex<HashMap<String, oneshot::Sender<Option<Outcome>>>>,
     sessions: AtomicUsize,
+    /// Its socket closed: no new session goes there.
+    dead: AtomicBool,
 }
 
 impl Helper {
@@ -81,10 +83,10 @@ impl Helpers {
     ) -> Result<Arc<Helper>, String> {
         let mut all = self.by_id.lock().map_err(|_| "helpers lock poisoned")?;
         let v = all.entry(id).or_default();
-        if let Some(h) = v
-            .iter()
-            .find(|h| h.sessions.load(Ordering::Relaxed) < SESSIONS_PER_HELPER)
-        {
+        if let Some(h) = v.iter().find(|h| {
+            !h.dead.load(Ordering::Relaxed)
+                && h.sessions.load(Ordering::Relaxed) < SESSIONS_PER_HELPER
+        }) {
             h.sessions.fetch_add(1, Ordering::Relaxed);
             return Ok(h.clone());
         }
@@ -96,6 +98,7 @@ impl Helpers {
             out: Mutex::new(conn.stream),
             waiting: Mutex::default(),
             sessions: AtomicUsize::new(1),
+            dead: AtomicBool::new(false),
         });
         v.push(h.clone());
         let weak = Arc::downgrade(&h);
@@ -173,6 +176,7 @@ fn read_helper(stream: StdUnixStream, helper: std::sync::Weak<Helper>) {
     }
     // The helper is gone: sessions still waiting get no outcome.
     if let Some(h) = helper.upgrade() {
+        h.dead.store(true, Ordering::Relaxed);
         if let Ok(mut w) = h.waiting.lock() {
             w.clear();
         }
