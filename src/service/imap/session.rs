@@ -23,8 +23,10 @@ use crate::service::anvil::{Anvil, Connect};
 use crate::service::wire::{End, Watch, Wire};
 
 /// Capabilities after login: what this service implements.
+/// (SPECIAL-USE is added when a mailbox has a `special_use`, as Dovecot does.)
 pub const CAPABILITIES: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT \
-CHILDREN NAMESPACE UIDPLUS ESEARCH SEARCHRES WITHIN MOVE MULTIAPPEND LITERAL+";
+CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED ESEARCH SEARCHRES WITHIN LIST-STATUS MOVE MULTIAPPEND \
+LITERAL+";
 
 /// Dovecot's IMAP autologout (RFC 3501's 30-minute minimum).
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
@@ -109,13 +111,15 @@ pub async fn run(conn: Conn, session: Session) {
     if tag.is_empty() {
         wire.queue(
             format!(
-                "* PREAUTH [CAPABILITY {CAPABILITIES}] Logged in as {}\r\n",
+                "* PREAUTH [CAPABILITY {}] Logged in as {}\r\n",
+                super::namespace::capabilities(&session.settings),
                 handoff.user
             )
             .as_bytes(),
         );
     } else {
-        wire.queue(format!("{tag} OK [CAPABILITY {CAPABILITIES}] Logged in\r\n").as_bytes());
+        let caps = super::namespace::capabilities(&session.settings);
+        wire.queue(format!("{tag} OK [CAPABILITY {caps}] Logged in\r\n").as_bytes());
     }
     let mut imap = Imap {
         session,
@@ -241,7 +245,8 @@ impl Imap {
         }
         match t.command {
             Command::Capability => {
-                wire.queue(format!("* CAPABILITY {CAPABILITIES}\r\n").as_bytes());
+                let caps = super::namespace::capabilities(&self.session.settings);
+                wire.queue(format!("* CAPABILITY {caps}\r\n").as_bytes());
                 self.done(wire, tag, "Capability completed").await;
             }
             Command::Noop | Command::Check => {
@@ -268,9 +273,7 @@ impl Imap {
                 self.done(wire, tag, "Enabled").await;
             }
             Command::Namespace => {
-                let sep = super::folders::separator(&self.store.location);
-                Untagged::Namespace([vec![("", Some(sep))], Vec::new(), Vec::new()])
-                    .encode(wire.output());
+                self.send_namespace(wire);
                 self.done(wire, tag, "Namespace completed").await;
             }
             Command::Idle => return self.idle(wire, tag).await,
