@@ -298,7 +298,8 @@ impl Mailboxes<'_> {
                 if !self.exists(&name) {
                     f |= NONEXISTENT;
                 }
-                f |= if self.has_children(&name) {
+                // A subscribed child counts as a child, as in Dovecot's subscription tree.
+                f |= if self.has_children(&name) || subs & CHILD_SUBSCRIBED != 0 {
                     CHILDREN
                 } else {
                     NOCHILDREN

@@ -193,11 +193,29 @@ impl Imap {
             return Some(raw.to_vec());
         }
         let named = self.named(wire, tag, raw)?;
-        if named.auto != AutoMailbox::No {
+        // The message commands name a missing mailbox by what they were given; when that is
+        // not the client's name (another separator, a prefix), the answer is given here.
+        let check = named.auto != AutoMailbox::No || named.vname != named.storage;
+        if check {
             let (store, ns, n) = (self.store.clone(), self.namespace(), named.clone());
-            if let Err(e) = blocking(move || open_auto(&store, &ns, &n).map(|_| ())).await {
-                self.mail_error(wire, tag, &named.vname, e);
-                return None;
+            let r = blocking(move || {
+                if n.storage.is_empty() {
+                    return Err(MailError::NoMailbox(n.vname.clone()));
+                }
+                open_auto(&store, &ns, &n).map(|_| ())
+            })
+            .await;
+            match r {
+                Ok(()) => {}
+                Err(MailError::NoMailbox(_)) => {
+                    let text = format!("Mailbox doesn't exist: {}", named.vname);
+                    self.reply(wire, tag, "NO", Some("TRYCREATE"), &text);
+                    return None;
+                }
+                Err(e) => {
+                    self.mail_error(wire, tag, &named.vname, e);
+                    return None;
+                }
             }
         }
         Some(named.storage.into_bytes())
