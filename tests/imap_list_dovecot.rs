@@ -5,6 +5,8 @@
 //! sends them in its list index's order) and `\Marked`/`\UnMarked` (Dovecot's new/-vs-cur/
 //! hint, which roost does not send) are dropped. Between commands the sessions also print the
 //! Maildir++ folder directories and the `subscriptions` file, which must match too.
+//! Four namespaces: the reference's (`/`, special-use and auto mailboxes), one with prefix
+//! `INBOX/`, Dovecot's implicit one and Debian's default (`.`, five special-use mailboxes).
 //! Also: RENAME INBOX (RFC 3501: the messages move, INBOX stays empty) against Dovecot with
 //! a separate INBOX directory, and roost's namespace settings (`roost config -n`, errors).
 
@@ -272,6 +274,41 @@ fn the_default_namespace_reads_like_dovecots() {
         "DISK",
     ];
     compare("imaplistdef", "", "", &cmds);
+}
+
+/// Debian's dovecot-core default (`namespace inbox { inbox = yes }` and the special-use
+/// mailboxes of 15-mailboxes.conf, no separator: Maildir++'s `.`).
+#[test]
+fn debians_default_namespace_reads_like_dovecots() {
+    let dovecot = "namespace inbox {\n  inbox = yes\n  mailbox Drafts {\n    special_use = \\Drafts\n  }\n  \
+mailbox Junk {\n    special_use = \\Junk\n  }\n  mailbox Trash {\n    special_use = \\Trash\n  }\n  \
+mailbox Sent {\n    special_use = \\Sent\n  }\n  mailbox \"Sent Messages\" {\n    special_use = \\Sent\n  }\n}\n";
+    let roost = "[namespace.inbox]\ninbox = true\n\
+[namespace.inbox.mailbox.Drafts]\nspecial_use = '\\Drafts'\n\
+[namespace.inbox.mailbox.Junk]\nspecial_use = '\\Junk'\n\
+[namespace.inbox.mailbox.Trash]\nspecial_use = '\\Trash'\n\
+[namespace.inbox.mailbox.Sent]\nspecial_use = '\\Sent'\n\
+[namespace.inbox.mailbox.\"Sent Messages\"]\nspecial_use = '\\Sent'\n";
+    let cmds = [
+        "n NAMESPACE",
+        "l1 LIST \"\" *",
+        "c1 CREATE \"Sent Messages\"",
+        "c2 CREATE Sent",
+        "c3 CREATE Junk.Old",
+        "c4 CREATE a/b",
+        "l2 LIST \"\" *",
+        "l3 LIST (SPECIAL-USE) \"\" *",
+        "l4 LIST \"\" % RETURN (SPECIAL-USE CHILDREN)",
+        "s1 SUBSCRIBE \"Sent Messages\"",
+        "l5 LSUB \"\" *",
+        "DISK",
+    ];
+    let ours = compare("imaplistdeb", dovecot, roost, &cmds);
+    assert!(
+        ours.iter()
+            .any(|l| l == "* LIST (\\HasNoChildren \\Sent) \".\" \"Sent Messages\""),
+        "{ours:?}"
+    );
 }
 
 /// RENAME INBOX as RFC 3501 has it. Dovecot does it when INBOX is a directory of its own

@@ -1,8 +1,10 @@
-//! The authenticated-state mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME,
-//! SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS and APPEND, with Dovecot's replies
-//! (`NO [NONEXISTENT] Mailbox doesn't exist: X`, `NO [ALREADYEXISTS] Mailbox already exists`,
-//! `NO [TRYCREATE] …`). Names stay in wire form (modified UTF-7, as Dovecot names the
-//! directories) and are checked to decode.
+//! The authenticated-state mailbox commands: SELECT/EXAMINE, CREATE, DELETE,
+//! SUBSCRIBE/UNSUBSCRIBE, STATUS and APPEND (RENAME is in `rename.rs`, LIST/LSUB in
+//! `listing.rs`), with Dovecot's replies (`NO [NONEXISTENT] Mailbox doesn't exist: X`,
+//! `NO [ALREADYEXISTS] Mailbox already exists`, `NO [TRYCREATE] …`). Every name goes through
+//! the namespace (`namespace.rs`: prefix, separator, Dovecot's refusals); names stay in wire
+//! form (modified UTF-7, as Dovecot names the directories). `auto` mailboxes are created when
+//! first opened.
 
 use super::folders;
 use super::message::parse_date_time;
