@@ -5,6 +5,9 @@
 //! `auto = create|subscribe` mailboxes counted as existing (and subscribed) before they are on
 //! disk. Given the folders on disk and the subscriptions, it yields the entries to send.
 
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+
 use super::namespace::Namespace;
 use crate::mail::namespace::AutoMailbox;
 
@@ -90,7 +93,7 @@ pub struct Entry {
 pub struct Mailboxes<'a> {
     pub ns: &'a Namespace,
     /// Folders on disk, client names, INBOX excluded.
-    pub disk: Vec<String>,
+    pub disk: BTreeSet<String>,
     /// The subscriptions file's names as client names, in file order.
     pub subscriptions: Vec<String>,
 }
@@ -98,7 +101,7 @@ pub struct Mailboxes<'a> {
 impl Mailboxes<'_> {
     /// Folders that exist: on disk or `auto`.
     fn existing(&self) -> Vec<String> {
-        let mut all = self.disk.clone();
+        let mut all: Vec<String> = self.disk.iter().cloned().collect();
         for a in self.ns.auto() {
             if a.vname != "INBOX" && !all.contains(&a.vname) {
                 all.push(a.vname.clone());
@@ -108,14 +111,15 @@ impl Mailboxes<'_> {
     }
 
     fn exists(&self, name: &str) -> bool {
-        name == "INBOX"
-            || self.disk.iter().any(|d| d == name)
-            || self.ns.auto().any(|a| a.vname == name)
+        name == "INBOX" || self.disk.contains(name) || self.ns.auto().any(|a| a.vname == name)
     }
 
     fn has_children(&self, name: &str) -> bool {
         let p = format!("{name}{}", self.ns.sep);
-        self.disk.iter().any(|d| d.starts_with(&p))
+        self.disk
+            .range::<str, _>((Bound::Included(p.as_str()), Bound::Unbounded))
+            .next()
+            .is_some_and(|d| d.starts_with(&p))
             || self.ns.auto().any(|a| a.vname.starts_with(&p))
     }
 
@@ -179,22 +183,24 @@ impl Mailboxes<'_> {
             self.subscribed_rows(q, &root, &mut rows);
         } else {
             let existing = self.existing();
-            let mut names: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            let mut names: BTreeSet<String> = BTreeSet::new();
             for n in self.disk.iter() {
                 names.insert(n.clone());
                 parents(n, sep, &mut names);
             }
+            let mut seen = names.clone();
             let mut order: Vec<String> = names.into_iter().collect();
             // auto mailboxes not on disk come after the ones on disk, as Dovecot lists them
             for n in &existing {
-                if !order.contains(n) {
-                    let mut ps = std::collections::BTreeSet::new();
+                if !seen.contains(n) {
+                    let mut ps = BTreeSet::new();
                     parents(n, sep, &mut ps);
                     for p in ps {
-                        if !order.contains(&p) {
+                        if seen.insert(p.clone()) {
                             order.push(p);
                         }
                     }
+                    seen.insert(n.clone());
                     order.push(n.clone());
                 }
             }
@@ -242,14 +248,12 @@ impl Mailboxes<'_> {
     fn subscribed_rows(&self, q: &Query, root: &Option<String>, rows: &mut Vec<(String, u16)>) {
         let sep = self.ns.sep;
         let mut tree: Vec<(String, u16, bool)> = Vec::new(); // name, flags, matched
-        let node = |tree: &mut Vec<(String, u16, bool)>, n: &str| -> usize {
-            match tree.iter().position(|(m, _, _)| m == n) {
-                Some(i) => i,
-                None => {
-                    tree.push((n.to_string(), 0, false));
-                    tree.len() - 1
-                }
-            }
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut node = |tree: &mut Vec<(String, u16, bool)>, n: &str| -> usize {
+            *index.entry(n.to_string()).or_insert_with(|| {
+                tree.push((n.to_string(), 0, false));
+                tree.len() - 1
+            })
         };
         let mut names: Vec<(String, bool)> = self
             .subscriptions
@@ -369,7 +373,7 @@ impl Mailboxes<'_> {
 }
 
 /// Adds every parent of `name` (`a` and `a/b` for `a/b/c`).
-fn parents(name: &str, sep: char, out: &mut std::collections::BTreeSet<String>) {
+fn parents(name: &str, sep: char, out: &mut BTreeSet<String>) {
     let mut at = 0;
     while let Some(i) = name[at..].find(sep) {
         out.insert(name[..at + i].to_string());
@@ -458,7 +462,7 @@ mod tests {
         let n = ns();
         let m = Mailboxes {
             ns: &n,
-            disk: vec!["Sent".into(), "x/y/z".into()],
+            disk: ["Sent".into(), "x/y/z".into()].into(),
             subscriptions: vec![],
         };
         let q = Query::list(&[], "", &["*".into()], &Default::default(), false);
@@ -480,7 +484,7 @@ mod tests {
         let n = ns();
         let m = Mailboxes {
             ns: &n,
-            disk: vec!["x".into(), "x/y/z".into()],
+            disk: ["x".into(), "x/y/z".into()].into(),
             subscriptions: vec!["x/y/z".into(), "gone".into()],
         };
         assert_eq!(
