@@ -4,15 +4,22 @@
 //! the user's Maildir store. `session.rs` is the loop and the mailbox-less commands,
 //! `mailboxes.rs` the mailbox-list commands and APPEND, `messages.rs` the selected-state
 //! commands (`search.rs` SEARCH), `selected.rs` the selected mailbox's view and its untagged updates,
-//! `folders.rs` the folder list and subscriptions on disk, `message.rs` message bytes and
+//! `folders.rs` the folder list and subscriptions on disk, `namespace.rs` the configured
+//! namespace (prefix, separator, special-use and auto mailboxes), `list.rs` LIST/LSUB's
+//! entries (LIST-EXTENDED, SPECIAL-USE), `listing.rs` LIST/LSUB/NAMESPACE, `rename.rs`
+//! RENAME (INBOX too), `message.rs` message bytes and
 //! dates, `spool.rs` APPEND messages streamed to disk, `metrics.rs` its counters.
 
 pub mod folders;
+pub mod list;
+pub mod listing;
 pub mod logout;
 pub mod mailboxes;
 pub mod message;
 pub mod messages;
 pub mod metrics;
+pub mod namespace;
+pub mod rename;
 pub mod search;
 pub mod selected;
 pub mod session;

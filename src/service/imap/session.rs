@@ -28,9 +28,10 @@ use crate::service::imap_login::session::UNTAGGED_CAPABILITY;
 use crate::service::wire::{End, Watch, Wire};
 
 /// Capabilities after login: what this service implements (`imap_capability` may replace or
-/// extend it: [`capabilities`]).
+/// extend it: [`capabilities`]; SPECIAL-USE is added when a mailbox has a `special_use`).
 pub const CAPABILITIES: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT \
-CHILDREN NAMESPACE UIDPLUS ESEARCH SEARCHRES WITHIN MOVE MULTIAPPEND LITERAL+";
+CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED ESEARCH SEARCHRES WITHIN LIST-STATUS MOVE MULTIAPPEND \
+LITERAL+";
 
 /// Dovecot's IMAP autologout (RFC 3501's 30-minute minimum).
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
@@ -47,7 +48,9 @@ pub(super) enum Flow {
 
 /// The capability list after login under `settings`.
 pub fn capabilities(settings: &crate::settings::Settings) -> String {
-    settings.imap.capability(CAPABILITIES)
+    settings
+        .imap
+        .capability(&super::namespace::capabilities(settings))
 }
 
 /// What a logged-in session starts from besides its connection (it travels to a mail helper
@@ -449,9 +452,7 @@ impl Imap {
                 self.done(wire, tag, "Enabled").await;
             }
             Command::Namespace => {
-                let sep = super::folders::separator(&self.store.location);
-                Untagged::Namespace([vec![("", Some(sep))], Vec::new(), Vec::new()])
-                    .encode(wire.output());
+                self.send_namespace(wire);
                 self.done(wire, tag, "Namespace completed").await;
             }
             Command::Idle => {
