@@ -321,10 +321,8 @@ impl Imap {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let mbox = sel.mbox.clone();
-        match blocking(move || mbox.sync()).await {
-            Ok(snap) => sel.apply_snapshot(snap, expunges, wire.output()),
-            Err(e) => tracing::warn!(user = %self.user, error = %e, "mailbox sync failed"),
+        if let Err(e) = sel.update(expunges, wire.output()).await {
+            tracing::warn!(user = %self.user, error = %e, "mailbox sync failed");
         }
     }
 
