@@ -4,9 +4,11 @@
 //! the user's Maildir store. `session.rs` is the loop and the mailbox-less commands,
 //! `mailboxes.rs` the mailbox-list commands and APPEND, `messages.rs` the selected-state
 //! commands (`search.rs` SEARCH), `selected.rs` the selected mailbox's view and its untagged updates,
+//! `cached.rs` FETCH items from the folder index's cache,
 //! `folders.rs` the folder list and subscriptions on disk, `message.rs` message bytes and
 //! dates, `spool.rs` APPEND messages streamed to disk, `metrics.rs` its counters.
 
+pub mod cached;
 pub mod folders;
 pub mod mailboxes;
 pub mod message;
