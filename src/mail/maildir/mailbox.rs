@@ -311,7 +311,14 @@ impl Maildir {
         let files = self.list()?;
         let current = Uidlist::read(&path).ok().flatten();
         let (list, files) = match current {
-            Some(l) if files.keys().all(|b| l.find(b).is_some()) => (l, files),
+            Some(l) if {
+                let known: std::collections::HashSet<&str> =
+                    l.records.iter().map(|r| r.base.as_str()).collect();
+                files.keys().all(|b| known.contains(b.as_str()))
+            } =>
+            {
+                (l, files)
+            }
             _ => {
                 let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT)?;
                 self.sync_locked(lock, false)?

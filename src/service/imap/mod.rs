@@ -6,7 +6,7 @@
 //! commands (`search.rs` SEARCH), `selected.rs` the selected mailbox's view and its untagged updates,
 //! `cached.rs` FETCH items from the folder index's cache,
 //! `folders.rs` the folder list and subscriptions on disk, `message.rs` message bytes and
-//! dates, `spool.rs` APPEND messages streamed to disk, `metrics.rs` its counters.
+//! dates, `spool.rs` APPEND messages streamed to disk, `metrics.rs` its counters, `notify.rs` inotify for IDLE.
 
 pub mod cached;
 pub mod folders;
@@ -14,6 +14,7 @@ pub mod mailboxes;
 pub mod message;
 pub mod messages;
 pub mod metrics;
+pub mod notify;
 pub mod search;
 pub mod selected;
 pub mod session;

@@ -28,8 +28,6 @@ CHILDREN NAMESPACE UIDPLUS MOVE MULTIAPPEND LITERAL+";
 
 /// Dovecot's IMAP autologout (RFC 3501's 30-minute minimum).
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
-/// How often IDLE looks for changes (new mail is announced within this).
-pub const IDLE_POLL: Duration = Duration::from_millis(300);
 /// Dovecot's `imap_idle_notify_interval`: an IDLE client hears `* OK Still here` this often.
 pub const IDLE_NOTIFY: Duration = Duration::from_secs(120);
 /// Dovecot's CLIENT_MAX_BAD_COMMANDS for imap.
@@ -291,17 +289,24 @@ impl Imap {
     async fn idle(&mut self, wire: &mut Wire, tag: &str) -> Result<Flow, End> {
         wire.queue(b"+ idling\r\n");
         let mut notify = Instant::now() + IDLE_NOTIFY;
+        // Changes wake IDLE through inotify (a slow poll stays as a safety net).
+        let mut changes = match &self.selected {
+            Some(s) => super::notify::Notifier::watch(s.mbox.dir()),
+            None => super::notify::Notifier::none(),
+        };
         loop {
             if Instant::now() >= notify {
                 // Keeps NATs and clients from taking the quiet connection for dead.
                 wire.queue(b"* OK Still here\r\n");
                 notify = Instant::now() + IDLE_NOTIFY;
             }
-            let watch = Watch::new(&self.session, Some(Instant::now() + IDLE_POLL));
-            match wire
-                .next_line(crate::protocol::imap::DEFAULT_MAX_LINE_LENGTH, &watch)
-                .await
-            {
+            let wake = (Instant::now() + changes.poll_interval()).min(notify);
+            let watch = Watch::new(&self.session, Some(wake));
+            let line = tokio::select! {
+                l = wire.next_line(crate::protocol::imap::DEFAULT_MAX_LINE_LENGTH, &watch) => l,
+                _ = changes.changed() => Err(End::Timeout),
+            };
+            match line {
                 Ok(Ok(l)) if l.eq_ignore_ascii_case(b"DONE") => {
                     self.done(wire, tag, "Idle completed").await;
                     return Ok(Flow::Continue);

@@ -89,6 +89,8 @@ pub struct MailboxIndex {
     dead: u64,
     /// Bumped whenever `msgs` or `header` change (sessions compare it to skip work).
     pub generation: u64,
+    /// Folder scans this instance ran (listing new/ and cur/).
+    pub scans: u64,
 }
 
 impl MailboxIndex {
@@ -107,6 +109,7 @@ impl MailboxIndex {
             cache: HashMap::new(),
             dead: 0,
             generation: 0,
+            scans: 0,
         };
         if let Err(e) = ix.catch_up() {
             tracing::warn!(path = %ix.path.display(), error = %e, "mailbox index unreadable, rebuilding");

@@ -49,6 +49,12 @@ pub fn read_stamps(dir: &Path) -> Stamps {
     }
 }
 
+/// Whether a scan started long enough after the last change it stamped to have seen it.
+fn trusted(h: &Header) -> bool {
+    let s = &h.stamps;
+    s.new.2.max(s.cur.2).max(s.uidlist.2) + GRANULARITY_NS <= h.scan_started
+}
+
 /// What a refresh found.
 #[derive(Debug, Default)]
 pub struct Refreshed {
@@ -60,11 +66,7 @@ impl MailboxIndex {
     /// Whether the recorded stamps still describe the folder.
     fn current(&self, now: &Stamps) -> bool {
         let h = &self.header;
-        let newest = now.new.2.max(now.cur.2).max(now.uidlist.2);
-        self.valid
-            && h.uid_validity != 0
-            && h.stamps == *now
-            && newest + GRANULARITY_NS <= h.scan_started
+        self.valid && h.uid_validity != 0 && h.stamps == *now && trusted(h)
     }
 
     /// Brings the index up to date. `take_new`: move new/ mail to cur/ (a read-write
@@ -86,6 +88,7 @@ impl MailboxIndex {
         let scan = if current {
             None
         } else {
+            self.scans += 1;
             let started = now_ns();
             let stamps = read_stamps(self.mbox.dir());
             // A first build looks before taking new/ in: what is there is \Recent.
@@ -125,7 +128,11 @@ impl MailboxIndex {
                     h.first_recent_uid = last + 1;
                 }
             }
-            if h != ix.header || !recs.is_empty() {
+            // A rescan that found nothing new is written only when it makes the stamps
+            // trusted (so later refreshes skip the scan).
+            let mut same = ix.header.clone();
+            same.scan_started = h.scan_started;
+            if !recs.is_empty() || same != h || trusted(&h) != trusted(&ix.header) || !ix.valid {
                 recs.push(Record::Header(h));
             }
             recs
