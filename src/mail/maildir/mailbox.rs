@@ -311,11 +311,12 @@ impl Maildir {
         let files = self.list()?;
         let current = Uidlist::read(&path).ok().flatten();
         let (list, files) = match current {
-            Some(l) if {
-                let known: std::collections::HashSet<&str> =
-                    l.records.iter().map(|r| r.base.as_str()).collect();
-                files.keys().all(|b| known.contains(b.as_str()))
-            } =>
+            Some(l)
+                if {
+                    let known: std::collections::HashSet<&str> =
+                        l.records.iter().map(|r| r.base.as_str()).collect();
+                    files.keys().all(|b| known.contains(b.as_str()))
+                } =>
             {
                 (l, files)
             }

@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
+use super::messages::{load, Loaded};
 use super::selected::{lock, Selected};
 use crate::mail::blocking;
 use crate::mail::maildir::index::{headers_cached, CacheField, CACHED_HEADERS};
 use crate::mail::mime::{Message, SectionText};
-use super::messages::{load, Loaded};
 use crate::protocol::imap::command::{FetchAttr, SearchKey, SectionText as Text};
 
 /// One message's cached values.

@@ -322,7 +322,11 @@ impl Imap {
         }
         // ENVELOPE, BODY, BODYSTRUCTURE and the usual HEADER.FIELDS come from the index's
         // cache when every item that needs the message can (the file is not opened).
-        let plan = if needs_data { cached::plan(&items) } else { None };
+        let plan = if needs_data {
+            cached::plan(&items)
+        } else {
+            None
+        };
         for batch in batches {
             let hits = match &plan {
                 Some(fields) => cached::lookup(sel, batch, fields).await,
@@ -374,9 +378,9 @@ impl Imap {
                     match it {
                         FetchAttr::Flags => order.push(Ok(FetchValue::Flags(sel.flags(m)))),
                         FetchAttr::Uid => order.push(Ok(FetchValue::Uid(m.entry.uid))),
-                        FetchAttr::InternalDate => order.push(Ok(FetchValue::InternalDate(
-                            date_time(m.internal_date()),
-                        ))),
+                        FetchAttr::InternalDate => {
+                            order.push(Ok(FetchValue::InternalDate(date_time(m.internal_date()))))
+                        }
                         FetchAttr::Rfc822Size => {
                             order.push(Ok(FetchValue::Rfc822Size(m.entry.vsize)))
                         }

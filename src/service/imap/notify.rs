@@ -68,7 +68,10 @@ impl Notifier {
         for (sub, mask) in [
             ("new", entries),
             ("cur", entries),
-            ("", libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_MODIFY),
+            (
+                "",
+                libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_MODIFY,
+            ),
         ] {
             let p = if sub.is_empty() {
                 dir.to_path_buf()
@@ -190,10 +193,7 @@ fn drain(fd: &OwnedFd, folder_wd: i32) -> std::io::Result<bool> {
             let len = u32::from_ne_bytes(data[at + 12..at + 16].try_into().expect("4")) as usize;
             let name = data.get(at + 16..at + 16 + len).unwrap_or(&[]);
             let name = name.split(|&b| b == 0).next().unwrap_or(&[]);
-            if mask & libc::IN_Q_OVERFLOW != 0
-                || wd != folder_wd
-                || FOLDER_FILES.contains(&name)
-            {
+            if mask & libc::IN_Q_OVERFLOW != 0 || wd != folder_wd || FOLDER_FILES.contains(&name) {
                 relevant = true;
             }
             at += 16 + len;

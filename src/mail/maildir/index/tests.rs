@@ -173,7 +173,11 @@ fn a_writer_killed_mid_append_or_mid_rewrite_leaves_a_usable_index() {
     f.write_all(&frame[..frame.len() / 2]).unwrap();
     drop(f);
     // A rewrite that never got renamed, and a lock its dead owner left.
-    fs::write(d.join(format!("{INDEX_FILE}.new.999999.0")), b"ROOSTIX1 partial").unwrap();
+    fs::write(
+        d.join(format!("{INDEX_FILE}.new.999999.0")),
+        b"ROOSTIX1 partial",
+    )
+    .unwrap();
     let dead = format!("999999:{}", crate::mail::settings::system_hostname());
     fs::write(d.join(format!("{INDEX_FILE}.lock")), dead).unwrap();
     let mut other = MailboxIndex::open(&m);
