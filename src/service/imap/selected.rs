@@ -82,8 +82,8 @@ pub struct Selected {
 
 /// What a refresh of the index brought, for [`Selected::apply`].
 struct Fresh {
-    /// The index's messages, when they changed since `generation`.
-    msgs: Option<Vec<IndexMsg>>,
+    /// The index's messages (not \\Recent yet), when they changed since `generation`.
+    msgs: Option<Vec<Msg>>,
     generation: u64,
     uid_validity: u32,
     next_uid: u32,
@@ -108,7 +108,8 @@ fn refresh(
     let r = g.refresh(!readonly, !readonly)?;
     let kw = Keywords::read(g.mailbox().dir()).unwrap_or_else(|_| keywords.clone());
     Ok(Fresh {
-        msgs: (g.generation != generation).then(|| g.msgs.values().cloned().collect()),
+        msgs: (g.generation != generation)
+            .then(|| g.msgs.values().map(|m| Msg::from_index(m, false)).collect()),
         generation: g.generation,
         uid_validity: g.header.uid_validity,
         next_uid: g.header.next_uid,
@@ -139,12 +140,12 @@ impl Selected {
             recent: HashSet::new(),
         };
         s.take_recent(&fresh);
-        s.msgs = fresh
-            .msgs
-            .unwrap_or_default()
-            .iter()
-            .map(|m| Msg::from_index(m, s.recent.contains(&m.uid)))
-            .collect();
+        s.msgs = fresh.msgs.unwrap_or_default();
+        if !s.recent.is_empty() {
+            for m in &mut s.msgs {
+                m.recent = s.recent.contains(&m.entry.uid);
+            }
+        }
         Ok(s)
     }
 
@@ -157,7 +158,7 @@ impl Selected {
             if let Some(msgs) = &f.msgs {
                 let from = f.first_recent_uid.max(known + 1).max(1);
                 self.recent
-                    .extend(msgs.iter().map(|m| m.uid).filter(|&u| u >= from));
+                    .extend(msgs.iter().map(|m| m.entry.uid).filter(|&u| u >= from));
             }
         }
     }
@@ -271,7 +272,12 @@ impl Selected {
             }
             return;
         };
-        let fresh_by_uid: HashMap<u32, &IndexMsg> = msgs.iter().map(|m| (m.uid, m)).collect();
+        let mut msgs = msgs;
+        let fresh_by_uid: HashMap<u32, usize> = msgs
+            .iter()
+            .enumerate()
+            .map(|(k, m)| (m.entry.uid, k))
+            .collect();
         if expunges {
             let mut kept = Vec::with_capacity(self.msgs.len());
             let mut seq = 0u32;
@@ -298,13 +304,13 @@ impl Selected {
         for i in 0..self.msgs.len() {
             let uid = self.msgs[i].entry.uid;
             self.msgs[i].recent = self.recent.contains(&uid);
-            let Some(f) = fresh_by_uid.get(&uid) else {
+            let Some(&k) = fresh_by_uid.get(&uid) else {
                 continue;
             };
+            let f = &msgs[k].entry;
             if f.name != self.msgs[i].entry.name || f.in_new != self.msgs[i].entry.in_new {
                 let old_flags = self.msgs[i].entry.flags.clone();
-                let recent = self.msgs[i].recent;
-                self.msgs[i] = Msg::from_index(f, recent);
+                self.msgs[i].entry = f.clone();
                 if self.msgs[i].entry.flags != old_flags {
                     let flags = self.flags(&self.msgs[i]);
                     Untagged::Fetch {
@@ -316,9 +322,9 @@ impl Selected {
             }
         }
         let before = self.msgs.len();
-        for m in msgs.iter().filter(|m| m.uid > known_max) {
-            let recent = self.recent.contains(&m.uid);
-            self.msgs.push(Msg::from_index(m, recent));
+        for mut m in msgs.drain(..).filter(|m| m.entry.uid > known_max) {
+            m.recent = self.recent.contains(&m.entry.uid);
+            self.msgs.push(m);
         }
         if self.msgs.len() != before {
             Untagged::Exists(self.exists()).encode(out);
