@@ -135,6 +135,9 @@ pub fn search_headers(keys: &[SearchKey]) -> Option<Vec<String>> {
             SearchKey::Bcc(_) => "bcc".to_string(),
             SearchKey::Subject(_) => "subject".to_string(),
             SearchKey::Header(n, _) => String::from_utf8_lossy(n).into_owned(),
+            SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => {
+                "date".to_string()
+            }
             _ => return true,
         };
         out.push(name);

@@ -78,6 +78,9 @@ pub struct Selected {
     generation: u64,
     /// UIDs this session considers \Recent.
     recent: HashSet<u32>,
+    /// SEARCHRES (RFC 5182): the UIDs `SEARCH RETURN (SAVE)` kept, which `$` names; empty
+    /// after SELECT, as Dovecot starts it.
+    pub saved: Vec<u32>,
 }
 
 /// What a refresh of the index brought, for [`Selected::apply`].
@@ -138,6 +141,7 @@ impl Selected {
             index,
             generation: fresh.generation,
             recent: HashSet::new(),
+            saved: Vec::new(),
         };
         s.take_recent(&fresh);
         s.msgs = fresh.msgs.unwrap_or_default();
@@ -195,7 +199,10 @@ impl Selected {
     /// The messages (indexes) a set names, in ascending order; `uid` sets name UIDs.
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<usize> {
         let SequenceSet::Ranges(ranges) = set else {
-            return Vec::new();
+            // `$`: the saved UIDs still in the mailbox (expunged ones drop out).
+            return (0..self.msgs.len())
+                .filter(|&i| self.saved.binary_search(&self.msgs[i].entry.uid).is_ok())
+                .collect();
         };
         let last = if uid {
             self.msgs.last().map(|m| m.entry.uid).unwrap_or(0)
