@@ -35,11 +35,8 @@ pub fn plan(items: &[FetchAttr]) -> Option<Vec<CacheField>> {
     let mut fields = Vec::new();
     for it in items {
         match field_of(it) {
-            Some(f) => {
-                if !fields.contains(&f) {
-                    fields.push(f)
-                }
-            }
+            Some(f) if !fields.contains(&f) => fields.push(f),
+            Some(_) => {}
             None if needs_message(it) => return None,
             None => {}
         }
