@@ -179,3 +179,49 @@ pub(super) async fn load_headers(
     store(sel, fill).await;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached header lines, filtered again, give what the message itself gives for
+    /// every subset clients ask for, over the whole MIME corpus (malformed ones included).
+    #[test]
+    fn cached_header_fields_answer_as_the_message_does() {
+        let lists: Vec<Vec<String>> = [
+            "From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To",
+            "date subject from content-type to cc reply-to message-id references in-reply-to X-K9mail-Identity Chat-Version",
+            "SUBJECT",
+            "to FROM",
+        ]
+        .iter()
+        .map(|l| l.split(' ').map(str::to_string).collect())
+        .collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime");
+        let mut seen = 0;
+        for ent in std::fs::read_dir(&dir).unwrap() {
+            let p = ent.unwrap().path();
+            if p.extension().and_then(|e| e.to_str()) != Some("eml") {
+                continue;
+            }
+            let raw = std::fs::read(&p).unwrap();
+            let m = crate::mail::mime::scan(&raw);
+            let cached = compute(&m, CacheField::Headers);
+            for names in &lists {
+                assert!(headers_cached(names));
+                let direct = m
+                    .section(&[], &SectionText::HeaderFields(names))
+                    .unwrap()
+                    .into_owned();
+                assert_eq!(
+                    String::from_utf8_lossy(&header_fields(&cached, names)),
+                    String::from_utf8_lossy(&direct),
+                    "{} {names:?}",
+                    p.display()
+                );
+            }
+            seen += 1;
+        }
+        assert!(seen > 20, "corpus not found in {}", dir.display());
+    }
+}
