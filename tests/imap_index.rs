@@ -3,7 +3,8 @@
 //! must read the same: the first read-write session to look holds it, EXAMINE sees it
 //! without taking it), and FETCH ENVELOPE/BODYSTRUCTURE/BODY/the usual HEADER.FIELDS and SEARCH
 //! on those headers answer from `roost.index` without reading the message file again, while
-//! Dovecot's `dovecot.index*` files are never written.
+//! Dovecot's `dovecot.index*` files are never written; Dovecot delivering, flagging and
+//! expunging in a folder a roost session has selected (and IDLEs on) is seen by it.
 
 mod common;
 
@@ -189,4 +190,149 @@ fn envelope_bodystructure_usual_headers_and_header_search_come_from_the_index() 
         out.contains("Subject: CHANGED subjec\r\nX-Other: not cached\r\n\r\n"),
         "{out}"
     );
+}
+
+/// A raw IMAP client: commands one at a time, answers up to the tagged line.
+struct Raw {
+    w: std::net::TcpStream,
+    r: std::io::BufReader<std::net::TcpStream>,
+    n: u32,
+}
+
+impl Raw {
+    fn connect(port: u16) -> Raw {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut c = Raw {
+            w: s.try_clone().unwrap(),
+            r: std::io::BufReader::new(s),
+            n: 0,
+        };
+        c.line();
+        c
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut l = String::new();
+        assert!(self.r.read_line(&mut l).unwrap() > 0, "server closed");
+        l
+    }
+
+    fn cmd(&mut self, c: &str) -> String {
+        use std::io::Write;
+        self.n += 1;
+        let tag = format!("t{} ", self.n);
+        self.w
+            .write_all(format!("{tag}{c}\r\n").as_bytes())
+            .unwrap();
+        let mut out = String::new();
+        loop {
+            let l = self.line();
+            out.push_str(&l);
+            if l.starts_with(&tag) {
+                return out;
+            }
+        }
+    }
+}
+
+#[test]
+fn dovecot_changing_the_same_folder_is_seen_by_a_selected_roost_session() {
+    // One Maildir, Dovecot's (its mail user `nobody`) and roost's at once: Dovecot delivers,
+    // flags and expunges with its own tools while roost has the folder selected.
+    let ddir = TempDir::new("imapshare-dovecot");
+    let dovecot = Dovecot::start(ddir.path());
+    dovecot.chown_mail();
+    let deliver = |n: u32| {
+        let out = run(Command::new("python3").args([
+            "-c",
+            "import smtplib, sys\nc = smtplib.LMTP('127.0.0.1', int(sys.argv[1]))\n\
+c.sendmail('s@example.org', ['bob'], ('Subject: d%s\\r\\n\\r\\nx\\r\\n' % sys.argv[2]).encode())\nc.quit()",
+            &dovecot.lmtp_port.to_string(),
+            &n.to_string(),
+        ]));
+        out.stdout_ok("python3");
+    };
+    deliver(1);
+    deliver(2);
+    let chown = || dovecot.chown_mail();
+    let launch = Launch::new("imapshare-roost");
+    let users = launch
+        .dir()
+        .write("users", "bob:{PLAIN}pass:1000:1000::/nonexistent\n");
+    let imap = free_port();
+    let extra = format!(
+        "protocols = [\"imap\"]\nmail_location = \"maildir:{m}/%n\"\n\
+auth_mechanisms = \"plain login\"\ndisable_plaintext_auth = \"no\"\n\n\
+[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[service.imap-login.inet_listener.imap]\nport = {imap}\n",
+        m = ddir.path().join("mail").display(),
+        u = users.display()
+    );
+    let _server = launch.config(&extra).ready_on(&[imap]).start();
+    let mut c = Raw::connect(imap);
+    c.cmd("LOGIN bob pass");
+    let sel = c.cmd("SELECT INBOX");
+    assert!(
+        sel.contains("* 2 EXISTS\r\n") && sel.contains("* 2 RECENT\r\n"),
+        "{sel}"
+    );
+    chown();
+    dovecot.doveadm(
+        &[
+            "flags",
+            "add",
+            "-u",
+            "bob",
+            "\\Flagged",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "1",
+        ],
+        None,
+    );
+    let t = c.cmd("NOOP");
+    assert!(
+        t.starts_with("* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n"),
+        "{t}"
+    );
+    dovecot.doveadm(
+        &["expunge", "-u", "bob", "mailbox", "INBOX", "uid", "1"],
+        None,
+    );
+    let t = c.cmd("NOOP");
+    assert!(t.starts_with("* 1 EXPUNGE\r\n* 1 RECENT\r\n"), "{t}");
+    // IDLE, and Dovecot's LMTP delivers.
+    use std::io::Write;
+    c.w.write_all(b"i IDLE\r\n").unwrap();
+    assert_eq!(c.line(), "+ idling\r\n");
+    // (Roost runs as root here and rewrote dovecot-uidlist after the expunge: give it back.)
+    chown();
+    deliver(3);
+    assert_eq!(c.line(), "* 2 EXISTS\r\n");
+    assert_eq!(c.line(), "* 2 RECENT\r\n");
+    c.w.write_all(b"DONE\r\n").unwrap();
+    assert!(c.line().starts_with("i OK Idle completed"));
+    let t = c.cmd("UID FETCH 1:* (FLAGS)");
+    assert!(
+        t.starts_with(
+            "* 1 FETCH (UID 2 FLAGS (\\Recent))\r\n* 2 FETCH (UID 3 FLAGS (\\Recent))\r\n"
+        ),
+        "{t}"
+    );
+    // Dovecot reads what roost left: the same UIDs, and roost's index is its own file.
+    chown();
+    let listed = dovecot.doveadm(
+        &["fetch", "-u", "bob", "uid flags", "mailbox", "INBOX"],
+        None,
+    );
+    assert!(
+        listed.contains("uid: 2") && listed.contains("uid: 3") && !listed.contains("uid: 1\n"),
+        "{listed}"
+    );
+    assert!(ddir.path().join("mail/bob/roost.index").is_file());
 }
