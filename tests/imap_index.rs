@@ -82,7 +82,9 @@ auth_mechanisms = \"plain login\"\ndisable_plaintext_auth = \"no\"\n\n\
 [[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
 [[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
 [service.lmtp.inet_listener.lmtp]\nport = {lmtp}\n\n\
-[service.imap-login.inet_listener.imap]\nport = {imap}\n",
+[service.imap-login.inet_listener.imap]\nport = {imap}\n\n\
+[service.imap-login.inet_listener.imaps]\nport = {imaps}\nssl = true\n",
+        imaps = free_port(),
         m = mail.display(),
         u = users.display()
     );
@@ -268,7 +270,9 @@ c.sendmail('s@example.org', ['bob'], ('Subject: d%s\\r\\n\\r\\nx\\r\\n' % sys.ar
 auth_mechanisms = \"plain login\"\ndisable_plaintext_auth = \"no\"\n\n\
 [[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
 [[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
-[service.imap-login.inet_listener.imap]\nport = {imap}\n",
+[service.imap-login.inet_listener.imap]\nport = {imap}\n\n\
+[service.imap-login.inet_listener.imaps]\nport = {imaps}\nssl = true\n",
+        imaps = free_port(),
         m = ddir.path().join("mail").display(),
         u = users.display()
     );
