@@ -98,12 +98,9 @@ fn transcript(port: u16, root: &std::path::Path, cmds: &[&str]) -> Vec<String> {
     .collect()
 }
 
-/// roost for `bob` with `extra`; several run at once here, so without the imaps listener.
+/// roost for `bob` with `extra` (`roost_imap` closes the imaps listener, so several run at once).
 fn start_roost(tag: &str, extra: &str) -> RoostImap {
-    roost_imap(
-        tag,
-        &format!("{extra}\n[service.imap-login.inet_listener.imaps]\nport = 0\n"),
-    )
+    roost_imap(tag, extra)
 }
 
 /// Runs `cmds` against Dovecot (with `dovecot_extra`) and roost (with `roost_extra`) and

@@ -8,16 +8,6 @@ use crate::mail::namespace::{self, AutoMailbox, NamespaceSettings};
 use crate::protocol::imap::utf7;
 use crate::settings::Settings;
 
-/// The post-login capabilities: SPECIAL-USE is announced when a mailbox has a `special_use`.
-pub fn capabilities(settings: &Settings) -> String {
-    let base = super::session::CAPABILITIES;
-    if namespace::has_special_use(&settings.mail.namespace) {
-        format!("{base} SPECIAL-USE")
-    } else {
-        base.to_string()
-    }
-}
-
 /// One configured mailbox, by its client name (wire form, with the prefix).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Configured {
