@@ -18,6 +18,8 @@ pub mod session;
 pub mod spool;
 
 #[cfg(test)]
+mod session_fuzz;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
