@@ -1,13 +1,12 @@
 //! SEARCH: flags, sizes, sequence and UID sets, NOT/OR/groups, internal dates (BEFORE, ON,
-//! SINCE, OLDER, YOUNGER) and text keys (header fields, BODY, TEXT; case-insensitive
-//! substrings of the raw message), answered as `* SEARCH` or ESEARCH (MIN, MAX, COUNT, ALL).
+//! SINCE, OLDER, YOUNGER) and text keys (header fields, BODY, TEXT; decoded and
+//! case-folded as Dovecot searches, see `mail::mime::search`), answered as `* SEARCH` or ESEARCH (MIN, MAX, COUNT, ALL).
 //! Messages are read in batches only when a text or date key needs them. Not yet: SENT*
-//! keys and SEARCHRES `$` (`NO [CANNOT]`), charset conversion of the keys.
+//! keys and SEARCHRES `$` (`NO [CANNOT]`).
 
 use std::time::SystemTime;
 
 use super::mailboxes::uid_set;
-use super::message::{body_start, header_fields};
 use super::messages::{load, Loaded};
 use super::selected::Selected;
 use super::session::Imap;
@@ -20,13 +19,7 @@ impl Imap {
     pub(super) async fn search(&mut self, wire: &mut Wire, tag: &str, s: Search) {
         if let Some(c) = &s.charset {
             if !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("US-ASCII") {
-                return self.reply(
-                    wire,
-                    tag,
-                    "NO",
-                    Some("BADCHARSET (US-ASCII UTF-8)"),
-                    "Unsupported charset",
-                );
+                return self.reply(wire, tag, "NO", Some("BADCHARSET"), "Unknown charset");
             }
         }
         if s.keys.iter().any(unsupported)
@@ -142,22 +135,14 @@ fn needs_date(k: &SearchKey) -> bool {
     })
 }
 
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+/// Whether header field `name` of `data` contains `value` (case-insensitively).
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
 
-/// Whether header field `name` of `data` contains `value` (case-insensitively).
-fn header_has(data: &[u8], name: &[u8], value: &[u8]) -> bool {
-    let head = &data[..body_start(data)];
-    let fields = header_fields(head, &[String::from_utf8_lossy(name).into_owned()], false);
-    if fields == b"\r\n" {
-        return false;
-    }
-    let v = fields.splitn(2, |&b| b == b':').nth(1).unwrap_or(b"");
-    contains_ci(v, value)
+fn header_has(data: &[u8], name: &str, value: &[u8]) -> bool {
+    let kind = crate::mail::mime::HeaderKind::for_search_key(name);
+    crate::mail::mime::scan(data).search_header(name, &lossy(value), kind)
 }
 
 fn eval(k: &SearchKey, sel: &Selected, i: usize, l: &Loaded) -> bool {
@@ -207,14 +192,16 @@ fn eval(k: &SearchKey, sel: &Selected, i: usize, l: &Loaded) -> bool {
         SearchKey::Since(d) => days >= date_days(d),
         SearchKey::Older(s) => age >= *s as u64,
         SearchKey::Younger(s) => age <= *s as u64,
-        SearchKey::Text(t) => contains_ci(data, t),
-        SearchKey::Body(t) => contains_ci(&data[body_start(data)..], t),
-        SearchKey::Header(n, v) => header_has(data, n, v),
-        SearchKey::From(v) => header_has(data, b"From", v),
-        SearchKey::To(v) => header_has(data, b"To", v),
-        SearchKey::Cc(v) => header_has(data, b"Cc", v),
-        SearchKey::Bcc(v) => header_has(data, b"Bcc", v),
-        SearchKey::Subject(v) => header_has(data, b"Subject", v),
+        // Decoded as Dovecot searches (mail::mime::search): encoded words, transfer
+        // encodings and charsets undone, case folded.
+        SearchKey::Text(t) => crate::mail::mime::scan(data).search_text(&lossy(t)),
+        SearchKey::Body(t) => crate::mail::mime::scan(data).search_body(&lossy(t)),
+        SearchKey::Header(n, v) => header_has(data, &lossy(n), v),
+        SearchKey::From(v) => header_has(data, "From", v),
+        SearchKey::To(v) => header_has(data, "To", v),
+        SearchKey::Cc(v) => header_has(data, "Cc", v),
+        SearchKey::Bcc(v) => header_has(data, "Bcc", v),
+        SearchKey::Subject(v) => header_has(data, "Subject", v),
         SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => false,
     }
 }
