@@ -415,6 +415,18 @@ impl Imap {
                 if seen_set.contains(&i) && !items.contains(&FetchAttr::Flags) {
                     order.push(Ok(FetchValue::Flags(sel.flags(m))));
                 }
+                // As Dovecot: the small items (UID, FLAGS, INTERNALDATE, RFC822.SIZE) come
+                // first, each group in the order asked; the FLAGS a \Seen-setting fetch adds
+                // ends the first group.
+                order.sort_by_key(|o| {
+                    !matches!(
+                        o,
+                        Ok(FetchValue::Uid(_)
+                            | FetchValue::Flags(_)
+                            | FetchValue::InternalDate(_)
+                            | FetchValue::Rfc822Size(_))
+                    )
+                });
                 for o in order {
                     values.push(match o {
                         Ok(v) => v,
@@ -539,7 +551,8 @@ impl Imap {
             if !silent {
                 let mut items = vec![FetchValue::Flags(sel.flags(&sel.msgs[i]))];
                 if uid {
-                    items.push(FetchValue::Uid(sel.msgs[i].entry.uid));
+                    // `* 2 FETCH (UID 2 FLAGS (…))`, UID first as Dovecot sends it.
+                    items.insert(0, FetchValue::Uid(sel.msgs[i].entry.uid));
                 }
                 Untagged::Fetch {
                     seq: i as u32 + 1,

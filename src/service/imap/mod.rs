@@ -35,6 +35,8 @@ pub mod spool;
 pub mod uid;
 
 #[cfg(test)]
+mod session_fuzz;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

@@ -185,6 +185,8 @@ fn needs_date(k: &SearchKey) -> bool {
 /// this the text keys hold valid UTF-8.
 fn convert_keys(keys: &mut [SearchKey], charset: Option<&str>) -> Result<(), CharsetError> {
     let charset = charset.unwrap_or("UTF-8").as_bytes();
+    // An unknown charset is refused even when no key holds text, as Dovecot refuses it.
+    key_to_utf8(b"", charset)?;
     keys.iter_mut().try_for_each(|k| convert_key(k, charset))
 }
 
