@@ -309,6 +309,17 @@ fn mailbox_list_and_status_match_doveadm() {
         without(rv, &["firstsaved"]),
         without(dv, &["firstsaved", "highestmodseq"])
     );
+    // allUsers: every user the passwd-file userdb lists (bob alone here).
+    assert_eq!(
+        p.roost(
+            "mailbox status",
+            json!({"allUsers": true, "field": ["messages"], "mailboxMask": ["INBOX"]})
+        ),
+        p.roost(
+            "mailbox status",
+            json!({"user": "bob", "field": ["messages"], "mailboxMask": ["INBOX"]})
+        ),
+    );
     // A mailbox that does not exist: 68 on both.
     p.same(
         &["mailbox", "status", "-u", "bob", "messages", "Nope"],

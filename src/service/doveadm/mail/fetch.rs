@@ -6,7 +6,8 @@
 //! and `pop3.order` (empty: roost keeps no POP3 UIDL overrides), and `hdr.NAME` with
 //! `.utf8`, `.address`, `.address_name`. Bytes are the stored file's (LF line ends); the
 //! received date is the file's mtime and the saved date its ctime, in local time. A mailbox
-//! the query names that does not exist gives no rows (Dovecot's fetch ignores it).
+//! the query names that does not exist gives no rows (Dovecot's fetch ignores it). An answer
+//! over [`MAX_ANSWER_BYTES`] is refused (Dovecot streams; roost's answer is one JSON value).
 
 use super::mailbox::vname;
 use super::messages::{each_match, query_param, sent_date, BoxView, Loaded, Missing};
@@ -27,6 +28,10 @@ pub const FETCH: CommandSpec = CommandSpec {
     ],
     run,
 };
+
+/// The answer is built whole (the command layer returns one JSON value), so it has a limit:
+/// past this many bytes of field names and values the fetch fails (exit code 2).
+pub const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 const FIELDS: &[&str] = &[
     "user",
@@ -112,12 +117,23 @@ fn run(ctx: Context, params: Params) -> CommandFuture {
             let stat = fields.iter().any(|f| needs_stat(f));
             let found = blocking(move || {
                 let mut found = Vec::new();
+                let mut bytes = 0usize;
                 each_match(&t.store, &q, Missing::Skip, |view, hits| {
                     for &i in hits {
                         let l = view.load(i, data, stat);
+                        let bytes_of = l.data.as_deref().unwrap_or(&[]);
+                        let msg = mime::scan(bytes_of);
                         let mut r = Row::new();
                         for f in &fields {
-                            r.insert(f.clone(), value(f, &t.user, view, i, &l).into());
+                            let v = value(f, &t.user, view, i, &l, &msg);
+                            bytes += f.len() + v.len();
+                            r.insert(f.clone(), v.into());
+                        }
+                        if bytes > MAX_ANSWER_BYTES {
+                            return Err(CommandError::NotPossible(format!(
+                                "fetch answer over {} MiB: narrow the query or the fields",
+                                MAX_ANSWER_BYTES >> 20
+                            )));
                         }
                         found.push(r);
                     }
@@ -146,8 +162,7 @@ fn text(b: &[u8]) -> String {
 
 /// The preview Dovecot's body.snippet gives: the first text part's decoded text, quoted lines
 /// left out, whitespace runs as one space, at most 200 characters.
-fn snippet(data: &[u8]) -> String {
-    let msg = mime::scan(data);
+fn snippet(msg: &mime::Message<'_>) -> String {
     let Some(body) = msg.body_texts().into_iter().next() else {
         return String::new();
     };
@@ -160,12 +175,18 @@ fn snippet(data: &[u8]) -> String {
     words.join(" ").chars().take(200).collect()
 }
 
-fn value(f: &str, user: &str, view: &BoxView, i: usize, l: &Loaded) -> String {
+fn value(
+    f: &str,
+    user: &str,
+    view: &BoxView,
+    i: usize,
+    l: &Loaded,
+    msg: &mime::Message<'_>,
+) -> String {
     let e = &view.snap.messages[i];
     let data = l.data.as_deref().unwrap_or(&[]);
     let split = || {
-        let m = mime::scan(data);
-        let h = m.parts[0].header.clone();
+        let h = msg.parts[0].header.clone();
         (h.start, h.end)
     };
     match f {
@@ -181,9 +202,9 @@ fn value(f: &str, user: &str, view: &BoxView, i: usize, l: &Loaded) -> String {
             text(&data[a..b])
         }
         "body" => text(&data[split().1..]),
-        "body.preview" | "body.snippet" => snippet(data),
+        "body.preview" | "body.snippet" => snippet(msg),
         "text" => text(data),
-        "text.utf8" => text_utf8(data),
+        "text.utf8" => text_utf8(data, msg),
         "size.physical" => e.size.to_string(),
         "size.virtual" => e.vsize.to_string(),
         "date.received" => local_string(l.mtime.unwrap_or(0)),
@@ -191,25 +212,24 @@ fn value(f: &str, user: &str, view: &BoxView, i: usize, l: &Loaded) -> String {
         "date.received.unixtime" => l.mtime.unwrap_or(0).to_string(),
         "date.saved.unixtime" => l.ctime.unwrap_or(0).to_string(),
         "date.sent" => {
-            let (t, tz) = sent_date(data);
+            let (t, tz) = sent_date(msg);
             let sign = if tz < 0 { '-' } else { '+' };
             let tz = tz.unsigned_abs();
             format!("{} ({sign}{:02}{:02})", local_string(t), tz / 60, tz % 60)
         }
-        "date.sent.unixtime" => sent_date(data).0.to_string(),
-        "imap.envelope" => strip_parens(mime::scan(data).envelope().to_imap()),
-        "imap.body" => strip_parens(mime::scan(data).body()),
-        "imap.bodystructure" => strip_parens(mime::scan(data).bodystructure()),
+        "date.sent.unixtime" => sent_date(msg).0.to_string(),
+        "imap.envelope" => strip_parens(msg.envelope().to_imap()),
+        "imap.body" => strip_parens(msg.body()),
+        "imap.bodystructure" => strip_parens(msg.bodystructure()),
         "pop3.uidl" | "pop3.order" => String::new(),
-        _ => header_field(f.strip_prefix("hdr.").unwrap_or(f), data),
+        _ => header_field(f.strip_prefix("hdr.").unwrap_or(f), msg),
     }
 }
 
 /// `text.utf8`, as Dovecot's message decoder gives it: every part's header with its values
 /// decoded, and the body of every part without children with its transfer encoding undone
 /// and, for text, its charset converted to UTF-8 (MIME boundaries are not part of it).
-fn text_utf8(data: &[u8]) -> String {
-    let m = mime::scan(data);
+fn text_utf8(data: &[u8], m: &mime::Message<'_>) -> String {
     let mut out = String::new();
     for p in &m.parts {
         for fld in mime::header::fields(&data[p.header.clone()]) {
@@ -255,12 +275,11 @@ fn text_utf8(data: &[u8]) -> String {
 }
 
 /// `hdr.NAME[.FILTER]`: the field's values, one a line.
-fn header_field(spec: &str, data: &[u8]) -> String {
+fn header_field(spec: &str, msg: &mime::Message<'_>) -> String {
     let (name, filter) = match spec.split_once('.') {
         Some((n, f)) => (n, Some(f)),
         None => (spec, None),
     };
-    let msg = mime::scan(data);
     let values = msg.header_values(name);
     match filter {
         None => values

@@ -167,8 +167,7 @@ fn now() -> i64 {
 }
 
 /// The `Date:` header: (UTC seconds, zone minutes); none or unparsable is time 0.
-pub fn sent_date(data: &[u8]) -> (i64, i32) {
-    let msg = mime::scan(data);
+pub fn sent_date(msg: &mime::Message<'_>) -> (i64, i32) {
     msg.header_values("Date")
         .first()
         .and_then(|v| super::time::parse_rfc822(&String::from_utf8_lossy(v)))
@@ -235,7 +234,7 @@ pub fn eval(k: &Key, view: &BoxView, i: usize, l: &Loaded, sep: char) -> bool {
             let (t, tz) = match kind {
                 DateKind::Received => (l.mtime.unwrap_or(0), 0),
                 DateKind::Saved => (l.ctime.unwrap_or(0), 0),
-                DateKind::Sent => sent_date(data),
+                DateKind::Sent => sent_date(&mime::scan(data)),
             };
             date_matches(*kind, *op, *when, t, tz)
         }
