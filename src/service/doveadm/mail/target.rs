@@ -86,15 +86,22 @@ pub async fn open(ctx: &Context, user: &str) -> Result<Target, CommandError> {
                 .flatten()
                 .map(|i| format!("uid {} gid {}", i.uid, i.gid))
                 .unwrap_or_default();
-            return Err(CommandError::TempFail(format!(
+            let why = format!(
                 "{user}: mail is accessed as {id}, which only a mail helper can do; \
                  doveadm mail commands do not use mail helpers yet"
-            )));
+            );
+            tracing::error!("doveadm({user}): {why}");
+            return Err(CommandError::TempFail(why));
         }
-        Err(e) => return Err(CommandError::TempFail(format!("{user}: {e}"))),
+        Err(e) => {
+            tracing::error!("doveadm({user}): {e}");
+            return Err(CommandError::TempFail(format!("{user}: {e}")));
+        }
     }
-    let store = UserStore::new(mail, &user, &fields, &mail.effective_hostname())
-        .map_err(|e| CommandError::TempFail(format!("{user}: {e}")))?;
+    let store = UserStore::new(mail, &user, &fields, &mail.effective_hostname()).map_err(|e| {
+        tracing::error!("doveadm({user}): {e}");
+        CommandError::TempFail(format!("{user}: {e}"))
+    })?;
     Ok(Target { user, store })
 }
 
@@ -103,7 +110,11 @@ pub fn mail_err(e: MailError) -> CommandError {
     match e {
         MailError::NoMailbox(n) => CommandError::NotFound(format!("Mailbox doesn't exist: {n}")),
         MailError::BadMailboxName(n) => CommandError::Data(format!("Invalid mailbox name: {n}")),
-        e => CommandError::TempFail(e.to_string()),
+        e => {
+            // Dovecot logs a storage failure as an error; the exit code alone says too little.
+            tracing::error!("doveadm: {e}");
+            CommandError::TempFail(e.to_string())
+        }
     }
 }
 
