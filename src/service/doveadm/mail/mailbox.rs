@@ -436,7 +436,8 @@ fn delete(
     first_err.map_or(Ok(()), Err)
 }
 
-fn delete_one(t: &Target, w: &str, require_empty: bool) -> Result<(), CommandError> {
+/// Deletes one mailbox (stored name) as Dovecot's maildir delete does.
+pub fn delete_one(t: &Target, w: &str, require_empty: bool) -> Result<(), CommandError> {
     let n = vname(w);
     let mbox = t.store.mailbox(w, false).map_err(mail_err)?;
     let snap = mbox.sync().map_err(mail_err)?;

@@ -21,6 +21,7 @@ use crate::mail::{MailError, UserStore};
 use crate::service::doveadm::command::{
     bool_param, string_array, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
+use crate::service::imap::folders;
 
 pub const SEARCH: CommandSpec = CommandSpec {
     name: "search",
@@ -310,14 +311,20 @@ fn run_expunge(ctx: Context, params: Params) -> CommandFuture {
                     view.mbox.apply(&changes).map_err(mail_err)?;
                     // The expunge's sync: records of gone files dropped by Dovecot's rule.
                     let after = view.mbox.sync_full().map_err(mail_err)?;
-                    if delete_empty && view.wire != "INBOX" && after.messages.is_empty() {
-                        emptied.push(view.mbox.dir().to_path_buf());
+                    if delete_empty && after.messages.is_empty() {
+                        emptied.push(view.wire.clone());
                     }
                     Ok(())
                 })?;
-                for dir in emptied {
-                    fs::remove_dir_all(&dir)
-                        .map_err(|e| mail_err(MailError::io("delete", &dir)(e)))?;
+                // `-d`: each mailbox left empty is deleted (INBOX refuses, exit code 65, as in
+                // Dovecot) and unsubscribed.
+                let sep = separator(&t.store);
+                let root = &t.store.location.root;
+                for wire in emptied {
+                    super::mailbox::delete_one(&t, &wire, true)?;
+                    if folders::subscriptions(root, sep).contains(&wire) {
+                        folders::set_subscribed(root, sep, &wire, false).map_err(mail_err)?;
+                    }
                 }
                 Ok(())
             })
