@@ -13,7 +13,7 @@ use super::user::{auth_info, lookup_object};
 use super::ParamKind;
 use crate::service::auth::api::{BeginError, Step};
 use crate::service::auth::engine::{FailKind, PassOutcome};
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     required_string, string_array, string_param, CommandError, CommandFuture, CommandSpec, Context,
     Params,
 };

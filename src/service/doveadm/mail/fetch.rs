@@ -15,7 +15,7 @@ use super::target::{self, blocking};
 use super::time::local_string;
 use super::{mail_params, rows, ParamKind, Row};
 use crate::mail::mime::{self, address::parse_address_list, decode};
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     string_array, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
 use crate::service::imap::selected::flag_names;

@@ -15,12 +15,12 @@ use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::fsync_dir;
 use crate::mail::maildir::{filename, Flags};
 use crate::mail::MailError;
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     string_array, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
 use crate::service::imap::selected::letters_for;
 
-const PARAMS: &[crate::service::doveadm::command::Param] = mail_params![
+const PARAMS: &[crate::service::doveadm::spec::Param] = mail_params![
     super::param("flag", ParamKind::Array, true, None),
     super::param("query", ParamKind::Array, true, None),
 ];

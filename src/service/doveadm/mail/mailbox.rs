@@ -23,7 +23,7 @@ use crate::mail::maildir::uidlist::Uidlist;
 use crate::mail::maildir::{Flags, MessageEntry};
 use crate::mail::{MailError, UserStore};
 use crate::protocol::imap::utf7;
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     bool_param, string_array, string_param, CommandError, CommandFuture, CommandSpec, Context,
     Params,
 };

@@ -18,7 +18,7 @@ use crate::mail::maildir::uidlist::Uidlist;
 use crate::mail::maildir::{Flags, Maildir, MessageEntry, Snapshot};
 use crate::mail::mime::{self, HeaderKind};
 use crate::mail::{MailError, UserStore};
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     bool_param, string_array, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
 use crate::service::imap::folders;

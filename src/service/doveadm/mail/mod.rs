@@ -18,17 +18,17 @@ mod target;
 mod time;
 mod user;
 
-use super::command::{CommandSpec, Param, ParamKind};
+use super::spec::{CommandSpec, Param, ParamKind};
 
 /// The mail commands' common parameters, in doveadm's order (`-A`, `-S`, `-u`, `-F`).
 macro_rules! mail_params {
     ($($extra:expr),* $(,)?) => {
         &[
-            $crate::service::doveadm::mail::param("allUsers", $crate::service::doveadm::command::ParamKind::Bool, false, Some('A')),
-            $crate::service::doveadm::mail::param("socketPath", $crate::service::doveadm::command::ParamKind::String, false, Some('S')),
-            $crate::service::doveadm::mail::param("user", $crate::service::doveadm::command::ParamKind::String, false, Some('u')),
-            $crate::service::doveadm::mail::param("transFlags", $crate::service::doveadm::command::ParamKind::Integer, false, None),
-            $crate::service::doveadm::mail::param("userFile", $crate::service::doveadm::command::ParamKind::String, false, Some('F')),
+            $crate::service::doveadm::mail::param("allUsers", $crate::service::doveadm::spec::ParamKind::Bool, false, Some('A')),
+            $crate::service::doveadm::mail::param("socketPath", $crate::service::doveadm::spec::ParamKind::String, false, Some('S')),
+            $crate::service::doveadm::mail::param("user", $crate::service::doveadm::spec::ParamKind::String, false, Some('u')),
+            $crate::service::doveadm::mail::param("transFlags", $crate::service::doveadm::spec::ParamKind::Integer, false, None),
+            $crate::service::doveadm::mail::param("userFile", $crate::service::doveadm::spec::ParamKind::String, false, Some('F')),
             $($extra),*
         ]
     };

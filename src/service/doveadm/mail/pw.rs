@@ -11,7 +11,7 @@ use super::{row, rows, ParamKind};
 use crate::service::auth::pw_command_full;
 use crate::service::auth::schemes::table::SCHEMES;
 use crate::service::auth::schemes::SchemeError;
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     bool_param, string_param, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
 

@@ -6,7 +6,7 @@
 //! (`30d`, `2 hours`: now minus that), the last two compared exactly; sizes take `k M G T`.
 //! `MAILBOX` (with `*`/`%` globs), `MAILBOX-GUID` and `GUID` are Dovecot's extensions.
 
-use crate::service::doveadm::command::CommandError;
+use crate::service::doveadm::spec::CommandError;
 
 /// Which date a date key looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use super::mailbox::listed;
 use super::target::{self, blocking, mail_err};
 use super::{mail_params, row, rows, Row};
-use crate::service::doveadm::command::{CommandFuture, CommandSpec, Context, Params};
+use crate::service::doveadm::spec::{CommandFuture, CommandSpec, Context, Params};
 
 pub const GET: CommandSpec = CommandSpec {
     name: "quota get",

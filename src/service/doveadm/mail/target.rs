@@ -11,7 +11,7 @@ use crate::mail::identity::MailIdentity;
 use crate::mail::{MailError, UserStore};
 use crate::service::auth::api::{AuthHandle, ClientInfo, UserLookup};
 use crate::service::auth::AuthCore;
-use crate::service::doveadm::command::{bool_param, string_param, CommandError, Context, Params};
+use crate::service::doveadm::spec::{bool_param, string_param, CommandError, Context, Params};
 
 /// One user's mail, ready to open mailboxes.
 pub struct Target {

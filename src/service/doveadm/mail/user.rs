@@ -11,7 +11,7 @@ use super::target::{auth, auth_core, doveadm_info};
 use super::ParamKind;
 use crate::mail::location::{expand, UserVars};
 use crate::service::auth::api::{ClientInfo, UserLookup};
-use crate::service::doveadm::command::{
+use crate::service::doveadm::spec::{
     bool_param, string_array, string_param, CommandError, CommandFuture, CommandSpec, Context,
     Params,
 };
