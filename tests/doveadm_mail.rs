@@ -685,3 +685,81 @@ fn user_auth_and_pw_commands() {
     );
     drop(p.dovecot);
 }
+
+/// End to end: a running `roost serve` answers the mail commands over its doveadm HTTP API
+/// (curl, Basic `doveadm:PASSWORD`) and the `roost doveadm` CLI (the doveadm-server socket),
+/// and the flag change lands in the Maildir file name.
+#[test]
+fn mail_commands_through_the_http_api_and_the_cli() {
+    let launch = Launch::new("doveadm-mail-e2e");
+    let users = launch.dir().write("users", "bob:{PLAIN}pass::::::\n");
+    let mail = launch.dir().join("mail");
+    fs::create_dir_all(mail.join("bob/new")).unwrap();
+    fs::create_dir_all(mail.join("bob/cur")).unwrap();
+    fs::create_dir_all(mail.join("bob/tmp")).unwrap();
+    let name = "1700000000.M1P1.example";
+    fs::write(
+        mail.join("bob/new").join(name),
+        "Subject: over http\nFrom: a@example.test\n\nhello\n",
+    )
+    .unwrap();
+    let http = free_port();
+    let s = launch
+        .config(&format!(
+            "mail_location = \"maildir:{m}/%n\"\ndoveadm_password = \"secret\"\n\
+[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[service.doveadm.inet_listener.http]\nport = {http}\n",
+            m = mail.display(),
+            u = users.display()
+        ))
+        .ready_on(&[http])
+        .start();
+    let body = r#"[["mailboxCreate",{"user":"bob","mailbox":["Work"]},"c"],
+["flagsAdd",{"user":"bob","flag":["\\Seen"],"query":["mailbox","INBOX","all"]},"f"],
+["fetch",{"user":"bob","field":["uid","flags","hdr.subject"],"query":["mailbox","INBOX","all"]},"x"],
+["mailboxStatus",{"user":"bob","field":["messages","unseen"],"mailboxMask":["*"]},"s"],
+["search",{"user":"nobody-here","query":["all"]},"n"]]"#;
+    let out = Command::new("curl")
+        .args(["-s", "-m", "20", "-u", "doveadm:secret"])
+        .args(["-H", "Content-Type: application/json", "-d", body])
+        .arg(format!("http://127.0.0.1:{http}/doveadm/v1"))
+        .output()
+        .expect("curl must be installed");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            s.log_text()
+        )
+    });
+    assert_eq!(
+        answer,
+        json!([
+            ["doveadmResponse", [], "c"],
+            ["doveadmResponse", [], "f"],
+            ["doveadmResponse", [{"uid": "1", "flags": "\\Seen \\Recent", "hdr.subject": "over http"}], "x"],
+            ["doveadmResponse", [
+                {"mailbox": "Work", "messages": "0", "unseen": "0"},
+                {"mailbox": "INBOX", "messages": "1", "unseen": "0"}
+            ], "s"],
+            ["error", {"type": "exitCode", "exitCode": 67}, "n"]
+        ]),
+        "{}",
+        s.log_text()
+    );
+    // Dovecot's maildir renames within new/ when the session does not take new mail in.
+    assert!(mail.join("bob/new").join(format!("{name}:2,S")).exists());
+    assert!(mail.join("bob/.Work/cur").is_dir());
+
+    let r = s.cli(&[
+        "doveadm", "-f", "json", "search", "-u", "bob", "mailbox", "INBOX", "all",
+    ]);
+    assert!(r.ok, "{}", r.all());
+    let rows: Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.all()));
+    assert_eq!(rows[0]["uid"], json!("1"), "{rows}");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    let r = s.cli(&["doveadm", "mailbox", "delete", "-u", "bob", "Nope"]);
+    assert_eq!(r.code, Some(68), "{}", r.all());
+}

@@ -8,11 +8,12 @@
 
 use serde_json::{Map, Value};
 
+use super::common::{param, row, rows};
 use super::target::{auth, auth_core};
 use super::user::{auth_info, lookup_object};
-use super::ParamKind;
 use crate::service::auth::api::{BeginError, Step};
 use crate::service::auth::engine::{FailKind, PassOutcome};
+use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
     required_string, string_array, string_param, CommandError, CommandFuture, CommandSpec, Context,
     Params,
@@ -21,11 +22,11 @@ use crate::service::doveadm::spec::{
 pub const AUTH_TEST: CommandSpec = CommandSpec {
     name: "auth test",
     params: &[
-        super::param("socketPath", ParamKind::String, false, Some('a')),
-        super::param("authInfo", ParamKind::Array, false, Some('x')),
-        super::param("masterUser", ParamKind::String, false, Some('M')),
-        super::param("user", ParamKind::String, true, None),
-        super::param("password", ParamKind::String, true, None),
+        param("socketPath", ParamKind::String, false, Some('a')),
+        param("authInfo", ParamKind::Array, false, Some('x')),
+        param("masterUser", ParamKind::String, false, Some('M')),
+        param("user", ParamKind::String, true, None),
+        param("password", ParamKind::String, true, None),
     ],
     run: run_test,
 };
@@ -33,10 +34,10 @@ pub const AUTH_TEST: CommandSpec = CommandSpec {
 pub const AUTH_LOOKUP: CommandSpec = CommandSpec {
     name: "auth lookup",
     params: &[
-        super::param("socketPath", ParamKind::String, false, Some('a')),
-        super::param("authInfo", ParamKind::Array, false, Some('x')),
-        super::param("field", ParamKind::String, false, Some('f')),
-        super::param("user", ParamKind::Array, true, None),
+        param("socketPath", ParamKind::String, false, Some('a')),
+        param("authInfo", ParamKind::Array, false, Some('x')),
+        param("field", ParamKind::String, false, Some('f')),
+        param("user", ParamKind::Array, true, None),
     ],
     run: run_lookup,
 };
@@ -44,8 +45,8 @@ pub const AUTH_LOOKUP: CommandSpec = CommandSpec {
 pub const AUTH_CACHE_FLUSH: CommandSpec = CommandSpec {
     name: "auth cache flush",
     params: &[
-        super::param("socketPath", ParamKind::String, false, Some('a')),
-        super::param("user", ParamKind::Array, true, None),
+        param("socketPath", ParamKind::String, false, Some('a')),
+        param("user", ParamKind::Array, true, None),
     ],
     run: run_flush,
 };
@@ -144,6 +145,6 @@ fn run_flush(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
         let users = string_array(&params, "user")?;
         let n = auth_core(&ctx)?.engine.cache.flush(&users);
-        Ok(super::rows(vec![super::row([("entries", n.to_string())])]))
+        Ok(rows(vec![row([("entries", n.to_string())])]))
     })
 }

@@ -9,12 +9,13 @@
 //! the query names that does not exist gives no rows (Dovecot's fetch ignores it). An answer
 //! over [`MAX_ANSWER_BYTES`] is refused (Dovecot streams; roost's answer is one JSON value).
 
+use super::common::{mail_params, param, rows, Row};
 use super::mailbox::vname;
 use super::messages::{each_match, query_param, sent_date, BoxView, Loaded, Missing};
 use super::target::{self, blocking};
 use super::time::local_string;
-use super::{mail_params, rows, ParamKind, Row};
 use crate::mail::mime::{self, address::parse_address_list, decode};
+use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
     string_array, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
@@ -23,8 +24,8 @@ use crate::service::imap::selected::flag_names;
 pub const FETCH: CommandSpec = CommandSpec {
     name: "fetch",
     params: mail_params![
-        super::param("field", ParamKind::Array, true, None),
-        super::param("query", ParamKind::Array, true, None),
+        param("field", ParamKind::Array, true, None),
+        param("query", ParamKind::Array, true, None),
     ],
     run,
 };

@@ -8,21 +8,22 @@
 use std::fs;
 use std::io;
 
+use super::common::{mail_params, param, rows};
 use super::messages::{each_match, query_param, Missing};
 use super::target::{self, blocking, mail_err};
-use super::{mail_params, rows, ParamKind};
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::fsync_dir;
 use crate::mail::maildir::{filename, Flags};
 use crate::mail::MailError;
+use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
     string_array, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
 use crate::service::imap::selected::letters_for;
 
 const PARAMS: &[crate::service::doveadm::spec::Param] = mail_params![
-    super::param("flag", ParamKind::Array, true, None),
-    super::param("query", ParamKind::Array, true, None),
+    param("flag", ParamKind::Array, true, None),
+    param("query", ParamKind::Array, true, None),
 ];
 
 pub const ADD: CommandSpec = CommandSpec {

@@ -13,9 +13,9 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
+use super::common::{mail_params, param, row, rows, Row};
 use super::query::{self, Key};
 use super::target::{self, blocking, mail_err, Target};
-use super::{mail_params, row, rows, ParamKind, Row};
 use crate::mail::location::Layout;
 use crate::mail::maildir::mailbox::Change;
 use crate::mail::maildir::mailbox::UIDLIST;
@@ -23,6 +23,7 @@ use crate::mail::maildir::uidlist::Uidlist;
 use crate::mail::maildir::{Flags, MessageEntry};
 use crate::mail::{MailError, UserStore};
 use crate::protocol::imap::utf7;
+use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
     bool_param, string_array, string_param, CommandError, CommandFuture, CommandSpec, Context,
     Params,
@@ -32,10 +33,10 @@ use crate::service::imap::folders;
 pub const LIST: CommandSpec = CommandSpec {
     name: "mailbox list",
     params: mail_params![
-        super::param("mutf7", ParamKind::Bool, false, Some('7')),
-        super::param("utf8", ParamKind::Bool, false, Some('8')),
-        super::param("subscriptions", ParamKind::Bool, false, Some('s')),
-        super::param("mailboxMask", ParamKind::Array, true, None),
+        param("mutf7", ParamKind::Bool, false, Some('7')),
+        param("utf8", ParamKind::Bool, false, Some('8')),
+        param("subscriptions", ParamKind::Bool, false, Some('s')),
+        param("mailboxMask", ParamKind::Array, true, None),
     ],
     run: run_list,
 };
@@ -43,9 +44,9 @@ pub const LIST: CommandSpec = CommandSpec {
 pub const STATUS: CommandSpec = CommandSpec {
     name: "mailbox status",
     params: mail_params![
-        super::param("totalSum", ParamKind::Bool, false, Some('t')),
-        super::param("field", ParamKind::Array, true, None),
-        super::param("mailboxMask", ParamKind::Array, true, None),
+        param("totalSum", ParamKind::Bool, false, Some('t')),
+        param("field", ParamKind::Array, true, None),
+        param("mailboxMask", ParamKind::Array, true, None),
     ],
     run: run_status,
 };
@@ -53,9 +54,9 @@ pub const STATUS: CommandSpec = CommandSpec {
 pub const CREATE: CommandSpec = CommandSpec {
     name: "mailbox create",
     params: mail_params![
-        super::param("subscriptions", ParamKind::Bool, false, Some('s')),
-        super::param("guid", ParamKind::String, false, Some('g')),
-        super::param("mailbox", ParamKind::Array, true, None),
+        param("subscriptions", ParamKind::Bool, false, Some('s')),
+        param("guid", ParamKind::String, false, Some('g')),
+        param("mailbox", ParamKind::Array, true, None),
     ],
     run: run_create,
 };
@@ -63,11 +64,11 @@ pub const CREATE: CommandSpec = CommandSpec {
 pub const DELETE: CommandSpec = CommandSpec {
     name: "mailbox delete",
     params: mail_params![
-        super::param("requireEmpty", ParamKind::Bool, false, Some('e')),
-        super::param("subscriptions", ParamKind::Bool, false, Some('s')),
-        super::param("recursive", ParamKind::Bool, false, Some('r')),
-        super::param("unsafe", ParamKind::Bool, false, Some('Z')),
-        super::param("mailbox", ParamKind::Array, true, None),
+        param("requireEmpty", ParamKind::Bool, false, Some('e')),
+        param("subscriptions", ParamKind::Bool, false, Some('s')),
+        param("recursive", ParamKind::Bool, false, Some('r')),
+        param("unsafe", ParamKind::Bool, false, Some('Z')),
+        param("mailbox", ParamKind::Array, true, None),
     ],
     run: run_delete,
 };

@@ -8,16 +8,17 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::time::SystemTime;
 
+use super::common::{mail_params, param, row, rows, Row};
 use super::mailbox::{separator, vname};
 use super::query::{self, DateKind, DateOp, Key, When};
 use super::target::{self, blocking, mail_err};
-use super::{mail_params, row, rows, ParamKind, Row};
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::{Change, UIDLIST};
 use crate::mail::maildir::uidlist::Uidlist;
 use crate::mail::maildir::{Flags, Maildir, MessageEntry, Snapshot};
 use crate::mail::mime::{self, HeaderKind};
 use crate::mail::{MailError, UserStore};
+use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
     bool_param, string_array, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
@@ -25,15 +26,15 @@ use crate::service::imap::folders;
 
 pub const SEARCH: CommandSpec = CommandSpec {
     name: "search",
-    params: mail_params![super::param("query", ParamKind::Array, true, None)],
+    params: mail_params![param("query", ParamKind::Array, true, None)],
     run: run_search,
 };
 
 pub const EXPUNGE: CommandSpec = CommandSpec {
     name: "expunge",
     params: mail_params![
-        super::param("deleteEmptyMailbox", ParamKind::Bool, false, Some('d')),
-        super::param("query", ParamKind::Array, true, None),
+        param("deleteEmptyMailbox", ParamKind::Bool, false, Some('d')),
+        param("query", ParamKind::Array, true, None),
     ],
     run: run_expunge,
 };

@@ -7,10 +7,11 @@
 //! the new hash against the password and answers it with ` (verified)`. The password
 //! must be given (`plaintext`): there is no terminal to prompt on.
 
-use super::{row, rows, ParamKind};
+use super::common::{param, row, rows};
 use crate::service::auth::pw_command_full;
 use crate::service::auth::schemes::table::SCHEMES;
 use crate::service::auth::schemes::SchemeError;
+use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
     bool_param, string_param, CommandError, CommandFuture, CommandSpec, Context, Params,
 };
@@ -18,13 +19,13 @@ use crate::service::doveadm::spec::{
 pub const PW: CommandSpec = CommandSpec {
     name: "pw",
     params: &[
-        super::param("list", ParamKind::Bool, false, Some('l')),
-        super::param("plaintext", ParamKind::String, false, Some('p')),
-        super::param("rounds", ParamKind::Integer, false, Some('r')),
-        super::param("scheme", ParamKind::String, false, Some('s')),
-        super::param("testHash", ParamKind::String, false, Some('t')),
-        super::param("user", ParamKind::String, false, Some('u')),
-        super::param("reverseVerify", ParamKind::Bool, false, Some('V')),
+        param("list", ParamKind::Bool, false, Some('l')),
+        param("plaintext", ParamKind::String, false, Some('p')),
+        param("rounds", ParamKind::Integer, false, Some('r')),
+        param("scheme", ParamKind::String, false, Some('s')),
+        param("testHash", ParamKind::String, false, Some('t')),
+        param("user", ParamKind::String, false, Some('u')),
+        param("reverseVerify", ParamKind::Bool, false, Some('V')),
     ],
     run,
 };

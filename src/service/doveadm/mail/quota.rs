@@ -4,9 +4,9 @@
 //! up) and a `MESSAGE` row (the number of messages), each with limit `-` and percent `0`. The count backend keeps nothing to recalculate, so `recalc` only
 //! checks the user and answers `[]`.
 
+use super::common::{mail_params, row, rows, Row};
 use super::mailbox::listed;
 use super::target::{self, blocking, mail_err};
-use super::{mail_params, row, rows, Row};
 use crate::service::doveadm::spec::{CommandFuture, CommandSpec, Context, Params};
 
 pub const GET: CommandSpec = CommandSpec {

@@ -7,10 +7,11 @@
 
 use serde_json::{Map, Value};
 
+use super::common::param;
 use super::target::{auth, auth_core, doveadm_info};
-use super::ParamKind;
 use crate::mail::location::{expand, UserVars};
 use crate::service::auth::api::{ClientInfo, UserLookup};
+use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
     bool_param, string_array, string_param, CommandError, CommandFuture, CommandSpec, Context,
     Params,
@@ -19,12 +20,12 @@ use crate::service::doveadm::spec::{
 pub const USER: CommandSpec = CommandSpec {
     name: "user",
     params: &[
-        super::param("socketPath", ParamKind::String, false, Some('a')),
-        super::param("authInfo", ParamKind::Array, false, Some('x')),
-        super::param("field", ParamKind::String, false, Some('f')),
-        super::param("expandField", ParamKind::String, false, Some('e')),
-        super::param("userdbOnly", ParamKind::Bool, false, Some('u')),
-        super::param("userMask", ParamKind::Array, true, None),
+        param("socketPath", ParamKind::String, false, Some('a')),
+        param("authInfo", ParamKind::Array, false, Some('x')),
+        param("field", ParamKind::String, false, Some('f')),
+        param("expandField", ParamKind::String, false, Some('e')),
+        param("userdbOnly", ParamKind::Bool, false, Some('u')),
+        param("userMask", ParamKind::Array, true, None),
     ],
     run,
 };
