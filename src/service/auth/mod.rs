@@ -55,6 +55,8 @@ pub fn factory(
         tracing::warn!("auth: no [[passdb]] configured; every authentication will fail");
     }
     hub.insert(Arc::new(api::AuthHandle(core.clone())));
+    // doveadm's auth commands (passdb lookup, cache flush) reach the engine itself.
+    hub.insert(core.clone());
     Ok(Arc::new(AuthService { core }))
 }
 

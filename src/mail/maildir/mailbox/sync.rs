@@ -33,6 +33,14 @@ impl Maildir {
         self.snapshot(&list, &files)
     }
 
+    /// A full sync under the uidlist lock without taking new/ mail in: UIDs for new files and
+    /// the records of vanished ones dropped by Dovecot's rule (what a doveadm expunge leaves).
+    pub fn sync_full(&self) -> Result<Snapshot, MailError> {
+        let lock = Dotlock::acquire(&self.dir.join(UIDLIST), STALE_TIMEOUT, WAIT_TIMEOUT)?;
+        let (list, files) = self.sync_locked(lock, false)?;
+        self.snapshot(&list, &files)
+    }
+
     /// Renames every new/ file to cur/, adding the `:2,` info when the name has none.
     fn move_new_to_cur(&self) -> Result<(), MailError> {
         let new = self.dir.join("new");
