@@ -96,13 +96,26 @@ pub fn wire(name: &str, sep: char) -> String {
 /// INBOX last.
 pub fn listed(store: &UserStore) -> Result<Vec<(String, bool)>, MailError> {
     let names = folders::existing(&store.location)?;
-    Ok(folders::list(&names, separator(store), "", "*")
+    let sep = separator(store);
+    let existing: std::collections::BTreeSet<String> = names.iter().cloned().collect();
+    let mut all = existing.clone();
+    // Parents that are not mailboxes themselves.
+    for n in &names {
+        let mut at = 0;
+        while let Some(i) = n[at..].find(sep) {
+            all.insert(n[..at + i].to_string());
+            at += i + 1;
+        }
+    }
+    let mut out: Vec<(String, bool)> = all
         .into_iter()
-        .map(|l| {
-            let selectable = !l.attributes.contains(&"\\Noselect");
-            (l.name, selectable)
+        .map(|n| {
+            let selectable = existing.contains(&n);
+            (n, selectable)
         })
-        .collect())
+        .collect();
+    out.push(("INBOX".into(), true));
+    Ok(out)
 }
 
 /// The mailboxes (stored names) a query visits, as Dovecot's doveadm mailbox iteration picks
@@ -168,7 +181,7 @@ fn run_list(ctx: Context, params: Params) -> CommandFuture {
                     .filter(|n| {
                         masks
                             .iter()
-                            .any(|m| folders::matches(&wire(m, sep), n, sep))
+                            .any(|m| crate::service::imap::list::matches(&wire(m, sep), n, sep))
                     })
                     .collect::<Vec<_>>())
             })

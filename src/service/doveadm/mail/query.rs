@@ -422,7 +422,7 @@ pub fn match_mailbox(k: &Key, name: &str, guid: &str, sep: char) -> Option<bool>
 /// A `MAILBOX` pattern against a mailbox's display name (`*` anything, `%` anything but the
 /// separator; INBOX case-insensitively).
 pub fn mailbox_matches(pattern: &str, name: &str, sep: char) -> bool {
-    crate::service::imap::folders::matches(pattern, name, sep)
+    crate::service::imap::list::matches(pattern, name, sep)
 }
 
 #[cfg(test)]
