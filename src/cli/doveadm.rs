@@ -1,7 +1,8 @@
 //! `roost doveadm [-f table|tab|flow|json] COMMAND WORDS [ARGS]` and the top-level mirrors
 //! (`roost who`, `roost kick USER`, `roost mailbox status …`): any command of the doveadm
 //! table, its parameters from the command line as doveadm takes them (bare arguments fill the
-//! positional parameters in table order, an array one taking the rest; `--kebab-case NAME` or
+//! positional parameters in table order, an array one taking the rest (or one space-separated
+//! word when another positional parameter follows); `--kebab-case NAME` or
 //! `--kebab-case=VALUE` for the others, a boolean alone; the short options doveadm has, `-u
 //! user`), sent over the running server's `doveadm-server` socket, and the answer printed with
 //! doveadm's formatters. Errors go to stderr and the exit code is doveadm's.
@@ -202,13 +203,25 @@ fn parse_params(spec: &CommandSpec, args: &[String]) -> Result<(Option<Format>, 
             bare.push(a.clone());
         }
     }
-    let mut positional = spec.params.iter().filter(|p| p.positional);
+    let mut positional = spec.params.iter().filter(|p| p.positional).peekable();
     let mut bare = bare.into_iter();
     while let Some(v) = bare.next() {
         let p = positional
             .next()
             .ok_or_else(|| Usage(format!("{}: too many arguments", spec.name)))?;
-        if matches!(p.kind, ParamKind::Array | ParamKind::SearchQuery) {
+        let last = positional.peek().is_none();
+        if matches!(p.kind, ParamKind::Array) && !last {
+            // An array before another positional parameter is one word, its items separated
+            // by spaces, as doveadm takes `mailbox status "messages unseen" INBOX`.
+            params.insert(
+                p.name.to_string(),
+                Value::Array(
+                    v.split_whitespace()
+                        .map(|w| Value::String(w.to_string()))
+                        .collect(),
+                ),
+            );
+        } else if matches!(p.kind, ParamKind::Array | ParamKind::SearchQuery) {
             let mut all = vec![v];
             all.extend(bare.by_ref());
             params.insert(
@@ -391,6 +404,13 @@ mod tests {
         assert_eq!(p["separateConnections"], json!(true));
         let (_, _, p) = parse(&args("kick -f bob")).ok().unwrap();
         assert_eq!(p["force"], json!(true));
+        // An array followed by another positional parameter is one (space-separated) word.
+        let (_, spec, p) = parse(&args("mailbox status -u bob messages INBOX Work"))
+            .ok()
+            .unwrap();
+        assert_eq!(spec.name, "mailbox status");
+        assert_eq!(p["field"], json!(["messages"]));
+        assert_eq!(p["mailboxMask"], json!(["INBOX", "Work"]));
         assert!(parse(&args("nosuch command")).is_err());
         assert!(parse(&args("who --bogus")).is_err());
     }
