@@ -1,62 +1,61 @@
-//! Logging: tracing to stderr by default, or to `log_path` / `info_log_path` /
-//! `debug_log_path` as Dovecot splits them, in Dovecot's line shape
-//! (`imap-login(vp3): Info: …`) or as JSON (`log_format = "json"`). Every event may carry
-//! `service` and `vproc` fields; they become the line's prefix.
+//! Logging: Dovecot's `log_path` / `info_log_path` / `debug_log_path` (info and debug default
+//! to the one before; `/dev/stderr` or empty is stderr, `syslog` is syslog with
+//! `syslog_facility`), lines in Dovecot's shape (`imap-login: Info: …`, `imap(bob): Info: …`)
+//! or JSON (`log_format = "json"`), the `log_debug` and `log_core_filter` event filters
+//! ([`filter`]), and `log reopen` ([`reopen`]): every log file is opened again under its
+//! name, which is what logrotate's postrotate needs. Every event may carry `service` and
+//! `vproc` fields; they become the line's prefix.
+//!
+//! Who writes logs: the server process and the privsep launcher (both through this module).
+//! Privsep helpers open no log files: they report failures to the server, which logs them.
+//! After the server has dropped root, its log files are reopened by the launcher (which
+//! checks the path against its own configuration) and passed back ([`set_opener`]); the
+//! launcher reopens its own files when asked ([`on_reopen`]).
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::sync::{Arc, Mutex};
+use std::fs::File;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::{filter_fn, LevelFilter};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::{Layer, Registry};
+use tracing_subscriber::Registry;
 
 use crate::settings::{CoreSettings, LogFormat};
 
+pub mod filter;
+pub mod layer;
+pub mod sink;
+pub mod syslog;
 pub mod throttle;
 pub use throttle::{throttled, Throttle};
 
-/// Dovecot-style line formatter.
+use layer::{DebugMode, Fields, LogLayer, Outputs};
+use sink::{LogFile, Sink};
+
+/// Why logging could not be set up or reopened.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("{setting}: cannot open {path}: {source}")]
+    Open {
+        setting: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setting(String),
+    #[error("logging is already set up")]
+    AlreadySet,
+    #[error("log reopen: {0}")]
+    Reopen(String),
+}
+
+/// Dovecot-style line formatter (for code that builds its own `tracing_subscriber::fmt`
+/// layer; the server uses [`layer::LogLayer`], which writes the same lines).
 pub struct DovecotFormat;
-
-#[derive(Default)]
-struct Fields {
-    message: String,
-    service: Option<String>,
-    vproc: Option<String>,
-    rest: String,
-}
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        match field.name() {
-            "message" => self.message = format!("{value:?}"),
-            "service" => self.service = Some(format!("{value:?}")),
-            "vproc" => self.vproc = Some(format!("{value:?}")),
-            name => {
-                use std::fmt::Write;
-                let _ = write!(self.rest, " {name}={value:?}");
-            }
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "message" => self.message = value.to_string(),
-            "service" => self.service = Some(value.to_string()),
-            "vproc" => self.vproc = Some(value.to_string()),
-            name => {
-                use std::fmt::Write;
-                let _ = write!(self.rest, " {name}={value}");
-            }
-        }
-    }
-}
 
 /// `roost::service::pop3_login::session` → `pop3-login`: events without a `service` field are
 /// attributed to the service module they come from.
@@ -64,16 +63,6 @@ fn service_from_target(target: &str) -> Option<String> {
     let rest = target.strip_prefix("roost::service::")?;
     let name = rest.split("::").next()?;
     Some(name.replace('_', "-"))
-}
-
-fn level_word(l: &Level) -> &'static str {
-    match *l {
-        Level::ERROR => "Error",
-        Level::WARN => "Warning",
-        Level::INFO => "Info",
-        Level::DEBUG => "Debug",
-        Level::TRACE => "Debug",
-    }
 }
 
 impl<S, N> FormatEvent<S, N> for DovecotFormat
@@ -89,23 +78,17 @@ where
     ) -> fmt::Result {
         let mut f = Fields::default();
         event.record(&mut f);
-        let now = time_prefix();
         let inferred = service_from_target(event.metadata().target());
         let service = f
             .service
-            .as_deref()
-            .or(inferred.as_deref())
-            .unwrap_or("master");
-        match &f.vproc {
-            Some(v) => write!(w, "{now} {service}(vp{v}): ")?,
-            None => write!(w, "{now} {service}: ")?,
-        }
+            .clone()
+            .or(inferred)
+            .unwrap_or_else(|| "master".into());
         writeln!(
             w,
-            "{}: {}{}",
-            level_word(event.metadata().level()),
-            escape_controls(&f.message),
-            escape_controls(&f.rest)
+            "{} {}",
+            time_prefix(std::time::SystemTime::now()),
+            layer::body(&service, event.metadata().level(), &f, false)
         )
     }
 }
@@ -129,12 +112,15 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC, without a date crate.
-fn time_prefix() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+fn unix_secs(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, without a date crate.
+fn time_prefix(t: std::time::SystemTime) -> String {
+    let secs = unix_secs(t);
     let days = secs / 86400;
     let rem = secs % 86400;
     let (y, m, d) = civil_from_days(days as i64);
@@ -144,6 +130,15 @@ fn time_prefix() -> String {
         (rem % 3600) / 60,
         rem % 60
     )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` for JSON lines.
+fn rfc3339(t: std::time::SystemTime) -> String {
+    let micros = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_micros())
+        .unwrap_or(0);
+    format!("{}.{micros:06}Z", time_prefix(t).replace(' ', "T"))
 }
 
 /// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
@@ -160,78 +155,47 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// A cloneable file writer shared by layers.
-#[derive(Clone)]
-struct FileWriter(Arc<Mutex<std::fs::File>>);
+/// Opens a log file for [`reopen`]: by default directly, after the server dropped root
+/// through the launcher.
+pub type Opener = Box<dyn Fn(&str) -> std::io::Result<File> + Send + Sync>;
+/// Something else that must reopen its logs on `log reopen` (the launcher process).
+pub type ReopenHook = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
-impl std::io::Write for FileWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.lock().unwrap().flush()
-    }
+/// This process's open log outputs.
+struct Global {
+    files: Vec<Arc<LogFile>>,
+    syslog: Option<Arc<syslog::Syslog>>,
+    opener: Mutex<Option<Opener>>,
+    hooks: Mutex<Vec<ReopenHook>>,
+    /// One reopen at a time.
+    reopening: Mutex<()>,
 }
 
-impl<'a> MakeWriter<'a> for FileWriter {
-    type Writer = FileWriter;
-    fn make_writer(&'a self) -> FileWriter {
-        self.clone()
+static GLOBAL: OnceLock<Global> = OnceLock::new();
+
+/// Parses `log_debug`: empty or `no` → none, `yes` → all, else a filter.
+pub fn debug_mode(value: &str) -> Result<DebugMode, filter::FilterError> {
+    let v = value.trim();
+    match filter::yes_no(v) {
+        _ if v.is_empty() => return Ok(DebugMode::None),
+        Some(false) => return Ok(DebugMode::None),
+        Some(true) => return Ok(DebugMode::All),
+        None => {}
     }
+    filter::Filter::parse(v).map(DebugMode::Filter)
 }
 
-/// Where one severity band goes.
-#[derive(Clone)]
-enum Sink {
-    Stderr,
-    File(FileWriter),
-}
-
-fn open(path: &str) -> Result<Sink, String> {
-    if path.is_empty() || path == "/dev/stderr" {
-        return Ok(Sink::Stderr);
+/// Parses `log_core_filter` (empty: none).
+pub fn core_filter(value: &str) -> Result<Option<filter::Filter>, filter::FilterError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
     }
-    let f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("log_path: cannot open {path}: {e}"))?;
-    Ok(Sink::File(FileWriter(Arc::new(Mutex::new(f)))))
+    filter::Filter::parse(v).map(Some)
 }
 
-type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
-
-fn layer_for(sink: Sink, json: bool, band: fn(&Level) -> bool) -> BoxedLayer {
-    let filter = filter_fn(move |m| band(m.level()));
-    match (sink, json) {
-        (Sink::Stderr, false) => tracing_subscriber::fmt::layer()
-            .event_format(DovecotFormat)
-            .with_writer(std::io::stderr)
-            .with_filter(filter)
-            .boxed(),
-        (Sink::Stderr, true) => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_writer(std::io::stderr)
-            .with_filter(filter)
-            .boxed(),
-        (Sink::File(w), false) => tracing_subscriber::fmt::layer()
-            .event_format(DovecotFormat)
-            .with_writer(w)
-            .with_filter(filter)
-            .boxed(),
-        (Sink::File(w), true) => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_writer(w)
-            .with_filter(filter)
-            .boxed(),
-    }
-}
-
-/// Installs the global subscriber from the log settings. Safe to call once per process.
-pub fn init(core: &CoreSettings) -> Result<(), String> {
-    let json = core.log_format == LogFormat::Json;
+/// Installs the global subscriber from the log settings. Once per process.
+pub fn init(core: &CoreSettings) -> Result<(), LogError> {
     let info_path = if core.info_log_path.is_empty() {
         core.log_path.clone()
     } else {
@@ -242,20 +206,137 @@ pub fn init(core: &CoreSettings) -> Result<(), String> {
     } else {
         core.debug_log_path.clone()
     };
-    let max = if core.log_debug {
-        LevelFilter::DEBUG
-    } else {
-        LevelFilter::INFO
+    let debug_mode =
+        debug_mode(&core.log_debug).map_err(|e| LogError::Setting(format!("log_debug: {e}")))?;
+    let core_filter = core_filter(&core.log_core_filter)
+        .map_err(|e| LogError::Setting(format!("log_core_filter: {e}")))?;
+    let mut files: Vec<Arc<LogFile>> = Vec::new();
+    let mut syslog_out: Option<Arc<syslog::Syslog>> = None;
+    let mut open = |setting: &'static str, path: &str| -> Result<Sink, LogError> {
+        if sink::is_stderr(path) {
+            return Ok(Sink::Stderr);
+        }
+        if sink::is_syslog(path) {
+            if syslog_out.is_none() {
+                let fac = syslog::facility(&core.syslog_facility).map_err(LogError::Setting)?;
+                syslog_out = Some(Arc::new(syslog::Syslog::new(fac)));
+            }
+            return Ok(Sink::Syslog(syslog_out.clone().expect("set above")));
+        }
+        if let Some(f) = files.iter().find(|f| f.path == path) {
+            return Ok(Sink::File(f.clone()));
+        }
+        let file = sink::open_log_file(path, false).map_err(|source| LogError::Open {
+            setting,
+            path: path.to_string(),
+            source,
+        })?;
+        let f = Arc::new(LogFile::new(path, file));
+        files.push(f.clone());
+        Ok(Sink::File(f))
     };
-    let mut layers: Vec<BoxedLayer> = vec![
-        layer_for(open(&core.log_path)?, json, |l| *l <= Level::WARN),
-        layer_for(open(&info_path)?, json, |l| *l == Level::INFO),
-    ];
-    if core.log_debug {
-        layers.push(layer_for(open(&debug_path)?, json, |l| *l >= Level::DEBUG));
+    let errors = open("log_path", &core.log_path)?;
+    let info = open("info_log_path", &info_path)?;
+    let debug = if matches!(debug_mode, DebugMode::None) {
+        Sink::Stderr
+    } else {
+        open("debug_log_path", &debug_path)?
+    };
+    let max = if matches!(debug_mode, DebugMode::None) {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::DEBUG
+    };
+    let outputs = Outputs {
+        errors,
+        info,
+        debug,
+        json: core.log_format == LogFormat::Json,
+        debug_mode,
+        core_filter,
+    };
+    let global = Global {
+        files,
+        syslog: syslog_out,
+        opener: Mutex::new(None),
+        hooks: Mutex::new(Vec::new()),
+        reopening: Mutex::new(()),
+    };
+    GLOBAL.set(global).map_err(|_| LogError::AlreadySet)?;
+    let subscriber = Registry::default().with(LogLayer { outputs }).with(max);
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| LogError::AlreadySet)
+}
+
+/// From now on [`reopen`] opens files with `opener` (the launcher, after the privilege drop).
+pub fn set_opener(opener: Opener) {
+    if let Some(g) = GLOBAL.get() {
+        *g.opener.lock().unwrap() = Some(opener);
     }
-    let subscriber = Registry::default().with(layers).with(max);
-    tracing::subscriber::set_global_default(subscriber).map_err(|e| e.to_string())
+}
+
+/// Runs `hook` first on every [`reopen`] (the launcher reopens its own log files).
+pub fn on_reopen(hook: ReopenHook) {
+    if let Some(g) = GLOBAL.get() {
+        g.hooks.lock().unwrap().push(hook);
+    }
+}
+
+/// The log files this process has open (by configured path).
+pub fn open_paths() -> Vec<String> {
+    GLOBAL
+        .get()
+        .map(|g| g.files.iter().map(|f| f.path.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// [`reopen`], then one line about it (in the new files); for the signal, the control socket
+/// and doveadm. Blocking.
+pub fn reopen_logged(why: &str) -> Result<Vec<String>, LogError> {
+    let r = reopen();
+    match &r {
+        Ok(paths) if paths.is_empty() => tracing::info!("{why}: log reopened (no log files)"),
+        Ok(paths) => tracing::info!("{why}: log files reopened ({})", paths.join(", ")),
+        Err(e) => tracing::error!("{why}: {e}"),
+    }
+    r
+}
+
+/// `log reopen`: the hooks (other processes) first, then every log file of this process is
+/// opened again under its path and replaces the open one; syslog reconnects. Blocking: call
+/// it from a blocking thread. Returns the paths reopened here.
+pub fn reopen() -> Result<Vec<String>, LogError> {
+    let Some(g) = GLOBAL.get() else {
+        return Ok(Vec::new());
+    };
+    let _one = g.reopening.lock().unwrap_or_else(|e| e.into_inner());
+    let mut errors = Vec::new();
+    for hook in g.hooks.lock().unwrap().iter() {
+        if let Err(e) = hook() {
+            errors.push(e);
+        }
+    }
+    let mut done = Vec::new();
+    for f in &g.files {
+        let opened = match &*g.opener.lock().unwrap() {
+            Some(open) => open(&f.path),
+            None => sink::open_log_file(&f.path, false),
+        };
+        match opened {
+            Ok(file) => {
+                f.replace(file);
+                done.push(f.path.clone());
+            }
+            Err(e) => errors.push(format!("cannot open {}: {e}", f.path)),
+        }
+    }
+    if let Some(s) = &g.syslog {
+        s.reopen();
+    }
+    if errors.is_empty() {
+        Ok(done)
+    } else {
+        Err(LogError::Reopen(errors.join("; ")))
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +388,28 @@ mod tests {
         );
         assert_eq!(escape_controls("plain"), "plain");
         assert_eq!(escape_controls("a\u{85}b"), "a\\x85b");
+    }
+
+    #[test]
+    fn mail_service_lines_get_dovecots_mail_log_prefix() {
+        let mut f = Fields::default();
+        f.message = "Disconnected: Logged out".into();
+        f.vproc = Some("3".into());
+        f.rest.push(("user".into(), "bob".into()));
+        f.rest.push(("session".into(), "abc".into()));
+        f.rest.push(("in".into(), 12.into()));
+        assert_eq!(
+            layer::body("imap", &tracing::Level::INFO, &f, false),
+            "imap(bob)<3><abc>: Info: Disconnected: Logged out in=12"
+        );
+        assert_eq!(
+            layer::body("imap", &tracing::Level::INFO, &f, true),
+            "imap(bob)<3><abc>: Disconnected: Logged out in=12"
+        );
+        assert_eq!(
+            layer::body("health-check", &tracing::Level::DEBUG, &f, false),
+            "health-check(vp3): Debug: Disconnected: Logged out user=bob session=abc in=12"
+        );
     }
 
     #[test]

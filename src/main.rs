@@ -1,5 +1,5 @@
 //! The `roost` command line: `serve` runs the server; `config` prints the effective settings;
-//! `ps`, `reload`, `stop`, `who` and `kick` talk to a running server over its control socket in
+//! `ps`, `reload`, `stop`, `log reopen`, `who` and `kick` talk to a running server over its control socket in
 //! base_dir (`who` and `kick` live in `cli/`).
 
 mod cli;
@@ -57,6 +57,11 @@ enum Cmd {
     },
     /// Reload the configuration of a running server (like SIGHUP).
     Reload,
+    /// Log commands of a running server (like `doveadm log`).
+    Log {
+        #[command(subcommand)]
+        action: LogCmd,
+    },
     /// Stop a running server.
     Stop,
     /// Generate a password hash, or test one with -t (like `doveadm pw`).
@@ -83,6 +88,12 @@ enum Cmd {
     /// Internal: the root-kept launcher process.
     #[command(name = "__launcher", hide = true)]
     Launcher,
+}
+
+#[derive(Subcommand)]
+enum LogCmd {
+    /// Reopen the log files (after logrotate renamed them), like `doveadm log reopen` or SIGUSR1.
+    Reopen,
 }
 
 /// Runs a privsep helper: applies its restrictions first, then serves fd 3.
@@ -175,7 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let loaded = load(&source).map_err(|e| anyhow::anyhow!("{e}"))?;
     match cli.command {
         Cmd::Serve => {
-            roost::log::init(&loaded.settings.core).map_err(anyhow::Error::msg)?;
+            roost::log::init(&loaded.settings.core)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -272,6 +283,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut c = Client::connect(&loaded.settings.core.base_dir.join("master"))?;
             c.simple("RELOAD").context("reload failed")?;
             println!("configuration reloaded");
+            Ok(())
+        }
+        Cmd::Log {
+            action: LogCmd::Reopen,
+        } => {
+            let mut c = Client::connect(&loaded.settings.core.base_dir.join("master"))?;
+            c.simple("LOG-REOPEN").context("log reopen failed")?;
             Ok(())
         }
         Cmd::Pw { .. } | Cmd::Helper { .. } | Cmd::Launcher => {

@@ -4,7 +4,7 @@
 //! `VERSION\tmaster-server\t1\t0`, then `SERVICE-STATUS`, `PROCESS-STATUS`, plus roost's
 //! `RELOAD`, `STOP`, `WHO` (anvil's post-login sessions: user, protocol, vproc, remote IP,
 //! local IP, start in Unix seconds, session id) and `KICK\t<mask>[\t<mask>]` (the users
-//! kicked). Rows are tab-separated (fields tab-escaped as Dovecot does); a listing ends with an
+//! kicked) and `LOG-REOPEN` (`log reopen`: `+` or `-error`). Rows are tab-separated (fields tab-escaped as Dovecot does); a listing ends with an
 //! empty line.
 
 use std::io::{self, BufRead, BufReader, Write};
@@ -177,6 +177,17 @@ async fn handle(
                 }
                 None => "-anvil is not running\n".to_string(),
             },
+            "LOG-REOPEN" => {
+                let r = tokio::task::spawn_blocking(|| {
+                    crate::log::reopen_logged("log reopen requested on the control socket")
+                })
+                .await;
+                match r {
+                    Ok(Ok(_)) => "+\n".to_string(),
+                    Ok(Err(e)) => format!("-{}\n", e.to_string().replace('\n', " ")),
+                    Err(_) => "-log reopen failed\n".to_string(),
+                }
+            }
             "STOP" => {
                 let _ = tx.send(Command::Stop).await;
                 "+\n".to_string()

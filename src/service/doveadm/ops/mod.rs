@@ -3,7 +3,9 @@
 
 use super::command::CommandSpec;
 
+pub mod log;
+
 /// The operational commands.
 pub fn commands() -> Vec<CommandSpec> {
-    Vec::new()
+    vec![log::LOG_REOPEN]
 }
