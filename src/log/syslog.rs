@@ -15,6 +15,8 @@ use tracing::Level;
 pub const SOCKET_ENV: &str = "ROOST_SYSLOG_SOCKET";
 /// The syslog ident, Dovecot's default `instance_name`.
 pub const IDENT: &str = "dovecot";
+/// How long one send may wait for room in syslogd's queue.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Longest datagram sent; longer messages are cut (syslogd's usual limit is 8 KiB or more).
 pub const MAX_DATAGRAM: usize = 8192;
 
@@ -118,16 +120,24 @@ impl Syslog {
     fn connect(&self) -> Option<UnixDatagram> {
         let sock = UnixDatagram::unbound().ok()?;
         sock.connect(&self.path).ok()?;
+        // A stuck syslogd must not stall the server: a line that cannot be sent within this
+        // is dropped.
+        sock.set_write_timeout(Some(SEND_TIMEOUT)).ok()?;
         Some(sock)
     }
 
-    /// Sends one message; a failure reconnects once and retries, then the line is dropped
-    /// (as syslog(3) does when syslogd is gone).
+    /// Sends one message; a failure other than a timeout reconnects once and retries, then
+    /// the line is dropped (as syslog(3) does when syslogd is gone).
     pub fn send(&self, level: &Level, secs: u64, message: &str) {
         let d = datagram(self.facility, level, secs, message);
         let mut sock = self.sock.lock().unwrap();
-        if sock.as_ref().is_some_and(|s| s.send(&d).is_ok()) {
-            return;
+        if let Some(s) = sock.as_ref() {
+            match s.send(&d) {
+                Ok(_) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return,
+                Err(_) => {}
+            }
         }
         *sock = self.connect();
         if let Some(s) = sock.as_ref() {
