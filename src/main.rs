@@ -30,11 +30,17 @@ struct Cli {
 enum Cmd {
     /// Run the server in the foreground.
     Serve,
-    /// Print the effective configuration as TOML.
+    /// Print the effective configuration as TOML (secrets hidden unless -P).
     Config {
         /// Only settings that differ from Dovecot 2.3's built-in defaults (like doveconf -n).
-        #[arg(short = 'n')]
+        #[arg(short = 'n', conflicts_with = "all")]
         changed: bool,
+        /// Every setting with its value, defaults included, in doveconf's layout (doveconf -a).
+        #[arg(short = 'a')]
+        all: bool,
+        /// Show secrets (passwords, keys) instead of hiding them (doveconf -P).
+        #[arg(short = 'P')]
+        show_secrets: bool,
     },
     /// List virtual processes of a running server.
     Ps,
@@ -200,7 +206,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
             Ok(())
         }
-        Cmd::Config { changed } => {
+        Cmd::Config {
+            changed,
+            all,
+            show_secrets,
+        } => {
+            if all {
+                println!(
+                    "# roost {}: {}",
+                    env!("CARGO_PKG_VERSION"),
+                    source.display_name()
+                );
+                println!("# NOTE: Send roost config -n output instead when asking for help.");
+                print!(
+                    "{}",
+                    settings::doveconf::to_doveconf(&loaded.settings, show_secrets)
+                        .map_err(anyhow::Error::msg)?
+                );
+                return Ok(());
+            }
             let states = roost::master::generation::service_states(
                 &loaded.settings,
                 &roost::service::registry(),
@@ -216,7 +240,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             print!(
                 "{}",
-                settings::print::to_toml(&loaded.settings, changed).map_err(anyhow::Error::msg)?
+                settings::print::to_toml_hiding(&loaded.settings, changed, show_secrets)
+                    .map_err(anyhow::Error::msg)?
             );
             Ok(())
         }
