@@ -12,8 +12,8 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::Layer;
 
 use super::filter::{Facts, Filter};
+use super::format::{escape_controls, rfc3339, service_from_target, time_prefix, unix_secs};
 use super::sink::Sink;
-use super::{escape_controls, service_from_target};
 
 /// Which debug events are written.
 pub enum DebugMode {
@@ -155,7 +155,7 @@ pub fn body(service: &str, level: &Level, f: &Fields, syslog: bool) -> String {
 
 fn json_line(event: &Event<'_>, f: &Fields, now: std::time::SystemTime) -> String {
     let mut m = serde_json::Map::new();
-    m.insert("timestamp".into(), super::rfc3339(now).into());
+    m.insert("timestamp".into(), rfc3339(now).into());
     m.insert(
         "level".into(),
         event.metadata().level().to_string().to_uppercase().into(),
@@ -256,17 +256,13 @@ impl<S: Subscriber> Layer<S> for LogLayer {
                 } else {
                     body(&service, &level, &f, true)
                 };
-                s.send(&level, super::unix_secs(now), &msg);
+                s.send(&level, unix_secs(now), &msg);
             }
             Sink::Stderr | Sink::File(_) => {
                 let mut line = if o.json {
                     json_line(event, &f, now)
                 } else {
-                    format!(
-                        "{} {}",
-                        super::time_prefix(now),
-                        body(&service, &level, &f, false)
-                    )
+                    format!("{} {}", time_prefix(now), body(&service, &level, &f, false))
                 };
                 line.push('\n');
                 match sink {

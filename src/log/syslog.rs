@@ -76,7 +76,7 @@ fn timestamp(secs: u64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let (_, m, d) = super::civil_from_days((secs / 86400) as i64);
+    let (_, m, d) = super::format::civil_from_days((secs / 86400) as i64);
     let rem = secs % 86400;
     format!(
         "{} {d:>2} {:02}:{:02}:{:02}",
