@@ -328,6 +328,9 @@ mod load_tests {
         let e = load_text("protocols = [\"imap\", \"nntp\"]\n").unwrap_err();
         assert!(e.message.contains("unknown protocol 'nntp'"), "{e}");
         assert!(e.location.ends_with("line 1"), "{e}");
+        let e = load_text("\nlogin_timeout = \"0\"\n").unwrap_err();
+        assert_eq!(e.setting, "login_timeout");
+        assert!(e.location.ends_with("line 2"), "{e}");
     }
 
     #[test]

@@ -47,6 +47,12 @@ pub fn validate(loaded: &Loaded, warnings: &mut Vec<String>) -> Result<(), Confi
     if let Err(e) = crate::log::syslog::facility(&s.core.syslog_facility) {
         return Err(err("syslog_facility".into(), e));
     }
+    if s.mail.login_timeout.as_duration().is_zero() {
+        return Err(err(
+            "login_timeout".into(),
+            "must be at least 1s (0 would close every client before it could log in)".into(),
+        ));
+    }
 
     // protocols must each be declared by some service
     for p in &s.core.protocols {

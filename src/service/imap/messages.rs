@@ -188,10 +188,6 @@ impl Imap {
         set: &SequenceSet,
     ) -> Option<Vec<usize>> {
         let sel = self.selected.as_ref()?;
-        if matches!(set, SequenceSet::Saved) {
-            self.bad(wire, tag, "Search result variable $ is not supported");
-            return None;
-        }
         if !uid && sel.seq_out_of_range(set) {
             let text = format!("Error in IMAP command {name}: Invalid messageset");
             self.bad(wire, tag, &text);

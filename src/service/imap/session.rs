@@ -24,7 +24,7 @@ use crate::service::wire::{End, Watch, Wire};
 
 /// Capabilities after login: what this service implements.
 pub const CAPABILITIES: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT \
-CHILDREN NAMESPACE UIDPLUS MOVE MULTIAPPEND LITERAL+";
+CHILDREN NAMESPACE UIDPLUS ESEARCH SEARCHRES WITHIN MOVE MULTIAPPEND LITERAL+";
 
 /// Dovecot's IMAP autologout (RFC 3501's 30-minute minimum).
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);

@@ -34,7 +34,7 @@ impl LoginProtocol for Pop3Login {
     type Extra = Vec<String>;
     const PROTOCOL: &'static str = "pop3";
     const SERVICE: &'static str = SERVICE;
-    const MAX_LINE: usize = pop3::MAX_LINE;
+    const MAX_LINE: usize = pop3::LOGIN_MAX_LINE;
     const CHALLENGE_PREFIX: &'static str = "+ ";
 
     fn parse(&mut self, line: &[u8]) -> LoginCommand<Vec<String>> {

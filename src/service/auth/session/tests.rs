@@ -329,12 +329,19 @@ async fn penalty_delays_the_next_request_from_the_same_ip() {
     .await;
     assert_eq!(c.line().await.unwrap(), "OK\t3\tuser=alice");
     assert!(t.elapsed() < Duration::from_secs(1));
-    // The penalised IP waits 2 s × 2^1 before its request is processed.
+    // The penalised IP waits 2 s × 2^1 before its request is processed; a request from
+    // another IP sent after it on the same connection is not held behind it.
     let t = Instant::now();
     c.send(&format!(
         "AUTH\t4\tPLAIN\tservice=smtp\trip=192.0.2.9\tresp={good}"
     ))
     .await;
+    c.send(&format!(
+        "AUTH\t6\tPLAIN\tservice=smtp\trip=192.0.2.11\tresp={good}"
+    ))
+    .await;
+    assert_eq!(c.line().await.unwrap(), "OK\t6\tuser=alice");
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     assert_eq!(c.line().await.unwrap(), "OK\t4\tuser=alice");
     assert!(t.elapsed() >= Duration::from_secs(4), "{:?}", t.elapsed());
     // Success cleared the penalty.
