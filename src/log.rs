@@ -325,9 +325,11 @@ mod tests {
 
     #[test]
     fn mail_service_lines_get_dovecots_mail_log_prefix() {
-        let mut f = Fields::default();
-        f.message = "Disconnected: Logged out".into();
-        f.vproc = Some("3".into());
+        let mut f = Fields {
+            message: "Disconnected: Logged out".into(),
+            vproc: Some("3".into()),
+            ..Fields::default()
+        };
         f.rest.push(("user".into(), "bob".into()));
         f.rest.push(("session".into(), "abc".into()));
         f.rest.push(("in".into(), 12.into()));

@@ -323,7 +323,7 @@ impl State {
         let mut policy = Policy::from_settings(&loaded.settings);
         // The server keeps the log files it started with until it restarts: those stay
         // reopenable.
-        policy.log_paths.extend(self.policy.log_paths.drain(..));
+        policy.log_paths.append(&mut self.policy.log_paths);
         policy.log_paths.sort();
         policy.log_paths.dedup();
         self.policy = policy;
