@@ -348,6 +348,19 @@ mod tests {
     }
 
     #[test]
+    fn login_lines_have_dovecots_bare_prefix() {
+        let f = Fields {
+            message: "Login: user=<bob>".into(),
+            vproc: Some("3".into()),
+            ..Fields::default()
+        };
+        assert_eq!(
+            layer::body("imap-login", &tracing::Level::INFO, &f, false),
+            "imap-login: Info: Login: user=<bob>"
+        );
+    }
+
+    #[test]
     fn civil_dates() {
         assert_eq!(format::civil_from_days(0), (1970, 1, 1));
         assert_eq!(format::civil_from_days(20_785), (2026, 11, 28));

@@ -176,6 +176,10 @@ fn rotate_under_load(server: &Server, port: u16) {
         count()
     );
     assert_eq!(count(), total, "each login is logged exactly once");
+    eprintln!(
+        "{total} logins across two rotations: {:?} login lines per file",
+        files.iter().map(|f| login_lines(f)).collect::<Vec<_>>()
+    );
     for f in &files {
         assert!(login_lines(f) > 0, "{} got login lines", f.display());
         assert_whole_lines(f);

@@ -107,6 +107,9 @@ pub fn prefix(service: &str, f: &Fields) -> (String, Vec<&'static str>) {
         }
     }
     match &f.vproc {
+        // Login processes log as `imap-login: ` in Dovecot (fail2ban's dovecot filter expects
+        // exactly that); the virtual process stays in JSON lines.
+        Some(_) if service.ends_with("-login") => (format!("{service}: "), vec![]),
         Some(v) => (format!("{service}(vp{v}): "), vec![]),
         None => (format!("{service}: "), vec![]),
     }

@@ -20,3 +20,21 @@ fn log_reopen(_ctx: Context, _params: Params) -> CommandFuture {
         Ok(serde_json::Value::Array(Vec::new()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::command::{find, Context};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn log_reopen_is_in_the_table_and_answers_an_empty_result() {
+        let spec = find("log reopen").expect("registered");
+        assert!(spec.params.is_empty());
+        let ctx = Context {
+            hub: Arc::new(crate::runtime::Hub::default()),
+            settings: Arc::new(crate::settings::Settings::default()),
+        };
+        let out = (spec.run)(ctx, Default::default()).await.unwrap();
+        assert_eq!(out, serde_json::json!([]));
+    }
+}
