@@ -88,7 +88,7 @@ impl Visit for Fields {
 }
 
 /// Services whose per-user lines carry Dovecot's `mail_log_prefix`, `%s(%u)<%{pid}><%{session}>: `.
-const MAIL_LOG_PREFIX_SERVICES: &[&str] = &["imap", "pop3"];
+const MAIL_LOG_PREFIX_SERVICES: &[&str] = &["imap", "pop3", "lmtp"];
 
 /// The line prefix: `imap-login: `, `health-check(vp3): `, `imap(bob)<3><sess>: `. Returns the
 /// prefix and the names of the fields it used up.
