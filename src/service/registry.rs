@@ -11,6 +11,7 @@ pub fn registry() -> Registry {
         .with("auth", super::auth::factory)
         .with("auth-worker", super::auth::worker_factory)
         .with("config", super::config::factory)
+        .with("doveadm", super::doveadm::factory)
         .with("health-check", super::health_check::factory)
         .with("imap", super::imap::factory)
         .with("imap-login", super::imap_login::factory)

@@ -45,6 +45,8 @@ pub struct Settings {
     pub mail: crate::mail::settings::MailSettings,
     #[serde(flatten)]
     pub auth: crate::service::auth::settings::AuthSettings,
+    #[serde(flatten)]
+    pub doveadm: crate::service::doveadm::settings::DoveadmSettings,
     pub service: BTreeMap<String, ServiceSettings>,
 }
 
@@ -55,6 +57,7 @@ impl Default for Settings {
             net: Default::default(),
             mail: Default::default(),
             auth: Default::default(),
+            doveadm: Default::default(),
             service: defaults::default_services(),
         }
     }

@@ -384,9 +384,10 @@ async fn goodbye(wire: &mut Wire, end: End) -> &'static str {
             wire.goodbye(b"* BYE Server shutting down.\r\n").await;
             "Server shutting down"
         }
+        // `doveadm kick` signals Dovecot 2.3's imap like a shutdown: the same words.
         End::Kicked => {
-            wire.goodbye(b"* BYE Kicked by admin.\r\n").await;
-            "Kicked by admin"
+            wire.goodbye(b"* BYE Server shutting down.\r\n").await;
+            "Server shutting down"
         }
         End::Eof | End::Io => "Connection closed",
     }

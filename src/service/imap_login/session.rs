@@ -190,6 +190,7 @@ impl LoginProtocol for ImapLogin {
             Reply::InvalidBase64Continued => self.line("NO", "[ALERT] Invalid base64 in response"),
             Reply::AuthFailed(Some(r)) if r.starts_with('[') => self.line("NO", r),
             Reply::AuthFailed(Some(r)) => self.line("NO", &format!("[AUTHENTICATIONFAILED] {r}")),
+            Reply::LoginDisabled(r) => self.line("NO", &format!("[CONTACTADMIN] {r}")),
             Reply::AuthFailed(None) => {
                 self.line("NO", "[AUTHENTICATIONFAILED] Authentication failed.")
             }

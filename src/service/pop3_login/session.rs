@@ -103,6 +103,7 @@ impl LoginProtocol for Pop3Login {
             Reply::AuthFailed(Some(r)) if r.starts_with('[') => err(r),
             Reply::AuthFailed(Some(r)) => err(&format!("[AUTH] {r}")),
             Reply::AuthFailed(None) => err("[AUTH] Authentication failed."),
+            Reply::LoginDisabled(r) => err(&format!("[AUTH] {r}")),
             Reply::AuthTempFail(r) => err(&format!(
                 "[SYS/TEMP] {}",
                 r.unwrap_or("Temporary authentication failure.")
