@@ -1,6 +1,7 @@
 //! `log reopen` as logrotate uses it: while POP3 clients log in without pause, the log file is
-//! renamed and `roost log reopen` (then, after a second rename, SIGUSR1) makes roost write to
-//! a new file under the old name, with the same owner and mode. Every login line lands whole
+//! renamed and `roost log reopen` (then, after a second rename, SIGUSR1, and after a third the
+//! doveadm HTTP API's `log reopen`) makes roost write to a new file under the old name, with
+//! the same owner and mode. Every login line lands whole
 //! in one of the files, none is lost. Also as root with the server dropped to `nobody`: the
 //! launcher opens the new root-owned file for it.
 
@@ -10,6 +11,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +19,12 @@ use std::time::Duration;
 use common::*;
 
 const LONG: Duration = Duration::from_secs(20);
+const API_KEY: &str = "rotate-key";
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
 
 fn pop3_config(dir: &TempDir, port: u16, extra: &str) -> String {
     let users = dir.join("users");
@@ -127,7 +135,7 @@ fn owner_mode(p: &Path) -> (u32, u32, u32) {
 /// Renames the log twice under load, once reopening with `roost log reopen` and once with
 /// SIGUSR1, then checks that no login line was lost or torn and that the new file is like the
 /// first.
-fn rotate_under_load(server: &Server, port: u16) {
+fn rotate_under_load(server: &Server, port: u16, http: Option<u16>) {
     let log = server.log.clone();
     assert!(wait_until(LONG, || log.exists()));
     let first = owner_mode(&log);
@@ -136,7 +144,11 @@ fn rotate_under_load(server: &Server, port: u16) {
         "roost creates its log file 0600, as Dovecot"
     );
     let (stop, done, handles) = hammer(port, 4);
-    let rotated: Vec<PathBuf> = vec![log.with_extension("log.1"), log.with_extension("log.2")];
+    let rotated: Vec<PathBuf> = vec![
+        log.with_extension("log.1"),
+        log.with_extension("log.2"),
+        log.with_extension("log.3"),
+    ];
     let progressed = |n: usize| {
         let d = done.clone();
         let target = d.load(Ordering::Relaxed) + n;
@@ -162,12 +174,35 @@ fn rotate_under_load(server: &Server, port: u16) {
         "SIGUSR1 created the new file"
     );
     progressed(20);
+    if let Some(http) = http {
+        std::fs::rename(&log, &rotated[2]).unwrap();
+        progressed(10);
+        let r = run(Command::new("curl").args([
+            "-sS",
+            "-H",
+            &format!("Authorization: X-Dovecot-API {}", b64(API_KEY)),
+            "-d",
+            r#"[["log reopen", {}, "rot3"]]"#,
+            &format!("http://127.0.0.1:{http}/doveadm/v1"),
+        ]));
+        assert!(r.ok, "{}", r.all());
+        assert_eq!(r.stdout.trim(), r#"[["doveadmResponse",[],"rot3"]]"#);
+        assert!(
+            log.exists(),
+            "the HTTP API's log reopen created the new file"
+        );
+        progressed(20);
+    }
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         h.join().unwrap();
     }
     let total = done.load(Ordering::Relaxed);
-    let files = [rotated[0].clone(), rotated[1].clone(), log.clone()];
+    let mut files = vec![rotated[0].clone(), rotated[1].clone()];
+    if http.is_some() {
+        files.push(rotated[2].clone());
+    }
+    files.push(log.clone());
     let count = || files.iter().map(|f| login_lines(f)).sum::<usize>();
     // Lines are written before the client sees +OK, so the count is exact once all are in.
     assert!(
@@ -177,7 +212,7 @@ fn rotate_under_load(server: &Server, port: u16) {
     );
     assert_eq!(count(), total, "each login is logged exactly once");
     eprintln!(
-        "{total} logins across two rotations: {:?} login lines per file",
+        "{total} logins across the rotations: {:?} login lines per file",
         files.iter().map(|f| login_lines(f)).collect::<Vec<_>>()
     );
     for f in &files {
@@ -196,20 +231,28 @@ fn rotate_under_load(server: &Server, port: u16) {
         "{}",
         read_text(&rotated[1])
     );
+    let after_usr1 = if http.is_some() { &rotated[2] } else { &log };
     assert!(
-        read_text(&log).contains("SIGUSR1 received: log files reopened"),
+        read_text(after_usr1).contains("SIGUSR1 received: log files reopened"),
         "{}",
-        read_text(&log)
+        read_text(after_usr1)
     );
+    if http.is_some() {
+        assert!(read_text(&log).contains("doveadm log reopen: log files reopened"));
+    }
 }
 
 #[test]
 fn log_reopen_after_rename_loses_nothing() {
-    let port = free_port();
+    let (port, http) = (free_port(), free_port());
     let launch = Launch::new("logreopen");
-    let cfg = pop3_config(launch.dir(), port, "");
-    let server = launch.config(&cfg).ready_on(&[port]).start();
-    rotate_under_load(&server, port);
+    let cfg = pop3_config(
+        launch.dir(),
+        port,
+        &format!("doveadm_api_key = \"{API_KEY}\"\n"),
+    ) + &format!("\n[service.doveadm.inet_listener.http]\nport = {http}\n");
+    let server = launch.config(&cfg).ready_on(&[port, http]).start();
+    rotate_under_load(&server, port, Some(http));
 }
 
 #[test]
@@ -239,7 +282,7 @@ fn log_reopen_with_privileges_dropped_goes_through_the_launcher() {
         "{}",
         server.log_text()
     );
-    rotate_under_load(&server, port);
+    rotate_under_load(&server, port, None);
     // The server, now nobody, could not have created a root-owned file: the launcher did.
     assert_eq!(owner_mode(&server.log).0, 0);
 }
