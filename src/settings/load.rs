@@ -121,6 +121,7 @@ fn area_error(figment: &Figment) -> Option<figment::Error> {
         .or_else(|| first::<crate::net::settings::NetSettings>(figment))
         .or_else(|| first::<crate::mail::settings::MailSettings>(figment))
         .or_else(|| first::<crate::service::auth::settings::AuthSettings>(figment))
+        .or_else(|| first::<crate::service::imap::settings::ImapSettings>(figment))
         .filter(|e| !e.path.is_empty())
 }
 

@@ -47,6 +47,8 @@ pub struct Settings {
     pub auth: crate::service::auth::settings::AuthSettings,
     #[serde(flatten)]
     pub doveadm: crate::service::doveadm::settings::DoveadmSettings,
+    #[serde(flatten)]
+    pub imap: crate::service::imap::settings::ImapSettings,
     pub service: BTreeMap<String, ServiceSettings>,
 }
 
@@ -58,6 +60,7 @@ impl Default for Settings {
             mail: Default::default(),
             auth: Default::default(),
             doveadm: Default::default(),
+            imap: Default::default(),
             service: defaults::default_services(),
         }
     }

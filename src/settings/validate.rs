@@ -47,6 +47,9 @@ pub fn validate(loaded: &Loaded, warnings: &mut Vec<String>) -> Result<(), Confi
     if let Err(e) = crate::log::syslog::facility(&s.core.syslog_facility) {
         return Err(err("syslog_facility".into(), e));
     }
+    if let Err((setting, message)) = crate::service::imap::settings::check(&s.imap) {
+        return Err(err(setting.into(), message));
+    }
     if s.mail.login_timeout.as_duration().is_zero() {
         return Err(err(
             "login_timeout".into(),
