@@ -1,80 +1,64 @@
-//! Logging: tracing to stderr by default, or to `log_path` / `info_log_path` /
-//! `debug_log_path` as Dovecot splits them, in Dovecot's line shape
-//! (`imap-login(vp3): Info: …`) or as JSON (`log_format = "json"`). Every event may carry
-//! `service` and `vproc` fields; they become the line's prefix.
+//! Logging: Dovecot's `log_path` / `info_log_path` / `debug_log_path` (info and debug default
+//! to the one before; `/dev/stderr` or empty is stderr, `syslog` is syslog with
+//! `syslog_facility`), lines in Dovecot's shape (`imap-login: Info: …`, `imap(bob): Info: …`)
+//! or JSON (`log_format = "json"`), the `log_debug` and `log_core_filter` event filters
+//! ([`filter`]), and `log reopen` ([`reopen`]): every log file is opened again under its
+//! name, which is what logrotate's postrotate needs. Every event may carry `service` and
+//! `vproc` fields; they become the line's prefix.
+//!
+//! Who writes logs: the server process and the privsep launcher (both through this module).
+//! Privsep helpers open no log files: they report failures to the server, which logs them.
+//! After the server has dropped root, its log files are reopened by the launcher (which
+//! checks the path against its own configuration) and passed back ([`set_opener`]); the
+//! launcher reopens its own files when asked ([`on_reopen`]).
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::sync::{Arc, Mutex};
+use std::fs::File;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::{filter_fn, LevelFilter};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::{Layer, Registry};
+use tracing_subscriber::Registry;
 
 use crate::settings::{CoreSettings, LogFormat};
 
+pub mod filter;
+pub mod format;
+pub mod layer;
+pub mod sink;
+pub mod syslog;
 pub mod throttle;
 pub use throttle::{throttled, Throttle};
 
-/// Dovecot-style line formatter.
+pub use format::escape_controls;
+use format::{service_from_target, time_prefix};
+use layer::{DebugMode, Fields, LogLayer, Outputs};
+use sink::{LogFile, Sink};
+
+/// Why logging could not be set up or reopened.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("{setting}: cannot open {path}: {source}")]
+    Open {
+        setting: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setting(String),
+    #[error("logging is already set up")]
+    AlreadySet,
+    #[error("log reopen: {0}")]
+    Reopen(String),
+}
+
+/// Dovecot-style line formatter (for code that builds its own `tracing_subscriber::fmt`
+/// layer; the server uses [`layer::LogLayer`], which writes the same lines).
 pub struct DovecotFormat;
-
-#[derive(Default)]
-struct Fields {
-    message: String,
-    service: Option<String>,
-    vproc: Option<String>,
-    rest: String,
-}
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        match field.name() {
-            "message" => self.message = format!("{value:?}"),
-            "service" => self.service = Some(format!("{value:?}")),
-            "vproc" => self.vproc = Some(format!("{value:?}")),
-            name => {
-                use std::fmt::Write;
-                let _ = write!(self.rest, " {name}={value:?}");
-            }
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "message" => self.message = value.to_string(),
-            "service" => self.service = Some(value.to_string()),
-            "vproc" => self.vproc = Some(value.to_string()),
-            name => {
-                use std::fmt::Write;
-                let _ = write!(self.rest, " {name}={value}");
-            }
-        }
-    }
-}
-
-/// `roost::service::pop3_login::session` → `pop3-login`: events without a `service` field are
-/// attributed to the service module they come from.
-fn service_from_target(target: &str) -> Option<String> {
-    let rest = target.strip_prefix("roost::service::")?;
-    let name = rest.split("::").next()?;
-    Some(name.replace('_', "-"))
-}
-
-fn level_word(l: &Level) -> &'static str {
-    match *l {
-        Level::ERROR => "Error",
-        Level::WARN => "Warning",
-        Level::INFO => "Info",
-        Level::DEBUG => "Debug",
-        Level::TRACE => "Debug",
-    }
-}
 
 impl<S, N> FormatEvent<S, N> for DovecotFormat
 where
@@ -89,149 +73,62 @@ where
     ) -> fmt::Result {
         let mut f = Fields::default();
         event.record(&mut f);
-        let now = time_prefix();
         let inferred = service_from_target(event.metadata().target());
         let service = f
             .service
-            .as_deref()
-            .or(inferred.as_deref())
-            .unwrap_or("master");
-        match &f.vproc {
-            Some(v) => write!(w, "{now} {service}(vp{v}): ")?,
-            None => write!(w, "{now} {service}: ")?,
-        }
+            .clone()
+            .or(inferred)
+            .unwrap_or_else(|| "master".into());
         writeln!(
             w,
-            "{}: {}{}",
-            level_word(event.metadata().level()),
-            escape_controls(&f.message),
-            escape_controls(&f.rest)
+            "{} {}",
+            time_prefix(std::time::SystemTime::now()),
+            layer::body(&service, event.metadata().level(), &f, false)
         )
     }
 }
 
-/// One event is one line: control characters that client input may carry (NUL, CR, LF, ESC,
-/// DEL, C1 controls) are written as `\xNN` / `\u{NNNN}` so they cannot forge or garble lines.
-pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
+/// Opens a log file for [`reopen`]: by default directly, after the server dropped root
+/// through the launcher.
+pub type Opener = Box<dyn Fn(&str) -> std::io::Result<File> + Send + Sync>;
+/// Something else that must reopen its logs on `log reopen` (the launcher process).
+pub type ReopenHook = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// This process's open log outputs.
+struct Global {
+    files: Vec<Arc<LogFile>>,
+    syslog: Option<Arc<syslog::Syslog>>,
+    opener: Mutex<Option<Opener>>,
+    hooks: Mutex<Vec<ReopenHook>>,
+    /// One reopen at a time.
+    reopening: Mutex<()>,
+}
+
+static GLOBAL: OnceLock<Global> = OnceLock::new();
+
+/// Parses `log_debug`: empty or `no` → none, `yes` → all, else a filter.
+pub fn debug_mode(value: &str) -> Result<DebugMode, filter::FilterError> {
+    let v = value.trim();
+    match filter::yes_no(v) {
+        _ if v.is_empty() => return Ok(DebugMode::None),
+        Some(false) => return Ok(DebugMode::None),
+        Some(true) => return Ok(DebugMode::All),
+        None => {}
     }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            c if (c as u32) < 0x100 && c.is_control() => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
-            c => out.push(c),
-        }
+    filter::Filter::parse(v).map(DebugMode::Filter)
+}
+
+/// Parses `log_core_filter` (empty: none).
+pub fn core_filter(value: &str) -> Result<Option<filter::Filter>, filter::FilterError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
     }
-    std::borrow::Cow::Owned(out)
+    filter::Filter::parse(v).map(Some)
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC, without a date crate.
-fn time_prefix() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = secs / 86400;
-    let rem = secs % 86400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// A cloneable file writer shared by layers.
-#[derive(Clone)]
-struct FileWriter(Arc<Mutex<std::fs::File>>);
-
-impl std::io::Write for FileWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.lock().unwrap().flush()
-    }
-}
-
-impl<'a> MakeWriter<'a> for FileWriter {
-    type Writer = FileWriter;
-    fn make_writer(&'a self) -> FileWriter {
-        self.clone()
-    }
-}
-
-/// Where one severity band goes.
-#[derive(Clone)]
-enum Sink {
-    Stderr,
-    File(FileWriter),
-}
-
-fn open(path: &str) -> Result<Sink, String> {
-    if path.is_empty() || path == "/dev/stderr" {
-        return Ok(Sink::Stderr);
-    }
-    let f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("log_path: cannot open {path}: {e}"))?;
-    Ok(Sink::File(FileWriter(Arc::new(Mutex::new(f)))))
-}
-
-type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
-
-fn layer_for(sink: Sink, json: bool, band: fn(&Level) -> bool) -> BoxedLayer {
-    let filter = filter_fn(move |m| band(m.level()));
-    match (sink, json) {
-        (Sink::Stderr, false) => tracing_subscriber::fmt::layer()
-            .event_format(DovecotFormat)
-            .with_writer(std::io::stderr)
-            .with_filter(filter)
-            .boxed(),
-        (Sink::Stderr, true) => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_writer(std::io::stderr)
-            .with_filter(filter)
-            .boxed(),
-        (Sink::File(w), false) => tracing_subscriber::fmt::layer()
-            .event_format(DovecotFormat)
-            .with_writer(w)
-            .with_filter(filter)
-            .boxed(),
-        (Sink::File(w), true) => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_writer(w)
-            .with_filter(filter)
-            .boxed(),
-    }
-}
-
-/// Installs the global subscriber from the log settings. Safe to call once per process.
-pub fn init(core: &CoreSettings) -> Result<(), String> {
-    let json = core.log_format == LogFormat::Json;
+/// Installs the global subscriber from the log settings. Once per process.
+pub fn init(core: &CoreSettings) -> Result<(), LogError> {
     let info_path = if core.info_log_path.is_empty() {
         core.log_path.clone()
     } else {
@@ -242,20 +139,137 @@ pub fn init(core: &CoreSettings) -> Result<(), String> {
     } else {
         core.debug_log_path.clone()
     };
-    let max = if core.log_debug {
-        LevelFilter::DEBUG
-    } else {
-        LevelFilter::INFO
+    let debug_mode =
+        debug_mode(&core.log_debug).map_err(|e| LogError::Setting(format!("log_debug: {e}")))?;
+    let core_filter = core_filter(&core.log_core_filter)
+        .map_err(|e| LogError::Setting(format!("log_core_filter: {e}")))?;
+    let mut files: Vec<Arc<LogFile>> = Vec::new();
+    let mut syslog_out: Option<Arc<syslog::Syslog>> = None;
+    let mut open = |setting: &'static str, path: &str| -> Result<Sink, LogError> {
+        if sink::is_stderr(path) {
+            return Ok(Sink::Stderr);
+        }
+        if sink::is_syslog(path) {
+            if syslog_out.is_none() {
+                let fac = syslog::facility(&core.syslog_facility).map_err(LogError::Setting)?;
+                syslog_out = Some(Arc::new(syslog::Syslog::new(fac)));
+            }
+            return Ok(Sink::Syslog(syslog_out.clone().expect("set above")));
+        }
+        if let Some(f) = files.iter().find(|f| f.path == path) {
+            return Ok(Sink::File(f.clone()));
+        }
+        let file = sink::open_log_file(path, false).map_err(|source| LogError::Open {
+            setting,
+            path: path.to_string(),
+            source,
+        })?;
+        let f = Arc::new(LogFile::new(path, file));
+        files.push(f.clone());
+        Ok(Sink::File(f))
     };
-    let mut layers: Vec<BoxedLayer> = vec![
-        layer_for(open(&core.log_path)?, json, |l| *l <= Level::WARN),
-        layer_for(open(&info_path)?, json, |l| *l == Level::INFO),
-    ];
-    if core.log_debug {
-        layers.push(layer_for(open(&debug_path)?, json, |l| *l >= Level::DEBUG));
+    let errors = open("log_path", &core.log_path)?;
+    let info = open("info_log_path", &info_path)?;
+    let debug = if matches!(debug_mode, DebugMode::None) {
+        Sink::Stderr
+    } else {
+        open("debug_log_path", &debug_path)?
+    };
+    let max = if matches!(debug_mode, DebugMode::None) {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::DEBUG
+    };
+    let outputs = Outputs {
+        errors,
+        info,
+        debug,
+        json: core.log_format == LogFormat::Json,
+        debug_mode,
+        core_filter,
+    };
+    let global = Global {
+        files,
+        syslog: syslog_out,
+        opener: Mutex::new(None),
+        hooks: Mutex::new(Vec::new()),
+        reopening: Mutex::new(()),
+    };
+    GLOBAL.set(global).map_err(|_| LogError::AlreadySet)?;
+    let subscriber = Registry::default().with(LogLayer { outputs }).with(max);
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| LogError::AlreadySet)
+}
+
+/// From now on [`reopen`] opens files with `opener` (the launcher, after the privilege drop).
+pub fn set_opener(opener: Opener) {
+    if let Some(g) = GLOBAL.get() {
+        *g.opener.lock().unwrap() = Some(opener);
     }
-    let subscriber = Registry::default().with(layers).with(max);
-    tracing::subscriber::set_global_default(subscriber).map_err(|e| e.to_string())
+}
+
+/// Runs `hook` first on every [`reopen`] (the launcher reopens its own log files).
+pub fn on_reopen(hook: ReopenHook) {
+    if let Some(g) = GLOBAL.get() {
+        g.hooks.lock().unwrap().push(hook);
+    }
+}
+
+/// The log files this process has open (by configured path).
+pub fn open_paths() -> Vec<String> {
+    GLOBAL
+        .get()
+        .map(|g| g.files.iter().map(|f| f.path.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// [`reopen`], then one line about it (in the new files); for the signal, the control socket
+/// and doveadm. Blocking.
+pub fn reopen_logged(why: &str) -> Result<Vec<String>, LogError> {
+    let r = reopen();
+    match &r {
+        Ok(paths) if paths.is_empty() => tracing::info!("{why}: log reopened (no log files)"),
+        Ok(paths) => tracing::info!("{why}: log files reopened ({})", paths.join(", ")),
+        Err(e) => tracing::error!("{why}: {e}"),
+    }
+    r
+}
+
+/// `log reopen`: the hooks (other processes) first, then every log file of this process is
+/// opened again under its path and replaces the open one; syslog reconnects. Blocking: call
+/// it from a blocking thread. Returns the paths reopened here.
+pub fn reopen() -> Result<Vec<String>, LogError> {
+    let Some(g) = GLOBAL.get() else {
+        return Ok(Vec::new());
+    };
+    let _one = g.reopening.lock().unwrap_or_else(|e| e.into_inner());
+    let mut errors = Vec::new();
+    for hook in g.hooks.lock().unwrap().iter() {
+        if let Err(e) = hook() {
+            errors.push(e);
+        }
+    }
+    let mut done = Vec::new();
+    for f in &g.files {
+        let opened = match &*g.opener.lock().unwrap() {
+            Some(open) => open(&f.path),
+            None => sink::open_log_file(&f.path, false),
+        };
+        match opened {
+            Ok(file) => {
+                f.replace(file);
+                done.push(f.path.clone());
+            }
+            Err(e) => errors.push(format!("cannot open {}: {e}", f.path)),
+        }
+    }
+    if let Some(s) = &g.syslog {
+        s.reopen();
+    }
+    if errors.is_empty() {
+        Ok(done)
+    } else {
+        Err(LogError::Reopen(errors.join("; ")))
+    }
 }
 
 #[cfg(test)]
@@ -310,8 +324,45 @@ mod tests {
     }
 
     #[test]
+    fn mail_service_lines_get_dovecots_mail_log_prefix() {
+        let mut f = Fields {
+            message: "Disconnected: Logged out".into(),
+            vproc: Some("3".into()),
+            ..Fields::default()
+        };
+        f.rest.push(("user".into(), "bob".into()));
+        f.rest.push(("session".into(), "abc".into()));
+        f.rest.push(("in".into(), 12.into()));
+        assert_eq!(
+            layer::body("imap", &tracing::Level::INFO, &f, false),
+            "imap(bob)<3><abc>: Info: Disconnected: Logged out in=12"
+        );
+        assert_eq!(
+            layer::body("imap", &tracing::Level::INFO, &f, true),
+            "imap(bob)<3><abc>: Disconnected: Logged out in=12"
+        );
+        assert_eq!(
+            layer::body("health-check", &tracing::Level::DEBUG, &f, false),
+            "health-check(vp3): Debug: Disconnected: Logged out user=bob session=abc in=12"
+        );
+    }
+
+    #[test]
+    fn login_lines_have_dovecots_bare_prefix() {
+        let f = Fields {
+            message: "Login: user=<bob>".into(),
+            vproc: Some("3".into()),
+            ..Fields::default()
+        };
+        assert_eq!(
+            layer::body("imap-login", &tracing::Level::INFO, &f, false),
+            "imap-login: Info: Login: user=<bob>"
+        );
+    }
+
+    #[test]
     fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_785), (2026, 11, 28));
+        assert_eq!(format::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(format::civil_from_days(20_785), (2026, 11, 28));
     }
 }

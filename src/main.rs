@@ -1,5 +1,5 @@
 //! The `roost` command line: `serve` runs the server; `config` prints the effective settings;
-//! `ps`, `reload` and `stop` talk to a running server over its control socket in base_dir;
+//! `ps`, `reload`, `stop` and `log reopen` talk to a running server over its control socket in base_dir;
 //! `doveadm …`, `who`, `kick` and any other doveadm command (`roost mailbox status …`) over its
 //! `doveadm-server` socket (`cli/`).
 
@@ -31,11 +31,17 @@ struct Cli {
 enum Cmd {
     /// Run the server in the foreground.
     Serve,
-    /// Print the effective configuration as TOML.
+    /// Print the effective configuration as TOML (secrets hidden unless -P).
     Config {
         /// Only settings that differ from Dovecot 2.3's built-in defaults (like doveconf -n).
-        #[arg(short = 'n')]
+        #[arg(short = 'n', conflicts_with = "all")]
         changed: bool,
+        /// Every setting with its value, defaults included, in doveconf's layout (doveconf -a).
+        #[arg(short = 'a')]
+        all: bool,
+        /// Show secrets (passwords, keys) instead of hiding them (doveconf -P).
+        #[arg(short = 'P')]
+        show_secrets: bool,
     },
     /// List virtual processes of a running server.
     Ps,
@@ -58,6 +64,11 @@ enum Cmd {
     },
     /// Reload the configuration of a running server (like SIGHUP).
     Reload,
+    /// Log commands of a running server (like `doveadm log`).
+    Log {
+        #[command(subcommand)]
+        action: LogCmd,
+    },
     /// Stop a running server.
     Stop,
     /// Generate a password hash, or test one with -t (like `doveadm pw`).
@@ -94,6 +105,12 @@ enum Cmd {
     /// Internal: the root-kept launcher process.
     #[command(name = "__launcher", hide = true)]
     Launcher,
+}
+
+#[derive(Subcommand)]
+enum LogCmd {
+    /// Reopen the log files (after logrotate renamed them), like `doveadm log reopen` or SIGUSR1.
+    Reopen,
 }
 
 /// Runs a privsep helper: applies its restrictions first, then serves fd 3.
@@ -215,7 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let loaded = load(&source).map_err(|e| anyhow::anyhow!("{e}"))?;
     match cli.command {
         Cmd::Serve => {
-            roost::log::init(&loaded.settings.core).map_err(anyhow::Error::msg)?;
+            roost::log::init(&loaded.settings.core)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -229,7 +246,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
             Ok(())
         }
-        Cmd::Config { changed } => {
+        Cmd::Config {
+            changed,
+            all,
+            show_secrets,
+        } => {
+            if all {
+                println!(
+                    "# roost {}: {}",
+                    env!("CARGO_PKG_VERSION"),
+                    source.display_name()
+                );
+                println!("# NOTE: Send roost config -n output instead when asking for help.");
+                print!(
+                    "{}",
+                    settings::doveconf::to_doveconf(&loaded.settings, show_secrets)
+                        .map_err(anyhow::Error::msg)?
+                );
+                return Ok(());
+            }
             let states = roost::master::generation::service_states(
                 &loaded.settings,
                 &roost::service::registry(),
@@ -245,7 +280,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             print!(
                 "{}",
-                settings::print::to_toml(&loaded.settings, changed).map_err(anyhow::Error::msg)?
+                settings::print::to_toml_hiding(&loaded.settings, changed, show_secrets)
+                    .map_err(anyhow::Error::msg)?
             );
             Ok(())
         }
@@ -326,6 +362,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut c = Client::connect(&loaded.settings.core.base_dir.join("master"))?;
             c.simple("RELOAD").context("reload failed")?;
             println!("configuration reloaded");
+            Ok(())
+        }
+        Cmd::Log {
+            action: LogCmd::Reopen,
+        } => {
+            let mut c = Client::connect(&loaded.settings.core.base_dir.join("master"))?;
+            c.simple("LOG-REOPEN").context("log reopen failed")?;
             Ok(())
         }
         Cmd::Pw { .. } | Cmd::Helper { .. } | Cmd::Launcher => {

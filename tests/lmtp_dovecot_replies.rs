@@ -237,7 +237,7 @@ RCPT TO:<user1@example.test> ORCPT=rfc822;b@x\nDATA\nSubject: t4\n\nhi\n.\nQUIT\
     let log = l.server.log_text();
     for id in ["R2", "R3", "T2", "T2:R2", "T3", "T4", "T4:R2"] {
         assert!(
-            log.contains(&format!("<{sid}:{id}>: saved mail to INBOX")),
+            log.contains(&format!("<{sid}:{id}>: Info: saved mail to INBOX")),
             "{id}:\n{log}"
         );
     }
@@ -381,7 +381,7 @@ fn swaks_xclient_is_honoured_from_a_trusted_address_and_refused_from_another() {
         .server
         .log_text()
         .lines()
-        .any(|x| x.contains("<swaksSESS1>: saved mail") && x.contains("rip=198.51.100.9")));
+        .any(|x| x.contains("<swaksSESS1>: Info: saved mail") && x.contains("rip=198.51.100.9")));
 
     // From an untrusted address XCLIENT is not offered, so swaks gives up before MAIL (the
     // raw session in xclient_and_xrcptforward_from_an_untrusted_client_are_refused shows the

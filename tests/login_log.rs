@@ -57,7 +57,8 @@ fn clients_leaving_without_login_are_logged_with_their_address_in_dovecots_words
         )
     };
     session(port, &[]);
-    wait("pop3-login(vp");
+    // Dovecot's prefix, which fail2ban's dovecot filter expects: `pop3-login: Info: `.
+    wait("pop3-login: Info: ");
     wait("Disconnected: Connection closed (no auth attempts in 0 secs): user=<>, rip=127.0.0.1, lip=127.0.0.1, secured, session=<");
 
     let out = session(port, &["FOO", "BAR", "BAZ"]);

@@ -274,6 +274,11 @@ fn a_compromised_server_gets_only_what_the_configuration_allows() {
         "RELOAD\tbase_dir = \"/\"".to_string(),
         "EXEC\t/bin/sh".to_string(),
         "SPAWN\tkind=auth-worker\tuser=root\tbogus=1".to_string(),
+        // Log files: only the configured ones (a root-only file opened for appending would
+        // let the server write into it).
+        format!("LOG-OPEN\t{}", victim.display()),
+        "LOG-OPEN\t/etc/passwd".to_string(),
+        format!("LOG-OPEN\t{}/../victim", server.log.display()),
     ];
     for req in &refused {
         let (reply, fd) = ask(&sock, req);
@@ -282,7 +287,12 @@ fn a_compromised_server_gets_only_what_the_configuration_allows() {
     }
     let m = std::fs::symlink_metadata(&victim).unwrap();
     assert!(m.is_file() && m.mode() & 0o777 == 0o600 && m.uid() == 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
     assert!(!server.base_dir.join("evil").exists());
+    // The configured log file is opened for the server (`log reopen` after the drop).
+    let (reply, fd) = ask(&sock, &format!("LOG-OPEN\t{}", server.log.display()));
+    assert_eq!(reply, "OK", "{reply}");
+    assert!(fd.is_some());
     // Every refusal is in roost's log, written by the launcher itself.
     let deadline = Instant::now() + Duration::from_secs(5);
     let want = variants.len() + refused.len();
@@ -344,6 +354,7 @@ const DOVECOT_BASE_DIR: &[(&str, char, u32, Who, Who)] = &[
     ("auth-login", 's', 0o600, Who::Internal, Who::Root),
     ("auth-master", 's', 0o600, Who::Root, Who::Root),
     ("auth-userdb", 's', 0o666, Who::Internal, Who::Root),
+    ("config", 's', 0o600, Who::Root, Who::Root),
     ("doveadm-server", 's', 0o600, Who::Root, Who::Root),
     ("login", 'd', 0o750, Who::Root, Who::LoginGroup),
     ("login/login", 's', 0o666, Who::Root, Who::Root),

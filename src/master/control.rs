@@ -2,8 +2,8 @@
 //! `roost ps`, `roost reload` and `roost stop`. The line protocol follows Dovecot's
 //! master-client one (spec §7.18): `VERSION\tmaster-client\t1\t0` ↔
 //! `VERSION\tmaster-server\t1\t0`, then `SERVICE-STATUS`, `PROCESS-STATUS`, plus roost's
-//! `RELOAD` and `STOP`. Rows are tab-separated (fields tab-escaped as Dovecot does); a listing
-//! ends with an empty line. [`HubControl`] offers reload and stop to the doveadm service
+//! `RELOAD`, `STOP` and `LOG-REOPEN` (`log reopen`: `+` or `-error`). Rows are tab-separated
+//! (fields tab-escaped as Dovecot does); a listing ends with an empty line. [`HubControl`] offers reload and stop to the doveadm service
 //! through the hub. (`who` and `kick` are doveadm commands: `service::doveadm`.)
 
 use std::io::{self, BufRead, BufReader, Write};
@@ -130,6 +130,17 @@ async fn handle(
                     Ok(Ok(())) => "+\n".to_string(),
                     Ok(Err(e)) => format!("-{}\n", e.replace('\n', " ")),
                     Err(_) => "-master went away\n".to_string(),
+                }
+            }
+            "LOG-REOPEN" => {
+                let r = tokio::task::spawn_blocking(|| {
+                    crate::log::reopen_logged("log reopen requested on the control socket")
+                })
+                .await;
+                match r {
+                    Ok(Ok(_)) => "+\n".to_string(),
+                    Ok(Err(e)) => format!("-{}\n", e.to_string().replace('\n', " ")),
+                    Err(_) => "-log reopen failed\n".to_string(),
                 }
             }
             "STOP" => {

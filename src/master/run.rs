@@ -1,5 +1,6 @@
 //! `roost serve`: start-up (base_dir, pid file, listeners, pools, control socket), the signal
-//! loop (SIGHUP reload, SIGTERM/SIGINT stop), reload per spec §1.8 and graceful shutdown.
+//! loop (SIGHUP reload, SIGUSR1 log reopen, SIGTERM/SIGINT stop), reload per spec §1.8 and
+//! graceful shutdown.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -36,6 +37,7 @@ pub async fn serve(
     let mut hup = sig(SignalKind::hangup())?;
     let mut term = sig(SignalKind::terminate())?;
     let mut int = sig(SignalKind::interrupt())?;
+    let mut usr1 = sig(SignalKind::user_defined1())?;
     crate::runtime::metrics::install();
     super::metrics::describe();
     for w in &loaded.warnings {
@@ -91,6 +93,15 @@ pub async fn serve(
             .map_err(|e| MasterError::Privileges(format!("cannot become {}: {e}", user.name)))?;
         // From now on unix sockets (reload) are created by the launcher, which is still root.
         if let Some(launcher) = hub.get::<crate::privsep::launcher::Launcher>() {
+            // Log files are root's: `log reopen` has the launcher open them, and reopen its own.
+            let l = launcher.clone();
+            crate::log::set_opener(Box::new(move |path| {
+                l.open_log(path).map_err(std::io::Error::other)
+            }));
+            let l = launcher.clone();
+            crate::log::on_reopen(Box::new(move || {
+                l.reopen_logs().map_err(|e| format!("launcher: {e}"))
+            }));
             crate::net::unix::delegate_binds(Box::new(move |path, backlog| {
                 launcher
                     .listen(path, backlog)
@@ -117,6 +128,10 @@ pub async fn serve(
             _ = hup.recv() => {
                 info!("SIGHUP received - reloading configuration");
                 let _ = reload(&source, &state, &hub);
+            }
+            _ = usr1.recv() => {
+                // Dovecot's master reopens its logs on SIGUSR1 (logrotate's postrotate).
+                tokio::task::spawn_blocking(|| crate::log::reopen_logged("SIGUSR1 received"));
             }
             _ = term.recv() => { info!("SIGTERM received - shutting down"); break; }
             _ = int.recv() => { info!("SIGINT received - shutting down"); break; }

@@ -8,6 +8,9 @@
 //!   at most `mail.max_helpers` of them;
 //! * `LISTEN\t<backlog>\t<path>` → `OK` plus a listening unix socket: a configured listener;
 //! * `RELOAD` → `OK`: re-reads the configuration file (root-owned, not group/other-writable);
+//! * `LOG-REOPEN` → `OK`: reopens the launcher's own log files (`log reopen`);
+//! * `LOG-OPEN\t<path>` → `OK` plus the file opened for appending (0600, created by root, no
+//!   symlink followed): only a `log_path`/`info_log_path`/`debug_log_path` of the configuration;
 //! * anything else, or a refused request → `ERR\t<message>`, logged.
 //!
 //! Each helper is the roost binary re-executed as `roost __helper <spec>` with its end of a
@@ -218,6 +221,22 @@ impl Launcher {
     pub fn reload(&self) -> Result<(), PrivsepError> {
         self.request("RELOAD").map(|_| ())
     }
+
+    /// Makes the launcher reopen its own log files (blocking).
+    pub fn reopen_logs(&self) -> Result<(), PrivsepError> {
+        match self {
+            Launcher::Direct => Ok(()),
+            Launcher::Process { .. } => self.request("LOG-REOPEN").map(|_| ()),
+        }
+    }
+
+    /// A configured log file opened by the launcher for appending (blocking).
+    pub fn open_log(&self, path: &str) -> Result<std::fs::File, PrivsepError> {
+        let (_, fd) = self.request(&format!("LOG-OPEN\t{path}"))?;
+        let fd =
+            fd.ok_or_else(|| PrivsepError::Protocol("LOG-OPEN reply without a file".into()))?;
+        Ok(std::fs::File::from(fd))
+    }
 }
 
 /// For `roost serve`: when running as root, starts the launcher (which reads `source` itself)
@@ -301,7 +320,13 @@ impl State {
             }
         }
         let loaded = load(&self.source).map_err(|e| PrivsepError::Launcher(e.to_string()))?;
-        self.policy = Policy::from_settings(&loaded.settings);
+        let mut policy = Policy::from_settings(&loaded.settings);
+        // The server keeps the log files it started with until it restarts: those stay
+        // reopenable.
+        policy.log_paths.append(&mut self.policy.log_paths);
+        policy.log_paths.sort();
+        policy.log_paths.dedup();
+        self.policy = policy;
         tracing::info!(
             "launcher: configuration re-read ({} helper services, at most {} helpers, {} unix sockets)",
             self.policy.helpers.len(),
@@ -333,6 +358,20 @@ impl State {
             "RELOAD" if rest.is_empty() => {
                 self.reload()?;
                 Ok(("OK".into(), None))
+            }
+            "LOG-REOPEN" if rest.is_empty() => {
+                crate::log::reopen().map_err(|e| PrivsepError::Launcher(e.to_string()))?;
+                Ok(("OK".into(), None))
+            }
+            "LOG-OPEN" => {
+                if !self.policy.log_paths.iter().any(|p| p == rest) {
+                    return Err(PrivsepError::Refused(
+                        Refusal::UnknownLogFile(rest.to_string()).to_string(),
+                    ));
+                }
+                let f =
+                    crate::log::sink::open_log_file(rest, true).map_err(io("open a log file"))?;
+                Ok(("OK".into(), Some(f.into())))
             }
             _ => Err(PrivsepError::Protocol(format!(
                 "unknown launcher request {:?}",

@@ -36,6 +36,9 @@
 //!   `default_vsz_limit`; at most the lmtp and pop3 `process_limit`s together live at once
 //!   ([`policy::Policy::check_mail_spawn`]). The helper sets its groups to that gid alone,
 //!   setgid, setuid and no-new-privs before it reads a request: it holds no capability.
+//! * `LOG-OPEN` opens a log file for the server (`log reopen` after the privilege drop): only
+//!   a `log_path`/`info_log_path`/`debug_log_path` of the configuration, for appending, created
+//!   0600 by root, never through a symlink. `LOG-REOPEN` makes the launcher reopen its own.
 //! * Every refusal is answered `ERR` and logged by the launcher to roost's log.
 //! * When the server's end of the socket closes, the launcher removes the pid file (if it
 //!   still names the server) and exits.

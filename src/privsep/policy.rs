@@ -60,6 +60,9 @@ pub struct Policy {
     pub login_user: String,
     /// Mail helpers by uid/gid.
     pub mail: MailPolicy,
+    /// The log files the server may have the launcher open (`log reopen` after the privilege
+    /// drop): `log_path`, `info_log_path`, `debug_log_path` when they name files.
+    pub log_paths: Vec<String>,
 }
 
 /// Why a request was refused.
@@ -77,6 +80,8 @@ pub enum Refusal {
     HelperLimit(usize),
     #[error("{0} is not a unix_listener of the configuration")]
     UnknownSocket(String),
+    #[error("{0} is not a log file of the configuration")]
+    UnknownLogFile(String),
     #[error("mail access for uid {uid} gid {gid} is not permitted (see first_valid_uid, last_valid_uid, first_valid_gid, last_valid_gid; 0 is never allowed)")]
     MailIdentity { uid: String, gid: String },
 }
@@ -155,6 +160,24 @@ impl Policy {
             vsz_limit: settings.core.default_vsz_limit.0,
             max_helpers: (limit("lmtp") + limit("pop3") + limit("imap")).max(1),
         };
+        let core = &settings.core;
+        let info = if core.info_log_path.is_empty() {
+            &core.log_path
+        } else {
+            &core.info_log_path
+        };
+        let debug = if core.debug_log_path.is_empty() {
+            info
+        } else {
+            &core.debug_log_path
+        };
+        let mut log_paths: Vec<String> = [&core.log_path, info, debug]
+            .into_iter()
+            .filter(|p| p.starts_with('/') && p.as_str() != "/dev/stderr")
+            .cloned()
+            .collect();
+        log_paths.sort();
+        log_paths.dedup();
         Policy {
             base_dir,
             helpers,
@@ -163,6 +186,7 @@ impl Policy {
             login_dirs,
             login_user: settings.core.default_login_user.clone(),
             mail,
+            log_paths,
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod anvil;
 pub mod auth;
+pub mod config;
 pub mod doveadm;
 pub mod health_check;
 pub mod imap;

@@ -76,16 +76,21 @@ pub struct CoreSettings {
     pub default_login_user: String,
     #[serde(deserialize_with = "lenient::bool")]
     pub shutdown_clients: bool,
-    /// Empty: stderr. Otherwise a file path (`syslog` is not supported).
+    /// Where errors and warnings go: a file, `syslog`, or `/dev/stderr` (also when empty).
     pub log_path: String,
     /// Empty: same as `log_path`.
     pub info_log_path: String,
     /// Empty: same as `info_log_path`.
     pub debug_log_path: String,
+    /// Syslog facility when a log path is `syslog` (`mail`, `local0`..`local7`, …).
+    pub syslog_facility: String,
     pub log_format: LogFormat,
-    /// Enables debug-level log lines (Dovecot's `mail_debug`/`auth_debug` in one knob).
-    #[serde(deserialize_with = "lenient::bool")]
-    pub log_debug: bool,
+    /// Which debug lines are written: empty or `no` none, `yes` all (roost's shorthand), else
+    /// a Dovecot event filter (`category=auth`, `event=… AND user=bob*`).
+    #[serde(deserialize_with = "lenient::filter")]
+    pub log_debug: String,
+    /// Dovecot event filter: the process aborts (core dump) after logging a matching event.
+    pub log_core_filter: String,
     /// Count connections per client address (after PROXY) in
     /// `roost_service_client_connections_total{remote_ip}`. Off by default: one series per
     /// client address is unbounded (Dovecot's equivalent is an explicit `group_by = remote_ip`).
@@ -108,11 +113,13 @@ impl Default for CoreSettings {
             default_internal_group: "dovecot".into(),
             default_login_user: "dovenull".into(),
             shutdown_clients: true,
-            log_path: String::new(),
+            log_path: "/dev/stderr".into(),
             info_log_path: String::new(),
             debug_log_path: String::new(),
+            syslog_facility: "mail".into(),
             log_format: LogFormat::Text,
-            log_debug: false,
+            log_debug: String::new(),
+            log_core_filter: String::new(),
             metrics_remote_ip: false,
         }
     }

@@ -15,7 +15,7 @@ use super::loaded::{line_of, locate, ENV_PREFIX};
 use super::{validate, Settings, EMBEDDED_CONFIG};
 
 /// Environment variables that configure roost itself rather than a setting.
-const ENV_NOT_SETTINGS: &[&str] = &["config", "log"];
+const ENV_NOT_SETTINGS: &[&str] = &["config", "log", "syslog_socket"];
 
 /// Maps `service.imap_login.inet_listener.imap_hap.port` (from `ROOST_SERVICE__IMAP_LOGIN__…`)
 /// to `service.imap-login.inet_listener.imap-hap.port`: `_` in a service or listener name

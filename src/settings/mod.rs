@@ -8,10 +8,12 @@
 
 pub mod core;
 pub mod defaults;
+pub mod doveconf;
 pub mod error;
 pub mod load;
 pub mod loaded;
 pub mod print;
+pub mod secrets;
 pub mod service;
 pub mod validate;
 pub mod values;

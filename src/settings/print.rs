@@ -1,7 +1,9 @@
-//! `roost config [-n]`: the effective settings as TOML that loads again unchanged, or only what
-//! differs from the built-in (Dovecot 2.3.19.1) defaults, like `doveconf -n` — inside
+//! `roost config [-n] [-P]`: the effective settings as TOML that loads again unchanged, or only
+//! what differs from the built-in (Dovecot 2.3.19.1) defaults, like `doveconf -n` — inside
 //! `[[passdb]]`, `[[userdb]]`, `[local_name.NAME]` and `[namespace.NAME]` (with its
-//! `mailbox.NAME`) blocks too, field by field.
+//! `mailbox.NAME`) blocks too, field by field. Without `-P` secrets are hidden as doveconf
+//! hides them ([`to_toml_hiding`]): a whole secret becomes a comment line,
+//! `# ssl_key = # hidden, use -P to show it`.
 
 use toml::map::Map;
 use toml::Value;
@@ -14,13 +16,57 @@ use crate::service::auth::settings::DbSettings;
 /// Renders `settings` as TOML; with `only_changed`, keeps only values that differ from
 /// `Settings::default()`.
 pub fn to_toml(settings: &Settings, only_changed: bool) -> Result<String, String> {
+    toml::to_string(&toml_value(settings, only_changed)?).map_err(|e| e.to_string())
+}
+
+/// [`to_toml`] with secrets hidden unless `show_secrets` (`-P`).
+pub fn to_toml_hiding(
+    settings: &Settings,
+    only_changed: bool,
+    show_secrets: bool,
+) -> Result<String, String> {
+    if show_secrets {
+        return to_toml(settings, only_changed);
+    }
+    let mut value = toml_value(settings, only_changed)?;
+    hide_in(&mut value);
+    let text = toml::to_string(&value).map_err(|e| e.to_string())?;
+    let marker = format!(" = \"{}\"", super::secrets::HIDDEN);
+    Ok(text
+        .lines()
+        .map(|l| match l.strip_suffix(&marker) {
+            Some(key) => format!("# {key} = {}\n", super::secrets::HIDDEN),
+            None => format!("{l}\n"),
+        })
+        .collect())
+}
+
+/// Replaces secrets in every string value of `v` (see [`super::secrets`]).
+fn hide_in(v: &mut Value) {
+    match v {
+        Value::Table(t) => {
+            for (k, item) in t.iter_mut() {
+                if let Value::String(s) = item {
+                    if let Some(h) = super::secrets::hide(k, s) {
+                        *s = h;
+                    }
+                } else {
+                    hide_in(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(hide_in),
+        _ => {}
+    }
+}
+
+fn toml_value(settings: &Settings, only_changed: bool) -> Result<Value, String> {
     let value = to_value(settings)?;
-    let value = if only_changed {
-        changed_only(&value, &to_value(Settings::default())?)?
+    if only_changed {
+        changed_only(&value, &to_value(Settings::default())?)
     } else {
-        value
-    };
-    toml::to_string(&value).map_err(|e| e.to_string())
+        Ok(value)
+    }
 }
 
 fn to_value(v: impl serde::Serialize) -> Result<Value, String> {
@@ -123,6 +169,35 @@ mod tests {
             .settings;
         let _ = std::fs::remove_file(&p);
         assert_eq!(a, b, "round-trip changed the settings:\n{text}");
+    }
+
+    #[test]
+    fn hidden_secrets_become_comments_and_parts() {
+        let mut a = Settings::default();
+        a.net.ssl_key = "</k.pem".into();
+        a.auth.passdb.push(DbSettings {
+            driver: "static".into(),
+            args: "password=secret1".into(),
+            ..DbSettings::default()
+        });
+        let text = to_toml_hiding(&a, true, false).unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l == "# ssl_key = # hidden, use -P to show it"),
+            "{text}"
+        );
+        assert!(
+            text.contains("args = \"password=#hidden_use-P_to_show#\""),
+            "{text}"
+        );
+        assert!(
+            !text.contains("secret1") && !text.contains("k.pem"),
+            "{text}"
+        );
+        // Still TOML.
+        let _: Value = toml::from_str(&text).unwrap();
+        let shown = to_toml_hiding(&a, true, true).unwrap();
+        assert!(shown.contains("ssl_key = \"</k.pem\""), "{shown}");
     }
 
     #[test]

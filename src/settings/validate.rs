@@ -37,6 +37,16 @@ pub fn validate(loaded: &Loaded, warnings: &mut Vec<String>) -> Result<(), Confi
         ));
     }
 
+    // The log filters and the syslog facility (Dovecot refuses a bad one at start-up).
+    if let Err(e) = crate::log::filter::check_setting(&s.core.log_debug, true) {
+        return Err(err("log_debug".into(), e.to_string()));
+    }
+    if let Err(e) = crate::log::filter::check_setting(&s.core.log_core_filter, false) {
+        return Err(err("log_core_filter".into(), e.to_string()));
+    }
+    if let Err(e) = crate::log::syslog::facility(&s.core.syslog_facility) {
+        return Err(err("syslog_facility".into(), e));
+    }
     if let Err((setting, message)) = crate::service::imap::settings::check(&s.imap) {
         return Err(err(setting.into(), message));
     }

@@ -403,6 +403,31 @@ pub mod lenient {
         }
     }
 
+    struct FilterVisitor;
+    impl<'de> Visitor<'de> for FilterVisitor {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("yes, no or an event filter")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(if v { "yes".into() } else { String::new() })
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<String, E> {
+            Ok(s.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            BoolVisitor.visit_u64(v).and_then(|b| self.visit_bool(b))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            BoolVisitor.visit_i64(v).and_then(|b| self.visit_bool(b))
+        }
+    }
+
+    /// An event filter setting that also takes a boolean (`true` = `yes`, `false` = empty).
+    pub fn filter<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        d.deserialize_any(FilterVisitor)
+    }
+
     /// A list given either as a TOML array or as Dovecot's space/comma separated string.
     pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         d.deserialize_any(ListVisitor)

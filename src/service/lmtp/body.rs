@@ -111,9 +111,7 @@ pub(super) async fn deliver_all(ctx: &Ctx, tx: &Transaction, sink: Sink) -> Vec<
                     session = %a.id,
                     rip = %rip(ctx),
                     uid,
-                    "lmtp({})<{}>: saved mail to INBOX",
-                    rcpt.user,
-                    a.id
+                    "saved mail to INBOX"
                 );
                 Reply::new(250, "2.0.0", &format!("<{}> {} Saved", rcpt.address, a.id))
             }

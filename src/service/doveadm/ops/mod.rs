@@ -8,6 +8,8 @@ mod status;
 
 use super::spec::CommandSpec;
 
+pub mod log;
+
 /// The operational commands.
 pub fn commands() -> Vec<CommandSpec> {
     vec![
@@ -18,5 +20,6 @@ pub fn commands() -> Vec<CommandSpec> {
         status::SERVICE_STATUS,
         status::PROCESS_STATUS,
         stats::STATS_DUMP,
+        log::LOG_REOPEN,
     ]
 }
