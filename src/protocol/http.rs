@@ -15,6 +15,8 @@ pub struct Request {
     /// The request carries a body (`Content-Length` > 0 or `Transfer-Encoding`); roost's
     /// endpoints take none, so the connection is closed after the answer.
     pub has_body: bool,
+    /// The `Accept` header, for content negotiation.
+    pub accept: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -54,7 +56,13 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, ParseError> {
                             .map(|v| v.trim() != "0")
                             .unwrap_or(true))
             });
+            let accept = req
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("accept"))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned());
             Ok(Some(Request {
+                accept,
                 method: req.method.unwrap_or("").to_string(),
                 path: req.path.unwrap_or("").to_string(),
                 close,

@@ -12,7 +12,6 @@ use crate::net::Conn;
 use crate::protocol::http::{head, parse_request, response, ParseError};
 use crate::runtime::{Hub, Session};
 
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const INDEX: &str = "<html><head><title>roost stats</title></head><body><a href=\"/metrics\">/metrics</a></body></html>\n";
 
 /// How long a connection may take to send a complete request head, counted from the end of
@@ -68,12 +67,10 @@ pub async fn run(conn: Conn, session: Session, hub: Arc<Hub>) {
             req.method.as_str(),
             req.path.split('?').next().unwrap_or(""),
         ) {
-            ("GET" | "HEAD", "/metrics") => (
-                200,
-                "OK",
-                CONTENT_TYPE,
-                crate::service::stats::render(&hub).into_bytes(),
-            ),
+            ("GET" | "HEAD", "/metrics") => {
+                let (ctype, body) = super::exposition(req.accept.as_deref(), &hub);
+                (200, "OK", ctype, body.into_bytes())
+            }
             ("GET" | "HEAD", "/") => (200, "OK", "text/html", INDEX.as_bytes().to_vec()),
             ("GET" | "HEAD", _) => (404, "Not Found", "text/plain", b"not found\n".to_vec()),
             _ => (
