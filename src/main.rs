@@ -1,6 +1,7 @@
 //! The `roost` command line: `serve` runs the server; `config` prints the effective settings;
-//! `ps`, `reload`, `stop`, `who` and `kick` talk to a running server over its control socket in
-//! base_dir (`who` and `kick` live in `cli/`).
+//! `ps`, `reload` and `stop` talk to a running server over its control socket in base_dir;
+//! `doveadm …`, `who`, `kick` and any other doveadm command (`roost mailbox status …`) over its
+//! `doveadm-server` socket (`cli/`).
 
 mod cli;
 
@@ -77,6 +78,16 @@ enum Cmd {
         #[arg(short = 'r')]
         rounds: Option<u32>,
     },
+    /// Run a doveadm command on the running server: `roost doveadm [-f table|tab|flow|json]
+    /// COMMAND [ARGS]` (also without `doveadm`: `roost mailbox status …`).
+    #[command(disable_help_flag = true)]
+    Doveadm {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Any other doveadm command, e.g. `roost service status`.
+    #[command(external_subcommand)]
+    External(Vec<String>),
     /// Internal: a privsep helper process (started by the launcher).
     #[command(name = "__helper", hide = true)]
     Helper { spec: String },
@@ -132,6 +143,19 @@ fn pw(
     Ok(())
 }
 
+/// A doveadm command of the table (the CLI's own subcommands name existing ones).
+fn command(name: &str) -> roost::service::doveadm::command::CommandSpec {
+    roost::service::doveadm::command::find(name).expect("command in the doveadm table")
+}
+
+/// Exits with a doveadm exit code (returns for 0).
+fn doveadm_exit(code: i32) -> anyhow::Result<()> {
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
@@ -162,13 +186,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if matches!(
         cli.command,
-        Cmd::Config { .. } | Cmd::Ps | Cmd::Pw { .. } | Cmd::Who { .. } | Cmd::Kick { .. }
+        Cmd::Config { .. }
+            | Cmd::Ps
+            | Cmd::Pw { .. }
+            | Cmd::Who { .. }
+            | Cmd::Kick { .. }
+            | Cmd::Doveadm { .. }
+            | Cmd::External(_)
     ) {
         // Printing commands: `roost config | head` ends quietly, like any Unix filter. The
         // server keeps Rust's ignored SIGPIPE so a vanished client is an EPIPE error.
         // SAFETY: restoring a default signal disposition before any thread is started.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    let mut cli = cli;
+    if let Cmd::Doveadm { args } | Cmd::External(args) = &mut cli.command {
+        // The global `-c FILE` may come after the command's words.
+        if let Some(config) = cli::doveadm::take_config(args) {
+            cli.config = Some(config);
         }
     }
     let source = ConfigSource::from_cli(cli.config);
@@ -255,18 +292,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             separate,
             format,
             masks,
-        } => cli::sessions::who(
-            &loaded.settings.core.base_dir.join("master"),
-            separate,
-            format,
-            &masks,
-        ),
-        Cmd::Kick { masks } => {
-            let code = cli::sessions::kick(&loaded.settings.core.base_dir.join("master"), &masks)?;
-            if code != 0 {
-                std::process::exit(code);
+        } => {
+            let mut params = serde_json::Map::new();
+            if separate {
+                params.insert("separateConnections".into(), true.into());
             }
-            Ok(())
+            params.insert("mask".into(), masks.into());
+            doveadm_exit(cli::doveadm::run(
+                &loaded.settings,
+                format,
+                &command("who"),
+                params,
+            )?)
+        }
+        Cmd::Kick { masks } => {
+            let mut params = serde_json::Map::new();
+            params.insert("mask".into(), masks.into());
+            let format = roost::service::anvil::format::Format::Table;
+            doveadm_exit(cli::doveadm::run(
+                &loaded.settings,
+                format,
+                &command("kick"),
+                params,
+            )?)
+        }
+        Cmd::Doveadm { args } | Cmd::External(args) => {
+            doveadm_exit(cli::doveadm::main(&loaded.settings, &args)?)
         }
         Cmd::Reload => {
             let mut c = Client::connect(&loaded.settings.core.base_dir.join("master"))?;

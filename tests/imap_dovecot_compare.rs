@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 const SESSION: &str = r#"
@@ -54,38 +52,15 @@ for l in out:
     print(l.rstrip("\r\n"))
 "#;
 
-fn transcript(port: u16) -> Vec<String> {
-    run(Command::new("python3").args(["-c", SESSION, &port.to_string()]))
-        .stdout_ok("python3")
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn an_imap_session_reads_like_dovecots() {
     let ddir = TempDir::new("imapcmp-dovecot");
     let dovecot = Dovecot::start(ddir.path());
     dovecot.chown_mail();
-    let theirs = transcript(dovecot.imap_port);
+    let theirs = python_transcript(SESSION, dovecot.imap_port);
 
-    let launch = Launch::new("imapcmp-roost");
-    let users = launch
-        .dir()
-        .write("users", "bob:{PLAIN}pass:1000:1000::/nonexistent\n");
-    let mail = launch.dir().join("mail");
-    let imap = free_port();
-    let extra = format!(
-        "protocols = [\"imap\"]\nmail_location = \"maildir:{m}/%n\"\n\
-auth_mechanisms = \"plain login\"\ndisable_plaintext_auth = \"no\"\n\n\
-[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
-[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
-[service.imap-login.inet_listener.imap]\nport = {imap}\n",
-        m = mail.display(),
-        u = users.display()
-    );
-    let _server = launch.config(&extra).ready_on(&[imap]).start();
-    let ours = transcript(imap);
+    let roost = roost_imap("imapcmp-roost", "");
+    let ours = python_transcript(SESSION, roost.port);
 
     assert!(
         theirs.len() > 60,

@@ -91,6 +91,24 @@ fn over_long_lines_run_no_command_from_their_tail() {
         "pop3-login"
     );
 
+    // pop3-login's edge is Dovecot's 1 KiB input buffer: a 1,024-byte USER line is read (and
+    // the user refused as Dovecot refuses an unknown one later), 1,100 bytes are too many.
+    let mut c = TcpStream::connect(("127.0.0.1", p.pop3)).unwrap();
+    let mut line = b"USER ".to_vec();
+    line.extend(std::iter::repeat_n(b'u', 1019));
+    line.extend_from_slice(b"\r\n");
+    let got = exchange(&mut c, &line, "\r\n+OK\r\n");
+    assert_eq!(got, "+OK Dovecot ready.\r\n+OK\r\n", "1,024-byte USER line");
+    let mut c = TcpStream::connect(("127.0.0.1", p.pop3)).unwrap();
+    let mut line = b"USER ".to_vec();
+    line.extend(std::iter::repeat_n(b'u', 1095));
+    line.extend_from_slice(b"\r\n");
+    let got = exchange(&mut c, &line, "<never>");
+    assert_eq!(
+        got, "+OK Dovecot ready.\r\n-ERR Input buffer full, aborting\r\n",
+        "1,100-byte USER line"
+    );
+
     // pop3 after login: `-ERR Input line too long.` and the end; no DELE from the tail.
     let mut c = TcpStream::connect(("127.0.0.1", p.pop3)).unwrap();
     let got = exchange(&mut c, b"USER bob\r\nPASS bobpw\r\n", "Logged in.");

@@ -397,3 +397,234 @@ fn without_root_another_uid_is_a_clear_temporary_failure() {
         server.log_text()
     );
 }
+
+impl Line {
+    /// One IMAP command: the lines up to and including the tagged reply.
+    fn imap(&mut self, tag: &str, cmd: &str) -> Vec<String> {
+        self.send(&format!("{tag} {cmd}\r\n"));
+        let mut v = Vec::new();
+        loop {
+            let l = self.line();
+            assert!(!l.is_empty(), "connection closed after {v:?}");
+            let done = l.starts_with(&format!("{tag} "));
+            v.push(l);
+            if done {
+                return v;
+            }
+        }
+    }
+    /// APPEND with a synchronising literal.
+    fn append(&mut self, tag: &str, mailbox: &str, flags: &str, msg: &str) -> Vec<String> {
+        self.send(&format!(
+            "{tag} APPEND {mailbox} ({flags}) {{{}}}\r\n",
+            msg.len()
+        ));
+        let cont = self.line();
+        assert!(cont.starts_with("+ "), "{cont}");
+        self.send(&format!("{msg}\r\n"));
+        let mut v = Vec::new();
+        loop {
+            let l = self.line();
+            let done = l.starts_with(&format!("{tag} "));
+            v.push(l);
+            if done {
+                return v;
+            }
+        }
+    }
+}
+
+fn ok(reply: &[String]) -> &str {
+    let last = reply.last().expect("a reply");
+    assert!(last.split(' ').nth(1) == Some("OK"), "{reply:?}");
+    last
+}
+
+/// Every file and directory under `dir` belongs to `uid` (the folder's too).
+fn assert_all_owned(dir: &Path, uid: u32) {
+    let mut all = Vec::new();
+    owners(dir, &mut all);
+    for (p, u, g) in &all {
+        assert_eq!((*u, *g), (uid, uid), "{} is {u}:{g}", p.display());
+    }
+}
+
+#[test]
+fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
+    assert!(is_root(), "this test needs root");
+    let launch = Launch::new("mailuid-imap");
+    fs::set_permissions(launch.dir().path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let users = launch.dir().write("users", USERS);
+    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
+    let mail = launch.dir().join("mail");
+    fs::create_dir_all(&mail).unwrap();
+    fs::set_permissions(&mail, fs::Permissions::from_mode(0o1777)).unwrap();
+    let (lmtp_port, pop3_port, imap_port) = (free_port(), free_port(), free_port());
+    let conf = config(
+        &users,
+        &mail,
+        lmtp_port,
+        pop3_port,
+        "default_internal_user = \"dovecot\"\n",
+    )
+    .replace(
+        "protocols = [\"lmtp\", \"pop3\"]",
+        "protocols = [\"lmtp\", \"pop3\", \"imap\"]",
+    );
+    let conf = format!(
+        "{conf}\n[service.imap-login.inet_listener.imap]\nport = {imap_port}\n\n\
+[service.imap-login.inet_listener.imaps]\nport = 0\n"
+    );
+    let server = launch.config(&conf).start();
+    assert!(
+        server.wait_log(
+            "dropped privileges to default_internal_user",
+            Duration::from_secs(15)
+        ),
+        "{}",
+        server.log_text()
+    );
+    // A delivery first, so INBOX exists as the uid's (and a message to copy).
+    for u in ["u1", "u2"] {
+        let (_, data) = lmtp(lmtp_port, &[u], "delivered");
+        assert!(data[0].starts_with("250 2.0.0"), "{data:?}");
+    }
+    for (user, pass, uid) in [("u1", "pw1", 2001u32), ("u2", "pw2", 2002)] {
+        let mut c = Line::connect(imap_port);
+        assert!(c.line().starts_with("* OK [CAPABILITY"));
+        let login = c.imap("a", &format!("LOGIN {user} {pass}"));
+        assert!(
+            login
+                .last()
+                .unwrap()
+                .starts_with("a OK [CAPABILITY IMAP4rev1"),
+            "{login:?}\n{}",
+            server.log_text()
+        );
+        let app = c.append(
+            "b",
+            "INBOX",
+            "\\Flagged",
+            "Subject: appended\r\n\r\nby imap\r\n",
+        );
+        assert!(ok(&app).contains("[APPENDUID "), "{app:?}");
+        ok(&c.imap("c", "CREATE Archive"));
+        ok(&c.imap("d", "SUBSCRIBE Archive"));
+        let sel = c.imap("e", "SELECT INBOX");
+        assert!(sel.iter().any(|l| l == "* 2 EXISTS"), "{sel:?}");
+        let st = c.imap("f", "STORE 1 +FLAGS (\\Seen $Work)");
+        assert!(
+            st[0].contains("\\Seen") && st[0].contains("$Work"),
+            "{st:?}"
+        );
+        ok(&c.imap("g", "COPY 1:2 Archive"));
+        ok(&c.imap("h", "STORE 2 +FLAGS.SILENT (\\Deleted)"));
+        let ex = c.imap("i", "EXPUNGE");
+        assert_eq!(ex[0], "* 2 EXPUNGE", "{ex:?}");
+        // The session runs in a mail helper with the user's uid and no capabilities.
+        let helpers: Vec<i32> = fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+            .filter(|pid| {
+                let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let cmd = String::from_utf8_lossy(&cmd);
+                cmd.contains("kind=mail") && cmd.contains(&format!("user={uid}\tgroup={uid}"))
+            })
+            .collect();
+        assert!(!helpers.is_empty(), "no mail helper for uid {uid}");
+        for h in helpers {
+            assert_eq!(status(h, "Uid:"), format!("{uid}\t{uid}\t{uid}\t{uid}"));
+            assert_eq!(status(h, "CapEff:"), "0000000000000000");
+        }
+        let out = c.imap("j", "LOGOUT");
+        assert_eq!(out[0], "* BYE Logging out");
+        ok(&out);
+        let dir = mail.join(user);
+        assert_all_owned(&dir, uid);
+        assert!(dir.join(".Archive/cur").is_dir() || dir.join(".Archive/new").is_dir());
+        assert!(dir.join("subscriptions").exists());
+        assert!(dir.join("dovecot-keywords").exists());
+        // The server logs Dovecot's Disconnected line with the session's counters.
+        assert!(
+            server.wait_log(&format!("imap({user})<"), Duration::from_secs(5)),
+            "{}",
+            server.log_text()
+        );
+    }
+    // The sessions' metrics came back from the helpers.
+    assert!(
+        server
+            .metric(
+                "roost_imap_commands_total",
+                "command=\"APPEND\",result=\"ok\""
+            )
+            .unwrap_or(0.0)
+            >= 2.0,
+        "{}",
+        server.scrape()
+    );
+    assert!(
+        server
+            .metric("roost_imap_bytes_sent_total", "")
+            .unwrap_or(0.0)
+            > 0.0
+    );
+    // `roost kick` reaches a session running in a helper: Dovecot's goodbye and log line.
+    let mut c = Line::connect(imap_port);
+    c.line();
+    ok(&c.imap("a", "LOGIN u1 pw1"));
+    ok(&c.imap("b", "SELECT Archive"));
+    let kicked = server.cli(&["kick", "u1"]);
+    assert!(kicked.all().contains("u1"), "{}", kicked.all());
+    assert_eq!(c.line(), "* BYE Server shutting down.");
+    assert!(
+        server.wait_log(
+            "Disconnected: Server shutting down.",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.log_text()
+    );
+    let log = server.log_text();
+    for user in ["u1", "u2"] {
+        let line = log
+            .lines()
+            .find(|l| {
+                l.contains(&format!("imap({user})<")) && l.contains("Disconnected: Logged out")
+            })
+            .unwrap_or_else(|| panic!("no logout line for {user}:\n{log}"));
+        assert!(
+            line.contains(" deleted=1 expunged=1 trashed=0 hdr_count=0"),
+            "{line}"
+        );
+    }
+
+    // Dovecot, as those uids, reads back what the IMAP sessions did.
+    let dovecot = Dovecot::start(server.path(), &users, &mail);
+    for user in ["u1", "u2"] {
+        let f = dovecot.doveadm(&["fetch", "-u", user, "flags", "mailbox", "INBOX", "all"]);
+        let lines: Vec<&str> = f.lines().filter(|l| l.starts_with("flags:")).collect();
+        assert_eq!(lines.len(), 1, "{f}");
+        assert!(
+            lines[0].contains("\\Seen") && lines[0].contains("$Work"),
+            "{f}"
+        );
+        let a = dovecot.doveadm(&[
+            "fetch",
+            "-u",
+            user,
+            "flags text",
+            "mailbox",
+            "Archive",
+            "all",
+        ]);
+        assert!(
+            a.contains("Subject: delivered") && a.contains("Subject: appended"),
+            "{a}"
+        );
+        assert!(a.contains("\\Flagged"), "{a}");
+        let l = dovecot.doveadm(&["mailbox", "list", "-s", "-u", user]);
+        assert!(l.lines().any(|n| n == "Archive"), "{l}");
+    }
+}

@@ -344,6 +344,7 @@ const DOVECOT_BASE_DIR: &[(&str, char, u32, Who, Who)] = &[
     ("auth-login", 's', 0o600, Who::Internal, Who::Root),
     ("auth-master", 's', 0o600, Who::Root, Who::Root),
     ("auth-userdb", 's', 0o666, Who::Internal, Who::Root),
+    ("doveadm-server", 's', 0o600, Who::Root, Who::Root),
     ("login", 'd', 0o750, Who::Root, Who::LoginGroup),
     ("login/login", 's', 0o666, Who::Root, Who::Root),
     ("master", 's', 0o600, Who::Root, Who::Root),

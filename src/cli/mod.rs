@@ -1,4 +1,5 @@
-//! The admin commands of the `roost` binary that talk to a running server's control socket
-//! about its sessions: `roost who` and `roost kick` (doveadm's `who` and `kick`).
+//! The admin commands of the `roost` binary that run doveadm commands on a running server over
+//! its `doveadm-server` socket: `roost doveadm …` and the top-level mirrors (`roost who`,
+//! `roost kick`, `roost mailbox status …`).
 
-pub mod sessions;
+pub mod doveadm;

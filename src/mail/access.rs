@@ -98,6 +98,19 @@ impl MailAccess {
         )
     }
 
+    /// The mail helper pool and the uid/gid of `fields`' user, when that user is served by a
+    /// helper (`None`: in this process). IMAP runs whole sessions in such a helper.
+    pub fn helper_for(
+        &self,
+        settings: &MailSettings,
+        fields: &[(String, String)],
+    ) -> Result<Option<(&MailPool, MailIdentity)>, MailError> {
+        match self.route(settings, fields)? {
+            Route::Local => Ok(None),
+            Route::Helper(id) => Ok(self.pool.as_ref().map(|p| (p, id))),
+        }
+    }
+
     /// Whether `fields`' user is served in this process (blocking-free); an identity that
     /// cannot be served at all is the error.
     pub fn is_local(

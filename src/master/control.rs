@@ -1,11 +1,10 @@
 //! The master control socket `base_dir/master` (mode 0600) and its client, used by
-//! `roost ps`, `roost reload`, `roost stop`, `roost who` and `roost kick`. The line protocol
-//! follows Dovecot's master-client one (spec §7.18): `VERSION\tmaster-client\t1\t0` ↔
+//! `roost ps`, `roost reload` and `roost stop`. The line protocol follows Dovecot's
+//! master-client one (spec §7.18): `VERSION\tmaster-client\t1\t0` ↔
 //! `VERSION\tmaster-server\t1\t0`, then `SERVICE-STATUS`, `PROCESS-STATUS`, plus roost's
-//! `RELOAD`, `STOP`, `WHO` (anvil's post-login sessions: user, protocol, vproc, remote IP,
-//! local IP, start in Unix seconds, session id) and `KICK\t<mask>[\t<mask>]` (the users
-//! kicked). Rows are tab-separated (fields tab-escaped as Dovecot does); a listing ends with an
-//! empty line.
+//! `RELOAD` and `STOP`. Rows are tab-separated (fields tab-escaped as Dovecot does); a listing
+//! ends with an empty line. [`HubControl`] offers reload and stop to the doveadm service
+//! through the hub. (`who` and `kick` are doveadm commands: `service::doveadm`.)
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -18,8 +17,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::state::{Command, MasterState};
-use crate::protocol::auth::{tab_escape, tab_unescape};
-use crate::runtime::{Hub, SessionDirectoryHandle};
+use crate::protocol::auth::tab_unescape;
+use crate::runtime::{BoxFuture, MasterControl};
 
 /// Longest request line the control socket reads; a longer one is answered with an error and
 /// the connection is closed (so a client cannot make the server buffer without limit).
@@ -42,7 +41,6 @@ impl Drop for ControlGuard {
 pub fn listen(
     path: &Path,
     state: Arc<MasterState>,
-    hub: Arc<Hub>,
     tx: mpsc::Sender<Command>,
 ) -> io::Result<ControlGuard> {
     let _ = std::fs::remove_file(path);
@@ -54,10 +52,9 @@ pub fn listen(
                 continue;
             };
             let state = state.clone();
-            let hub = hub.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let _ = handle(stream, state, hub, tx).await;
+                let _ = handle(stream, state, tx).await;
             });
         }
     });
@@ -67,7 +64,6 @@ pub fn listen(
 async fn handle(
     stream: tokio::net::UnixStream,
     state: Arc<MasterState>,
-    hub: Arc<Hub>,
     tx: mpsc::Sender<Command>,
 ) -> io::Result<()> {
     let (r, mut w) = stream.into_split();
@@ -136,47 +132,6 @@ async fn handle(
                     Err(_) => "-master went away\n".to_string(),
                 }
             }
-            "WHO" => match hub.get::<SessionDirectoryHandle>() {
-                Some(dir) => {
-                    let mut s = String::new();
-                    for r in dir.0.who() {
-                        let ip = |a: Option<std::net::IpAddr>| {
-                            a.map(|a| a.to_string()).unwrap_or_default()
-                        };
-                        s.push_str(&format!(
-                            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                            first_field(&r.user),
-                            tab_escape(&r.service),
-                            r.vproc,
-                            ip(r.rip),
-                            ip(r.lip),
-                            r.since,
-                            tab_escape(&r.session_id)
-                        ));
-                    }
-                    s.push('\n');
-                    s
-                }
-                None => "-anvil is not running\n".to_string(),
-            },
-            "KICK" => match hub.get::<SessionDirectoryHandle>() {
-                Some(dir) => {
-                    let masks: Vec<String> = words.map(tab_unescape).collect();
-                    match dir.0.kick(&masks) {
-                        Ok(users) => {
-                            let mut s = String::new();
-                            for u in users {
-                                s.push_str(&first_field(&u));
-                                s.push('\n');
-                            }
-                            s.push('\n');
-                            s
-                        }
-                        Err(e) => format!("-{e}\n"),
-                    }
-                }
-                None => "-anvil is not running\n".to_string(),
-            },
             "STOP" => {
                 let _ = tx.send(Command::Stop).await;
                 "+\n".to_string()
@@ -188,15 +143,29 @@ async fn handle(
     Ok(())
 }
 
-/// [`tab_escape`] for the first field of a listing row, which must not start with `-` (the
-/// client would take the row for an error): a leading `-` is sent as `\x01-`, which
-/// [`tab_unescape`] reads back as `-`.
-fn first_field(s: &str) -> String {
-    let e = tab_escape(s);
-    if e.starts_with('-') {
-        format!("\x01{e}")
-    } else {
-        e
+/// The master's reload and stop for the hub ([`MasterControlHandle`]), over the same command
+/// channel as the control socket.
+pub struct HubControl(pub mpsc::Sender<Command>);
+
+impl MasterControl for HubControl {
+    fn reload(&self) -> BoxFuture<Result<(), String>> {
+        let tx = self.0.clone();
+        Box::pin(async move {
+            let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+            tx.send(Command::Reload(reply_tx))
+                .await
+                .map_err(|_| "master went away".to_string())?;
+            reply_rx
+                .await
+                .unwrap_or_else(|_| Err("master went away".into()))
+        })
+    }
+
+    fn stop(&self) -> BoxFuture<()> {
+        let tx = self.0.clone();
+        Box::pin(async move {
+            let _ = tx.send(Command::Stop).await;
+        })
     }
 }
 
@@ -306,13 +275,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fields_escape_like_dovecot_and_a_leading_dash_is_not_an_error() {
+    fn fields_escape_like_dovecot() {
         let odd = "a\tb\nc\rd\x01e";
-        assert_eq!(tab_escape(odd), "a\x01tb\x01nc\x01rd\x011e");
-        assert_eq!(tab_unescape(&tab_escape(odd)), odd);
-        let dash = first_field("-bob");
-        assert!(!dash.starts_with('-'));
-        assert_eq!(tab_unescape(&dash), "-bob");
-        assert_eq!(first_field("bob"), "bob");
+        assert_eq!(
+            crate::protocol::auth::tab_escape(odd),
+            "a\x01tb\x01nc\x01rd\x011e"
+        );
+        assert_eq!(tab_unescape(&crate::protocol::auth::tab_escape(odd)), odd);
     }
 }

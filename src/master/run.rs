@@ -75,14 +75,16 @@ pub async fn serve(
     });
     hub.insert(Arc::new(StatusHandle(state.clone())));
     let (tx, mut rx) = mpsc::channel::<Command>(8);
+    hub.insert(Arc::new(crate::runtime::MasterControlHandle(Arc::new(
+        control::HubControl(tx.clone()),
+    ))));
     let control_path = base_dir.join("master");
-    let control =
-        control::listen(&control_path, state.clone(), hub.clone(), tx.clone()).map_err(|e| {
-            MasterError::io(
-                format!("create control socket {}", control_path.display()),
-                e,
-            )
-        })?;
+    let control = control::listen(&control_path, state.clone(), tx.clone()).map_err(|e| {
+        MasterError::io(
+            format!("create control socket {}", control_path.display()),
+            e,
+        )
+    })?;
     if let Some(user) = &drop_to {
         give_generated_certs(&base_dir, &certs_before, user)?;
         crate::privsep::restrict::drop_privileges(&user.name, "")

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod error;
 pub mod fifo;
 pub mod frontdoor;
+pub mod http;
 pub mod listener;
 pub mod metrics;
 pub mod proxy;

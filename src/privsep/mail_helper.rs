@@ -164,6 +164,10 @@ pub fn serve_fd3(_spec: &HelperSpec) -> Result<(), PrivsepError> {
         if m.head.is_empty() || m.head[0].is_empty() {
             return Err(PrivsepError::Protocol("empty mail request".into()));
         }
+        if m.head[0] == "IMAP" {
+            // From now on this helper runs IMAP sessions (privsep::imap_helper).
+            return super::imap_helper::serve(fd, m);
+        }
         let answer = handle(&mut st, m);
         reply(fd, answer);
     }

@@ -61,12 +61,14 @@
 //! * [`auth_worker`]: the auth-worker helper's request loop (shadow and passwd lookups).
 //! * [`mail_proto`]: the mail helper's frames; [`mail_helper`]: its request loop (deliveries,
 //!   one POP3 INBOX at a time) running as the userdb's uid/gid; [`mail_pool`]: the server's
-//!   idle mail helpers per uid/gid (used by `crate::mail::access`).
+//!   idle mail helpers per uid/gid (used by `crate::mail::access`); [`imap_helper`]: a mail
+//!   helper running whole IMAP sessions as its uid/gid.
 
 pub mod auth_worker;
 pub mod basedir;
 pub mod error;
 pub mod frame;
+pub mod imap_helper;
 pub mod launcher;
 pub mod mail_helper;
 pub mod mail_pool;

@@ -19,8 +19,8 @@ pub const HELPER_KINDS: &[&str] = &["auth-worker"];
 pub const MAIL_KIND: &str = "mail";
 
 /// What mail helpers the configuration allows: Dovecot's valid uid/gid ranges (0 never), its
-/// `default_vsz_limit`, and a cap of the lmtp and pop3 services' `process_limit` together (a
-/// Dovecot pop3 or lmtp process is what accesses mail as a user).
+/// `default_vsz_limit`, and a cap of the lmtp, pop3 and imap services' `process_limit` together
+/// (a Dovecot lmtp, pop3 or imap process is what accesses mail as a user).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MailPolicy {
     pub first_valid_uid: u32,
@@ -153,7 +153,7 @@ impl Policy {
             first_valid_gid: settings.auth.first_valid_gid,
             last_valid_gid: settings.auth.last_valid_gid,
             vsz_limit: settings.core.default_vsz_limit.0,
-            max_helpers: (limit("lmtp") + limit("pop3")).max(1),
+            max_helpers: (limit("lmtp") + limit("pop3") + limit("imap")).max(1),
         };
         Policy {
             base_dir,

@@ -3,7 +3,6 @@
 
 pub mod auth;
 pub mod health_check;
-pub mod http;
 pub mod imap;
 pub mod lmtp;
 pub mod pop3;

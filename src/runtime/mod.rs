@@ -9,9 +9,11 @@
 //! * [`Hub`]: in-process handles services share (auth, post-login, status views);
 //! * [`status`]: read-only views of the pools for stats and `roost ps`;
 //! * [`sessions`]: the post-login session directory anvil offers `roost who` and `roost kick`;
+//! * [`control`]: the master's reload and stop, for admin commands;
 //! * [`Registry`]: which services roost implements;
 //! * [`metrics`]: the process-wide Prometheus recorder.
 
+pub mod control;
 pub mod handoff;
 pub mod hub;
 pub mod metrics;
@@ -21,6 +23,7 @@ pub mod session;
 pub mod sessions;
 pub mod status;
 
+pub use control::{MasterControl, MasterControlHandle};
 pub use handoff::{Handoff, HandoffError, PostLogin, PostLoginHandle};
 pub use hub::Hub;
 pub use registry::Registry;

@@ -10,6 +10,7 @@ pub fn registry() -> Registry {
         .with("anvil", super::anvil::factory)
         .with("auth", super::auth::factory)
         .with("auth-worker", super::auth::worker_factory)
+        .with("doveadm", super::doveadm::factory)
         .with("health-check", super::health_check::factory)
         .with("imap", super::imap::factory)
         .with("imap-login", super::imap_login::factory)

@@ -104,6 +104,8 @@ pub struct Wire {
     pub max_output: usize,
     /// Bytes written so far (for the services' byte counters).
     pub bytes_sent: u64,
+    /// Bytes read so far.
+    pub bytes_received: u64,
 }
 
 impl Wire {
@@ -121,6 +123,7 @@ impl Wire {
             written: 0,
             max_output: DEFAULT_MAX_OUTPUT,
             bytes_sent: 0,
+            bytes_received: 0,
         }
     }
 
@@ -164,7 +167,9 @@ impl Wire {
             self.start = 0;
         }
         self.buf.reserve(READ_CHUNK);
-        self.conn.stream.read_buf(&mut self.buf).await
+        let n = self.conn.stream.read_buf(&mut self.buf).await?;
+        self.bytes_received += n as u64;
+        Ok(n)
     }
 
     /// Bytes received and not consumed yet.

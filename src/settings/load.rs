@@ -121,6 +121,7 @@ fn area_error(figment: &Figment) -> Option<figment::Error> {
         .or_else(|| first::<crate::net::settings::NetSettings>(figment))
         .or_else(|| first::<crate::mail::settings::MailSettings>(figment))
         .or_else(|| first::<crate::service::auth::settings::AuthSettings>(figment))
+        .or_else(|| first::<crate::service::imap::settings::ImapSettings>(figment))
         .filter(|e| !e.path.is_empty())
 }
 
@@ -328,6 +329,9 @@ mod load_tests {
         let e = load_text("protocols = [\"imap\", \"nntp\"]\n").unwrap_err();
         assert!(e.message.contains("unknown protocol 'nntp'"), "{e}");
         assert!(e.location.ends_with("line 1"), "{e}");
+        let e = load_text("\nlogin_timeout = \"0\"\n").unwrap_err();
+        assert_eq!(e.setting, "login_timeout");
+        assert!(e.location.ends_with("line 2"), "{e}");
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct Settings {
     pub mail: crate::mail::settings::MailSettings,
     #[serde(flatten)]
     pub auth: crate::service::auth::settings::AuthSettings,
+    #[serde(flatten)]
+    pub doveadm: crate::service::doveadm::settings::DoveadmSettings,
+    #[serde(flatten)]
+    pub imap: crate::service::imap::settings::ImapSettings,
     pub service: BTreeMap<String, ServiceSettings>,
 }
 
@@ -53,6 +57,8 @@ impl Default for Settings {
             net: Default::default(),
             mail: Default::default(),
             auth: Default::default(),
+            doveadm: Default::default(),
+            imap: Default::default(),
             service: defaults::default_services(),
         }
     }

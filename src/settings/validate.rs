@@ -37,6 +37,16 @@ pub fn validate(loaded: &Loaded, warnings: &mut Vec<String>) -> Result<(), Confi
         ));
     }
 
+    if let Err((setting, message)) = crate::service::imap::settings::check(&s.imap) {
+        return Err(err(setting.into(), message));
+    }
+    if s.mail.login_timeout.as_duration().is_zero() {
+        return Err(err(
+            "login_timeout".into(),
+            "must be at least 1s (0 would close every client before it could log in)".into(),
+        ));
+    }
+
     // protocols must each be declared by some service
     for p in &s.core.protocols {
         if p == "none" {

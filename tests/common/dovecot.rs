@@ -22,6 +22,12 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts Dovecot with its config, users and mail in `dir` (which must exist).
     pub fn start(dir: &Path) -> Dovecot {
+        Dovecot::start_with(dir, "")
+    }
+
+    /// [`Dovecot::start`] with `extra` lines appended to its dovecot.conf (namespaces,
+    /// `auth_failure_delay`, more listeners).
+    pub fn start_with(dir: &Path, extra: &str) -> Dovecot {
         let pop3_port = free_port();
         let lmtp_port = free_port();
         let imap_port = free_port();
@@ -36,7 +42,8 @@ service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {l
 mail_location = maildir:{d}/mail/%n\nmail_uid = nobody\nmail_gid = nogroup\n\
 first_valid_uid = 1\nfirst_valid_gid = 1\n\
 passdb {{\n  driver = passwd-file\n  args = {d}/users\n}}\n\
-userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={d}/home/%n\n}}\n",
+userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={d}/home/%n\n}}\n\
+{extra}\n",
             d = dir.display()
         );
         fs::write(dir.join("dovecot.conf"), conf).unwrap();

@@ -1,20 +1,53 @@
 //! Content decoding for SEARCH: RFC 2047 encoded words in headers, base64 and
-//! quoted-printable bodies, and charsets to UTF-8. Charsets converted: UTF-8, US-ASCII
-//! and ISO-8859-1 (and their common aliases); any other charset is passed through as
-//! UTF-8 where valid and with U+FFFD for invalid bytes, which makes ASCII searches work
-//! in every ASCII-compatible charset but not searches for non-ASCII text in, say,
-//! ISO-8859-2 or Shift_JIS (Dovecot converts those with iconv).
+//! quoted-printable bodies, and charsets to UTF-8. Charsets are converted with encoding_rs
+//! (every WHATWG encoding label: ISO-8859-*, windows-125x, KOI8-*, Shift_JIS, EUC-*,
+//! ISO-2022-JP, GB18030, Big5, UTF-16, …); ISO-8859-1 is kept as true Latin-1 (WHATWG maps
+//! the label to windows-1252, iconv — what Dovecot uses — does not). A charset nobody knows
+//! is read as UTF-8 where valid and U+FFFD elsewhere, so ASCII searches still work.
 
 use base64::Engine as _;
 
 /// Bytes in `charset` to UTF-8.
 pub fn to_utf8(bytes: &[u8], charset: &[u8]) -> String {
-    let cs = String::from_utf8_lossy(charset).to_ascii_lowercase();
-    match cs.as_str() {
-        "iso-8859-1" | "iso8859-1" | "latin1" | "latin-1" | "l1" | "iso_8859-1" => {
-            bytes.iter().map(|&b| b as char).collect()
-        }
-        _ => String::from_utf8_lossy(bytes).into_owned(),
+    match lookup(charset) {
+        Some(Charset::Latin1) => bytes.iter().map(|&b| b as char).collect(),
+        Some(Charset::Other(enc)) => enc.decode_without_bom_handling(bytes).0.into_owned(),
+        None => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// Why a SEARCH key could not be converted from its `CHARSET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CharsetError {
+    /// No such charset (`NO [BADCHARSET]`).
+    Unknown,
+    /// Bytes that are not valid in it (Dovecot answers `BAD … Invalid search key`).
+    Invalid,
+}
+
+/// A SEARCH key in `charset` to UTF-8, strictly: unknown charsets and invalid bytes fail.
+pub fn key_to_utf8(bytes: &[u8], charset: &[u8]) -> Result<String, CharsetError> {
+    match lookup(charset).ok_or(CharsetError::Unknown)? {
+        Charset::Latin1 => Ok(bytes.iter().map(|&b| b as char).collect()),
+        Charset::Other(enc) => enc
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .map(|s| s.into_owned())
+            .ok_or(CharsetError::Invalid),
+    }
+}
+
+enum Charset {
+    Latin1,
+    Other(&'static encoding_rs::Encoding),
+}
+
+fn lookup(charset: &[u8]) -> Option<Charset> {
+    let label = String::from_utf8_lossy(charset).trim().to_ascii_lowercase();
+    match label.as_str() {
+        "iso-8859-1" | "iso8859-1" | "latin1" | "latin-1" | "l1" | "iso_8859-1" | "iso-ir-100"
+        | "cp819" | "ibm819" => Some(Charset::Latin1),
+        "us-ascii" | "ascii" | "utf8" => Some(Charset::Other(encoding_rs::UTF_8)),
+        _ => encoding_rs::Encoding::for_label_no_replacement(label.as_bytes()).map(Charset::Other),
     }
 }
 

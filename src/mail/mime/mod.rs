@@ -44,8 +44,8 @@
 //! `imap-msgpart.c`), which is what makes malformed input come out as Dovecot's does. It
 //! adds no crate (memchr and base64 were already in the tree).
 //!
-//! Known gaps: SEARCH converts only UTF-8, US-ASCII and ISO-8859-1 ([`decode`]) and
-//! compares lowercased rather than titlecased-decomposed text ([`search`]); header names
+//! Known gaps: SEARCH converts the charsets encoding_rs knows ([`decode`]; iconv knows a
+//! few more) and compares lowercased rather than titlecased-decomposed text ([`search`]); header names
 //! over Dovecot's `MESSAGE_HEADER_NAME_MAX_LEN` (1000 bytes) stay names, where Dovecot
 //! turns the line into a nameless value. A differential run over 520 generated messages
 //! (`ROOST_MIME_CORPUS`, see `tests/data/mime/record.py`) agrees with Dovecot on every
@@ -57,6 +57,7 @@
 
 pub mod address;
 pub mod bodystructure;
+pub mod date;
 pub mod decode;
 pub mod envelope;
 pub mod header;

@@ -5,8 +5,16 @@
 pub mod args;
 pub mod uidl;
 
-/// Longest command line accepted (RFC 2449 §4: 255 octets; SASL responses are longer).
+/// Longest command line accepted after login (RFC 2449 §4: 255 octets; SASL responses are
+/// longer).
 pub const MAX_LINE: usize = 8192;
+
+/// Longest command line pop3-login reads before login (without its CRLF): Dovecot's
+/// `LOGIN_MAX_INBUF_SIZE`. Measured on Dovecot 2.3.19: `USER`, `PASS`, `CAPA` lines of up
+/// to 1,031 bytes with CRLF are read and longer ones get `-ERR Input buffer full, aborting`
+/// (the exact edge moves by a few bytes with the command); roost's edge is 1,024 + CRLF.
+/// SASL responses have their own limit (`service::login::sasl::MAX_RESPONSE`).
+pub const LOGIN_MAX_LINE: usize = 1024;
 
 /// A POP3 command. Arguments are kept as text; the session validates them so its error
 /// replies can quote them as Dovecot does.

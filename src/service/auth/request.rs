@@ -152,7 +152,8 @@ impl Request {
             .into_iter()
             .filter(|(k, _)| !super::fields::INTERNAL_PASSDB_FIELDS.contains(&k.as_str()))
             .collect();
-        if self.opts.resolve_userdb && !out.iter().any(|(k, _)| k == "proxy") {
+        // No userdb for a proxied login, nor for a `nologin` one the login service refuses.
+        if self.opts.resolve_userdb && !out.iter().any(|(k, _)| k == "proxy" || k == "nologin") {
             let info = &self.state.info;
             match self
                 .engine

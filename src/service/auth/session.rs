@@ -4,16 +4,22 @@
 //! protocol. Parsing is in `protocol::auth`; this file only moves lines and runs requests.
 //! Protocol violations close the connection without a reply, as Dovecot does.
 //!
+//! Requests on one connection run concurrently (each step in its own task, answered as it
+//! finishes), so a request held by its IP's auth penalty or a slow passdb does not hold the
+//! connection's other requests, as Dovecot's auth process answers them independently.
+//!
 //! Per-connection memory is bounded: lines are at most [`MAX_LINE`] bytes, at most
 //! [`MAX_PENDING_REQUESTS`] requests may be pending (over that the connection is failed with an
 //! error line), and replies are written before more input is read, so a client that never reads
 //! its replies stops being read (as Dovecot stops reading while its output buffer is full).
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::api::ClientInfo;
@@ -114,6 +120,8 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                 pid: 0,
                 requests: HashMap::new(),
                 pending_ok: HashMap::new(),
+                inflight: JoinSet::new(),
+                inflight_ids: HashMap::new(),
                 login: role == Role::Login,
                 login_pid: None,
             })
@@ -176,12 +184,32 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
                 Ok(n) if n > 0 => lines.push(&buf[..n]),
                 _ => break 'outer,
             },
+            done = step_done(&mut handler) => {
+                if let Handler::Client(c) = &mut handler {
+                    c.finished(done);
+                }
+            }
             _ = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {}
             _ = session.ended() => break 'outer,
         }
     }
-    // The client finished sending: answer what is still pending (delayed FAILs), then close.
+    // The client finished sending: answer what is still pending (requests still running,
+    // delayed FAILs), then close.
     if let Handler::Client(c) = &mut handler {
+        while !c.inflight.is_empty() {
+            tokio::select! {
+                done = c.inflight.join_next() => {
+                    if let Some(done) = done {
+                        c.finished(done);
+                    }
+                }
+                _ = session.ended() => return,
+            }
+            let now = std::mem::take(&mut c.out);
+            if !write_or_end(&mut stream, now.as_bytes(), &session).await {
+                return;
+            }
+        }
         while let Some((due, line)) = c.delayed.pop_front() {
             tokio::select! {
                 _ = tokio::time::sleep_until(due) => {}
@@ -194,6 +222,21 @@ pub async fn serve(core: Arc<AuthCore>, conn: Conn, session: Session) {
     }
     drop(handler);
     let _ = stream.shutdown().await;
+}
+
+/// What one request step's task gives back: its id, the request, the answer, `final-resp-ok`.
+type StepDone = (u32, Request, Answer, bool);
+
+/// The next request step to finish on a client connection (never, for a master connection or
+/// while none is running). Cancel-safe: `JoinSet::join_next` is.
+async fn step_done(handler: &mut Handler) -> Result<StepDone, tokio::task::JoinError> {
+    match handler {
+        Handler::Client(c) if !c.inflight.is_empty() => match c.inflight.join_next().await {
+            Some(r) => r,
+            None => std::future::pending().await,
+        },
+        _ => std::future::pending().await,
+    }
 }
 
 /// Writes `bytes`; `false` if the peer is gone or the service is stopping.
@@ -223,6 +266,11 @@ struct ClientConn {
     requests: HashMap<u32, (Request, bool)>,
     /// OK lines held back until the client acknowledges final server data with an empty CONT.
     pending_ok: HashMap<u32, String>,
+    /// Request steps running now (passdb lookups, penalty waits), one task each; dropping the
+    /// connection aborts them.
+    inflight: JoinSet<StepDone>,
+    /// Ids of the running steps, for CANCEL and duplicate checks.
+    inflight_ids: HashMap<u32, AbortHandle>,
     /// A login socket: CPIDs must be unique among live connections.
     login: bool,
     login_pid: Option<u32>,
@@ -247,7 +295,40 @@ impl ClientConn {
 
     /// Requests that hold memory on this connection.
     fn pending(&self) -> usize {
-        self.requests.len() + self.pending_ok.len() + self.delayed.len()
+        self.requests.len() + self.pending_ok.len() + self.delayed.len() + self.inflight_ids.len()
+    }
+
+    /// Runs one step of request `id`: answered at once when it needs no waiting (a mechanism
+    /// asking for its first response, a cached or cheap lookup: the reply order then is the
+    /// request order, as in Dovecot), else in its own task whose answer comes back through
+    /// [`step_done`].
+    fn start_step(&mut self, id: u32, mut req: Request, resp: Option<Vec<u8>>, final_ok: bool) {
+        let mut step = Box::pin(async move {
+            let answer = req.step(resp).await;
+            (id, req, answer, final_ok)
+        });
+        // One poll here; a step that is not done is moved into a task, which polls it again
+        // with a real waker (every wait it is in registers anew on that poll).
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match step.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(done) => self.finished(Ok(done)),
+            std::task::Poll::Pending => {
+                let handle = self.inflight.spawn(step);
+                self.inflight_ids.insert(id, handle);
+            }
+        }
+    }
+
+    /// A step finished (a cancelled one is dropped).
+    fn finished(&mut self, done: Result<StepDone, tokio::task::JoinError>) {
+        match done {
+            Ok((id, req, answer, final_ok)) => {
+                self.inflight_ids.remove(&id);
+                self.answer(id, req, answer, final_ok);
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => tracing::error!("auth: a request step failed: {e}"),
+        }
     }
 
     /// Moves the delayed FAILs due by `now` to `out`.
@@ -312,7 +393,7 @@ impl ClientConn {
                     .requests
                     .remove(&id)
                     .filter(|(req, _)| req.age() < REQUEST_TIMEOUT);
-                let Some((mut req, final_ok)) = pending else {
+                let Some((req, final_ok)) = pending else {
                     self.send(client::fail(
                         id,
                         None,
@@ -323,10 +404,7 @@ impl ClientConn {
                     return true;
                 };
                 match client::decode(&data) {
-                    Ok(resp) => {
-                        let answer = req.step(Some(resp)).await;
-                        self.answer(id, req, answer, final_ok);
-                    }
+                    Ok(resp) => self.start_step(id, req, Some(resp), final_ok),
                     Err(_) => self.send(client::fail(
                         id,
                         None,
@@ -340,6 +418,9 @@ impl ClientConn {
             ClientCommand::Cancel(id) => {
                 self.requests.remove(&id);
                 self.pending_ok.remove(&id);
+                if let Some(h) = self.inflight_ids.remove(&id) {
+                    h.abort();
+                }
                 true
             }
         }
@@ -354,7 +435,10 @@ impl ClientConn {
             );
             return false;
         }
-        if self.requests.contains_key(&a.id) || self.pending_ok.contains_key(&a.id) {
+        if self.requests.contains_key(&a.id)
+            || self.pending_ok.contains_key(&a.id)
+            || self.inflight_ids.contains_key(&a.id)
+        {
             tracing::error!("BUG: auth client sent a duplicate request id {}", a.id);
             return false;
         }
@@ -397,9 +481,8 @@ impl ClientConn {
                 return true;
             }
         };
-        let mut req = Request::new(mech, info, self.core.engine.clone(), opts);
-        let answer = req.step(resp).await;
-        self.answer(a.id, req, answer, final_ok);
+        let req = Request::new(mech, info, self.core.engine.clone(), opts);
+        self.start_step(a.id, req, resp, final_ok);
         true
     }
 

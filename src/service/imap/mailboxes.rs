@@ -18,11 +18,15 @@ use crate::protocol::imap::response::{ListEntry, Untagged};
 use crate::protocol::imap::utf7;
 use crate::service::wire::Wire;
 
-/// A mailbox name from the wire: INBOX normalised, a trailing separator dropped, and
-/// checked to be valid modified UTF-7.
-fn mailbox_name(raw: &[u8], sep: char) -> Option<String> {
+/// A mailbox name from the wire: INBOX normalised, a trailing separator dropped when
+/// `strip` (CREATE, or the `tb-extra-mailbox-sep` workaround; otherwise such a name is
+/// invalid, as in Dovecot), and checked to be valid modified UTF-7.
+fn mailbox_name(raw: &[u8], sep: char, strip: bool) -> Option<String> {
     utf7::decode(raw).ok()?;
     let s = String::from_utf8(raw.to_vec()).ok()?;
+    if !strip && s.len() > 1 && s.ends_with(sep) {
+        return None;
+    }
     let s = s.strip_suffix(sep).unwrap_or(&s).to_string();
     if s.eq_ignore_ascii_case("INBOX") {
         return Some("INBOX".into());
@@ -60,12 +64,18 @@ impl Imap {
         appended: Vec<Result<Spool, String>>,
     ) {
         let sep = separator(&self.store.location);
-        let named = |raw: &[u8]| mailbox_name(raw, sep);
+        let strip = self
+            .session
+            .settings
+            .imap
+            .workarounds()
+            .tb_extra_mailbox_sep;
+        let named = |raw: &[u8]| mailbox_name(raw, sep, strip);
         match cmd {
             Command::Select { mailbox } => self.select(wire, tag, named(&mailbox), false).await,
             Command::Examine { mailbox } => self.select(wire, tag, named(&mailbox), true).await,
             Command::Create { mailbox, .. } => {
-                let Some(name) = named(&mailbox) else {
+                let Some(name) = mailbox_name(&mailbox, sep, true) else {
                     return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
                 };
                 let store = self.store.clone();
@@ -205,10 +215,26 @@ impl Imap {
                     String::from_utf8_lossy(&reference),
                     String::from_utf8_lossy(&pattern)
                 );
+                // `tb-lsub-flags`: LSUB carries the mailbox's flags (here: \Noselect for a
+                // subscription whose mailbox does not exist); without it Dovecot sends none.
+                let with_flags = self.session.settings.imap.workarounds().tb_lsub_flags;
+                let existing = if with_flags {
+                    let store = self.store.clone();
+                    blocking(move || folders::existing(&store.location))
+                        .await
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
                 for n in folders::subscriptions(&self.store.location.root, sep) {
                     if folders::matches(&full, &n, sep) {
+                        let missing = n != "INBOX" && !existing.contains(&n);
                         Untagged::Lsub(ListEntry {
-                            attributes: Vec::new(),
+                            attributes: if with_flags && missing {
+                                vec!["\\Noselect"]
+                            } else {
+                                Vec::new()
+                            },
                             delimiter: Some(sep),
                             mailbox: n.as_bytes(),
                             child_info_subscribed: false,
@@ -245,8 +271,9 @@ impl Imap {
                         (*i, v)
                     })
                     .collect();
+                // The name as the client wrote it, as Dovecot echoes it.
                 Untagged::Status {
-                    mailbox: name.as_bytes(),
+                    mailbox: &mailbox,
                     items: values,
                 }
                 .encode(wire.output());
@@ -412,6 +439,7 @@ impl Imap {
         .await;
         match r {
             Ok((uv, uids)) => {
+                self.stats.appended += uids.len() as u64;
                 self.updates(wire, true).await;
                 let code = format!("APPENDUID {uv} {}", uid_set(&uids));
                 self.reply(wire, tag, "OK", Some(&code), "Append completed");

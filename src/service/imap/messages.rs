@@ -20,6 +20,7 @@ use crate::protocol::imap::command::{
     Command, FetchAttr, FetchItems, Section, SectionText, SequenceSet, StoreMode,
 };
 use crate::protocol::imap::response::{FetchValue, Untagged};
+use crate::service::imap::settings::FetchFailure;
 use crate::service::wire::Wire;
 
 /// A FETCH reads at most this much mail (CRLF bytes) before writing it out...
@@ -33,6 +34,8 @@ pub(super) struct Loaded {
     /// CRLF form.
     pub(super) data: Option<Vec<u8>>,
     pub(super) mtime: Option<SystemTime>,
+    /// The message exists but could not be read (`imap_fetch_failure` decides).
+    pub(super) failed: Option<String>,
 }
 
 pub(super) async fn load(
@@ -49,10 +52,23 @@ pub(super) async fn load(
     blocking(move || {
         Ok(entries
             .iter()
-            .map(|e| Loaded {
-                data: data
-                    .then(|| mbox.read(e).ok().map(|d| to_crlf(&d)))
-                    .flatten(),
+            .map(|e| {
+                let read = data.then(|| mbox.read(e));
+                let failed = match &read {
+                    Some(Err(MailError::Io { source, .. }))
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        None // expunged meanwhile
+                    }
+                    Some(Err(err)) => Some(err.to_string()),
+                    _ => None,
+                };
+                (read, failed)
+            })
+            .zip(entries.iter())
+            .map(|((read, failed), e)| Loaded {
+                data: read.and_then(|r| r.ok()).map(|d| to_crlf(&d)),
+                failed,
                 mtime: date
                     .then(|| {
                         std::fs::metadata(mbox.path_of(e))
@@ -64,6 +80,20 @@ pub(super) async fn load(
             .collect())
     })
     .await
+}
+
+/// A section without body text (`HEADER`, `HEADER.FIELDS[.NOT]`, `MIME`): Dovecot counts its
+/// FETCH as a header fetch.
+fn header_only(s: &Section) -> bool {
+    matches!(
+        s.text,
+        Some(
+            SectionText::Header
+                | SectionText::HeaderFields(_)
+                | SectionText::HeaderFieldsNot(_)
+                | SectionText::Mime
+        )
+    )
 }
 
 fn section_name(s: &Section, partial: Option<(u32, u32)>) -> String {
@@ -143,9 +173,11 @@ impl Imap {
                         .map(|m| (m.entry.clone(), Change::Expunge))
                         .collect();
                     let mbox = sel.mbox.clone();
+                    let n = doomed.len() as u64;
                     if let Err(e) = blocking(move || mbox.apply(&doomed)).await {
                         return self.mail_error(wire, tag, "", e);
                     }
+                    self.stats.expunged += n;
                 }
                 let text = if close {
                     "Close completed"
@@ -188,10 +220,6 @@ impl Imap {
         set: &SequenceSet,
     ) -> Option<Vec<usize>> {
         let sel = self.selected.as_ref()?;
-        if matches!(set, SequenceSet::Saved) {
-            self.bad(wire, tag, "Search result variable $ is not supported");
-            return None;
-        }
         if !uid && sel.seq_out_of_range(set) {
             let text = format!("Error in IMAP command {name}: Invalid messageset");
             self.bad(wire, tag, &text);
@@ -218,9 +246,11 @@ impl Imap {
             .map(|(_, m)| (m.entry.clone(), Change::Expunge))
             .collect();
         let mbox = sel.mbox.clone();
+        let n = doomed.len() as u64;
         if let Err(e) = blocking(move || mbox.apply(&doomed)).await {
             return self.mail_error(wire, tag, "", e);
         }
+        self.stats.expunged += n;
         self.done(wire, tag, "Expunge completed").await;
     }
 
@@ -314,7 +344,8 @@ impl Imap {
         if start < idx.len() {
             batches.push(&idx[start..]);
         }
-        for batch in batches {
+        let mut failed: Vec<u32> = Vec::new();
+        'batches: for batch in batches {
             let loaded = match load(sel, batch, needs_data, needs_date).await {
                 Ok(l) => l,
                 Err(e) => {
@@ -326,6 +357,16 @@ impl Imap {
             for (k, &i) in batch.iter().enumerate() {
                 let m = &sel.msgs[i];
                 let l = &loaded[k];
+                if let Some(err) = &l.failed {
+                    tracing::error!(user = %self.user, error = %err, "FETCH failed");
+                    failed.push(m.entry.uid);
+                    if self.session.settings.imap.imap_fetch_failure
+                        == FetchFailure::DisconnectImmediately
+                    {
+                        break 'batches;
+                    }
+                    continue;
+                }
                 if needs_data && l.data.is_none() {
                     continue; // expunged by another session meanwhile
                 }
@@ -347,14 +388,17 @@ impl Imap {
                             order.push(Ok(FetchValue::Rfc822Size(m.entry.vsize)))
                         }
                         FetchAttr::Rfc822 => {
+                            self.stats.fetched(false, data.len());
                             owned.push(("RFC822".into(), data.to_vec()));
                             order.push(Err(owned.len() - 1));
                         }
                         FetchAttr::Rfc822Header => {
+                            self.stats.fetched(true, b);
                             owned.push(("RFC822.HEADER".into(), data[..b].to_vec()));
                             order.push(Err(owned.len() - 1));
                         }
                         FetchAttr::Rfc822Text => {
+                            self.stats.fetched(false, data.len() - b);
                             owned.push(("RFC822.TEXT".into(), data[b..].to_vec()));
                             order.push(Err(owned.len() - 1));
                         }
@@ -364,7 +408,9 @@ impl Imap {
                             ..
                         } => {
                             let bytes = section_bytes(mime.as_ref().expect("scanned"), section);
-                            owned.push((section_name(section, *p), partial(&bytes, *p).to_vec()));
+                            let part = partial(&bytes, *p);
+                            self.stats.fetched(header_only(section), part.len());
+                            owned.push((section_name(section, *p), part.to_vec()));
                             order.push(Err(owned.len() - 1));
                         }
                         FetchAttr::Envelope => {
@@ -403,8 +449,31 @@ impl Imap {
                 }
             }
         }
+        if !failed.is_empty() {
+            return self.fetch_failure(wire, tag, failed);
+        }
         self.updates(wire, false).await;
         self.reply(wire, tag, "OK", None, "Fetch completed");
+    }
+
+    /// Messages that could not be read: `imap_fetch_failure` says whether the session ends
+    /// (`* BYE FETCH failed: …`) or the FETCH gets `NO [SERVERBUG]` (`no-after`, unless the
+    /// client asks again for a message that failed before).
+    fn fetch_failure(&mut self, wire: &mut Wire, tag: &str, failed: Vec<u32>) {
+        const INTERNAL: &str = "Internal error occurred. Refer to server log for more information.";
+        let retry = failed.iter().any(|u| self.failed_uids.contains(u));
+        if self.session.settings.imap.imap_fetch_failure != FetchFailure::NoAfter || retry {
+            wire.queue(format!("* BYE FETCH failed: {INTERNAL}\r\n").as_bytes());
+            self.status.set("no");
+            self.fetch_failed = Some(format!(
+                "FETCH failed: {} message(s) could not be read (uid {})",
+                failed.len(),
+                failed[0]
+            ));
+            return;
+        }
+        self.failed_uids.extend(failed);
+        self.reply(wire, tag, "NO", Some("SERVERBUG"), INTERNAL);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -433,6 +502,7 @@ impl Imap {
         let given: Vec<u8> = given.letters().bytes().collect();
         let mut changes = Vec::new();
         let mut new_flags = Vec::new();
+        let mut deleted = 0u64;
         for &i in &idx {
             let old = &sel.msgs[i].entry.flags;
             let mut f = match mode {
@@ -448,6 +518,9 @@ impl Imap {
             // Letters roost does not map (Maildir's P) survive a replace.
             if mode == StoreMode::Replace && old.has(Flags::PASSED) {
                 f.insert(Flags::PASSED);
+            }
+            if f.has(Flags::DELETED) && !old.has(Flags::DELETED) {
+                deleted += 1;
             }
             new_flags.push(f.clone());
             if &f != old {
@@ -467,6 +540,7 @@ impl Imap {
         if let Err(e) = r {
             return self.mail_error(wire, tag, "", e);
         }
+        self.stats.deleted += deleted;
         if sel.keywords != kw {
             sel.keywords = kw;
             sel.announce_flags(wire.output());

@@ -8,6 +8,7 @@
 //! dates, `spool.rs` APPEND messages streamed to disk, `metrics.rs` its counters.
 
 pub mod folders;
+pub mod logout;
 pub mod mailboxes;
 pub mod message;
 pub mod messages;
@@ -15,7 +16,9 @@ pub mod metrics;
 pub mod search;
 pub mod selected;
 pub mod session;
+pub mod settings;
 pub mod spool;
+pub mod uid;
 
 #[cfg(test)]
 mod tests;

@@ -1,46 +1,48 @@
-//! SEARCH: flags, sizes, sequence and UID sets, NOT/OR/groups, internal dates (BEFORE, ON,
-//! SINCE, OLDER, YOUNGER) and text keys (header fields, BODY, TEXT; case-insensitive
-//! substrings of the raw message), answered as `* SEARCH` or ESEARCH (MIN, MAX, COUNT, ALL).
-//! Messages are read in batches only when a text or date key needs them. Not yet: SENT*
-//! keys and SEARCHRES `$` (`NO [CANNOT]`), charset conversion of the keys.
+//! SEARCH: flags, sizes, sequence and UID sets (SEARCHRES `$` included), NOT/OR/groups,
+//! internal dates (BEFORE, ON, SINCE, OLDER, YOUNGER), sent dates (SENTBEFORE, SENTON,
+//! SENTSINCE: the `Date:` header's day as written) and text keys (header fields, BODY, TEXT)
+//! matched on decoded text as Dovecot matches them (`mail::mime::search`: encoded words,
+//! transfer encodings and charsets undone, case-insensitive), with keys in any `CHARSET`
+//! encoding_rs knows; answered as `* SEARCH` or ESEARCH (MIN, MAX, COUNT, ALL) and kept for
+//! `$` with `RETURN (SAVE)` (RFC 5182). Messages are read in batches only when a text or
+//! date key needs them.
 
 use std::time::SystemTime;
 
 use super::mailboxes::uid_set;
-use super::message::{body_start, header_fields};
 use super::messages::{load, Loaded};
 use super::selected::Selected;
 use super::session::Imap;
 use crate::mail::maildir::Flags;
-use crate::protocol::imap::command::{Search, SearchKey, SearchReturn, SequenceSet};
+use crate::mail::mime::decode::{key_to_utf8, CharsetError};
+use crate::mail::mime::scan::{scan, Message};
+use crate::mail::mime::search::HeaderKind;
+use crate::protocol::imap::command::{Search, SearchKey, SearchReturn};
 use crate::protocol::imap::response::Untagged;
 use crate::service::wire::Wire;
 
 impl Imap {
-    pub(super) async fn search(&mut self, wire: &mut Wire, tag: &str, s: Search) {
-        if let Some(c) = &s.charset {
-            if !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("US-ASCII") {
-                return self.reply(
+    pub(super) async fn search(&mut self, wire: &mut Wire, tag: &str, mut s: Search) {
+        let save = s
+            .returns
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Save));
+        if let Err(e) = convert_keys(&mut s.keys, s.charset.as_deref()) {
+            return match e {
+                CharsetError::Unknown => {
+                    if save {
+                        if let Some(sel) = self.selected.as_mut() {
+                            sel.saved.clear();
+                        }
+                    }
+                    self.reply(wire, tag, "NO", Some("BADCHARSET"), "Unknown charset")
+                }
+                CharsetError::Invalid => self.bad(
                     wire,
                     tag,
-                    "NO",
-                    Some("BADCHARSET (US-ASCII UTF-8)"),
-                    "Unsupported charset",
-                );
-            }
-        }
-        if s.keys.iter().any(unsupported)
-            || s.returns
-                .as_ref()
-                .is_some_and(|r| r.contains(&SearchReturn::Save))
-        {
-            return self.reply(
-                wire,
-                tag,
-                "NO",
-                Some("CANNOT"),
-                "Search key not implemented yet",
-            );
+                    "Error in IMAP command SEARCH: Invalid search key",
+                ),
+            };
         }
         let sel = self.selected.as_ref().expect("checked");
         let idx: Vec<usize> = (0..sel.msgs.len()).collect();
@@ -54,7 +56,13 @@ impl Imap {
                 Err(e) => return self.mail_error(wire, tag, "", e),
             };
             for (k, &i) in batch.iter().enumerate() {
-                if s.keys.iter().all(|key| eval(key, sel, i, &loaded[k])) {
+                let l = &loaded[k];
+                let msg = l.data.as_deref().filter(|_| needs_data).map(scan);
+                let m = Msg {
+                    loaded: l,
+                    msg: msg.as_ref(),
+                };
+                if s.keys.iter().all(|key| eval(key, sel, i, &m)) {
                     hits.push(if s.uid {
                         sel.msgs[i].entry.uid
                     } else {
@@ -63,8 +71,42 @@ impl Imap {
                 }
             }
         }
+        if save {
+            let r = s.returns.as_deref().unwrap_or(&[]);
+            let only_min_max = !r.contains(&SearchReturn::All)
+                && !r.contains(&SearchReturn::Count)
+                && (r.contains(&SearchReturn::Min) || r.contains(&SearchReturn::Max));
+            let chosen: Vec<u32> = if only_min_max {
+                let mut v = Vec::new();
+                if r.contains(&SearchReturn::Min) {
+                    v.extend(hits.first().copied());
+                }
+                if r.contains(&SearchReturn::Max) {
+                    v.extend(hits.last().copied());
+                }
+                v
+            } else {
+                hits.clone()
+            };
+            let sel = self.selected.as_mut().expect("checked");
+            let mut uids: Vec<u32> = chosen
+                .iter()
+                .map(|&n| {
+                    if s.uid {
+                        n
+                    } else {
+                        sel.msgs[n as usize - 1].entry.uid
+                    }
+                })
+                .collect();
+            uids.sort_unstable();
+            uids.dedup();
+            sel.saved = uids;
+        }
         match &s.returns {
             None => Untagged::Search(hits).encode(wire.output()),
+            // SAVE alone answers nothing but the tagged OK (RFC 5182).
+            Some(r) if r.iter().all(|x| *x == SearchReturn::Save) && !r.is_empty() => {}
             Some(r) => {
                 let all = r.is_empty() || r.contains(&SearchReturn::All);
                 Untagged::ESearch {
@@ -100,19 +142,6 @@ fn walk(k: &SearchKey, f: &dyn Fn(&SearchKey) -> bool) -> bool {
     }
 }
 
-fn unsupported(k: &SearchKey) -> bool {
-    walk(k, &|k| {
-        matches!(
-            k,
-            SearchKey::SentBefore(_)
-                | SearchKey::SentOn(_)
-                | SearchKey::SentSince(_)
-                | SearchKey::SequenceSet(SequenceSet::Saved)
-                | SearchKey::Uid(SequenceSet::Saved)
-        )
-    })
-}
-
 fn needs_text(k: &SearchKey) -> bool {
     walk(k, &|k| {
         matches!(
@@ -125,6 +154,9 @@ fn needs_text(k: &SearchKey) -> bool {
                 | SearchKey::Subject(_)
                 | SearchKey::Text(_)
                 | SearchKey::To(_)
+                | SearchKey::SentBefore(_)
+                | SearchKey::SentOn(_)
+                | SearchKey::SentSince(_)
         )
     })
 }
@@ -142,28 +174,67 @@ fn needs_date(k: &SearchKey) -> bool {
     })
 }
 
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+/// Converts every string of the keys to UTF-8 from `charset` (UTF-8 when absent); after
+/// this the text keys hold valid UTF-8.
+fn convert_keys(keys: &mut [SearchKey], charset: Option<&str>) -> Result<(), CharsetError> {
+    let charset = charset.unwrap_or("UTF-8").as_bytes();
+    keys.iter_mut().try_for_each(|k| convert_key(k, charset))
 }
 
-/// Whether header field `name` of `data` contains `value` (case-insensitively).
-fn header_has(data: &[u8], name: &[u8], value: &[u8]) -> bool {
-    let head = &data[..body_start(data)];
-    let fields = header_fields(head, &[String::from_utf8_lossy(name).into_owned()], false);
-    if fields == b"\r\n" {
-        return false;
+fn convert_key(k: &mut SearchKey, charset: &[u8]) -> Result<(), CharsetError> {
+    match k {
+        SearchKey::Bcc(v)
+        | SearchKey::Body(v)
+        | SearchKey::Cc(v)
+        | SearchKey::From(v)
+        | SearchKey::Subject(v)
+        | SearchKey::Text(v)
+        | SearchKey::To(v)
+        | SearchKey::Header(_, v) => *v = key_to_utf8(v, charset)?.into_bytes(),
+        SearchKey::Not(a) => convert_key(a, charset)?,
+        SearchKey::Or(a, b) => {
+            convert_key(a, charset)?;
+            convert_key(b, charset)?;
+        }
+        SearchKey::And(v) => v.iter_mut().try_for_each(|a| convert_key(a, charset))?,
+        _ => {}
     }
-    let v = fields.splitn(2, |&b| b == b':').nth(1).unwrap_or(b"");
-    contains_ci(v, value)
+    Ok(())
 }
 
-fn eval(k: &SearchKey, sel: &Selected, i: usize, l: &Loaded) -> bool {
+/// One message as the evaluator sees it: what was loaded and, for text and sent-date keys,
+/// its MIME scan.
+struct Msg<'a> {
+    loaded: &'a Loaded,
+    msg: Option<&'a Message<'a>>,
+}
+
+fn text(v: &[u8]) -> &str {
+    std::str::from_utf8(v).unwrap_or("")
+}
+
+/// Whether the message's `name` header matches `value` as Dovecot's SEARCH does.
+/// `HEADER name value` compares the value as it is; FROM/TO/CC/BCC/SUBJECT prepare it
+/// (`HeaderKind::for_search_key`), as the recorded Dovecot answers in tests/mime_dovecot.rs do.
+fn header_has(m: &Msg, name: &str, value: &[u8], kind: HeaderKind) -> bool {
+    m.msg
+        .is_some_and(|msg| msg.search_header(name, text(value), kind))
+}
+
+/// Days since the epoch of the message's `Date:` day as written; 0 (1 January 1970) when
+/// it has none that parses.
+fn sent_days(m: &Msg) -> i64 {
+    m.msg
+        .and_then(|msg| msg.header_values("Date").into_iter().next())
+        .and_then(|v| crate::mail::mime::date::parse(&v))
+        .map(|(y, mo, d)| super::message::days_from_civil(y, mo as i64, d as i64))
+        .unwrap_or(0)
+}
+
+fn eval(k: &SearchKey, sel: &Selected, i: usize, msg: &Msg) -> bool {
     let m = &sel.msgs[i];
     let f = &m.entry.flags;
-    let data = l.data.as_deref().unwrap_or(&[]);
+    let l = msg.loaded;
     let days = l
         .mtime
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
@@ -199,22 +270,26 @@ fn eval(k: &SearchKey, sel: &Selected, i: usize, l: &Loaded) -> bool {
         SearchKey::Smaller(n) => m.entry.vsize < *n as u64,
         SearchKey::Uid(set) => sel.resolve(set, true).contains(&i),
         SearchKey::SequenceSet(set) => sel.resolve(set, false).contains(&i),
-        SearchKey::Not(a) => !eval(a, sel, i, l),
-        SearchKey::Or(a, b) => eval(a, sel, i, l) || eval(b, sel, i, l),
-        SearchKey::And(v) => v.iter().all(|a| eval(a, sel, i, l)),
+        SearchKey::Not(a) => !eval(a, sel, i, msg),
+        SearchKey::Or(a, b) => eval(a, sel, i, msg) || eval(b, sel, i, msg),
+        SearchKey::And(v) => v.iter().all(|a| eval(a, sel, i, msg)),
         SearchKey::Before(d) => days < date_days(d),
         SearchKey::On(d) => days == date_days(d),
         SearchKey::Since(d) => days >= date_days(d),
+        SearchKey::SentBefore(d) => sent_days(msg) < date_days(d),
+        SearchKey::SentOn(d) => sent_days(msg) == date_days(d),
+        SearchKey::SentSince(d) => sent_days(msg) >= date_days(d),
         SearchKey::Older(s) => age >= *s as u64,
         SearchKey::Younger(s) => age <= *s as u64,
-        SearchKey::Text(t) => contains_ci(data, t),
-        SearchKey::Body(t) => contains_ci(&data[body_start(data)..], t),
-        SearchKey::Header(n, v) => header_has(data, n, v),
-        SearchKey::From(v) => header_has(data, b"From", v),
-        SearchKey::To(v) => header_has(data, b"To", v),
-        SearchKey::Cc(v) => header_has(data, b"Cc", v),
-        SearchKey::Bcc(v) => header_has(data, b"Bcc", v),
-        SearchKey::Subject(v) => header_has(data, b"Subject", v),
-        SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_) => false,
+        SearchKey::Text(t) => msg.msg.is_some_and(|x| x.search_text(text(t))),
+        SearchKey::Body(t) => msg.msg.is_some_and(|x| x.search_body(text(t))),
+        SearchKey::Header(n, v) => {
+            header_has(msg, &String::from_utf8_lossy(n), v, HeaderKind::Plain)
+        }
+        SearchKey::From(v) => header_has(msg, "From", v, HeaderKind::Address),
+        SearchKey::To(v) => header_has(msg, "To", v, HeaderKind::Address),
+        SearchKey::Cc(v) => header_has(msg, "Cc", v, HeaderKind::Address),
+        SearchKey::Bcc(v) => header_has(msg, "Bcc", v, HeaderKind::Address),
+        SearchKey::Subject(v) => header_has(msg, "Subject", v, HeaderKind::CompressLwsp),
     }
 }

@@ -38,6 +38,9 @@ pub struct Selected {
     pub keywords: Keywords,
     /// UIDs this session considers \Recent.
     recent: HashSet<u32>,
+    /// SEARCHRES (RFC 5182): the UIDs `SEARCH RETURN (SAVE)` kept, which `$` names; empty
+    /// after SELECT, as Dovecot starts it.
+    pub saved: Vec<u32>,
 }
 
 impl Selected {
@@ -66,6 +69,7 @@ impl Selected {
             msgs: Vec::new(),
             keywords,
             recent,
+            saved: Vec::new(),
         };
         s.msgs = snap
             .messages
@@ -111,7 +115,10 @@ impl Selected {
     /// The messages (indexes) a set names, in ascending order; `uid` sets name UIDs.
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<usize> {
         let SequenceSet::Ranges(ranges) = set else {
-            return Vec::new();
+            // `$`: the saved UIDs still in the mailbox (expunged ones drop out).
+            return (0..self.msgs.len())
+                .filter(|&i| self.saved.binary_search(&self.msgs[i].entry.uid).is_ok())
+                .collect();
         };
         let last = if uid {
             self.msgs.last().map(|m| m.entry.uid).unwrap_or(0)

@@ -6,12 +6,16 @@
 //! before each tagged reply, and the goodbyes (autologout after 30 minutes, shutdown, kick).
 //! Mailbox-list commands are in `mailboxes.rs`, message commands in `messages.rs`.
 
+use std::cell::Cell;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::logout::{self, LastCommand, Running, Stats};
 use super::selected::Selected;
 use super::spool::Spool;
+use crate::mail::access::MailAccess;
 use crate::mail::maildir::Maildir;
 use crate::mail::{blocking, UserStore};
 use crate::net::Conn;
@@ -20,18 +24,18 @@ use crate::protocol::imap::response::Untagged;
 use crate::protocol::imap::{parse, Command, Event, Frame, Receiver};
 use crate::runtime::Session;
 use crate::service::anvil::{Anvil, Connect};
+use crate::service::imap_login::session::UNTAGGED_CAPABILITY;
 use crate::service::wire::{End, Watch, Wire};
 
-/// Capabilities after login: what this service implements.
+/// Capabilities after login: what this service implements (`imap_capability` may replace or
+/// extend it: [`capabilities`]).
 pub const CAPABILITIES: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT \
-CHILDREN NAMESPACE UIDPLUS MOVE MULTIAPPEND LITERAL+";
+CHILDREN NAMESPACE UIDPLUS ESEARCH SEARCHRES WITHIN MOVE MULTIAPPEND LITERAL+";
 
 /// Dovecot's IMAP autologout (RFC 3501's 30-minute minimum).
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
 /// How often IDLE looks for changes (new mail is announced within this).
 pub const IDLE_POLL: Duration = Duration::from_millis(300);
-/// Dovecot's `imap_idle_notify_interval`: an IDLE client hears `* OK Still here` this often.
-pub const IDLE_NOTIFY: Duration = Duration::from_secs(120);
 /// Dovecot's CLIENT_MAX_BAD_COMMANDS for imap.
 pub const MAX_BAD_COMMANDS: u32 = 20;
 
@@ -41,16 +45,61 @@ pub(super) enum Flow {
     Logout,
 }
 
+/// The capability list after login under `settings`.
+pub fn capabilities(settings: &crate::settings::Settings) -> String {
+    settings.imap.capability(CAPABILITIES)
+}
+
+/// What a logged-in session starts from besides its connection (it travels to a mail helper
+/// when the session runs there).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Start {
+    pub user: String,
+    pub fields: Vec<(String, String)>,
+    pub session_id: String,
+    /// The login command's tag (empty: PREAUTH).
+    pub tag: String,
+}
+
+/// How a session ended: the reason for the `Disconnected:` line and its counters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    pub reason: String,
+    pub stats: Stats,
+}
+
 pub struct Imap {
     pub(super) session: Session,
     pub(super) store: UserStore,
     pub(super) user: String,
+    pub(super) session_id: String,
     pub(super) selected: Option<Selected>,
     /// INBOX, whose tmp/ spools APPEND messages.
     pub(super) inbox: Maildir,
     /// When the current command started (for the timing Dovecot appends).
     pub(super) started: Instant,
     bad: u32,
+    /// The counters of the `Disconnected:` line.
+    pub(super) stats: Stats,
+    /// The status of the last tagged reply (`ok`, `no`, `bad`), for the metrics.
+    pub(super) status: Cell<&'static str>,
+    /// The current command may announce new mail (`imap_client_workarounds = delay-newmail`
+    /// holds it back from the others, as Dovecot's IMAP_SYNC_FLAG_SAFE does).
+    safe_sync: bool,
+    /// For `Connection closed (X finished N secs ago)`.
+    last: Option<LastCommand>,
+    /// A command waiting for input when the connection closes (IDLE).
+    running: Option<Running>,
+    /// Byte counts already reported to the metrics.
+    reported: (u64, u64),
+    /// A FETCH failed and `imap_fetch_failure` ends the session: the log reason.
+    pub(super) fetch_failed: Option<String>,
+    /// UIDs whose FETCH failed under `no-after` (a retry disconnects).
+    pub(super) failed_uids: std::collections::HashSet<u32>,
+    /// The client's ID was logged (only the first one is, as in Dovecot).
+    id_logged: bool,
+    /// `in=` of a session that ended with LOGOUT.
+    input_at_logout: Option<u64>,
 }
 
 /// A receiver event with its data copied, so the wire's buffer can be consumed.
@@ -82,59 +131,132 @@ pub async fn run(conn: Conn, session: Session) {
         session_id: handoff.session_id.clone(),
         kick: session.kicked.clone(),
     });
+    let _gauge = super::metrics::SessionGauge::new();
+    let start = Start {
+        user: handoff.user.clone(),
+        fields: handoff.fields.clone(),
+        session_id: handoff.session_id.clone(),
+        tag: String::from_utf8_lossy(&handoff.protocol_data).into_owned(),
+    };
+    let who = logout::Who {
+        user: &start.user,
+        session_id: &start.session_id,
+        rip: wire
+            .conn
+            .remote
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        lip: wire
+            .conn
+            .local
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+    };
+    let prefix = format!(
+        "imap({})<{}><{}>",
+        start.user, session.vproc, start.session_id
+    );
+    // Mail of another uid is served by a mail helper running as that uid (privsep).
+    let local = MailAccess::from_hub(&session.hub).is_local(&session.settings.mail, &start.fields);
+    let outcome = match local {
+        Ok(true) => serve(wire, &session, &start).await,
+        Ok(false) => super::uid::serve(wire, &session, &start).await,
+        Err(e) => {
+            tracing::error!(service = %prefix, error = %e, "mail storage init failed");
+            wire.goodbye(INTERNAL_BYE).await;
+            return;
+        }
+    };
+    let Some(outcome) = outcome else { return };
+    let text = logout::text(
+        &session.settings.imap.imap_logout_format,
+        &outcome.reason,
+        &outcome.stats,
+        &who,
+    );
+    tracing::info!(service = %prefix, "Disconnected: {text}");
+}
+
+const INTERNAL_BYE: &[u8] =
+    b"* BYE [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n";
+
+/// Serves one logged-in session on `wire` (in the server, or in a mail helper running as the
+/// user's uid); `None` when the mail store could not be opened (the client got a BYE and the
+/// error is logged).
+pub async fn serve(mut wire: Wire, session: &Session, start: &Start) -> Option<Outcome> {
+    let prefix = format!(
+        "imap({})<{}><{}>",
+        start.user, session.vproc, start.session_id
+    );
     let host = session.settings.mail.effective_hostname();
-    let store = match UserStore::new(
-        &session.settings.mail,
-        &handoff.user,
-        &handoff.fields,
-        &host,
-    ) {
+    let store = match UserStore::new(&session.settings.mail, &start.user, &start.fields, &host) {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(user = %handoff.user, error = %e, "mail storage init failed");
-            wire.goodbye(b"* BYE [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n").await;
-            return;
+            tracing::error!(service = %prefix, error = %e, "mail storage init failed");
+            wire.goodbye(INTERNAL_BYE).await;
+            return None;
         }
     };
     let st = store.clone();
     let inbox = match blocking(move || st.mailbox("INBOX", true)).await {
         Ok(i) => i,
         Err(e) => {
-            tracing::error!(user = %handoff.user, error = %e, "opening INBOX failed");
-            wire.goodbye(b"* BYE [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n").await;
-            return;
+            tracing::error!(service = %prefix, error = %e, "opening INBOX failed");
+            wire.goodbye(INTERNAL_BYE).await;
+            return None;
         }
     };
-    let tag = String::from_utf8_lossy(&handoff.protocol_data).into_owned();
-    if tag.is_empty() {
+    let caps = capabilities(&session.settings);
+    let untagged = UNTAGGED_CAPABILITY as char;
+    if start.tag.is_empty() {
         wire.queue(
             format!(
-                "* PREAUTH [CAPABILITY {CAPABILITIES}] Logged in as {}\r\n",
-                handoff.user
+                "* PREAUTH [CAPABILITY {caps}] Logged in as {}\r\n",
+                start.user
             )
             .as_bytes(),
         );
+    } else if let Some(tag) = start.tag.strip_prefix(untagged) {
+        // The client asked for CAPABILITY before login: it may ignore the response code.
+        wire.queue(format!("* CAPABILITY {caps}\r\n{tag} OK Logged in\r\n").as_bytes());
     } else {
-        wire.queue(format!("{tag} OK [CAPABILITY {CAPABILITIES}] Logged in\r\n").as_bytes());
+        wire.queue(format!("{} OK [CAPABILITY {caps}] Logged in\r\n", start.tag).as_bytes());
     }
     let mut imap = Imap {
-        session,
+        session: session.clone(),
         store,
-        user: handoff.user.clone(),
+        user: start.user.clone(),
+        session_id: start.session_id.clone(),
         selected: None,
         inbox,
         started: Instant::now(),
         bad: 0,
+        stats: Stats::default(),
+        status: Cell::new("ok"),
+        safe_sync: true,
+        last: None,
+        running: None,
+        reported: (0, 0),
+        fetch_failed: None,
+        failed_uids: Default::default(),
+        id_logged: false,
+        input_at_logout: None,
     };
     let reason = imap.serve(&mut wire).await;
-    tracing::info!(user = %imap.user, "Disconnected: {reason}");
+    imap.report_bytes(&wire);
+    let mut stats = std::mem::take(&mut imap.stats);
+    stats.input = imap.input_at_logout.unwrap_or(wire.bytes_received);
+    stats.output = wire.bytes_sent;
+    Some(Outcome { reason, stats })
 }
 
 impl Imap {
-    async fn serve(&mut self, wire: &mut Wire) -> &'static str {
-        let mut rx = Receiver::new(0);
+    async fn serve(&mut self, wire: &mut Wire) -> String {
+        let max_line = self.session.settings.imap.imap_max_line_length.0;
+        let mut rx = Receiver::new(usize::try_from(max_line).unwrap_or(usize::MAX));
         let mut appended: Vec<Result<Spool, String>> = Vec::new();
         let mut autologout = Instant::now() + AUTOLOGOUT;
+        let mut last_input = Instant::now();
         loop {
             let (used, ev) = {
                 let (used, ev) = rx.receive(wire.buffered());
@@ -152,15 +274,15 @@ impl Imap {
             match ev {
                 Received::NeedMore => {
                     let watch = Watch::new(&self.session, Some(autologout));
-                    let sent = wire.bytes_sent;
                     let filled = wire.fill(&watch).await;
-                    super::metrics::sent(wire.bytes_sent - sent);
+                    self.report_bytes(wire);
                     match filled {
                         Ok(()) => {}
-                        Err(end) => return goodbye(wire, end).await,
+                        Err(end) => return self.goodbye(wire, end, last_input).await,
                     }
                     if !rx.is_idle() || !wire.buffered().is_empty() {
                         autologout = Instant::now() + AUTOLOGOUT;
+                        last_input = Instant::now();
                     }
                 }
                 Received::Literal(sync) | Received::MessageStart(sync) => {
@@ -181,25 +303,48 @@ impl Imap {
                     wire.queue(&with_timing(e.response(), Instant::now()));
                     if e.is_fatal() {
                         wire.goodbye(b"").await;
-                        return "Literal size too large";
+                        return e.reason().to_string();
                     }
                 }
                 Received::Command(frame) => {
                     self.started = Instant::now();
                     let msgs = std::mem::take(&mut appended);
-                    match self.command(&frame, msgs, wire).await {
+                    let flow = self.command(&frame, msgs, wire).await;
+                    self.last = Some(LastCommand {
+                        name: logout::raw_name(&frame.bytes),
+                        finished: Instant::now(),
+                    });
+                    match flow {
                         Ok(Flow::Continue) => {}
-                        Ok(Flow::Logout) => return "Logged out",
-                        Err(end) => return goodbye(wire, end).await,
+                        Ok(Flow::Logout) => {
+                            // Dovecot's `in=` stops before LOGOUT's line end (its parser has
+                            // not skipped it when the session ends).
+                            let eol = if frame.bytes.ends_with(b"\r\n") { 2 } else { 1 };
+                            let consumed = wire.bytes_received - wire.buffered().len() as u64;
+                            self.input_at_logout = Some(consumed.saturating_sub(eol));
+                            return "Logged out".into();
+                        }
+                        Err(end) => return self.goodbye(wire, end, last_input).await,
+                    }
+                    if let Some(reason) = self.fetch_failed.take() {
+                        wire.goodbye(b"").await;
+                        return reason;
                     }
                     if self.bad > MAX_BAD_COMMANDS {
                         wire.goodbye(b"* BYE Too many invalid IMAP commands.\r\n")
                             .await;
-                        return "Too many invalid commands";
+                        return "Too many invalid IMAP commands.".into();
                     }
                 }
             }
         }
+    }
+
+    /// Reports the bytes moved since the last report to the metrics.
+    fn report_bytes(&mut self, wire: &Wire) {
+        super::metrics::sent(wire.bytes_sent - self.reported.0);
+        super::metrics::received(wire.bytes_received - self.reported.1);
+        self.reported = (wire.bytes_sent, wire.bytes_received);
     }
 
     /// Runs one command. `Err` when the connection ended meanwhile (IDLE).
@@ -209,16 +354,42 @@ impl Imap {
         appended: Vec<Result<Spool, String>>,
         wire: &mut Wire,
     ) -> Result<Flow, End> {
+        self.status.set("ok");
         let t = match parse(frame) {
             Ok(t) => t,
             Err(e) => {
-                super::metrics::command("unknown");
                 self.bad += 1;
                 wire.queue(&with_timing(e.response(), self.started));
+                super::metrics::command("unknown", "bad", self.started.elapsed());
                 return Ok(Flow::Continue);
             }
         };
-        super::metrics::command(t.command.name());
+        let name = t.command.name();
+        self.safe_sync = matches!(
+            t.command,
+            Command::Noop
+                | Command::Check
+                | Command::Expunge
+                | Command::UidExpunge { .. }
+                | Command::Append { .. }
+                | Command::Copy { .. }
+                | Command::Move { .. }
+                | Command::Idle
+        );
+        let flow = self
+            .run_command(t, frame.bytes.len() as u64, appended, wire)
+            .await;
+        super::metrics::command(name, self.status.get(), self.started.elapsed());
+        flow
+    }
+
+    async fn run_command(
+        &mut self,
+        t: crate::protocol::imap::Tagged,
+        line_len: u64,
+        appended: Vec<Result<Spool, String>>,
+        wire: &mut Wire,
+    ) -> Result<Flow, End> {
         self.bad = 0;
         let tag = t.tag.as_str();
         let needs_selected = matches!(
@@ -241,7 +412,8 @@ impl Imap {
         }
         match t.command {
             Command::Capability => {
-                wire.queue(format!("* CAPABILITY {CAPABILITIES}\r\n").as_bytes());
+                let caps = capabilities(&self.session.settings);
+                wire.queue(format!("* CAPABILITY {caps}\r\n").as_bytes());
                 self.done(wire, tag, "Capability completed").await;
             }
             Command::Noop | Command::Check => {
@@ -258,8 +430,17 @@ impl Imap {
                 wire.goodbye(b"").await;
                 return Ok(Flow::Logout);
             }
-            Command::Id { .. } => {
-                Untagged::Id(Some(vec![("name", Some("Dovecot"))])).encode(wire.output());
+            Command::Id { fields } => {
+                let imap = &self.session.settings.imap;
+                let text = super::settings::id_log_text(
+                    &imap.imap_id_log,
+                    fields.as_deref().unwrap_or(&[]),
+                );
+                if let Some(text) = text.filter(|_| !self.id_logged) {
+                    tracing::info!(service = %self.log_prefix(), "ID sent: {text}");
+                }
+                self.id_logged = true;
+                wire.queue(format!("* ID {}\r\n", imap.id_reply()).as_bytes());
                 self.done(wire, tag, "ID completed").await;
             }
             Command::Enable { .. } => {
@@ -273,7 +454,20 @@ impl Imap {
                     .encode(wire.output());
                 self.done(wire, tag, "Namespace completed").await;
             }
-            Command::Idle => return self.idle(wire, tag).await,
+            Command::Idle => {
+                self.running = Some(Running {
+                    name: "IDLE".into(),
+                    started: Instant::now(),
+                    // Read while it runs: its line end (the rest was parsed before it began).
+                    bytes_in: if line_len > 0 { 2 } else { 0 },
+                    sent_before: wire.bytes_sent,
+                });
+                let r = self.idle(wire, tag).await;
+                if r.is_ok() {
+                    self.running = None;
+                }
+                return r;
+            }
             Command::StartTls | Command::Login { .. } | Command::Authenticate { .. } => {
                 self.bad += 1;
                 let text = format!(
@@ -287,26 +481,38 @@ impl Imap {
         Ok(Flow::Continue)
     }
 
+    /// `imap(user)<vproc><session>`: the prefix of this session's log lines.
+    pub(super) fn log_prefix(&self) -> String {
+        format!(
+            "imap({})<{}><{}>",
+            self.user, self.session.vproc, self.session_id
+        )
+    }
+
     /// IDLE: `+ idling`, changes announced as they are seen, until `DONE`.
     async fn idle(&mut self, wire: &mut Wire, tag: &str) -> Result<Flow, End> {
         wire.queue(b"+ idling\r\n");
-        let mut notify = Instant::now() + IDLE_NOTIFY;
+        let imap = &self.session.settings.imap;
+        let interval = imap.imap_idle_notify_interval.as_duration();
+        let max_line = usize::try_from(imap.imap_max_line_length.0).unwrap_or(usize::MAX);
+        let mut notify = Instant::now() + interval;
         loop {
             if Instant::now() >= notify {
                 // Keeps NATs and clients from taking the quiet connection for dead.
                 wire.queue(b"* OK Still here\r\n");
-                notify = Instant::now() + IDLE_NOTIFY;
+                notify = Instant::now() + interval;
             }
-            let watch = Watch::new(&self.session, Some(Instant::now() + IDLE_POLL));
-            match wire
-                .next_line(crate::protocol::imap::DEFAULT_MAX_LINE_LENGTH, &watch)
-                .await
-            {
+            let poll = (Instant::now() + IDLE_POLL).min(notify);
+            let watch = Watch::new(&self.session, Some(poll));
+            let line = wire.next_line(max_line, &watch).await;
+            self.report_bytes(wire);
+            match line {
                 Ok(Ok(l)) if l.eq_ignore_ascii_case(b"DONE") => {
                     self.done(wire, tag, "Idle completed").await;
                     return Ok(Flow::Continue);
                 }
                 Ok(_) => {
+                    self.status.set("bad");
                     self.reply(wire, tag, "BAD", None, "Expected DONE.");
                     return Ok(Flow::Continue);
                 }
@@ -317,7 +523,12 @@ impl Imap {
     }
 
     /// Looks at the selected mailbox and queues what changed (EXPUNGE only when `expunges`).
+    /// With the `delay-newmail` workaround only NOOP, CHECK, EXPUNGE, APPEND, COPY, MOVE and
+    /// IDLE look.
     pub(super) async fn updates(&mut self, wire: &mut Wire, expunges: bool) {
+        if !self.safe_sync && self.session.settings.imap.workarounds().delay_newmail {
+            return;
+        }
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
@@ -343,6 +554,11 @@ impl Imap {
         code: Option<&str>,
         text: &str,
     ) {
+        self.status.set(match status {
+            "OK" => "ok",
+            "NO" => "no",
+            _ => "bad",
+        });
         let code = code.map(|c| format!("[{c}] ")).unwrap_or_default();
         wire.queue(format!("{tag} {status} {code}{text}{}\r\n", timing(self.started)).as_bytes());
     }
@@ -351,6 +567,28 @@ impl Imap {
     pub(super) fn bad(&mut self, wire: &mut Wire, tag: &str, text: &str) {
         self.bad += 1;
         self.reply(wire, tag, "BAD", None, text);
+    }
+
+    /// The goodbye for `end` and the reason Dovecot logs for it.
+    async fn goodbye(&mut self, wire: &mut Wire, end: End, last_input: Instant) -> String {
+        match end {
+            End::Timeout => {
+                wire.goodbye(b"* BYE Disconnected for inactivity.\r\n")
+                    .await;
+                format!(
+                    "Inactivity - no input for {} secs",
+                    last_input.elapsed().as_secs()
+                )
+            }
+            // `doveadm kick` makes Dovecot's imap process shut down: the same words.
+            End::Shutdown | End::Kicked => {
+                wire.goodbye(b"* BYE Server shutting down.\r\n").await;
+                "Server shutting down.".into()
+            }
+            End::Eof | End::Io => {
+                logout::closed_reason(self.last.as_ref(), self.running.as_ref(), wire.bytes_sent)
+            }
+        }
     }
 }
 
@@ -370,24 +608,5 @@ fn with_timing(line: Vec<u8>, started: Instant) -> Vec<u8> {
     match text.strip_suffix(".\r\n") {
         Some(t) if !t.starts_with("* BYE") => format!("{t}{}\r\n", timing(started)).into_bytes(),
         _ => line,
-    }
-}
-
-async fn goodbye(wire: &mut Wire, end: End) -> &'static str {
-    match end {
-        End::Timeout => {
-            wire.goodbye(b"* BYE Disconnected for inactivity.\r\n")
-                .await;
-            "Inactivity"
-        }
-        End::Shutdown => {
-            wire.goodbye(b"* BYE Server shutting down.\r\n").await;
-            "Server shutting down"
-        }
-        End::Kicked => {
-            wire.goodbye(b"* BYE Kicked by admin.\r\n").await;
-            "Kicked by admin"
-        }
-        End::Eof | End::Io => "Connection closed",
     }
 }

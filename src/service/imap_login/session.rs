@@ -23,7 +23,8 @@ use crate::service::wire::Wire;
 /// The service name, for metrics.
 pub(super) const SERVICE: &str = "imap-login";
 
-/// Capabilities before login (Dovecot's `imap_capability` pre-login part, 2.3 defaults).
+/// Capabilities before login (Dovecot 2.3's CAPABILITY_BANNER_STRING; `LITERAL+` follows
+/// unless `imap_capability` lists them explicitly).
 pub const CAPABILITIES: &[&str] = &[
     "IMAP4rev1",
     "SASL-IR",
@@ -31,7 +32,6 @@ pub const CAPABILITIES: &[&str] = &[
     "ID",
     "ENABLE",
     "IDLE",
-    "LITERAL+",
 ];
 
 const PLAINTEXT_DISABLED: &str =
@@ -47,11 +47,28 @@ pub struct ImapLogin {
     login: bool,
     /// Bad commands in a row (the layer counts too; this decides whether the BAD is sent).
     bad: u32,
+    /// The client's ID was logged (`imap_id_log`: only the first ID is).
+    id_logged: bool,
+    /// A STARTTLS command was given.
+    starttls: bool,
+    /// The client sent CAPABILITY before STARTTLS/login.
+    ignores_capability_code: bool,
 }
+
+/// First byte of the handoff data when imap should send the capabilities untagged
+/// (`* CAPABILITY …` then `tag OK Logged in`), as Dovecot does for clients that asked for
+/// CAPABILITY before logging in. A tag never holds a control character.
+pub const UNTAGGED_CAPABILITY: u8 = 0x01;
 
 /// The capability list before login.
 pub fn capability_list(client: &LoginClient, starttls: bool) -> String {
-    let mut caps: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
+    // `imap_capability` as imap-login reads it: a list replaces the banner (and LITERAL+),
+    // `+EXT` extends it.
+    let imap = &client.session.settings.imap;
+    let mut caps = vec![imap.capability(&CAPABILITIES.join(" "))];
+    if !imap.capability_explicit() {
+        caps.push("LITERAL+".into());
+    }
     if starttls {
         caps.push("STARTTLS".into());
     }
@@ -96,10 +113,20 @@ impl LoginProtocol for ImapLogin {
         };
         self.tag = parsed.tag;
         let cmd = match parsed.command {
-            Command::Capability => LoginCommand::Capability,
+            Command::Capability => {
+                // Dovecot's hint that the client ignores `[CAPABILITY …]` codes (only a
+                // CAPABILITY before STARTTLS counts): imap then lists them untagged.
+                if !self.starttls {
+                    self.ignores_capability_code = true;
+                }
+                LoginCommand::Capability
+            }
             Command::Noop => LoginCommand::Noop,
             Command::Logout => LoginCommand::Logout,
-            Command::StartTls => LoginCommand::StartTls,
+            Command::StartTls => {
+                self.starttls = true;
+                LoginCommand::StartTls
+            }
             Command::Login { username, password } => {
                 self.login = true;
                 LoginCommand::Login {
@@ -190,6 +217,7 @@ impl LoginProtocol for ImapLogin {
             Reply::InvalidBase64Continued => self.line("NO", "[ALERT] Invalid base64 in response"),
             Reply::AuthFailed(Some(r)) if r.starts_with('[') => self.line("NO", r),
             Reply::AuthFailed(Some(r)) => self.line("NO", &format!("[AUTHENTICATIONFAILED] {r}")),
+            Reply::LoginDisabled(r) => self.line("NO", &format!("[CONTACTADMIN] {r}")),
             Reply::AuthFailed(None) => {
                 self.line("NO", "[AUTHENTICATIONFAILED] Authentication failed.")
             }
@@ -240,12 +268,28 @@ impl LoginProtocol for ImapLogin {
         if client.trusted {
             apply_trusted_id(fields.as_deref().unwrap_or(&[]), client, wire);
         }
-        wire.queue(b"* ID (\"name\" \"Dovecot\")\r\n");
+        let imap = &client.session.settings.imap;
+        if !self.id_logged {
+            self.id_logged = true;
+            let f = fields.as_deref().unwrap_or(&[]);
+            if let Some(text) = crate::service::imap::settings::id_log_text(&imap.imap_id_log, f) {
+                let line = client.log_line(&format!("ID sent: {text}"), "", "", false);
+                tracing::info!(service = SERVICE, "{line}");
+            }
+        }
+        wire.queue(format!("* ID {}\r\n", imap.id_reply()).as_bytes());
         wire.queue(&self.line("OK", "ID completed."));
     }
 
+    /// The login command's tag, after [`UNTAGGED_CAPABILITY`] when the client asked for
+    /// CAPABILITY before logging in.
     fn handoff_data(&self) -> Vec<u8> {
-        self.tag.as_bytes().to_vec()
+        let mut d = Vec::new();
+        if self.ignores_capability_code {
+            d.push(UNTAGGED_CAPABILITY);
+        }
+        d.extend_from_slice(self.tag.as_bytes());
+        d
     }
 }
 

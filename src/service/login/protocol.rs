@@ -61,6 +61,9 @@ pub enum Reply<'a> {
     AuthFailed(Option<&'a str>),
     /// Temporary failure; the passdb's reason if it gave one.
     AuthTempFail(Option<&'a str>),
+    /// The credentials were right but the passdb says `nologin` (without `proxy`): its
+    /// `reason`, else Dovecot's "Login disabled for this user".
+    LoginDisabled(&'a str),
     AuthAborted,
     UnknownMechanism,
     /// `mail_max_userip_connections` reached (the limit).

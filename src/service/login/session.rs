@@ -226,6 +226,12 @@ pub async fn run<P: LoginProtocol>(mut proto: P, conn: Conn, session: Session) {
         let Outcome::Success { user, fields } = outcome else {
             continue;
         };
+        // `nologin` (auth answered OK, as Dovecot's does): the login process refuses, at once.
+        if let Some(reason) = nologin_reason(&fields) {
+            count(P::SERVICE, "failed");
+            wire.queue(&proto.reply(Reply::LoginDisabled(&reason)));
+            continue;
+        }
         count(P::SERVICE, "success");
         let data = proto.handoff_data();
         let mech = mech.to_ascii_uppercase();
@@ -344,4 +350,20 @@ async fn goodbye<P: LoginProtocol>(proto: &P, wire: &mut Wire, why: Goodbye) {
             _ => wire.goodbye(&text).await,
         }
     }
+}
+
+/// The refusal text of a `nologin` success without `proxy`: the passdb's `reason`, else
+/// Dovecot's `Login disabled for this user`; `None` for a normal success.
+fn nologin_reason(fields: &[(String, String)]) -> Option<String> {
+    let has = |k: &str| fields.iter().any(|(n, _)| n == k);
+    if !has("nologin") || has("proxy") {
+        return None;
+    }
+    Some(
+        fields
+            .iter()
+            .find(|(n, _)| n == "reason")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| "Login disabled for this user".to_string()),
+    )
 }

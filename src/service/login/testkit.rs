@@ -247,3 +247,68 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A login service serving a loopback port and handing logged-in clients straight to its
+/// post-login service (no pool), for user `bob`/`pass` whose INBOX holds `first` and a
+/// second message `Subject: two`.
+pub struct LoginSetup {
+    pub addr: SocketAddr,
+    pub inbox: crate::mail::maildir::Maildir,
+    /// bob's Maildir (also his home).
+    pub home: std::path::PathBuf,
+    pub hub: Arc<Hub>,
+    pub settings: Arc<Settings>,
+}
+
+/// One service by name and factory (`("imap", service::imap::factory)`).
+pub type Named = (&'static str, crate::runtime::ServiceFactory);
+
+/// Starts `login` handing over to `post` (see [`LoginSetup`]); `tweak` edits the settings,
+/// `plaintext_needs_secured` is the auth table's policy, `tls` makes the port implicit TLS.
+pub async fn login_setup(
+    tag: &str,
+    login: Named,
+    post: Named,
+    first: &[u8],
+    tweak: impl FnOnce(&mut Settings),
+    plaintext_needs_secured: bool,
+    tls: bool,
+) -> LoginSetup {
+    use crate::mail::maildir::{Flags, Maildir};
+    let root = temp_dir(tag);
+    let mut s = Settings::default();
+    s.mail.mail_location = format!("maildir:{}/%n", root.display());
+    tweak(&mut s);
+    let s = Arc::new(s);
+    let users = vec![User {
+        name: "bob".into(),
+        pass: "pass".into(),
+        fields: Vec::new(),
+    }];
+    let hub = TableAuth::hub_with(users, plaintext_needs_secured);
+    let service = (post.1)(post.0, &s, &hub).unwrap();
+    let mut services = std::collections::HashMap::new();
+    services.insert(post.0.to_string(), service);
+    hub.insert(Arc::new(crate::runtime::PostLoginHandle(Arc::new(
+        super::DirectPostLogin {
+            services,
+            settings: s.clone(),
+            hub: hub.clone(),
+        },
+    ))));
+    let svc = (login.1)(login.0, &s, &hub).unwrap();
+    let addr = serve_tcp(svc, login.0, s.clone(), hub.clone(), tls.then(test_tls)).await;
+    let home = root.join("bob");
+    let inbox = Maildir::open(&home, &home, true, true, "h").unwrap();
+    inbox.deliver(first, &Flags::default()).unwrap();
+    inbox
+        .deliver(b"Subject: two\n\n2\n", &Flags::default())
+        .unwrap();
+    LoginSetup {
+        addr,
+        inbox,
+        home,
+        hub,
+        settings: s,
+    }
+}

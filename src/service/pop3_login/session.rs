@@ -34,7 +34,7 @@ impl LoginProtocol for Pop3Login {
     type Extra = Vec<String>;
     const PROTOCOL: &'static str = "pop3";
     const SERVICE: &'static str = SERVICE;
-    const MAX_LINE: usize = pop3::MAX_LINE;
+    const MAX_LINE: usize = pop3::LOGIN_MAX_LINE;
     const CHALLENGE_PREFIX: &'static str = "+ ";
 
     fn parse(&mut self, line: &[u8]) -> LoginCommand<Vec<String>> {
@@ -103,6 +103,7 @@ impl LoginProtocol for Pop3Login {
             Reply::AuthFailed(Some(r)) if r.starts_with('[') => err(r),
             Reply::AuthFailed(Some(r)) => err(&format!("[AUTH] {r}")),
             Reply::AuthFailed(None) => err("[AUTH] Authentication failed."),
+            Reply::LoginDisabled(r) => err(&format!("[AUTH] {r}")),
             Reply::AuthTempFail(r) => err(&format!(
                 "[SYS/TEMP] {}",
                 r.unwrap_or("Temporary authentication failure.")

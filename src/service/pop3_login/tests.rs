@@ -9,70 +9,34 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::mail::maildir::{Flags, Maildir};
 use crate::runtime::PostLoginHandle;
-use crate::runtime::{Hub, Session};
-use crate::service::login::testkit::{
-    python, serve_tcp, temp_dir, test_tls, TableAuth, User, IMPLICIT_TLS_PORTS, INSECURE_PORTS,
-};
+use crate::runtime::Session;
+use crate::service::login::testkit::{login_setup, python, IMPLICIT_TLS_PORTS, INSECURE_PORTS};
 use crate::service::login::DirectPostLogin;
 use crate::settings::Settings;
 
 const MSG: &[u8] = b"From: a@b\nSubject: hello\n\nline\n.starts with dot\n";
 
-struct Setup {
-    addr: SocketAddr,
-    inbox: Maildir,
-    hub: Arc<Hub>,
-    settings: Arc<Settings>,
-}
+pub(crate) use crate::service::login::testkit::LoginSetup as Setup;
 
-async fn setup(
+/// pop3-login handing over to pop3 (directly, no pool), user bob/pass, whose INBOX holds [`MSG`]
+/// and a second message.
+pub(crate) async fn setup(
     tag: &str,
     tweak: impl FnOnce(&mut Settings),
     plaintext_needs_secured: bool,
     tls: bool,
 ) -> Setup {
-    let root = temp_dir(tag);
-    let mut s = Settings::default();
-    s.mail.mail_location = format!("maildir:{}/%n", root.display());
-    tweak(&mut s);
-    let s = Arc::new(s);
-    let users = vec![User {
-        name: "bob".into(),
-        pass: "pass".into(),
-        fields: Vec::new(),
-    }];
-    let hub = TableAuth::hub_with(users, plaintext_needs_secured);
-    let pop3 = crate::service::pop3::factory("pop3", &s, &hub).unwrap();
-    let mut services = HashMap::new();
-    services.insert("pop3".to_string(), pop3);
-    hub.insert(Arc::new(PostLoginHandle(Arc::new(DirectPostLogin {
-        services,
-        settings: s.clone(),
-        hub: hub.clone(),
-    }))));
-    let svc = super::factory("pop3-login", &s, &hub).unwrap();
-    let addr = serve_tcp(
-        svc,
-        "pop3-login",
-        s.clone(),
-        hub.clone(),
-        tls.then(test_tls),
+    login_setup(
+        tag,
+        ("pop3-login", super::factory),
+        ("pop3", crate::service::pop3::factory),
+        MSG,
+        tweak,
+        plaintext_needs_secured,
+        tls,
     )
-    .await;
-    let dir = root.join("bob");
-    let inbox = Maildir::open(&dir, &dir, true, true, "h").unwrap();
-    inbox.deliver(MSG, &Flags::default()).unwrap();
-    inbox
-        .deliver(b"Subject: two\n\n2\n", &Flags::default())
-        .unwrap();
-    Setup {
-        addr,
-        inbox,
-        hub,
-        settings: s,
-    }
+    .await
 }
 
 const POPLIB: &str = r#"

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::api::ClientInfo;
 use super::cache::{Cache, Cached};
 use super::db::{self, DbError, PassLookup, Passdb, Userdb};
-use super::fields::{Fields, INTERNAL_PASSDB_FIELDS};
+use super::fields::Fields;
 use super::schemes::{self, Credential};
 use super::settings::{AuthSettings, DbSettings};
 use super::vars::Vars;
@@ -26,7 +26,7 @@ pub enum FailKind {
     UnknownUser,
     /// A db or scheme failed: `code=temp_fail`.
     Internal,
-    /// `deny` passdb matched, `nologin`, or `allow_nets` refused: `code=user_disabled` or a reason.
+    /// `deny` passdb matched or `allow_nets` refused: `code=user_disabled` or a reason.
     Disabled,
     /// Username has characters outside `auth_username_chars`.
     BadUsername,
@@ -621,7 +621,9 @@ impl Engine {
         }
     }
 
-    /// `allow_nets` and `nologin` after a successful passdb chain.
+    /// `allow_nets` after a successful passdb chain. (`nologin` is not a failure here: as in
+    /// Dovecot, auth answers OK with the `nologin` and `reason` fields, and the login service
+    /// refuses the login.)
     fn check_policy(&self, who: &Who, fields: &Fields) -> Option<PassOutcome> {
         let user = who.user.unwrap_or_default();
         if let Some(nets) = fields.get("allow_nets") {
@@ -640,23 +642,6 @@ impl Engine {
                     fields: Fields::default(),
                 });
             }
-        }
-        if fields.has("nologin") && !fields.has("proxy") {
-            let mut f = Fields::default();
-            for (k, v) in &fields.0 {
-                if !INTERNAL_PASSDB_FIELDS.contains(&k.as_str())
-                    && !k.starts_with("userdb_")
-                    && k != "reason"
-                {
-                    f.set(k, v.clone());
-                }
-            }
-            return Some(PassOutcome::Fail {
-                user: Some(user.to_string()),
-                kind: FailKind::Disabled,
-                reason: fields.get("reason").map(str::to_string),
-                fields: f,
-            });
         }
         None
     }

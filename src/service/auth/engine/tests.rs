@@ -100,12 +100,20 @@ async fn plain_verification_and_failures() {
             ..
         }
     ));
-    // nologin + reason
+    // nologin + reason: the password check succeeds with both fields (the login service
+    // refuses); a wrong password is a plain failure.
     let r = e.verify_plain("carol", b"cpw", &info()).await;
     assert!(
-        matches!(&r, PassOutcome::Fail { kind: FailKind::Disabled, reason: Some(m), .. } if m == "Moved"),
+        matches!(&r, PassOutcome::Ok { fields, .. } if fields.has("nologin") && fields.get("reason") == Some("Moved")),
         "{r:?}"
     );
+    assert!(matches!(
+        e.verify_plain("carol", b"bad", &info()).await,
+        PassOutcome::Fail {
+            kind: FailKind::Mismatch,
+            ..
+        }
+    ));
     // nopassword accepts anything
     assert!(matches!(
         e.verify_plain("dave", b"whatever", &info()).await,

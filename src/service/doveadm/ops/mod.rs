@@ -1,9 +1,22 @@
 //! The operational doveadm commands: who, kick, reload, stop, service status, process status,
 //! log reopen, stats dump.
 
-use super::command::CommandSpec;
+mod master;
+mod sessions;
+mod stats;
+mod status;
+
+use super::spec::CommandSpec;
 
 /// The operational commands.
 pub fn commands() -> Vec<CommandSpec> {
-    Vec::new()
+    vec![
+        sessions::WHO,
+        sessions::KICK,
+        master::RELOAD,
+        master::STOP,
+        status::SERVICE_STATUS,
+        status::PROCESS_STATUS,
+        stats::STATS_DUMP,
+    ]
 }

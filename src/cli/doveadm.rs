@@ -1,0 +1,397 @@
+//! `roost doveadm [-f table|tab|flow|json] COMMAND WORDS [ARGS]` and the top-level mirrors
+//! (`roost who`, `roost kick USER`, `roost mailbox status …`): any command of the doveadm
+//! table, its parameters from the command line as doveadm takes them (bare arguments fill the
+//! positional parameters in table order, an array one taking the rest; `--kebab-case NAME` or
+//! `--kebab-case=VALUE` for the others, a boolean alone; the short options doveadm has, `-u
+//! user`), sent over the running server's `doveadm-server` socket, and the answer printed with
+//! doveadm's formatters. Errors go to stderr and the exit code is doveadm's.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+use serde_json::{json, Map, Value};
+
+use roost::service::anvil::format::{h, render, Columns, Format, Header};
+use roost::service::anvil::print;
+use roost::service::doveadm::api::{camel, find_command};
+use roost::service::doveadm::client;
+use roost::service::doveadm::command::{CommandSpec, Param, ParamKind, Params};
+use roost::settings::Settings;
+
+/// doveadm's EX_USAGE.
+const EX_USAGE: i32 = 64;
+
+/// The width doveadm's table formatter fills: the terminal's, else 80 (at least 30).
+pub fn columns() -> usize {
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass and nothing else.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) == 0 {
+            return (ws.ws_col as usize).max(30);
+        }
+    }
+    80
+}
+
+/// The doveadm service's CLI socket.
+pub fn socket_path(settings: &Settings) -> PathBuf {
+    let service = settings.service.get("doveadm");
+    let listener = service.and_then(|s| {
+        s.unix_listener
+            .get_key_value("doveadm-server")
+            .or_else(|| s.unix_listener.iter().next())
+    });
+    match listener {
+        Some((key, l)) => settings.listener_path(key, l),
+        None => settings.core.base_dir.join("doveadm-server"),
+    }
+}
+
+/// Removes roost's global `-c FILE` / `--config FILE` / `--config=FILE` from a doveadm command
+/// line (clap leaves it there when it follows the command's words) and returns the file.
+pub fn take_config(args: &mut Vec<String>) -> Option<PathBuf> {
+    let mut found = None;
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--" {
+            break;
+        }
+        if (args[i] == "-c" || args[i] == "--config") && i + 1 < args.len() {
+            found = Some(PathBuf::from(args.remove(i + 1)));
+            args.remove(i);
+        } else if let Some(f) = args[i].strip_prefix("--config=") {
+            found = Some(PathBuf::from(f));
+            args.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// A usage error: message and exit code 64.
+pub struct Usage(pub String);
+
+/// Splits `args` (after `doveadm`) into the formatter, the command and its parameters.
+pub fn parse(args: &[String]) -> Result<(Option<Format>, CommandSpec, Params), Usage> {
+    let mut format = None;
+    let mut i = 0;
+    while i < args.len() && args[i].starts_with("-f") {
+        let v = if args[i].len() > 2 {
+            args[i][2..].to_string()
+        } else {
+            i += 1;
+            args.get(i)
+                .cloned()
+                .ok_or_else(|| Usage("-f needs a formatter".into()))?
+        };
+        format = Some(v.parse::<Format>().map_err(Usage)?);
+        i += 1;
+    }
+    let rest = &args[i..];
+    let (spec, used) = (1..=rest.len().min(4))
+        .rev()
+        .find_map(|n| find_command(&rest[..n].join(" ")).map(|s| (s, n)))
+        .ok_or_else(|| {
+            Usage(if rest.is_empty() {
+                "missing command".into()
+            } else {
+                format!("Unknown command '{}'", rest.join(" "))
+            })
+        })?;
+    let (f, params) = parse_params(&spec, &rest[used..])?;
+    Ok((f.or(format), spec, params))
+}
+
+fn set(params: &mut Params, p: &Param, value: Option<String>) -> Result<(), Usage> {
+    let v = match (p.kind, value) {
+        (ParamKind::Bool, _) => Value::Bool(true),
+        (_, None) => return Err(Usage(format!("--{} needs a value", kebab(p.name)))),
+        (ParamKind::Array | ParamKind::SearchQuery, Some(v)) => {
+            let mut items = match params.remove(p.name) {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            };
+            items.push(Value::String(v));
+            Value::Array(items)
+        }
+        (ParamKind::Integer, Some(v)) => v
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| Usage(format!("--{}: not an integer: {v}", kebab(p.name))))?,
+        (ParamKind::String, Some(v)) => Value::String(v),
+    };
+    params.insert(p.name.to_string(), v);
+    Ok(())
+}
+
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('-');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn parse_params(spec: &CommandSpec, args: &[String]) -> Result<(Option<Format>, Params), Usage> {
+    let mut params = Map::new();
+    let mut format = None;
+    let mut bare: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a == "--" {
+            bare.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            let p = spec
+                .params
+                .iter()
+                .find(|p| camel(p.name) == camel(name))
+                .ok_or_else(|| Usage(format!("{}: unknown option --{name}", spec.name)))?;
+            let value = match (p.kind, inline) {
+                (ParamKind::Bool, v) => v,
+                (_, Some(v)) => Some(v),
+                (_, None) => {
+                    i += 1;
+                    args.get(i - 1).cloned()
+                }
+            };
+            set(&mut params, p, value)?;
+        } else if a.len() >= 2 && a.starts_with('-') {
+            let c = a[1..].chars().next().unwrap_or('-');
+            let inline = (a.len() > 1 + c.len_utf8()).then(|| a[1 + c.len_utf8()..].to_string());
+            match spec.params.iter().find(|p| p.short == Some(c)) {
+                Some(p) => {
+                    let value = match (p.kind, inline) {
+                        (ParamKind::Bool, _) => None,
+                        (_, Some(v)) => Some(v),
+                        (_, None) => {
+                            i += 1;
+                            args.get(i - 1).cloned()
+                        }
+                    };
+                    set(&mut params, p, value)?;
+                }
+                None if c == 'f' => {
+                    let v = match inline {
+                        Some(v) => v,
+                        None => {
+                            i += 1;
+                            args.get(i - 1)
+                                .cloned()
+                                .ok_or_else(|| Usage("-f needs a formatter".into()))?
+                        }
+                    };
+                    format = Some(v.parse::<Format>().map_err(Usage)?);
+                }
+                None => return Err(Usage(format!("{}: unknown option -{c}", spec.name))),
+            }
+        } else {
+            bare.push(a.clone());
+        }
+    }
+    let mut positional = spec.params.iter().filter(|p| p.positional);
+    let mut bare = bare.into_iter();
+    while let Some(v) = bare.next() {
+        let p = positional
+            .next()
+            .ok_or_else(|| Usage(format!("{}: too many arguments", spec.name)))?;
+        if matches!(p.kind, ParamKind::Array | ParamKind::SearchQuery) {
+            let mut all = vec![v];
+            all.extend(bare.by_ref());
+            params.insert(
+                p.name.to_string(),
+                Value::Array(all.into_iter().map(Value::String).collect()),
+            );
+        } else {
+            set(&mut params, p, Some(v))?;
+        }
+    }
+    Ok((format, params))
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Headers for rows whose keys are `keys` (doveadm's `header_simple`: title = key). The CLI
+/// process prints once and exits, so the names are leaked to get `'static` headers.
+fn simple_columns(keys: &[String]) -> Columns {
+    let headers: Vec<Header> = keys
+        .iter()
+        .map(|k| {
+            let k: &'static str = Box::leak(k.clone().into_boxed_str());
+            h(k, k, false, false)
+        })
+        .collect();
+    Columns {
+        headers: Box::leak(headers.into_boxed_slice()),
+        size_from_first_row: false,
+    }
+}
+
+/// Prints a command's answer as doveadm prints it; returns the exit code.
+fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Value) -> i32 {
+    if spec.name == "kick" {
+        let users: Vec<String> = value
+            .as_array()
+            .map(|a| a.iter().map(|o| text(&o["result"])).collect())
+            .unwrap_or_default();
+        let (out, code) = print::kicked(&users);
+        print!("{out}");
+        return code;
+    }
+    let rows: Vec<Map<String, Value>> = match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::Object(o) => o.clone(),
+                other => Map::from_iter([("result".to_string(), other.clone())]),
+            })
+            .collect(),
+        Value::Object(o) => vec![o.clone()],
+        Value::Null => Vec::new(),
+        other => vec![Map::from_iter([("result".to_string(), other.clone())])],
+    };
+    let cols = if spec.name == "who" {
+        if params.get("separateConnections") == Some(&Value::Bool(true)) {
+            print::WHO_LINES
+        } else {
+            print::WHO
+        }
+    } else {
+        match rows.first() {
+            Some(first) => simple_columns(&first.keys().cloned().collect::<Vec<_>>()),
+            None => return 0,
+        }
+    };
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            cols.headers
+                .iter()
+                .map(|h| text(&r.get(h.key).cloned().unwrap_or(Value::Null)))
+                .collect()
+        })
+        .collect();
+    print!("{}", render(format, &cols, &table, columns()));
+    0
+}
+
+/// Runs one command against the server and prints its answer; returns the exit code.
+pub fn run(
+    settings: &Settings,
+    format: Format,
+    spec: &CommandSpec,
+    params: Params,
+) -> anyhow::Result<i32> {
+    let request = json!([[spec.name, Value::Object(params.clone()), "c1"]]);
+    let entries = client::call(&socket_path(settings), &request)?;
+    let entry = entries
+        .first()
+        .and_then(|e| e.as_array())
+        .ok_or_else(|| anyhow!("empty answer from the doveadm socket"))?;
+    match entry.first().and_then(|k| k.as_str()) {
+        Some("doveadmResponse") => Ok(print_answer(
+            spec,
+            &params,
+            format,
+            entry.get(1).unwrap_or(&Value::Null),
+        )),
+        Some("error") => {
+            let e = entry.get(1).cloned().unwrap_or(Value::Null);
+            let code = e["exitCode"].as_i64().unwrap_or(1) as i32;
+            let message = e["message"].as_str().unwrap_or("").to_string();
+            if spec.name == "kick" && code == 68 {
+                print!("{}", print::kicked(&[]).0);
+            } else if message.is_empty() {
+                eprintln!("Error: {} failed ({})", spec.name, text(&e["type"]));
+            } else {
+                eprintln!("Error: {message}");
+            }
+            Ok(if code == 0 { 1 } else { code })
+        }
+        _ => bail!("unexpected answer from the doveadm socket: {entry:?}"),
+    }
+}
+
+/// `roost doveadm ARGS…` (or a top-level mirror): parses, runs, returns the exit code.
+pub fn main(settings: &Settings, args: &[String]) -> anyhow::Result<i32> {
+    match parse(args) {
+        Ok((format, spec, params)) => run(settings, format.unwrap_or(Format::Table), &spec, params),
+        Err(Usage(m)) => {
+            eprintln!("Error: {m}");
+            Ok(EX_USAGE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// Dovecot 2.3.19's `doveadm -f table service status pop3 imap` into a pipe (80 columns),
+    /// captured from the reference instance.
+    #[test]
+    fn generic_table_is_doveadms() {
+        let keys: Vec<String> = "name process_count process_avail process_limit client_limit throttle_secs exit_failure_last exit_failures_in_sec last_drop_warning listen_pending listening doveadm_stop process_total"
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        let row = |v: &str| v.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let rows = vec![
+            row("pop3 0 0 4000 1 0 0 0 0 n y n 0"),
+            row("imap 0 0 10000 1 0 0 0 0 n y n 19"),
+        ];
+        let out = render(Format::Table, &simple_columns(&keys), &rows, 80);
+        assert_eq!(
+            out,
+            "name process_count process_avail process_limit client_limit throttle_secs exit_failure_last exit_failures_in_sec last_drop_warning listen_pending listening doveadm_stop process_total\n\
+             pop3 0       0       4000      1       0       0         0           0         n        y     n       0      \n\
+             imap 0       0       10000     1       0       0         0           0         n        y     n       19     \n"
+        );
+    }
+
+    #[test]
+    fn words_options_and_positionals() {
+        let (f, spec, p) = parse(&args("-f tab who -1 bob* 10.0.0.0/8")).ok().unwrap();
+        assert_eq!(f, Some(Format::Tab));
+        assert_eq!(spec.name, "who");
+        assert_eq!(
+            Value::Object(p).to_string(),
+            r#"{"separateConnections":true,"mask":["bob*","10.0.0.0/8"]}"#
+        );
+        let (f, spec, p) = parse(&args("service status imap pop3")).ok().unwrap();
+        assert_eq!((f, spec.name), (None, "service status"));
+        assert_eq!(p["service"], json!(["imap", "pop3"]));
+        let (f, _, p) = parse(&args("who --separate-connections -f json"))
+            .ok()
+            .unwrap();
+        assert_eq!(f, Some(Format::Json));
+        assert_eq!(p["separateConnections"], json!(true));
+        let (_, _, p) = parse(&args("kick -f bob")).ok().unwrap();
+        assert_eq!(p["force"], json!(true));
+        assert!(parse(&args("nosuch command")).is_err());
+        assert!(parse(&args("who --bogus")).is_err());
+    }
+}
