@@ -145,7 +145,10 @@ fn every_dashboard_metric_is_in_a_live_scrape_after_traffic() {
         "{scrape}"
     );
     assert!(
-        v("roost_imap_commands_total", "command=\"SELECT\"") >= 1.0,
+        v(
+            "roost_imap_commands_total",
+            "command=\"SELECT\",result=\"ok\""
+        ) >= 1.0,
         "{scrape}"
     );
     let have = sample_names(&scrape);

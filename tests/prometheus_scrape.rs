@@ -246,7 +246,9 @@ fn prometheus_scrapes_both_formats_and_answers_with_the_series() {
             v >= 1.0
         });
         prom.wait_value(
-            &format!("dovecot_imap_command_total{{{sel},cmd_name=\"SELECT\"}}"),
+            &format!(
+                "dovecot_imap_command_total{{{sel},cmd_name=\"SELECT\",tagged_reply_state=\"OK\"}}"
+            ),
             |v| v >= 1.0,
         );
         prom.wait_value(&format!("dovecot_build_info{{{sel}}}"), |v| v == 1.0);
