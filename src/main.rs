@@ -103,7 +103,10 @@ fn helper(spec: &str) -> anyhow::Result<()> {
     privsep::restrict::apply(&spec).map_err(|e| anyhow::anyhow!("helper {}: {e}", spec.kind))?;
     match spec.kind.as_str() {
         "auth-worker" => privsep::auth_worker::serve_fd3(&spec).map_err(|e| anyhow::anyhow!("{e}")),
-        "mail" => privsep::mail_helper::serve_fd3(&spec).map_err(|e| anyhow::anyhow!("{e}")),
+        "mail" => {
+            privsep::imap_helper::set_session_runner(roost::service::imap::session::serve_owned);
+            privsep::mail_helper::serve_fd3(&spec).map_err(|e| anyhow::anyhow!("{e}"))
+        }
         other => bail!("unknown helper kind '{other}'"),
     }
 }

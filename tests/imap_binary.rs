@@ -1,7 +1,8 @@
 //! IMAP through the real `roost serve` binary, real auth (passwd-file) and real clients:
 //! imaplib logs in through imap-login → imap (the login tag answered with the post-login
-//! capabilities), appends, selects, fetches and stores; curl reads over STARTTLS (`imap://`
-//! with `--ssl-reqd`) and implicit TLS (`imaps://`); a message delivered over LMTP while a
+//! capabilities), appends, selects, fetches and stores; curl lists, searches and reads (a
+//! whole message, a section, a custom EXAMINE) over STARTTLS (`imap://` with `--ssl-reqd`)
+//! and implicit TLS (`imaps://`); a message delivered over LMTP while a
 //! client IDLEs is announced within a second; the mail is where Dovecot would put it, and the
 //! metrics count logins, commands and bytes.
 
@@ -141,6 +142,48 @@ fn imaplib_and_curl_through_the_binary() {
     ]))
     .stdout_ok("curl");
     assert_eq!(imaps, stls);
+    // Listing, searching, a section and a custom command, over STARTTLS and implicit TLS.
+    let curl = |url: String, extra: &[&str]| {
+        run(Command::new("curl")
+            .args(["-sS", "--max-time", "20", "-k", "--ssl-reqd"])
+            .args(extra)
+            .arg(url))
+        .stdout_ok("curl")
+    };
+    let list = curl(format!("imap://bob:bobpw@127.0.0.1:{}/", m.imap), &[]);
+    assert_eq!(
+        list,
+        "* LIST (\\HasNoChildren) \".\" Archive\r\n* LIST (\\HasNoChildren) \".\" INBOX\r\n"
+    );
+    assert_eq!(
+        curl(format!("imaps://bob:bobpw@127.0.0.1:{}/", m.imaps), &[]),
+        list
+    );
+    assert_eq!(
+        curl(
+            format!("imaps://bob:bobpw@127.0.0.1:{}/INBOX?SUBJECT%20hi", m.imaps),
+            &[]
+        ),
+        "* SEARCH 1\r\n"
+    );
+    assert_eq!(
+        curl(
+            format!(
+                "imap://bob:bobpw@127.0.0.1:{}/INBOX;UID=1;SECTION=TEXT",
+                m.imap
+            ),
+            &[]
+        ),
+        "body\r\n"
+    );
+    let examine = curl(
+        format!("imaps://bob:bobpw@127.0.0.1:{}/", m.imaps),
+        &["-X", "EXAMINE INBOX"],
+    );
+    assert!(
+        examine.contains("* 1 EXISTS\r\n") && examine.contains("[UIDNEXT 2]"),
+        "{examine}"
+    );
     m.server.wait_metric(
         "roost_imap_commands_total",
         "command=\"FETCH\"",

@@ -10,6 +10,7 @@ pub mod local;
 pub mod location;
 pub mod maildir;
 pub mod mime;
+pub mod namespace;
 pub mod settings;
 pub mod store;
 

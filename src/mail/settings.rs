@@ -83,6 +83,8 @@ pub struct MailSettings {
     /// System group (name or number) mail is accessed as when the userdb returns no `gid`.
     /// Empty: the userdb's `gid`, else the uid's primary group.
     pub mail_gid: String,
+    /// `namespace NAME { }` blocks (see `mail::namespace`); none: Dovecot's implicit one.
+    pub namespace: std::collections::BTreeMap<String, super::namespace::NamespaceSettings>,
 }
 
 impl Default for MailSettings {
@@ -109,6 +111,7 @@ impl Default for MailSettings {
             pop3_no_flag_updates: false,
             mail_uid: String::new(),
             mail_gid: String::new(),
+            namespace: Default::default(),
         }
     }
 }

@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 use super::error::PrivsepError;
 use super::mail_proto::{self as proto, Msg};
 use crate::net::conn::{Conn, Stream, Transport};
+use crate::runtime::BoxFuture;
 use crate::runtime::Session;
-use crate::service::imap::session::{self, Outcome, Start};
+use crate::service::imap::handoff::{Outcome, Start};
 use crate::service::wire::Wire;
 use crate::settings::Settings;
 
@@ -204,6 +205,17 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LogForward {
 }
 
 /// Serves IMAP sessions until the server closes fd 3; `first` is the request that started it.
+/// Runs one IMAP session in the helper: the IMAP service's `session::serve_owned`, handed
+/// in by `main.rs` so privsep does not import the service.
+pub type SessionRunner = fn(Wire, Session, Start) -> BoxFuture<Option<Outcome>>;
+
+static SESSION_RUNNER: std::sync::OnceLock<SessionRunner> = std::sync::OnceLock::new();
+
+/// Sets what runs the sessions this helper is handed (once, before serving).
+pub fn set_session_runner(run: SessionRunner) {
+    let _ = SESSION_RUNNER.set(run);
+}
+
 pub fn serve(fd: RawFd, first: Msg) -> Result<(), PrivsepError> {
     let pending: Pending = Arc::default();
     let out = Out {
@@ -319,7 +331,13 @@ fn start(m: Msg, sid: String, out: &Out, stops: &Arc<Mutex<HashMap<String, Sessi
     let out = out.clone();
     let stops = stops.clone();
     tokio::spawn(async move {
-        let outcome = session::serve(Wire::new(conn), &session, &msg.start).await;
+        let outcome = match SESSION_RUNNER.get() {
+            Some(run) => run(Wire::new(conn), session, msg.start).await,
+            None => {
+                eprintln!("roost imap helper: no IMAP session runner set");
+                None
+            }
+        };
         if let Ok(mut s) = stops.lock() {
             s.remove(&sid);
         }

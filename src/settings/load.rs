@@ -134,7 +134,7 @@ fn known_top_level_keys() -> BTreeSet<String> {
 }
 
 /// Keys that a flattened struct is allowed to omit from its serialized default.
-pub const OPTIONAL_TOP_LEVEL_KEYS: &[&str] = &["passdb", "userdb", "local_name"];
+pub const OPTIONAL_TOP_LEVEL_KEYS: &[&str] = &["passdb", "userdb", "local_name", "namespace"];
 
 fn is_known(known: &BTreeSet<String>, key: &str) -> bool {
     known.contains(key) || OPTIONAL_TOP_LEVEL_KEYS.contains(&key)

@@ -1,11 +1,13 @@
 //! `roost config [-n]`: the effective settings as TOML that loads again unchanged, or only what
 //! differs from the built-in (Dovecot 2.3.19.1) defaults, like `doveconf -n` — inside
-//! `[[passdb]]`, `[[userdb]]` and `[local_name.NAME]` blocks too, field by field.
+//! `[[passdb]]`, `[[userdb]]`, `[local_name.NAME]` and `[namespace.NAME]` (with its
+//! `mailbox.NAME`) blocks too, field by field.
 
 use toml::map::Map;
 use toml::Value;
 
 use super::Settings;
+use crate::mail::namespace::{MailboxSettings, NamespaceSettings};
 use crate::net::settings::LocalName;
 use crate::service::auth::settings::DbSettings;
 
@@ -27,12 +29,13 @@ fn to_value(v: impl serde::Serialize) -> Result<Value, String> {
 
 /// The top-level keys whose default is empty and whose entries each start from a default
 /// entry (a missing field loads as that entry's default), with that default entry.
-fn entry_defaults() -> Result<[(&'static str, Value); 3], String> {
+fn entry_defaults() -> Result<[(&'static str, Value); 4], String> {
     let db = to_value(DbSettings::default())?;
     Ok([
         ("passdb", db.clone()),
         ("userdb", db),
         ("local_name", to_value(LocalName::default())?),
+        ("namespace", to_value(NamespaceSettings::default())?),
     ])
 }
 
@@ -57,6 +60,17 @@ fn changed_only(settings: &Value, defaults: &Value) -> Result<Value, String> {
             _ => continue,
         };
         out.insert(key.to_string(), value);
+    }
+    // `[namespace.N.mailbox.M]` blocks: each kept, with only its changed fields.
+    if let Some(Value::Table(namespaces)) = out.get_mut("namespace") {
+        let mailbox_default = to_value(MailboxSettings::default())?;
+        for (_, ns) in namespaces.iter_mut() {
+            if let Some(Value::Table(boxes)) = ns.get_mut("mailbox") {
+                for (_, b) in boxes.iter_mut() {
+                    *b = diff(b, &mailbox_default).unwrap_or_else(|| Value::Table(Map::new()));
+                }
+            }
+        }
     }
     Ok(Value::Table(out))
 }

@@ -169,6 +169,26 @@ pub fn validate(loaded: &Loaded, warnings: &mut Vec<String>) -> Result<(), Confi
         }
     }
 
+    if let Err((setting, message)) =
+        crate::mail::namespace::check(&s.mail.namespace, &s.mail.mail_location)
+    {
+        // A missing key (`inbox` not set) is located at its block.
+        let mut at = setting.as_str();
+        let mut location = loaded.locate(at);
+        while location == "built-in defaults" {
+            match at.rsplit_once('.') {
+                Some((parent, _)) => at = parent,
+                None => break,
+            }
+            location = loaded.locate(at);
+        }
+        return Err(ConfigError {
+            setting,
+            location,
+            message,
+        });
+    }
+
     // Mode spelled without the leading 0: Dovecot reads it as decimal; we read octal and warn.
     if let Some(text) = loaded_text_modes(loaded) {
         warnings.extend(text);

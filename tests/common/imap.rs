@@ -27,7 +27,8 @@ pub fn roost_imap(tag: &str, extra: &str) -> RoostImap {
 auth_mechanisms = \"plain login\"\ndisable_plaintext_auth = \"no\"\n{extra}\n\n\
 [[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
 [[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
-[service.imap-login.inet_listener.imap]\nport = {port}\n",
+[service.imap-login.inet_listener.imap]\nport = {port}\n\n\
+[service.imap-login.inet_listener.imaps]\nport = 0\n",
         m = mail.display(),
         u = users.display()
     );

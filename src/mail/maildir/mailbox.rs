@@ -328,7 +328,15 @@ impl Maildir {
         let files = self.list()?;
         let current = Uidlist::read(&path).ok().flatten();
         let (list, files) = match current {
-            Some(l) if files.keys().all(|b| l.find(b).is_some()) => (l, files),
+            Some(l)
+                if {
+                    let known: std::collections::HashSet<&str> =
+                        l.records.iter().map(|r| r.base.as_str()).collect();
+                    files.keys().all(|b| known.contains(b.as_str()))
+                } =>
+            {
+                (l, files)
+            }
             _ => {
                 let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT)?;
                 self.sync_locked(lock, false)?
@@ -360,15 +368,25 @@ impl Maildir {
         if changes.is_empty() {
             return Ok(());
         }
-        let files = self.list()?;
+        // The names the caller knows are tried first; the folder is listed only when one
+        // moved meanwhile (another session renamed it), so a STORE in a big folder does not
+        // read the whole directory.
+        let mut files: Option<HashMap<String, (bool, String)>> = None;
         for (e, change) in changes {
-            let Some((in_new, name)) = files.get(&e.base) else {
-                continue;
+            let known = self.path_of(e);
+            let src = if fs::symlink_metadata(&known).is_ok() {
+                known
+            } else {
+                if files.is_none() {
+                    files = Some(self.list()?);
+                }
+                let Some((in_new, name)) = files.as_ref().and_then(|f| f.get(&e.base)) else {
+                    continue;
+                };
+                self.dir
+                    .join(if *in_new { "new" } else { "cur" })
+                    .join(name)
             };
-            let src = self
-                .dir
-                .join(if *in_new { "new" } else { "cur" })
-                .join(name);
             let r = match change {
                 Change::Expunge => fs::remove_file(&src),
                 Change::SetFlags(flags) => {

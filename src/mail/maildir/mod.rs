@@ -5,6 +5,7 @@
 
 pub mod dotlock;
 pub mod filename;
+pub mod index;
 pub mod keywords;
 pub mod mailbox;
 pub mod uidlist;

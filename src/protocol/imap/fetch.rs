@@ -157,9 +157,7 @@ fn partial(s: &str) -> Option<Option<(u32, u32)>> {
     let inner = s.strip_prefix('<')?.strip_suffix('>')?;
     let (a, b) = inner.split_once('.')?;
     let start = a.parse().ok()?;
+    // RFC 3501 wants a non-zero count; Dovecot takes `<n.0>` and answers an empty literal.
     let count: u32 = b.parse().ok()?;
-    if count == 0 {
-        return None;
-    }
     Some(Some((start, count)))
 }

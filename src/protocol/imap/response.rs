@@ -141,7 +141,7 @@ pub struct ListEntry<'a> {
     pub delimiter: Option<char>,
     /// The name in wire form (modified UTF-7).
     pub mailbox: &'a [u8],
-    /// LIST-EXTENDED `("CHILDINFO" ("SUBSCRIBED"))`.
+    /// LIST-EXTENDED `(CHILDINFO ("SUBSCRIBED"))`, as Dovecot writes it.
     pub child_info_subscribed: bool,
 }
 
@@ -328,7 +328,7 @@ fn list_entry(out: &mut Vec<u8>, name: &[u8], e: &ListEntry) {
     out.push(b' ');
     astring(out, e.mailbox);
     if e.child_info_subscribed {
-        out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        out.extend_from_slice(b" (CHILDINFO (\"SUBSCRIBED\"))");
     }
 }
 

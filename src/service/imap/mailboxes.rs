@@ -1,40 +1,35 @@
-//! The authenticated-state mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME,
-//! SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS and APPEND, with Dovecot's replies
-//! (`NO [NONEXISTENT] Mailbox doesn't exist: X`, `NO [ALREADYEXISTS] Mailbox already exists`,
-//! `NO [TRYCREATE] …`). Names stay in wire form (modified UTF-7, as Dovecot names the
-//! directories) and are checked to decode.
+//! The authenticated-state mailbox commands: SELECT/EXAMINE, CREATE, DELETE,
+//! SUBSCRIBE/UNSUBSCRIBE, STATUS and APPEND (RENAME is in `rename.rs`, LIST/LSUB in
+//! `listing.rs`), with Dovecot's replies (`NO [NONEXISTENT] Mailbox doesn't exist: X`,
+//! `NO [ALREADYEXISTS] Mailbox already exists`, `NO [TRYCREATE] …`). Every name goes through
+//! the namespace (`namespace.rs`: prefix, separator, Dovecot's refusals); names stay in wire
+//! form (modified UTF-7, as Dovecot names the directories). `auto` mailboxes are created when
+//! first opened.
 
-use super::folders::{self, separator};
+use super::folders;
 use super::message::parse_date_time;
+use super::namespace::{Namespace, Target};
 use super::selected::{letters_for, Selected};
 use super::session::Imap;
 use super::spool::Spool;
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::fsync_dir;
 use crate::mail::maildir::{filename, Flags, Maildir};
-use crate::mail::{blocking, MailError};
-use crate::protocol::imap::command::{AppendMessage, Command, SeqNum, SeqRange, SequenceSet};
-use crate::protocol::imap::response::{ListEntry, Untagged};
-use crate::protocol::imap::utf7;
+use crate::mail::namespace::AutoMailbox;
+use crate::mail::{blocking, MailError, UserStore};
+use crate::protocol::imap::command::{
+    AppendMessage, Command, SeqNum, SeqRange, SequenceSet, StatusItem,
+};
+use crate::protocol::imap::response::Untagged;
 use crate::service::wire::Wire;
 
-/// A mailbox name from the wire: INBOX normalised, a trailing separator dropped when
-/// `strip` (CREATE, or the `tb-extra-mailbox-sep` workaround; otherwise such a name is
-/// invalid, as in Dovecot), and checked to be valid modified UTF-7.
-fn mailbox_name(raw: &[u8], sep: char, strip: bool) -> Option<String> {
-    utf7::decode(raw).ok()?;
-    let s = String::from_utf8(raw.to_vec()).ok()?;
-    if !strip && s.len() > 1 && s.ends_with(sep) {
-        return None;
-    }
-    let s = s.strip_suffix(sep).unwrap_or(&s).to_string();
-    if s.eq_ignore_ascii_case("INBOX") {
-        return Some("INBOX".into());
-    }
-    if s.is_empty() {
-        return None;
-    }
-    Some(s)
+/// A mailbox a command names: its storage name (`INBOX` or a folder) and its client name.
+#[derive(Clone, Debug)]
+pub(super) struct Named {
+    pub storage: String,
+    pub vname: String,
+    /// `auto = create|subscribe`: exists before it is on disk.
+    pub auto: AutoMailbox,
 }
 
 /// Compressed `a:b,c` set of UIDs (sorted input).
@@ -55,7 +50,136 @@ pub(super) fn uid_set(uids: &[u32]) -> SequenceSet {
     SequenceSet::Ranges(r)
 }
 
+/// Opens a mailbox; an `auto` one missing on disk is created first (and, for `auto =
+/// subscribe`, subscribed), as Dovecot creates them when they are first opened.
+pub(super) fn open_auto(
+    store: &UserStore,
+    ns: &Namespace,
+    named: &Named,
+) -> Result<Maildir, MailError> {
+    match store.mailbox(&named.storage, false) {
+        Err(MailError::NoMailbox(_)) if named.auto != AutoMailbox::No => {
+            let m = store.mailbox(&named.storage, true)?;
+            if named.auto == AutoMailbox::Subscribe {
+                let root = &store.location.root;
+                let entry = ns.to_subscription(&named.vname);
+                if !folders::subscriptions(root, ns.sep)
+                    .iter()
+                    .any(|s| s == entry)
+                {
+                    folders::set_subscribed(root, ns.sep, entry, true)?;
+                }
+            }
+            Ok(m)
+        }
+        r => r,
+    }
+}
+
+/// The STATUS values of a mailbox snapshot.
+pub(super) fn status_values(
+    snap: &crate::mail::maildir::mailbox::Snapshot,
+    items: &[StatusItem],
+) -> Vec<(StatusItem, u64)> {
+    // Dovecot sends them in this order whatever the order asked.
+    const ORDER: [StatusItem; 5] = [
+        StatusItem::Messages,
+        StatusItem::Recent,
+        StatusItem::UidNext,
+        StatusItem::UidValidity,
+        StatusItem::Unseen,
+    ];
+    ORDER
+        .iter()
+        .filter(|i| items.contains(i))
+        .map(|i| {
+            let v = match i {
+                StatusItem::Messages => snap.messages.len() as u64,
+                StatusItem::Recent => snap.messages.iter().filter(|m| m.in_new).count() as u64,
+                StatusItem::UidNext => snap.next_uid as u64,
+                StatusItem::UidValidity => snap.uid_validity as u64,
+                StatusItem::Unseen => {
+                    snap.messages.iter().filter(|m| !m.flags.has(b'S')).count() as u64
+                }
+            };
+            (*i, v)
+        })
+        .collect()
+}
+
 impl Imap {
+    /// The session's namespace (from the settings and the store's layout).
+    pub(super) fn namespace(&self) -> Namespace {
+        Namespace::new(&self.session.settings, self.store.location.layout)
+    }
+
+    /// Resolves a client's mailbox name; on a bad name the `NO` is sent and `None` returned.
+    /// The namespace prefix itself resolves to `root` (a name with no mailbox behind it).
+    ///
+    /// A name ending in the separator is refused as Dovecot refuses it unless the
+    /// `tb-extra-mailbox-sep` workaround is on (then the separator is dropped); CREATE drops
+    /// it always ([`Imap::named_for_create`]).
+    pub(super) fn named(&mut self, wire: &mut Wire, tag: &str, raw: &[u8]) -> Option<Named> {
+        let ns = self.namespace();
+        let sep = ns.personal().1;
+        let workaround = self
+            .session
+            .settings
+            .imap
+            .workarounds()
+            .tb_extra_mailbox_sep;
+        if !workaround && raw.len() > 1 && raw.ends_with(&[sep as u8]) && sep.is_ascii() {
+            self.reply(
+                wire,
+                tag,
+                "NO",
+                Some("CANNOT"),
+                "Invalid mailbox name: Ends with hierarchy separator",
+            );
+            return None;
+        }
+        self.named_for_create(wire, tag, raw)
+    }
+
+    /// [`Imap::named`] without the trailing-separator check (CREATE `a/` creates `a`).
+    pub(super) fn named_for_create(
+        &mut self,
+        wire: &mut Wire,
+        tag: &str,
+        raw: &[u8],
+    ) -> Option<Named> {
+        let ns = self.namespace();
+        match ns.resolve(raw) {
+            Ok(Target::Inbox) => Some(Named {
+                storage: "INBOX".into(),
+                vname: "INBOX".into(),
+                auto: AutoMailbox::No,
+            }),
+            Ok(Target::Folder(storage)) => {
+                let vname = ns.vname(&storage);
+                let auto = ns.configured(&vname).map(|c| c.auto).unwrap_or_default();
+                Some(Named {
+                    storage,
+                    vname,
+                    auto,
+                })
+            }
+            Ok(Target::Root) => {
+                let root = ns.root().unwrap_or("").to_string();
+                Some(Named {
+                    storage: String::new(),
+                    vname: root,
+                    auto: AutoMailbox::No,
+                })
+            }
+            Err(e) => {
+                let (code, text) = e.reply();
+                self.reply(wire, tag, "NO", code, &text);
+                None
+            }
+        }
+    }
+
     pub(super) async fn mail_command(
         &mut self,
         wire: &mut Wire,
@@ -63,239 +187,181 @@ impl Imap {
         cmd: Command,
         appended: Vec<Result<Spool, String>>,
     ) {
-        let sep = separator(&self.store.location);
-        let strip = self
-            .session
-            .settings
-            .imap
-            .workarounds()
-            .tb_extra_mailbox_sep;
-        let named = |raw: &[u8]| mailbox_name(raw, sep, strip);
         match cmd {
-            Command::Select { mailbox } => self.select(wire, tag, named(&mailbox), false).await,
-            Command::Examine { mailbox } => self.select(wire, tag, named(&mailbox), true).await,
-            Command::Create { mailbox, .. } => {
-                let Some(name) = mailbox_name(&mailbox, sep, true) else {
-                    return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
-                };
-                let store = self.store.clone();
-                let n = name.clone();
-                let r = blocking(move || match store.mailbox(&n, false) {
-                    Ok(_) => Ok(false),
-                    Err(MailError::NoMailbox(_)) => store.mailbox(&n, true).map(|_| true),
-                    Err(e) => Err(e),
-                })
-                .await;
-                match r {
-                    Ok(true) => self.done(wire, tag, "Create completed").await,
-                    Ok(false) => self.reply(
-                        wire,
-                        tag,
-                        "NO",
-                        Some("ALREADYEXISTS"),
-                        "Mailbox already exists",
-                    ),
-                    Err(e) => self.mail_error(wire, tag, &name, e),
-                }
-            }
-            Command::Delete { mailbox } => {
-                let Some(name) = named(&mailbox) else {
-                    return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
-                };
-                if name == "INBOX" {
-                    return self.reply(wire, tag, "NO", None, "INBOX can't be deleted.");
-                }
-                if self.selected.as_ref().is_some_and(|s| s.name == name) {
-                    self.selected = None;
-                }
-                let store = self.store.clone();
-                let n = name.clone();
-                let r = blocking(move || {
-                    let m = store.mailbox(&n, false)?;
-                    std::fs::remove_dir_all(m.dir()).map_err(MailError::io("rmdir", m.dir()))
-                })
-                .await;
-                match r {
-                    Ok(()) => self.done(wire, tag, "Delete completed").await,
-                    Err(e) => self.mail_error(wire, tag, &name, e),
-                }
-            }
-            Command::Rename { from, to } => {
-                let (Some(from), Some(to)) = (named(&from), named(&to)) else {
-                    return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
-                };
-                if from == "INBOX" {
-                    return self.reply(wire, tag, "NO", None, "Renaming INBOX isn't supported.");
-                }
-                let store = self.store.clone();
-                let (f, t) = (from.clone(), to.clone());
-                let r = blocking(move || {
-                    store.mailbox(&f, false)?;
-                    if t == "INBOX" || store.mailbox(&t, false).is_ok() {
-                        return Ok(false);
-                    }
-                    // The mailbox and its children.
-                    let all = folders::existing(&store.location)?;
-                    let prefix = format!("{f}{sep}");
-                    for n in all.iter().filter(|n| **n == f || n.starts_with(&prefix)) {
-                        let src = store.location.mailbox_dir(n)?;
-                        let dst = store
-                            .location
-                            .mailbox_dir(&format!("{t}{}", &n[f.len()..]))?;
-                        if let Some(p) = dst.parent() {
-                            std::fs::create_dir_all(p).map_err(MailError::io("mkdir", p))?;
-                        }
-                        std::fs::rename(&src, &dst).map_err(MailError::io("rename", &src))?;
-                    }
-                    Ok(true)
-                })
-                .await;
-                match r {
-                    Ok(true) => self.done(wire, tag, "Rename completed").await,
-                    Ok(false) => self.reply(
-                        wire,
-                        tag,
-                        "NO",
-                        Some("ALREADYEXISTS"),
-                        "Target mailbox already exists",
-                    ),
-                    Err(e) => self.mail_error(wire, tag, &from, e),
-                }
-            }
-            Command::Subscribe { mailbox } => {
-                self.subscribe(wire, tag, named(&mailbox), true).await
-            }
-            Command::Unsubscribe { mailbox } => {
-                self.subscribe(wire, tag, named(&mailbox), false).await
-            }
-            Command::List(l) => {
-                let reference = String::from_utf8_lossy(&l.reference).into_owned();
-                let store = self.store.clone();
-                let names = blocking(move || folders::existing(&store.location)).await;
-                let names = match names {
-                    Ok(n) => n,
-                    Err(e) => return self.mail_error(wire, tag, "", e),
-                };
-                let subs = folders::subscriptions(&self.store.location.root, sep);
-                for p in &l.patterns {
-                    let pattern = String::from_utf8_lossy(p);
-                    if pattern.is_empty() {
-                        Untagged::List(ListEntry {
-                            attributes: vec!["\\Noselect"],
-                            delimiter: Some(sep),
-                            mailbox: b"",
-                            child_info_subscribed: false,
-                        })
-                        .encode(wire.output());
-                        continue;
-                    }
-                    for e in folders::list(&names, sep, &reference, &pattern) {
-                        let subscribed = subs.contains(&e.name);
-                        if l.selection.iter().any(|s| s == "SUBSCRIBED") && !subscribed {
-                            continue;
-                        }
-                        let mut attributes = e.attributes.clone();
-                        if subscribed && (l.returns.subscribed || !l.selection.is_empty()) {
-                            attributes.push("\\Subscribed");
-                        }
-                        Untagged::List(ListEntry {
-                            attributes,
-                            delimiter: Some(sep),
-                            mailbox: e.name.as_bytes(),
-                            child_info_subscribed: false,
-                        })
-                        .encode(wire.output());
-                    }
-                }
-                self.done(wire, tag, "List completed").await;
-            }
+            Command::Select { mailbox } => self.select(wire, tag, &mailbox, false).await,
+            Command::Examine { mailbox } => self.select(wire, tag, &mailbox, true).await,
+            Command::Create { mailbox, .. } => self.create(wire, tag, &mailbox).await,
+            Command::Delete { mailbox } => self.delete(wire, tag, &mailbox).await,
+            Command::Rename { from, to } => self.rename(wire, tag, &from, &to).await,
+            Command::Subscribe { mailbox } => self.subscribe(wire, tag, &mailbox, true).await,
+            Command::Unsubscribe { mailbox } => self.subscribe(wire, tag, &mailbox, false).await,
+            Command::List(l) => self.list(wire, tag, l).await,
             Command::Lsub { reference, pattern } => {
-                let full = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&reference),
-                    String::from_utf8_lossy(&pattern)
-                );
-                // `tb-lsub-flags`: LSUB carries the mailbox's flags (here: \Noselect for a
-                // subscription whose mailbox does not exist); without it Dovecot sends none.
-                let with_flags = self.session.settings.imap.workarounds().tb_lsub_flags;
-                let existing = if with_flags {
-                    let store = self.store.clone();
-                    blocking(move || folders::existing(&store.location))
-                        .await
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                for n in folders::subscriptions(&self.store.location.root, sep) {
-                    if folders::matches(&full, &n, sep) {
-                        let missing = n != "INBOX" && !existing.contains(&n);
-                        Untagged::Lsub(ListEntry {
-                            attributes: if with_flags && missing {
-                                vec!["\\Noselect"]
-                            } else {
-                                Vec::new()
-                            },
-                            delimiter: Some(sep),
-                            mailbox: n.as_bytes(),
-                            child_info_subscribed: false,
-                        })
-                        .encode(wire.output());
-                    }
-                }
-                self.done(wire, tag, "Lsub completed").await;
+                self.lsub(wire, tag, &reference, &pattern).await
             }
-            Command::Status { mailbox, items } => {
-                let Some(name) = named(&mailbox) else {
-                    return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
-                };
-                let store = self.store.clone();
-                let n = name.clone();
-                let snap = blocking(move || store.mailbox(&n, false)?.sync()).await;
-                let snap = match snap {
-                    Ok(s) => s,
-                    Err(e) => return self.mail_error(wire, tag, &name, e),
-                };
-                use crate::protocol::imap::command::StatusItem as I;
-                let values = items
-                    .iter()
-                    .map(|i| {
-                        let v = match i {
-                            I::Messages => snap.messages.len() as u64,
-                            I::Recent => snap.messages.iter().filter(|m| m.in_new).count() as u64,
-                            I::UidNext => snap.next_uid as u64,
-                            I::UidValidity => snap.uid_validity as u64,
-                            I::Unseen => {
-                                snap.messages.iter().filter(|m| !m.flags.has(b'S')).count() as u64
-                            }
-                        };
-                        (*i, v)
-                    })
-                    .collect();
-                // The name as the client wrote it, as Dovecot echoes it.
-                Untagged::Status {
-                    mailbox: &mailbox,
-                    items: values,
-                }
-                .encode(wire.output());
-                if self.selected.as_ref().is_some_and(|s| s.name == name) {
-                    // Dovecot's hint that the selected mailbox's data comes as untagged updates.
-                    self.updates(wire, true).await;
-                    self.reply(
-                        wire,
-                        tag,
-                        "OK",
-                        Some("CLIENTBUG"),
-                        "Status on selected mailbox completed",
-                    );
-                } else {
-                    self.done(wire, tag, "Status completed").await;
-                }
-            }
+            Command::Status { mailbox, items } => self.status(wire, tag, &mailbox, &items).await,
             Command::Append { mailbox, messages } => {
-                self.append(wire, tag, named(&mailbox), messages, appended)
-                    .await
+                self.append(wire, tag, &mailbox, messages, appended).await
+            }
+            Command::Copy { uid, set, mailbox } => {
+                if let Some(mailbox) = self.destination(wire, tag, &mailbox).await {
+                    let cmd = Command::Copy { uid, set, mailbox };
+                    self.message_command(wire, tag, cmd, appended).await
+                }
+            }
+            Command::Move { uid, set, mailbox } => {
+                if let Some(mailbox) = self.destination(wire, tag, &mailbox).await {
+                    let cmd = Command::Move { uid, set, mailbox };
+                    self.message_command(wire, tag, cmd, appended).await
+                }
             }
             other => self.message_command(wire, tag, other, appended).await,
+        }
+    }
+
+    /// A COPY/MOVE destination as the storage name the message commands open (an `auto`
+    /// mailbox is created first).
+    async fn destination(&mut self, wire: &mut Wire, tag: &str, raw: &[u8]) -> Option<Vec<u8>> {
+        if self.selected.is_none() {
+            // The message commands answer this themselves.
+            return Some(raw.to_vec());
+        }
+        let named = self.named(wire, tag, raw)?;
+        // The message commands name a missing mailbox by what they were given; when that is
+        // not the client's name (another separator, a prefix), the answer is given here.
+        let check = named.auto != AutoMailbox::No || named.vname != named.storage;
+        if check {
+            let (store, ns, n) = (self.store.clone(), self.namespace(), named.clone());
+            let r = blocking(move || {
+                if n.storage.is_empty() {
+                    return Err(MailError::NoMailbox(n.vname.clone()));
+                }
+                open_auto(&store, &ns, &n).map(|_| ())
+            })
+            .await;
+            match r {
+                Ok(()) => {}
+                Err(MailError::NoMailbox(_)) => {
+                    let text = format!("Mailbox doesn't exist: {}", named.vname);
+                    self.reply(wire, tag, "NO", Some("TRYCREATE"), &text);
+                    return None;
+                }
+                Err(e) => {
+                    self.mail_error(wire, tag, &named.vname, e);
+                    return None;
+                }
+            }
+        }
+        Some(named.storage.into_bytes())
+    }
+
+    async fn create(&mut self, wire: &mut Wire, tag: &str, raw: &[u8]) {
+        let Some(named) = self.named_for_create(wire, tag, raw) else {
+            return;
+        };
+        if named.storage == "INBOX" || named.storage.is_empty() {
+            return self.reply(
+                wire,
+                tag,
+                "NO",
+                Some("ALREADYEXISTS"),
+                "Mailbox already exists",
+            );
+        }
+        let store = self.store.clone();
+        let n = named.storage.clone();
+        let r = blocking(move || match store.mailbox(&n, false) {
+            Ok(_) => Ok(false),
+            Err(MailError::NoMailbox(_)) => store.mailbox(&n, true).map(|_| true),
+            Err(e) => Err(e),
+        })
+        .await;
+        match r {
+            Ok(true) => self.done(wire, tag, "Create completed").await,
+            Ok(false) => self.reply(
+                wire,
+                tag,
+                "NO",
+                Some("ALREADYEXISTS"),
+                "Mailbox already exists",
+            ),
+            Err(e) => self.mail_error(wire, tag, &named.vname, e),
+        }
+    }
+
+    async fn delete(&mut self, wire: &mut Wire, tag: &str, raw: &[u8]) {
+        let Some(named) = self.named(wire, tag, raw) else {
+            return;
+        };
+        if named.storage == "INBOX" {
+            return self.reply(wire, tag, "NO", None, "INBOX can't be deleted");
+        }
+        if named.storage.is_empty() {
+            let e = MailError::NoMailbox(named.vname.clone());
+            return self.mail_error(wire, tag, &named.vname, e);
+        }
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.name == named.storage)
+        {
+            self.selected = None;
+        }
+        let store = self.store.clone();
+        let n = named.clone();
+        let r = blocking(move || {
+            let m = match store.mailbox(&n.storage, false) {
+                // An auto mailbox not created yet: nothing to delete (Dovecot says OK).
+                Err(MailError::NoMailbox(_)) if n.auto != AutoMailbox::No => return Ok(()),
+                r => r?,
+            };
+            std::fs::remove_dir_all(m.dir()).map_err(MailError::io("rmdir", m.dir()))
+        })
+        .await;
+        match r {
+            Ok(()) => self.done(wire, tag, "Delete completed").await,
+            Err(e) => self.mail_error(wire, tag, &named.vname, e),
+        }
+    }
+
+    async fn status(&mut self, wire: &mut Wire, tag: &str, raw: &[u8], items: &[StatusItem]) {
+        let Some(named) = self.named(wire, tag, raw) else {
+            return;
+        };
+        let (store, ns, n) = (self.store.clone(), self.namespace(), named.clone());
+        let snap = blocking(move || {
+            if n.storage.is_empty() {
+                return Err(MailError::NoMailbox(n.vname.clone()));
+            }
+            open_auto(&store, &ns, &n)?.sync()
+        })
+        .await;
+        let snap = match snap {
+            Ok(s) => s,
+            Err(e) => return self.mail_error(wire, tag, &named.vname, e),
+        };
+        // Dovecot echoes the name as the client wrote it (`Work.` under tb-extra-mailbox-sep).
+        Untagged::Status {
+            mailbox: raw,
+            items: status_values(&snap, items),
+        }
+        .encode(wire.output());
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.name == named.storage)
+        {
+            // Dovecot's hint that the selected mailbox's data comes as untagged updates.
+            self.updates(wire, true).await;
+            self.reply(
+                wire,
+                tag,
+                "OK",
+                Some("CLIENTBUG"),
+                "Status on selected mailbox completed",
+            );
+        } else {
+            self.done(wire, tag, "Status completed").await;
         }
     }
 
@@ -325,31 +391,60 @@ impl Imap {
         }
     }
 
-    async fn subscribe(&mut self, wire: &mut Wire, tag: &str, name: Option<String>, on: bool) {
-        let Some(name) = name else {
-            return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
+    async fn subscribe(&mut self, wire: &mut Wire, tag: &str, raw: &[u8], on: bool) {
+        let Some(named) = self.named(wire, tag, raw) else {
+            return;
         };
-        let root = self.store.location.root.clone();
-        let sep = separator(&self.store.location);
-        let r = blocking(move || folders::set_subscribed(&root, sep, &name, on)).await;
+        let ns = self.namespace();
+        let store = self.store.clone();
+        let n = named.clone();
+        let r = blocking(move || {
+            let root = store.location.root.clone();
+            if on && n.auto == AutoMailbox::No && n.storage != "INBOX" {
+                // Dovecot subscribes only to mailboxes that exist (or have children).
+                let on_disk = !n.storage.is_empty() && store.mailbox(&n.storage, false).is_ok();
+                let parent = format!("{}{}", n.vname, ns.sep);
+                let children = folders::existing(&store.location)?
+                    .iter()
+                    .any(|f| ns.vname(f).starts_with(&parent))
+                    || ns.auto().any(|a| a.vname.starts_with(&parent));
+                if !on_disk && !children {
+                    return Ok(false);
+                }
+            }
+            folders::set_subscribed(&root, ns.sep, ns.to_subscription(&n.vname), on)?;
+            Ok(true)
+        })
+        .await;
         match r {
-            Ok(()) if on => self.done(wire, tag, "Subscribe completed").await,
-            Ok(()) => self.done(wire, tag, "Unsubscribe completed").await,
+            Ok(true) if on => self.done(wire, tag, "Subscribe completed").await,
+            Ok(true) => self.done(wire, tag, "Unsubscribe completed").await,
+            Ok(false) => self.reply(
+                wire,
+                tag,
+                "NO",
+                None,
+                &format!("Mailbox doesn't exist: {}", named.vname),
+            ),
             Err(e) => self.mail_error(wire, tag, "", e),
         }
     }
 
-    async fn select(&mut self, wire: &mut Wire, tag: &str, name: Option<String>, readonly: bool) {
+    async fn select(&mut self, wire: &mut Wire, tag: &str, raw: &[u8], readonly: bool) {
         if self.selected.take().is_some() {
             wire.queue(b"* OK [CLOSED] Previous mailbox closed.\r\n");
         }
-        let Some(name) = name else {
-            return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
+        let Some(named) = self.named(wire, tag, raw) else {
+            return;
         };
-        let store = self.store.clone();
-        let n = name.clone();
-        let opened =
-            blocking(move || Selected::open(store.mailbox(&n, false)?, n.clone(), readonly)).await;
+        let (store, ns, n) = (self.store.clone(), self.namespace(), named.clone());
+        let opened = blocking(move || {
+            if n.storage.is_empty() {
+                return Err(MailError::NoMailbox(n.vname.clone()));
+            }
+            Selected::open(open_auto(&store, &ns, &n)?, n.storage.clone(), readonly)
+        })
+        .await;
         let sel = match opened {
             Ok(s) => s,
             Err(MailError::NoMailbox(_)) => {
@@ -358,10 +453,10 @@ impl Imap {
                     tag,
                     "NO",
                     None,
-                    &format!("Mailbox doesn't exist: {name}"),
+                    &format!("Mailbox doesn't exist: {}", named.vname),
                 )
             }
-            Err(e) => return self.mail_error(wire, tag, &name, e),
+            Err(e) => return self.mail_error(wire, tag, &named.vname, e),
         };
         let out = wire.output();
         sel.announce_flags(out);
@@ -390,13 +485,14 @@ impl Imap {
         &mut self,
         wire: &mut Wire,
         tag: &str,
-        name: Option<String>,
+        raw: &[u8],
         messages: Vec<AppendMessage>,
         data: Vec<Result<Spool, String>>,
     ) {
-        let Some(name) = name else {
-            return self.reply(wire, tag, "NO", None, "Invalid mailbox name");
+        let Some(named) = self.named(wire, tag, raw) else {
+            return;
         };
+        let name = named.vname.clone();
         if data.len() != messages.len() {
             return self.bad(
                 wire,
@@ -415,10 +511,12 @@ impl Imap {
             }
             spools.push(spool);
         }
-        let store = self.store.clone();
-        let n = name.clone();
+        let (store, ns, n) = (self.store.clone(), self.namespace(), named);
         let r = blocking(move || {
-            let mbox = store.mailbox(&n, false)?;
+            if n.storage.is_empty() {
+                return Err(MailError::NoMailbox(n.vname.clone()));
+            }
+            let mbox = open_auto(&store, &ns, &n)?;
             let mut kw = Keywords::read(mbox.dir())?;
             let before = kw.clone();
             let mut uids = Vec::new();

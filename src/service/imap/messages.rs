@@ -6,12 +6,14 @@
 //! writes them as Dovecot does.
 
 use std::collections::HashSet;
-use std::time::SystemTime;
 
+use super::cached;
+use super::load::{load, Loaded};
 use super::mailboxes::{finish_stored, uid_set};
-use super::message::{body_start, date_time, to_crlf};
-use super::selected::{flag_names, letters_for, Selected};
+use super::message::{body_start, date_time};
+use super::selected::{flag_names, letters_for};
 use super::session::Imap;
+use crate::mail::maildir::index::CacheField;
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::Change;
 use crate::mail::maildir::{Flags, MessageEntry};
@@ -27,60 +29,6 @@ use crate::service::wire::Wire;
 const FETCH_BATCH_BYTES: u64 = 1 << 20;
 /// ...or this many messages.
 const FETCH_BATCH_MESSAGES: usize = 256;
-
-/// What one message's FETCH or SEARCH needs from disk.
-#[derive(Default)]
-pub(super) struct Loaded {
-    /// CRLF form.
-    pub(super) data: Option<Vec<u8>>,
-    pub(super) mtime: Option<SystemTime>,
-    /// The message exists but could not be read (`imap_fetch_failure` decides).
-    pub(super) failed: Option<String>,
-}
-
-pub(super) async fn load(
-    sel: &Selected,
-    idx: &[usize],
-    data: bool,
-    date: bool,
-) -> Result<Vec<Loaded>, MailError> {
-    if !data && !date {
-        return Ok(idx.iter().map(|_| Loaded::default()).collect());
-    }
-    let mbox = sel.mbox.clone();
-    let entries: Vec<MessageEntry> = idx.iter().map(|&i| sel.msgs[i].entry.clone()).collect();
-    blocking(move || {
-        Ok(entries
-            .iter()
-            .map(|e| {
-                let read = data.then(|| mbox.read(e));
-                let failed = match &read {
-                    Some(Err(MailError::Io { source, .. }))
-                        if source.kind() == std::io::ErrorKind::NotFound =>
-                    {
-                        None // expunged meanwhile
-                    }
-                    Some(Err(err)) => Some(err.to_string()),
-                    _ => None,
-                };
-                (read, failed)
-            })
-            .zip(entries.iter())
-            .map(|((read, failed), e)| Loaded {
-                data: read.and_then(|r| r.ok()).map(|d| to_crlf(&d)),
-                failed,
-                mtime: date
-                    .then(|| {
-                        std::fs::metadata(mbox.path_of(e))
-                            .and_then(|m| m.modified())
-                            .ok()
-                    })
-                    .flatten(),
-            })
-            .collect())
-    })
-    .await
-}
 
 /// A section without body text (`HEADER`, `HEADER.FIELDS[.NOT]`, `MIME`): Dovecot counts its
 /// FETCH as a header fetch.
@@ -290,7 +238,6 @@ impl Imap {
                     | FetchAttr::BodyStructure
             )
         });
-        let needs_date = items.contains(&FetchAttr::InternalDate);
         let sets_seen = items.iter().any(|i| {
             matches!(
                 i,
@@ -345,18 +292,41 @@ impl Imap {
             batches.push(&idx[start..]);
         }
         let mut failed: Vec<u32> = Vec::new();
+        // ENVELOPE, BODY, BODYSTRUCTURE and the usual HEADER.FIELDS come from the index's
+        // cache when every item that needs the message can (the file is not opened).
+        let plan = if needs_data {
+            cached::plan(&items)
+        } else {
+            None
+        };
         'batches: for batch in batches {
-            let loaded = match load(sel, batch, needs_data, needs_date).await {
-                Ok(l) => l,
+            let hits = match &plan {
+                Some(fields) => cached::lookup(sel, batch, fields).await,
+                None => vec![None; batch.len()],
+            };
+            let missing: Vec<usize> = batch
+                .iter()
+                .zip(&hits)
+                .filter(|(_, h)| h.is_none())
+                .map(|(&i, _)| i)
+                .collect();
+            let mut loaded = match load(sel, &missing, needs_data, false).await {
+                Ok(l) => l.into_iter(),
                 Err(e) => {
                     tracing::error!(user = %self.user, error = %e, "FETCH failed");
                     let text = "Internal error occurred. Refer to server log for more information.";
                     return self.reply(wire, tag, "NO", Some("SERVERBUG"), text);
                 }
             };
+            let mut fill: Vec<(u32, CacheField, Vec<u8>)> = Vec::new();
             for (k, &i) in batch.iter().enumerate() {
                 let m = &sel.msgs[i];
-                let l = &loaded[k];
+                let hit = hits[k].as_ref();
+                let l = if hit.is_none() {
+                    loaded.next().unwrap_or_default()
+                } else {
+                    Loaded::default()
+                };
                 if let Some(err) = &l.failed {
                     tracing::error!(user = %self.user, error = %err, "FETCH failed");
                     failed.push(m.entry.uid);
@@ -367,13 +337,22 @@ impl Imap {
                     }
                     continue;
                 }
-                if needs_data && l.data.is_none() {
+                if needs_data && hit.is_none() && l.data.is_none() {
                     continue; // expunged by another session meanwhile
                 }
                 let data = l.data.as_deref().unwrap_or(&[]);
                 let b = body_start(data);
                 // The MIME structure (mail::mime), for ENVELOPE, BODY[STRUCTURE], sections.
-                let mime = needs_mime.then(|| crate::mail::mime::scan(data));
+                let mime = (needs_mime && hit.is_none()).then(|| crate::mail::mime::scan(data));
+                // A cacheable value: from the cache, or computed and remembered.
+                let mut value = |f: CacheField| -> Vec<u8> {
+                    if let Some(v) = hit.and_then(|h| h.get(&f)) {
+                        return v.clone();
+                    }
+                    let v = cached::compute(mime.as_ref().expect("scanned"), f);
+                    fill.push((m.entry.uid, f, v.clone()));
+                    v
+                };
                 let mut values: Vec<FetchValue> = Vec::new();
                 let mut owned: Vec<(String, Vec<u8>)> = Vec::new();
                 let mut order: Vec<Result<FetchValue, usize>> = Vec::new();
@@ -381,9 +360,9 @@ impl Imap {
                     match it {
                         FetchAttr::Flags => order.push(Ok(FetchValue::Flags(sel.flags(m)))),
                         FetchAttr::Uid => order.push(Ok(FetchValue::Uid(m.entry.uid))),
-                        FetchAttr::InternalDate => order.push(Ok(FetchValue::InternalDate(
-                            date_time(l.mtime.unwrap_or(SystemTime::UNIX_EPOCH)),
-                        ))),
+                        FetchAttr::InternalDate => {
+                            order.push(Ok(FetchValue::InternalDate(date_time(m.internal_date()))))
+                        }
                         FetchAttr::Rfc822Size => {
                             order.push(Ok(FetchValue::Rfc822Size(m.entry.vsize)))
                         }
@@ -407,22 +386,28 @@ impl Imap {
                             partial: p,
                             ..
                         } => {
-                            let bytes = section_bytes(mime.as_ref().expect("scanned"), section);
+                            let bytes = match (&section.text, cached::field_of(it)) {
+                                (Some(SectionText::HeaderFields(names)), Some(f)) => {
+                                    cached::header_fields(&value(f), names)
+                                }
+                                _ => section_bytes(mime.as_ref().expect("scanned"), section)
+                                    .into_owned(),
+                            };
                             let part = partial(&bytes, *p);
                             self.stats.fetched(header_only(section), part.len());
                             owned.push((section_name(section, *p), part.to_vec()));
                             order.push(Err(owned.len() - 1));
                         }
                         FetchAttr::Envelope => {
-                            let env = mime.as_ref().expect("scanned").envelope().to_imap();
+                            let env = value(CacheField::Envelope);
                             order.push(Ok(FetchValue::Raw("ENVELOPE", env)));
                         }
                         FetchAttr::Body => {
-                            let body = mime.as_ref().expect("scanned").body();
+                            let body = value(CacheField::Body);
                             order.push(Ok(FetchValue::Raw("BODY", body)));
                         }
                         FetchAttr::BodyStructure => {
-                            let bs = mime.as_ref().expect("scanned").bodystructure();
+                            let bs = value(CacheField::BodyStructure);
                             order.push(Ok(FetchValue::Raw("BODYSTRUCTURE", bs)));
                         }
                     }
@@ -430,6 +415,18 @@ impl Imap {
                 if seen_set.contains(&i) && !items.contains(&FetchAttr::Flags) {
                     order.push(Ok(FetchValue::Flags(sel.flags(m))));
                 }
+                // As Dovecot: the small items (UID, FLAGS, INTERNALDATE, RFC822.SIZE) come
+                // first, each group in the order asked; the FLAGS a \Seen-setting fetch adds
+                // ends the first group.
+                order.sort_by_key(|o| {
+                    !matches!(
+                        o,
+                        Ok(FetchValue::Uid(_)
+                            | FetchValue::Flags(_)
+                            | FetchValue::InternalDate(_)
+                            | FetchValue::Rfc822Size(_))
+                    )
+                });
                 for o in order {
                     values.push(match o {
                         Ok(v) => v,
@@ -442,6 +439,7 @@ impl Imap {
                 }
                 .encode(wire.output());
             }
+            cached::store(sel, fill).await;
             if wire.pending_output() > wire.max_output {
                 let watch = crate::service::wire::Watch::new(&self.session, None);
                 if wire.flush_watched(&watch).await.is_err() {
@@ -553,7 +551,8 @@ impl Imap {
             if !silent {
                 let mut items = vec![FetchValue::Flags(sel.flags(&sel.msgs[i]))];
                 if uid {
-                    items.push(FetchValue::Uid(sel.msgs[i].entry.uid));
+                    // `* 2 FETCH (UID 2 FLAGS (…))`, UID first as Dovecot sends it.
+                    items.insert(0, FetchValue::Uid(sel.msgs[i].entry.uid));
                 }
                 Untagged::Fetch {
                     seq: i as u32 + 1,

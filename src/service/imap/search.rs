@@ -9,8 +9,8 @@
 
 use std::time::SystemTime;
 
+use super::load::{load, Loaded};
 use super::mailboxes::uid_set;
-use super::messages::{load, Loaded};
 use super::selected::Selected;
 use super::session::Imap;
 use crate::mail::maildir::Flags;
@@ -48,10 +48,17 @@ impl Imap {
         let idx: Vec<usize> = (0..sel.msgs.len()).collect();
         let needs_data = s.keys.iter().any(needs_text);
         let needs_date = s.keys.iter().any(needs_date);
+        // Header keys on fields the index caches read no message file.
+        let cached_headers = needs_data
+            .then(|| super::cached::search_headers(&s.keys))
+            .flatten();
         // Messages are read in batches, so a text search holds one batch in memory.
         let mut hits: Vec<u32> = Vec::new();
         for batch in idx.chunks(if needs_data { 64 } else { idx.len().max(1) }) {
-            let loaded = match load(sel, batch, needs_data, needs_date).await {
+            let loaded = match match &cached_headers {
+                Some(_) => super::cached::load_headers(sel, batch, needs_date).await,
+                None => load(sel, batch, needs_data, needs_date).await,
+            } {
                 Ok(l) => l,
                 Err(e) => return self.mail_error(wire, tag, "", e),
             };
@@ -178,6 +185,8 @@ fn needs_date(k: &SearchKey) -> bool {
 /// this the text keys hold valid UTF-8.
 fn convert_keys(keys: &mut [SearchKey], charset: Option<&str>) -> Result<(), CharsetError> {
     let charset = charset.unwrap_or("UTF-8").as_bytes();
+    // An unknown charset is refused even when no key holds text, as Dovecot refuses it.
+    key_to_utf8(b"", charset)?;
     keys.iter_mut().try_for_each(|k| convert_key(k, charset))
 }
 

@@ -1,15 +1,21 @@
 //! The selected mailbox as one session sees it: its messages in sequence order with their
 //! flags and \Recent, the IMAP flag names of Maildir's letters (`dovecot-keywords` for
 //! keywords), sequence-set resolution, and the untagged EXPUNGE/EXISTS/RECENT/FETCH updates a
-//! fresh snapshot yields (sent only where RFC 3501 allows: after commands other than FETCH,
-//! STORE and SEARCH, and during IDLE).
+//! refreshed index yields (sent only where RFC 3501 allows: after commands other than FETCH,
+//! STORE and SEARCH, and during IDLE). The messages come from the folder's index
+//! (`mail::maildir::index`), so a SELECT of an unchanged mailbox opens no message file.
+//! \Recent as Dovecot gives it: the first read-write session that sees a message holds it;
+//! read-only (EXAMINE) sessions see it as \Recent too while nobody has taken it.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::mail::maildir::index::log::IndexMsg;
+use crate::mail::maildir::index::{MailboxIndex, Shared};
 use crate::mail::maildir::keywords::Keywords;
-use crate::mail::maildir::{Flags, Maildir, MessageEntry, Snapshot};
-use crate::mail::MailError;
+use crate::mail::maildir::{filename, Flags, Maildir, MessageEntry};
+use crate::mail::{blocking, MailError};
 use crate::protocol::imap::command::{SeqNum, SequenceSet};
 use crate::protocol::imap::response::{FetchValue, Untagged};
 
@@ -25,6 +31,36 @@ pub const SYSTEM_FLAGS: [(&str, u8); 5] = [
 pub struct Msg {
     pub entry: MessageEntry,
     pub recent: bool,
+    /// Internal date (the file's mtime), seconds since the epoch, from the index.
+    pub date: i64,
+}
+
+impl Msg {
+    fn from_index(m: &IndexMsg, recent: bool) -> Msg {
+        let (base, flags) = filename::split(&m.name);
+        Msg {
+            entry: MessageEntry {
+                uid: m.uid,
+                base: base.to_string(),
+                guid: if m.guid.is_empty() {
+                    base.to_string()
+                } else {
+                    m.guid.clone()
+                },
+                name: m.name.clone(),
+                in_new: m.in_new,
+                flags: flags.unwrap_or_default(),
+                size: m.size,
+                vsize: m.vsize,
+            },
+            recent,
+            date: m.date,
+        }
+    }
+
+    pub fn internal_date(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.date.max(0) as u64)
+    }
 }
 
 pub struct Selected {
@@ -36,6 +72,10 @@ pub struct Selected {
     pub next_uid: u32,
     pub msgs: Vec<Msg>,
     pub keywords: Keywords,
+    /// The folder's index (shared with the process's other sessions on it).
+    pub index: Arc<Mutex<MailboxIndex>>,
+    /// The index generation `msgs` reflects.
+    generation: u64,
     /// UIDs this session considers \Recent.
     recent: HashSet<u32>,
     /// SEARCHRES (RFC 5182): the UIDs `SEARCH RETURN (SAVE)` kept, which `$` names; empty
@@ -43,45 +83,89 @@ pub struct Selected {
     pub saved: Vec<u32>,
 }
 
+/// What a refresh of the index brought, for [`Selected::apply`].
+struct Fresh {
+    /// The index's messages (not \\Recent yet), when they changed since `generation`.
+    msgs: Option<Vec<Msg>>,
+    generation: u64,
+    uid_validity: u32,
+    next_uid: u32,
+    first_recent_uid: u32,
+    claimed: Vec<u32>,
+    keywords: Option<Keywords>,
+}
+
+/// Locks an index (a panic elsewhere does not make it unusable: it is re-read from disk).
+pub fn lock(ix: &Mutex<MailboxIndex>) -> MutexGuard<'_, MailboxIndex> {
+    ix.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Refreshes the index (blocking) and returns what changed since `generation`.
+fn refresh(
+    ix: &Mutex<MailboxIndex>,
+    readonly: bool,
+    generation: u64,
+    keywords: &Keywords,
+) -> Result<Fresh, MailError> {
+    let mut g = lock(ix);
+    let r = g.refresh(!readonly, !readonly)?;
+    let kw = Keywords::read(g.mailbox().dir()).unwrap_or_else(|_| keywords.clone());
+    Ok(Fresh {
+        msgs: (g.generation != generation)
+            .then(|| g.msgs.values().map(|m| Msg::from_index(m, false)).collect()),
+        generation: g.generation,
+        uid_validity: g.header.uid_validity,
+        next_uid: g.header.next_uid,
+        first_recent_uid: g.header.first_recent_uid,
+        claimed: r.claimed,
+        keywords: (kw != *keywords).then_some(kw),
+    })
+}
+
 impl Selected {
-    /// Opens `mbox` (blocking): a read-write open takes new/ mail in (it is \Recent for this
-    /// session only), as Dovecot's maildir sync does.
+    /// Opens `mbox` (blocking) through its index: a read-write open takes new/ mail in and
+    /// claims the mailbox's \Recent messages (no other session gets them); a read-only one
+    /// sees them as \Recent without taking them, as Dovecot does.
     pub fn open(mbox: Maildir, name: String, readonly: bool) -> Result<Selected, MailError> {
-        let before = mbox.sync()?;
-        let snap = if readonly {
-            before.clone()
-        } else {
-            mbox.sync_session()?
-        };
-        let recent: HashSet<u32> = before
-            .messages
-            .iter()
-            .filter(|m| m.in_new)
-            .map(|m| m.uid)
-            .collect();
+        let index = Shared::get(&mbox);
         let keywords = Keywords::read(mbox.dir())?;
+        let fresh = refresh(&index, readonly, u64::MAX, &keywords)?;
         let mut s = Selected {
             name,
             mbox: Arc::new(mbox),
             readonly,
-            uid_validity: snap.uid_validity,
-            next_uid: snap.next_uid,
+            uid_validity: fresh.uid_validity,
+            next_uid: fresh.next_uid,
             msgs: Vec::new(),
             keywords,
-            recent,
+            index,
+            generation: fresh.generation,
+            recent: HashSet::new(),
             saved: Vec::new(),
         };
-        s.msgs = snap
-            .messages
-            .into_iter()
-            .map(|entry| Msg {
-                recent: s.recent.contains(&entry.uid),
-                entry,
-            })
-            .collect();
+        s.take_recent(&fresh);
+        s.msgs = fresh.msgs.unwrap_or_default();
+        if !s.recent.is_empty() {
+            for m in &mut s.msgs {
+                m.recent = s.recent.contains(&m.entry.uid);
+            }
+        }
         Ok(s)
     }
 
+    /// Adds what this session now holds as \Recent: claimed UIDs, or for a read-only
+    /// session the not yet seen ones the index still keeps \Recent.
+    fn take_recent(&mut self, f: &Fresh) {
+        self.recent.extend(f.claimed.iter().copied());
+        if self.readonly {
+            let known = self.msgs.last().map(|m| m.entry.uid).unwrap_or(0);
+            if let Some(msgs) = &f.msgs {
+                let from = f.first_recent_uid.max(known + 1).max(1);
+                self.recent
+                    .extend(msgs.iter().map(|m| m.entry.uid).filter(|&u| u >= from));
+            }
+        }
+    }
     /// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (…)]`: sent by SELECT and again whenever a new
     /// keyword appears, as Dovecot does.
     pub fn announce_flags(&self, out: &mut Vec<u8>) {
@@ -162,66 +246,99 @@ impl Selected {
         })
     }
 
-    /// Applies a fresh snapshot and writes the untagged updates: `n EXPUNGE` (highest first
-    /// is not required; each number is as of after the previous ones), `FETCH (FLAGS …)` for
-    /// changed flags, `EXISTS`/`RECENT` for new mail. `expunges`: whether EXPUNGE may be sent
-    /// now (not during FETCH/STORE/SEARCH); when false, vanished messages stay listed.
-    pub fn apply_snapshot(&mut self, snap: Snapshot, expunges: bool, out: &mut Vec<u8>) {
+    /// Refreshes the index and writes the untagged updates (see [`Selected::apply`]).
+    pub async fn update(&mut self, expunges: bool, out: &mut Vec<u8>) -> Result<(), MailError> {
+        let ix = self.index.clone();
+        let (ro, generation, kw) = (self.readonly, self.generation, self.keywords.clone());
+        let fresh = blocking(move || refresh(&ix, ro, generation, &kw)).await?;
+        self.apply(fresh, expunges, out);
+        Ok(())
+    }
+
+    /// Applies a refreshed index and writes the untagged updates: `n EXPUNGE` (each number
+    /// as of after the previous ones), `FETCH (FLAGS …)` for changed flags, `EXISTS` for new
+    /// mail and `RECENT` when the count changed (as Dovecot words it). `expunges`: whether
+    /// EXPUNGE may be sent now (not during FETCH/STORE/SEARCH); when false, vanished
+    /// messages stay listed.
+    fn apply(&mut self, mut fresh: Fresh, expunges: bool, out: &mut Vec<u8>) {
         let recent_before = self.recent_count();
-        let keywords = Keywords::read(self.mbox.dir()).unwrap_or_else(|_| self.keywords.clone());
-        if keywords != self.keywords {
-            self.keywords = keywords;
+        if let Some(kw) = fresh.keywords.take() {
+            self.keywords = kw;
             self.announce_flags(out);
         }
-        let fresh: std::collections::HashMap<u32, MessageEntry> =
-            snap.messages.into_iter().map(|m| (m.uid, m)).collect();
-        if expunges {
-            let mut i = 0;
-            while i < self.msgs.len() {
-                if fresh.contains_key(&self.msgs[i].entry.uid) {
-                    i += 1;
-                } else {
-                    self.msgs.remove(i);
-                    Untagged::Expunge(i as u32 + 1).encode(out);
+        self.next_uid = self.next_uid.max(fresh.next_uid);
+        self.take_recent(&fresh);
+        let Some(msgs) = fresh.msgs.take() else {
+            if !fresh.claimed.is_empty() {
+                for m in &mut self.msgs {
+                    m.recent = self.recent.contains(&m.entry.uid);
                 }
             }
+            if self.recent_count() != recent_before {
+                Untagged::Recent(self.recent_count()).encode(out);
+            }
+            return;
+        };
+        let mut msgs = msgs;
+        let fresh_by_uid: HashMap<u32, usize> = msgs
+            .iter()
+            .enumerate()
+            .map(|(k, m)| (m.entry.uid, k))
+            .collect();
+        if expunges {
+            let mut kept = Vec::with_capacity(self.msgs.len());
+            let mut seq = 0u32;
+            for m in std::mem::take(&mut self.msgs) {
+                seq += 1;
+                if fresh_by_uid.contains_key(&m.entry.uid) {
+                    kept.push(m);
+                } else {
+                    Untagged::Expunge(seq).encode(out);
+                    seq -= 1;
+                    self.recent.remove(&m.entry.uid);
+                }
+            }
+            self.msgs = kept;
+        }
+        if self
+            .msgs
+            .iter()
+            .all(|m| fresh_by_uid.contains_key(&m.entry.uid))
+        {
+            self.generation = fresh.generation;
         }
         let known_max = self.msgs.last().map(|m| m.entry.uid).unwrap_or(0);
         for i in 0..self.msgs.len() {
             let uid = self.msgs[i].entry.uid;
-            if let Some(f) = fresh.get(&uid) {
-                if f.flags != self.msgs[i].entry.flags || f.name != self.msgs[i].entry.name {
-                    let changed = f.flags != self.msgs[i].entry.flags;
-                    self.msgs[i].entry = f.clone();
-                    if changed {
-                        let flags = self.flags(&self.msgs[i]);
-                        Untagged::Fetch {
-                            seq: i as u32 + 1,
-                            items: vec![FetchValue::Flags(flags)],
-                        }
-                        .encode(out);
+            self.msgs[i].recent = self.recent.contains(&uid);
+            let Some(&k) = fresh_by_uid.get(&uid) else {
+                continue;
+            };
+            let f = &msgs[k].entry;
+            if f.name != self.msgs[i].entry.name || f.in_new != self.msgs[i].entry.in_new {
+                let old_flags = self.msgs[i].entry.flags.clone();
+                self.msgs[i].entry = f.clone();
+                if self.msgs[i].entry.flags != old_flags {
+                    let flags = self.flags(&self.msgs[i]);
+                    Untagged::Fetch {
+                        seq: i as u32 + 1,
+                        items: vec![FetchValue::Flags(flags)],
                     }
+                    .encode(out);
                 }
             }
         }
-        let mut added: Vec<MessageEntry> =
-            fresh.into_values().filter(|m| m.uid > known_max).collect();
-        added.sort_by_key(|m| m.uid);
-        if !added.is_empty() {
-            for e in added {
-                // New mail is \Recent for the first session that sees it.
-                let recent = e.in_new || self.recent.contains(&e.uid);
-                if recent {
-                    self.recent.insert(e.uid);
-                }
-                self.msgs.push(Msg { entry: e, recent });
-            }
+        let before = self.msgs.len();
+        for mut m in msgs.drain(..).filter(|m| m.entry.uid > known_max) {
+            m.recent = self.recent.contains(&m.entry.uid);
+            self.msgs.push(m);
+        }
+        if self.msgs.len() != before {
             Untagged::Exists(self.exists()).encode(out);
-            Untagged::Recent(self.recent_count()).encode(out);
-        } else if self.recent_count() != recent_before {
+        }
+        if self.recent_count() != recent_before {
             Untagged::Recent(self.recent_count()).encode(out);
         }
-        self.next_uid = self.next_uid.max(snap.next_uid);
     }
 }
 

@@ -9,7 +9,6 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::logout::{self, LastCommand, Running, Stats};
@@ -28,14 +27,13 @@ use crate::service::imap_login::session::UNTAGGED_CAPABILITY;
 use crate::service::wire::{End, Watch, Wire};
 
 /// Capabilities after login: what this service implements (`imap_capability` may replace or
-/// extend it: [`capabilities`]).
+/// extend it: [`capabilities`]; SPECIAL-USE is added when a mailbox has a `special_use`).
 pub const CAPABILITIES: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT \
-CHILDREN NAMESPACE UIDPLUS ESEARCH SEARCHRES WITHIN MOVE MULTIAPPEND LITERAL+";
+CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED ESEARCH SEARCHRES WITHIN LIST-STATUS MOVE MULTIAPPEND \
+LITERAL+";
 
 /// Dovecot's IMAP autologout (RFC 3501's 30-minute minimum).
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
-/// How often IDLE looks for changes (new mail is announced within this).
-pub const IDLE_POLL: Duration = Duration::from_millis(300);
 /// Dovecot's CLIENT_MAX_BAD_COMMANDS for imap.
 pub const MAX_BAD_COMMANDS: u32 = 20;
 
@@ -45,28 +43,21 @@ pub(super) enum Flow {
     Logout,
 }
 
-/// The capability list after login under `settings`.
+/// [`CAPABILITIES`], with SPECIAL-USE when a mailbox has a `special_use` (as Dovecot).
+fn base_capabilities(settings: &crate::settings::Settings) -> String {
+    if crate::mail::namespace::has_special_use(&settings.mail.namespace) {
+        format!("{CAPABILITIES} SPECIAL-USE")
+    } else {
+        CAPABILITIES.to_string()
+    }
+}
+
+/// The capability list after login under `settings` (`imap_capability` applied).
 pub fn capabilities(settings: &crate::settings::Settings) -> String {
-    settings.imap.capability(CAPABILITIES)
+    settings.imap.capability(&base_capabilities(settings))
 }
 
-/// What a logged-in session starts from besides its connection (it travels to a mail helper
-/// when the session runs there).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Start {
-    pub user: String,
-    pub fields: Vec<(String, String)>,
-    pub session_id: String,
-    /// The login command's tag (empty: PREAUTH).
-    pub tag: String,
-}
-
-/// How a session ended: the reason for the `Disconnected:` line and its counters.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Outcome {
-    pub reason: String,
-    pub stats: Stats,
-}
+pub use super::handoff::{Outcome, Start};
 
 pub struct Imap {
     pub(super) session: Session,
@@ -179,6 +170,17 @@ pub async fn run(conn: Conn, session: Session) {
 
 const INTERNAL_BYE: &[u8] =
     b"* BYE [UNAVAILABLE] Internal error occurred. Refer to server log for more information.\r\n";
+
+/// [`serve`] with owned arguments: what a mail helper runs for each session it is handed
+/// (`main.rs` gives it to `privsep::imap_helper::set_session_runner`, so privsep does not
+/// import the IMAP service).
+pub fn serve_owned(
+    wire: Wire,
+    session: Session,
+    start: Start,
+) -> crate::runtime::BoxFuture<Option<Outcome>> {
+    Box::pin(async move { serve(wire, &session, &start).await })
+}
 
 /// Serves one logged-in session on `wire` (in the server, or in a mail helper running as the
 /// user's uid); `None` when the mail store could not be opened (the client got a BYE and the
@@ -449,9 +451,7 @@ impl Imap {
                 self.done(wire, tag, "Enabled").await;
             }
             Command::Namespace => {
-                let sep = super::folders::separator(&self.store.location);
-                Untagged::Namespace([vec![("", Some(sep))], Vec::new(), Vec::new()])
-                    .encode(wire.output());
+                self.send_namespace(wire);
                 self.done(wire, tag, "Namespace completed").await;
             }
             Command::Idle => {
@@ -496,15 +496,23 @@ impl Imap {
         let interval = imap.imap_idle_notify_interval.as_duration();
         let max_line = usize::try_from(imap.imap_max_line_length.0).unwrap_or(usize::MAX);
         let mut notify = Instant::now() + interval;
+        // Changes wake IDLE through inotify (a slow poll stays as a safety net).
+        let mut changes = match &self.selected {
+            Some(s) => super::notify::Notifier::watch(s.mbox.dir()),
+            None => super::notify::Notifier::none(),
+        };
         loop {
             if Instant::now() >= notify {
                 // Keeps NATs and clients from taking the quiet connection for dead.
                 wire.queue(b"* OK Still here\r\n");
                 notify = Instant::now() + interval;
             }
-            let poll = (Instant::now() + IDLE_POLL).min(notify);
-            let watch = Watch::new(&self.session, Some(poll));
-            let line = wire.next_line(max_line, &watch).await;
+            let wake = (Instant::now() + changes.poll_interval()).min(notify);
+            let watch = Watch::new(&self.session, Some(wake));
+            let line = tokio::select! {
+                l = wire.next_line(max_line, &watch) => l,
+                _ = changes.changed() => Err(End::Timeout),
+            };
             self.report_bytes(wire);
             match line {
                 Ok(Ok(l)) if l.eq_ignore_ascii_case(b"DONE") => {
@@ -532,10 +540,8 @@ impl Imap {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let mbox = sel.mbox.clone();
-        match blocking(move || mbox.sync()).await {
-            Ok(snap) => sel.apply_snapshot(snap, expunges, wire.output()),
-            Err(e) => tracing::warn!(user = %self.user, error = %e, "mailbox sync failed"),
+        if let Err(e) = sel.update(expunges, wire.output()).await {
+            tracing::warn!(user = %self.user, error = %e, "mailbox sync failed");
         }
     }
 

@@ -198,13 +198,14 @@ async fn imaplib_mailboxes_append_fetch_store_search_copy_move_expunge() {
     assert_eq!(next(), r"('OK', [b'1 (FLAGS (\\Recent))'])");
     assert_eq!(
         next(),
-        r"('OK', [(b'2 (BODY[] {19}', b'Subject: two\r\n\r\n2\r\n'), b' FLAGS (\\Seen \\Recent))'])"
+        // FLAGS first, as Dovecot orders a \Seen-setting fetch.
+        r"('OK', [(b'2 (FLAGS (\\Seen \\Recent) BODY[] {19}', b'Subject: two\r\n\r\n2\r\n'), b')'])"
     );
     assert_eq!(next(), r"('OK', [b'1 (FLAGS (\\Deleted \\Recent Junk))'])");
     assert_eq!(next(), "('OK', [None])");
     assert_eq!(
         next(),
-        r"('OK', [b'2 (FLAGS (\\Answered \\Recent) UID 2)'])"
+        r"('OK', [b'2 (UID 2 FLAGS (\\Answered \\Recent))'])"
     );
     assert_eq!(
         next(),

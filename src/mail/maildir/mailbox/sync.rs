@@ -97,14 +97,21 @@ impl Maildir {
         let mut next = list.next_uid();
         list.records.retain(|r| files.contains_key(&r.base));
         let kept = list.records.len();
-        let mut new: Vec<&String> = files.keys().filter(|b| list.find(b).is_none()).collect();
+        let known: std::collections::HashSet<&str> =
+            list.records.iter().map(|r| r.base.as_str()).collect();
+        let mut new: Vec<String> = files
+            .keys()
+            .filter(|b| !known.contains(b.as_str()))
+            .cloned()
+            .collect();
+        drop(known);
         new.sort();
         let mut added = Vec::with_capacity(new.len());
         for b in new {
             let rec = Record {
                 uid: next,
                 ext: Vec::new(),
-                base: b.clone(),
+                base: b,
             };
             next += 1;
             added.push(rec.clone());

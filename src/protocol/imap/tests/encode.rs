@@ -113,7 +113,7 @@ fn untagged_data() {
             mailbox: b"INBOX",
             child_info_subscribed: true
         })),
-        "* LSUB () NIL INBOX (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
+        "* LSUB () NIL INBOX (CHILDINFO (\"SUBSCRIBED\"))\r\n"
     );
     assert_eq!(
         enc(Untagged::Status {
