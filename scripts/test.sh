@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs roost's whole test suite. As root it first installs the real peers the tests drive
-# (Debian packages): promtool, haproxy, openssl, curl, Dovecot's doveadm, Postfix, swaks, Python's
-# requests, mbsync (isync); and PyPI's imapclient with pip.
+# (Debian packages): promtool and prometheus, python3-prometheus-client, haproxy, openssl, curl,
+# Dovecot's doveadm, Postfix, swaks, Python's requests, mbsync (isync); and PyPI's imapclient
+# with pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(prometheus haproxy openssl curl python3 procps iproute2 swaks postfix isync
-          dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd python3-requests)
+          dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd python3-requests
+          python3-prometheus-client)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -277,3 +277,124 @@ fn first_scrape_lists_every_readme_metric_with_zeros_and_passes_promtool() {
     );
     promtool_check(&scrape);
 }
+
+/// GET `/metrics` with an `Accept` header: (content type, body).
+fn scrape_accept(port: u16, accept: &str) -> (String, String) {
+    use std::io::Read;
+    let mut s = connect_port(port);
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").expect("a response");
+    let ctype = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (ctype, body.to_string())
+}
+
+/// Python's prometheus_client (Debian's python3-prometheus-client) parses OpenMetrics
+/// strictly: `# EOF`, counter families without `_total`, UNIT suffixes, label syntax.
+fn openmetrics_parse(text: &str) -> String {
+    const PARSE: &str = r#"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(sys.stdin.read()):
+    print(f.name, f.type, f.unit, len(f.samples))
+"#;
+    // Debian's interpreter: the package installs there.
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with python3-prometheus-client must be installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the OpenMetrics parser refused the scrape:\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn openmetrics_when_asked_with_dovecot_aliases_passes_both_parsers() {
+    let m = MailServer::start("openmetrics", "metrics_dovecot_aliases = \"yes\"");
+    m.drive();
+    let port = m.server.metrics_port;
+    // What Prometheus 2.42 sends.
+    let (ctype, om) = scrape_accept(
+        port,
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    );
+    assert_eq!(
+        ctype,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert!(om.contains("# TYPE roost_login counter\n"), "{om}");
+    assert!(!om.contains("# TYPE roost_login_total"), "{om}");
+    assert!(om.contains("# TYPE dovecot_build info\n"), "{om}");
+    assert!(
+        om.contains("# TYPE roost_auth_request_duration_seconds histogram\n# UNIT roost_auth_request_duration_seconds seconds\n"),
+        "{om}"
+    );
+    assert!(
+        metric_value(
+            &om,
+            "roost_login_total",
+            "service=\"imap-login\",result=\"success\""
+        ) >= Some(2.0)
+    );
+    assert!(
+        metric_value(&om, "dovecot_auth_failures_total", "") >= Some(1.0),
+        "{om}"
+    );
+    let families = openmetrics_parse(&om);
+    for want in [
+        "roost_login counter  ",
+        "roost_auth_request_duration_seconds histogram seconds ",
+        "dovecot_build info  1",
+        "dovecot_mail_delivery histogram  ",
+        "dovecot_imap_command counter  ",
+    ] {
+        assert!(families.contains(want), "{want:?} not in\n{families}");
+    }
+
+    // q-values decide; the text format keeps `_total` in TYPE and passes promtool.
+    let (ctype, text) = scrape_accept(
+        port,
+        "application/openmetrics-text;version=1.0.0;q=0.2,text/plain;version=0.0.4;q=0.9",
+    );
+    assert_eq!(ctype, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(text.contains("# TYPE roost_login_total counter\n") && !text.contains("# EOF"));
+    assert!(text.contains("# TYPE dovecot_build_info gauge\n"), "{text}");
+    promtool_check(&text);
+    let (ctype, _) = scrape_accept(port, "*/*");
+    assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
+    let (_, after) = scrape_accept(port, "text/plain");
+    assert!(
+        metric_value(
+            &after,
+            "roost_stats_scrapes_total",
+            "format=\"openmetrics\""
+        ) >= Some(1.0)
+    );
+    assert!(metric_value(&after, "roost_stats_scrapes_total", "format=\"text\"") >= Some(2.0));
+}

@@ -84,8 +84,11 @@ impl<'a> Watch<'a> {
     }
 }
 
-/// Bytes read per `read` call.
+/// Bytes read per `read` call while data streams in.
 const READ_CHUNK: usize = 16384;
+/// Room an empty buffer keeps while it waits (an idle session holds only this); a read that
+/// fills it switches to [`READ_CHUNK`] until the stream pauses again.
+const IDLE_READ: usize = 1024;
 /// Default bound on queued output before input is paused.
 pub const DEFAULT_MAX_OUTPUT: usize = 256 * 1024;
 /// How long a goodbye may take to reach a client (it is best effort: the session is ending).
@@ -97,6 +100,8 @@ pub struct Wire {
     start: usize,
     /// Discarding the rest of an over-long line, up to its LF.
     skipping: bool,
+    /// The last read filled all the room it had: more is probably on its way.
+    streaming: bool,
     out: Vec<u8>,
     /// How much of `out` the kernel has taken.
     written: usize,
@@ -119,6 +124,7 @@ impl Wire {
             buf: Vec::with_capacity(4096),
             start: 0,
             skipping: false,
+            streaming: false,
             out: Vec::with_capacity(4096),
             written: 0,
             max_output: DEFAULT_MAX_OUTPUT,
@@ -166,8 +172,18 @@ impl Wire {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        self.buf.reserve(READ_CHUNK);
+        let want = if self.buf.is_empty() && !self.streaming {
+            if self.buf.capacity() > 4 * IDLE_READ {
+                self.buf = Vec::new();
+            }
+            IDLE_READ
+        } else {
+            READ_CHUNK
+        };
+        self.buf.reserve(want);
+        let room = self.buf.capacity() - self.buf.len();
         let n = self.conn.stream.read_buf(&mut self.buf).await?;
+        self.streaming = n >= room;
         self.bytes_received += n as u64;
         Ok(n)
     }

@@ -96,6 +96,10 @@ pub struct CoreSettings {
     /// client address is unbounded (Dovecot's equivalent is an explicit `group_by = remote_ip`).
     #[serde(deserialize_with = "lenient::bool")]
     pub metrics_remote_ip: bool,
+    /// Also export roost's series under the `dovecot_` names of Dovecot's OpenMetrics
+    /// exporter (its documented example metrics), for dashboards built on Dovecot.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub metrics_dovecot_aliases: bool,
 }
 
 impl Default for CoreSettings {
@@ -121,6 +125,7 @@ impl Default for CoreSettings {
             log_debug: String::new(),
             log_core_filter: String::new(),
             metrics_remote_ip: false,
+            metrics_dovecot_aliases: false,
         }
     }
 }

@@ -203,9 +203,26 @@ impl Maildir {
     /// into new/ as `<base>,S=size,W=vsize`, fsyncs new/ and returns the UID. On failure the
     /// tmp file is removed.
     pub fn commit_tmp(&self, base: &str, size: u64, vsize: u64) -> Result<u32, MailError> {
+        self.commit_tmp_flagged(base, size, vsize, &Flags::default())
+    }
+
+    /// As [`Maildir::commit_tmp`], with `flags` in the new/ name from the start (IMAP APPEND
+    /// with flags: one rename and one fsync of new/ instead of a second pair to add them).
+    pub fn commit_tmp_flagged(
+        &self,
+        base: &str,
+        size: u64,
+        vsize: u64,
+        flags: &Flags,
+    ) -> Result<u32, MailError> {
         let tmp = self.tmp_path(base);
         let name = filename::with_sizes(base, size, vsize);
-        let dest = self.dir.join("new").join(&name);
+        let file = if flags.is_empty() {
+            name.clone()
+        } else {
+            filename::with_flags(&name, flags)
+        };
+        let dest = self.dir.join("new").join(&file);
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_file(&tmp);
             return Err(MailError::io("rename", dest)(e));

@@ -57,6 +57,15 @@ struct Table {
 #[derive(Default)]
 pub struct Anvil {
     table: Mutex<Table>,
+    /// The auth penalty per IP (Dovecot's `anvil-auth-penalty` table).
+    penalty: Arc<super::penalty::Penalty>,
+}
+
+impl Anvil {
+    /// The auth penalty table, shared with the auth service.
+    pub fn penalty(&self) -> Arc<super::penalty::Penalty> {
+        self.penalty.clone()
+    }
 }
 
 fn dec(map: &mut HashMap<UserIpKey, u32>, key: &UserIpKey) -> bool {

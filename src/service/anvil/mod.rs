@@ -5,13 +5,14 @@
 //! through the runtime's `SessionDirectory`. Login services and post-login sessions use it
 //! in-process through the hub ([`Anvil::from_hub`]); Dovecot's `anvil` and
 //! `anvil-auth-penalty` unix listeners stay closed (their protocol reports process ids that
-//! `doveadm kick` would signal). The auth penalty per IP lives with auth
-//! (`service::auth::penalty`).
+//! `doveadm kick` would signal). It also keeps the auth penalty per IP ([`penalty`]), which the
+//! auth service reads and updates in-process.
 
 pub mod connections;
 pub mod filter;
 pub mod format;
 pub mod metrics;
+pub mod penalty;
 pub mod print;
 
 use std::sync::Arc;

@@ -41,6 +41,15 @@ impl AuthCore {
         cfg: &super::settings::AuthSettings,
         ctx: &super::db::DbContext,
     ) -> Result<AuthCore, SetupError> {
+        Self::with_penalty(cfg, ctx, Default::default())
+    }
+
+    /// As [`AuthCore::with_context`], with the penalty table of the server's anvil.
+    pub fn with_penalty(
+        cfg: &super::settings::AuthSettings,
+        ctx: &super::db::DbContext,
+        penalty: Arc<crate::service::anvil::penalty::Penalty>,
+    ) -> Result<AuthCore, SetupError> {
         super::engine::VerbosePasswords::parse(&cfg.auth_verbose_passwords)
             .map_err(SetupError::VerbosePasswords)?;
         let mut mechanisms = Vec::new();
@@ -51,7 +60,11 @@ impl AuthCore {
             }
         }
         Ok(AuthCore {
-            engine: Arc::new(Engine::with_context(cfg, ctx)?),
+            engine: Arc::new({
+                let mut engine = Engine::with_context(cfg, ctx)?;
+                engine.penalty = penalty;
+                engine
+            }),
             mechanisms,
             pid: std::process::id(),
             next_cuid: AtomicU64::new(1),

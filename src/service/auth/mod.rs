@@ -12,7 +12,6 @@ pub mod fields;
 pub mod handle;
 pub mod mech;
 pub mod metrics;
-pub mod penalty;
 pub mod request;
 pub mod schemes;
 pub mod session;
@@ -50,7 +49,10 @@ pub fn factory(
     crate::runtime::metrics::install();
     metrics::describe();
     let ctx = db_context(settings, hub)?;
-    let core = Arc::new(AuthCore::with_context(&settings.auth, &ctx).map_err(|e| e.to_string())?);
+    // The penalty per IP is anvil's: it outlives reloads of auth.
+    let penalty = crate::service::anvil::Anvil::from_hub(hub).penalty();
+    let core =
+        Arc::new(AuthCore::with_penalty(&settings.auth, &ctx, penalty).map_err(|e| e.to_string())?);
     if settings.auth.passdb.is_empty() {
         tracing::warn!("auth: no [[passdb]] configured; every authentication will fail");
     }

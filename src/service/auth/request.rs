@@ -11,7 +11,7 @@ use super::api::ClientInfo;
 use super::engine::{Engine, UserOutcome, Who};
 use super::fail_code::FailCode;
 use super::mech::{self, MechInfo, Outcome};
-use super::penalty;
+use crate::service::anvil::penalty;
 
 /// What the client is told after a step.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -526,9 +526,10 @@ impl Imap {
                 if kw != before {
                     kw.write(mbox.dir())?;
                 }
-                let uid = spool.commit(&mbox)?;
+                // The flags go into the name as the file enters new/.
+                let uid = spool.commit(&mbox, &flags)?;
                 let date = m.date.as_deref().and_then(parse_date_time);
-                finish_stored(&mbox, uid, &flags, date)?;
+                finish_stored(&mbox, uid, &Flags::default(), date)?;
                 uids.push(uid);
             }
             Ok((mbox.sync()?.uid_validity, uids))

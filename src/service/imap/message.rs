@@ -7,13 +7,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// LF line ends to CRLF (bare CRs kept).
 pub fn to_crlf(lf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(lf.len() + lf.len() / 30);
-    for (i, &b) in lf.iter().enumerate() {
-        if b == b'\n' && (i == 0 || lf[i - 1] != b'\r') {
-            out.push(b'\r');
+    let mut out = Vec::with_capacity(lf.len() + lf.len() / 30 + 2);
+    // Copies the runs between bare LFs whole (a byte-at-a-time loop was FETCH's top cost).
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'\n', lf) {
+        if i == 0 || lf[i - 1] != b'\r' {
+            out.extend_from_slice(&lf[start..i]);
+            out.extend_from_slice(b"\r\n");
+            start = i + 1;
         }
-        out.push(b);
     }
+    out.extend_from_slice(&lf[start..]);
     out
 }
 
@@ -133,6 +137,7 @@ mod tests {
 
     #[test]
     fn header_split_and_fields() {
+        assert_eq!(to_crlf(b"\na\r\nb\rc\n\nd"), b"\r\na\r\nb\rc\r\n\r\nd");
         let m = to_crlf(b"From: a\nSubject: s\n  more\nTo: b\n\nbody\n");
         let b = body_start(&m);
         assert_eq!(&m[b..], b"body\r\n");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::mail::maildir::Maildir;
+use crate::mail::maildir::{Flags, Maildir};
 use crate::mail::{blocking, MailError};
 
 pub struct Spool {
@@ -119,10 +119,10 @@ impl Spool {
 
     /// Commits the message into `dest` (blocking): INBOX takes the file itself, another
     /// mailbox a hard link (or a copy across file systems). Returns the UID.
-    pub fn commit(&mut self, dest: &Maildir) -> Result<u32, MailError> {
+    pub fn commit(&mut self, dest: &Maildir, flags: &Flags) -> Result<u32, MailError> {
         let uid = if dest.dir() == self.inbox.dir() {
             self.committed = true;
-            dest.commit_tmp(&self.base, self.size, self.vsize)?
+            dest.commit_tmp_flagged(&self.base, self.size, self.vsize, flags)?
         } else {
             let src = self.path();
             let base = match dest.link_tmp(&src) {
@@ -139,7 +139,7 @@ impl Spool {
                     b
                 }
             };
-            dest.commit_tmp(&base, self.size, self.vsize)?
+            dest.commit_tmp_flagged(&base, self.size, self.vsize, flags)?
         };
         Ok(uid)
     }

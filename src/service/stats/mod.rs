@@ -1,7 +1,10 @@
-//! `stats`: serves Prometheus text at `/metrics` (and a small index at `/`) on its
-//! `inet_listener http`. Dovecot's stats-writer/stats-reader unix protocols are not implemented;
+//! `stats`: serves `/metrics` (and a small index at `/`) on its `inet_listener http`, in the
+//! Prometheus text format or OpenMetrics as the scraper's `Accept` asks. Dovecot's stats-writer/stats-reader unix protocols are not implemented;
 //! those listeners stay closed with a warning.
 
+mod aliases;
+mod exposition;
+mod negotiate;
 mod render;
 mod session;
 
@@ -11,7 +14,7 @@ use crate::net::Conn;
 use crate::runtime::{BoxFuture, Hub, Service, ServiceError, Session};
 use crate::settings::Settings;
 
-pub use render::render;
+pub use render::{exposition, render};
 
 pub struct Stats {
     hub: Arc<Hub>,
@@ -19,10 +22,12 @@ pub struct Stats {
 
 pub fn factory(
     _name: &str,
-    _settings: &Arc<Settings>,
+    settings: &Arc<Settings>,
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
     crate::runtime::metrics::install();
+    render::describe();
+    render::set_dovecot_aliases(settings.core.metrics_dovecot_aliases);
     Ok(Arc::new(Stats { hub: hub.clone() }))
 }
 

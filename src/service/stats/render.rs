@@ -1,11 +1,59 @@
-//! Builds one `/metrics` body: refreshes the scrape-time gauges (per-service pool state through
-//! the master's status view, and the roost process's memory, fds, threads and start time) and
-//! renders the recorder in Prometheus text format.
+//! Builds one `/metrics` answer: refreshes the scrape-time gauges (per-service pool state through
+//! the master's status view, and the roost process's memory, fds, threads and start time),
+//! renders the recorder, adds the `dovecot_` aliases when `metrics_dovecot_aliases` is on, and
+//! writes the format the scraper's `Accept` asks for ([`exposition`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use metrics::gauge;
 
+use super::negotiate::{negotiate, Format};
+use super::{aliases, exposition as om};
 use crate::runtime::{Hub, StatusHandle};
 
+/// Scrapes answered, by format.
+pub const SCRAPES: &str = "roost_stats_scrapes_total";
+
+/// `metrics_dovecot_aliases` of the running configuration (set when the stats service starts).
+static DOVECOT_ALIASES: AtomicBool = AtomicBool::new(false);
+
+pub fn set_dovecot_aliases(on: bool) {
+    DOVECOT_ALIASES.store(on, Ordering::Relaxed);
+}
+
+/// Registers HELP texts and the per-format scrape counters at 0.
+pub fn describe() {
+    metrics::describe_counter!(
+        SCRAPES,
+        "/metrics requests answered, by exposition format (text, openmetrics)."
+    );
+    for f in [Format::Text, Format::OpenMetrics { version: "1.0.0" }] {
+        metrics::counter!(SCRAPES, "format" => f.label()).increment(0);
+    }
+}
+
+/// One `/metrics` answer for a request with this `Accept` value: its content type and body.
+pub fn exposition(accept: Option<&str>, hub: &Hub) -> (&'static str, String) {
+    let format = negotiate(accept);
+    metrics::counter!(SCRAPES, "format" => format.label()).increment(1);
+    let text = render(hub);
+    let aliases = DOVECOT_ALIASES.load(Ordering::Relaxed);
+    if format == Format::Text && !aliases {
+        return (format.content_type(), text);
+    }
+    let mut families = om::parse(&text);
+    if aliases {
+        let extra = aliases::dovecot(&families);
+        families.extend(extra);
+    }
+    let body = match format {
+        Format::Text => om::write_text(&families),
+        Format::OpenMetrics { .. } => om::write_openmetrics(&families),
+    };
+    (format.content_type(), body)
+}
+
+/// The recorder's Prometheus text, scrape-time gauges refreshed.
 pub fn render(hub: &Hub) -> String {
     let Some(handle) = crate::runtime::metrics::handle() else {
         return String::new();

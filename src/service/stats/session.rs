@@ -11,13 +11,12 @@ use crate::net::http::{self, Limits, Request, Response};
 use crate::net::Conn;
 use crate::runtime::{Hub, Session};
 
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const INDEX: &str = "<html><head><title>roost stats</title></head><body><a href=\"/metrics\">/metrics</a></body></html>\n";
 
 /// The `/metrics` answer for a scraper whose `Accept` header is `accept`: its content type and
 /// body.
-pub fn metrics_response(hub: &Hub, _accept: Option<&str>) -> (&'static str, String) {
-    (CONTENT_TYPE, crate::service::stats::render(hub))
+pub fn metrics_response(hub: &Hub, accept: Option<&str>) -> (&'static str, String) {
+    super::exposition(accept, hub)
 }
 
 fn handle(hub: &Hub, req: &Request) -> Response {

@@ -12,10 +12,10 @@ use super::api::ClientInfo;
 use super::cache::{Cache, Cached};
 use super::db::{self, DbError, PassLookup, Passdb, Userdb};
 use super::fields::Fields;
-use super::penalty::Penalty;
 use super::schemes::{self, Credential};
 use super::settings::{AuthSettings, DbSettings};
 use super::vars::Vars;
+use crate::service::anvil::penalty::Penalty;
 pub use log::{VerbosePasswords, Who};
 
 /// Why an authentication failed.
@@ -86,7 +86,8 @@ pub struct Engine {
     master_passdbs: Vec<DbEntry<dyn Passdb>>,
     userdbs: Vec<DbEntry<dyn Userdb>>,
     pub cache: Cache,
-    pub penalty: Penalty,
+    /// The penalty per IP: anvil's table when the server runs, a private one otherwise.
+    pub penalty: Arc<Penalty>,
     pub metrics: Arc<super::metrics::Metrics>,
     /// `auth_verbose_passwords`, parsed (an invalid value is refused by `AuthCore`).
     verbose_passwords: VerbosePasswords,
@@ -144,7 +145,7 @@ impl Engine {
             passdbs,
             master_passdbs,
             userdbs,
-            penalty: Penalty::default(),
+            penalty: Arc::default(),
             metrics,
             verbose_passwords: VerbosePasswords::parse(&cfg.auth_verbose_passwords)
                 .unwrap_or(VerbosePasswords::No),

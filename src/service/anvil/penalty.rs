@@ -1,5 +1,6 @@
-//! Per-IP authentication-failure penalty (spec §7.1, §8 item 21), kept in-process instead of in
-//! anvil: IPv6 addresses are masked to /48; each failure raises the penalty by one (at most 4)
+//! Per-IP authentication-failure penalty (spec §7.1, §8 item 21), kept by anvil as Dovecot
+//! keeps it (one table per server that outlives auth reloads; auth reads and updates it
+//! in-process instead of over `anvil-auth-penalty`): IPv6 addresses are masked to /48; each failure raises the penalty by one (at most 4)
 //! unless the same user+password checksum already failed recently; a client with penalty `p`
 //! waits 2 s × 2^p (at most 15 s) before its request is processed; entries expire after 29 s
 //! without change; a success clears the penalty. Requests without a remote IP (unix-socket
