@@ -270,6 +270,10 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
         print!("{out}");
         return code;
     }
+    if let Some(text) = keyed_answer(spec.name, format, value) {
+        print!("{text}");
+        return 0;
+    }
     let rows: Vec<Map<String, Value>> = match value {
         Value::Array(items) => items
             .iter()
@@ -305,6 +309,56 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
         .collect();
     print!("{}", render(format, &cols, &table, columns()));
     0
+}
+
+/// The answers keyed by user that doveadm prints its own way: `user` as a `field`/`value`
+/// table (one row per userdb field, all users one after another, as `doveadm user` does),
+/// `auth lookup` as `passdb: USER` and `  key       : value` lines with a blank line between
+/// users (doveadm's printf). `None` for every other answer.
+fn keyed_answer(command: &str, format: Format, value: &Value) -> Option<String> {
+    let Value::Object(users) = value else {
+        return None;
+    };
+    match command {
+        "user" if !users.contains_key("userList") => {
+            static FIELD_VALUE: [Header; 2] = [
+                h("field", "field", false, false),
+                h("value", "value", false, false),
+            ];
+            let cols = Columns {
+                headers: &FIELD_VALUE,
+                size_from_first_row: false,
+            };
+            let table: Vec<Vec<String>> = users
+                .values()
+                .filter_map(Value::as_object)
+                .flat_map(|o| o.iter().map(|(k, v)| vec![k.clone(), text(v)]))
+                .collect();
+            Some(render(format, &cols, &table, columns()))
+        }
+        "user" => Some(
+            users["userList"]
+                .as_array()
+                .map(|a| a.iter().map(|u| format!("{}\n", text(u))).collect())
+                .unwrap_or_default(),
+        ),
+        "auth lookup" => Some(
+            users
+                .iter()
+                .map(|(user, o)| {
+                    let mut out = format!("passdb: {user}\n");
+                    for (k, v) in o.as_object().into_iter().flatten() {
+                        if k != "source" {
+                            out.push_str(&format!("  {k:<10}: {}\n", text(v)));
+                        }
+                    }
+                    out
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        _ => None,
+    }
 }
 
 /// Runs one command against the server and prints its answer; returns the exit code.
@@ -347,7 +401,15 @@ pub fn run(
 /// `roost doveadm ARGS…` (or a top-level mirror): parses, runs, returns the exit code.
 pub fn main(settings: &Settings, args: &[String]) -> anyhow::Result<i32> {
     match parse(args) {
-        Ok((format, spec, params)) => run(settings, format.unwrap_or(Format::Table), &spec, params),
+        Ok((format, spec, params)) => {
+            // `doveadm user` prints tab-separated unless told otherwise; the rest a table.
+            let default = if spec.name == "user" {
+                Format::Tab
+            } else {
+                Format::Table
+            };
+            run(settings, format.unwrap_or(default), &spec, params)
+        }
         Err(Usage(m)) => {
             eprintln!("Error: {m}");
             Ok(EX_USAGE)
@@ -383,6 +445,25 @@ mod tests {
              pop3 0       0       4000      1       0       0         0           0         n        y     n       0      \n\
              imap 0       0       10000     1       0       0         0           0         n        y     n       19     \n"
         );
+    }
+
+    #[test]
+    fn user_and_auth_lookup_print_as_doveadm_prints_them() {
+        let user = json!({"bob": {"uid": "1000", "home": "/h/bob"}, "carol": {"uid": "1001"}});
+        assert_eq!(
+            keyed_answer("user", Format::Tab, &user).unwrap(),
+            "field\tvalue\nuid\t1000\nhome\t/h/bob\nuid\t1001\n"
+        );
+        assert_eq!(
+            keyed_answer("user", Format::Flow, &user).unwrap(),
+            "field=uid value=1000\nfield=home value=/h/bob\nfield=uid value=1001\n"
+        );
+        let lookup = json!({"bob": {"source": "passdb", "user": "bob"}, "eve": {"user": "eve"}});
+        assert_eq!(
+            keyed_answer("auth lookup", Format::Table, &lookup).unwrap(),
+            "passdb: bob\n  user      : bob\n\npassdb: eve\n  user      : eve\n"
+        );
+        assert!(keyed_answer("mailbox status", Format::Table, &lookup).is_none());
     }
 
     #[test]
