@@ -1,7 +1,8 @@
 //! Dovecot's IMAP settings on the real binary, next to a throw-away Dovecot 2.3 with the same
 //! values where the two can be compared: `imap_capability = +XFOO` in the greeting and after
 //! login, `imap_max_line_length`, `imap_client_workarounds` (tb-lsub-flags,
-//! tb-extra-mailbox-sep, delay-newmail), `mail_max_userip_connections` for IMAP; and on roost
+//! tb-extra-mailbox-sep, delay-newmail), `mail_max_userip_connections` for IMAP, IDLE ended by
+//! junk or an over-long line, arguments after argument-less commands; and on roost
 //! alone `imap_idle_notify_interval`, `imap_fetch_failure` (a message that cannot be read) and
 //! start-up errors naming the setting, file and line.
 
@@ -103,7 +104,11 @@ fn steps(port: u16) -> Vec<String> {
     let mut t = Vec::new();
     let (mut c, greeting) = Client::connect(port);
     t.push(greeting);
+    // Arguments after an argument-less command are ignored, as Dovecot never reads them.
+    t.extend(c.cmd("p NOOP extra"));
     t.extend(c.cmd("a LOGIN bob pass"));
+    t.extend(c.cmd("p2 NOOP extra (args"));
+    t.extend(c.cmd("p3 CHECK extra"));
     // A command line over imap_max_line_length.
     t.extend(c.cmd(&format!("l1 STATUS {} (MESSAGES)", "x".repeat(3000))));
     t.extend(c.cmd("b CREATE Work"));
@@ -120,6 +125,12 @@ fn steps(port: u16) -> Vec<String> {
     t.extend(c.cmd("g FETCH 1:* FLAGS"));
     t.extend(c.cmd("h SEARCH ALL"));
     t.extend(c.cmd("i NOOP"));
+    // IDLE ended by something else than DONE: BAD, and the session goes on; an over-long
+    // line is answered once all of it is in (its tail is never read as a command).
+    t.extend(c.cmd("m IDLE\r\nnot done"));
+    t.extend(c.cmd(&format!("n IDLE\r\n{}", "D".repeat(3000))));
+    t.extend(c.cmd("o IDLE\r\nDONE"));
+    t.extend(c.cmd("o2 CLOSE extra"));
     // mail_max_userip_connections = 2: a third session of bob from this address is refused.
     let (mut third, _) = Client::connect(port);
     t.extend(third.cmd("z LOGIN bob pass"));

@@ -236,6 +236,27 @@ impl Wire {
         }
     }
 
+    /// Finishes discarding an over-long line that [`Wire::take_line`] reported: returns once
+    /// its LF has been read, so the next reader starts on a fresh line. Bounded memory: the
+    /// tail is dropped as it arrives.
+    pub async fn skip_rest(&mut self, watch: &Watch<'_>) -> Result<(), End> {
+        while self.skipping {
+            let avail = self.buffered();
+            match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.consume(i + 1);
+                    self.skipping = false;
+                }
+                None => {
+                    let n = avail.len();
+                    self.consume(n);
+                    self.fill(watch).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Queues bytes; they go out on the next flush (so pipelined replies share a packet).
     pub fn queue(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);

@@ -51,20 +51,40 @@ impl ParseError {
 
 /// Parses one received command.
 pub fn parse(frame: &Frame) -> Result<Tagged, ParseError> {
-    let line = tokenize(frame).map_err(|e| match e {
-        TokenError::InvalidTag => ParseError {
-            tag: None,
-            command: None,
-            reason: "Invalid tag".into(),
-        },
-        TokenError::InvalidCommandName { tag } => ParseError {
-            tag: Some(tag),
-            command: None,
-            reason: "Invalid command name".into(),
-        },
-        TokenError::Args { tag, name, reason } => ParseError::new(&tag, &name, reason),
-    })?;
+    let line = match tokenize(frame) {
+        Ok(line) => line,
+        // Dovecot never reads the arguments of these, so `NOOP (x` is answered OK there.
+        Err(TokenError::Args { tag, name, .. })
+            if argless(&name.to_ascii_uppercase()).is_some() =>
+        {
+            let command = argless(&name.to_ascii_uppercase()).expect("checked");
+            return Ok(Tagged { tag, command });
+        }
+        Err(TokenError::InvalidTag) => {
+            return Err(ParseError {
+                tag: None,
+                command: None,
+                reason: "Invalid tag".into(),
+            })
+        }
+        Err(TokenError::InvalidCommandName { tag }) => {
+            return Err(ParseError {
+                tag: Some(tag),
+                command: None,
+                reason: "Invalid command name".into(),
+            })
+        }
+        Err(TokenError::Args { tag, name, reason }) => {
+            return Err(ParseError::new(&tag, &name, reason))
+        }
+    };
     let upper = line.name.to_ascii_uppercase();
+    if let Some(command) = argless(&upper) {
+        return Ok(Tagged {
+            tag: line.tag,
+            command,
+        });
+    }
     let mut a = Args::new(&line.args);
     let command = command(&upper, &mut a)
         .and_then(|c| {
@@ -78,6 +98,23 @@ pub fn parse(frame: &Frame) -> Result<Tagged, ParseError> {
     Ok(Tagged {
         tag: line.tag,
         command,
+    })
+}
+
+/// The commands whose arguments Dovecot never reads: anything after their name is ignored.
+fn argless(upper: &str) -> Option<Command> {
+    Some(match upper {
+        "CAPABILITY" => Command::Capability,
+        "NOOP" => Command::Noop,
+        "LOGOUT" => Command::Logout,
+        "STARTTLS" => Command::StartTls,
+        "NAMESPACE" => Command::Namespace,
+        "IDLE" => Command::Idle,
+        "CHECK" => Command::Check,
+        "CLOSE" => Command::Close,
+        "UNSELECT" => Command::Unselect,
+        "EXPUNGE" => Command::Expunge,
+        _ => return None,
     })
 }
 
@@ -95,10 +132,6 @@ fn command(upper: &str, a: &mut Args) -> ArgResult<Command> {
         return Err("Unknown command".into());
     }
     Ok(match name {
-        "CAPABILITY" => Command::Capability,
-        "NOOP" => Command::Noop,
-        "LOGOUT" => Command::Logout,
-        "STARTTLS" => Command::StartTls,
         "AUTHENTICATE" => {
             let mechanism = a.atom()?.to_ascii_uppercase();
             let initial = a.optional(|a| a.atom().map(|s| s.as_bytes().to_vec()))?;
@@ -154,14 +187,12 @@ fn command(upper: &str, a: &mut Args) -> ArgResult<Command> {
             reference: a.mailbox()?,
             pattern: a.list_mailbox()?,
         },
-        "NAMESPACE" => Command::Namespace,
         "STATUS" => {
             let mailbox = a.mailbox()?;
             let items = status_items(a.list()?)?;
             Command::Status { mailbox, items }
         }
         "APPEND" => append(a)?,
-        "IDLE" => Command::Idle,
         "ENABLE" => {
             let mut capabilities = Vec::new();
             while !a.done() {
@@ -170,11 +201,7 @@ fn command(upper: &str, a: &mut Args) -> ArgResult<Command> {
             Command::Enable { capabilities }
         }
         "ID" => Command::Id { fields: id(a)? },
-        "CHECK" => Command::Check,
-        "CLOSE" => Command::Close,
-        "UNSELECT" => Command::Unselect,
         "EXPUNGE" if uid => Command::UidExpunge { set: a.seqset()? },
-        "EXPUNGE" => Command::Expunge,
         "SEARCH" => Command::Search(super::search::search(uid, a)?),
         "FETCH" => {
             let set = a.seqset()?;

@@ -519,9 +519,15 @@ impl Imap {
                     self.done(wire, tag, "Idle completed").await;
                     return Ok(Flow::Continue);
                 }
-                Ok(_) => {
+                Ok(l) => {
+                    if l.is_err() {
+                        // Dovecot answers once the whole over-long line is in; the command
+                        // reader must not see its tail.
+                        let watch = Watch::new(&self.session, Some(Instant::now() + AUTOLOGOUT));
+                        wire.skip_rest(&watch).await?;
+                    }
                     self.status.set("bad");
-                    self.reply(wire, tag, "BAD", None, "Expected DONE.");
+                    self.reply(wire, tag, "BAD", None, "Expected DONE");
                     return Ok(Flow::Continue);
                 }
                 Err(End::Timeout) => self.updates(wire, true).await,
