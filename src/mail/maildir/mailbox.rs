@@ -203,7 +203,7 @@ impl Maildir {
     /// into new/ as `<base>,S=size,W=vsize`, fsyncs new/ and returns the UID. On failure the
     /// tmp file is removed.
     pub fn commit_tmp(&self, base: &str, size: u64, vsize: u64) -> Result<u32, MailError> {
-        self.commit_tmp_flagged(base, size, vsize, &Flags::default())
+        self.commit_tmp_flagged(base, size, vsize, &Flags::default(), None)
     }
 
     /// As [`Maildir::commit_tmp`], with `flags` in the new/ name from the start (IMAP APPEND
@@ -214,8 +214,21 @@ impl Maildir {
         size: u64,
         vsize: u64,
         flags: &Flags,
+        date: Option<std::time::SystemTime>,
     ) -> Result<u32, MailError> {
         let tmp = self.tmp_path(base);
+        // The internal date is the file's mtime: set while it is still in tmp/, so no scan is
+        // needed to find the file afterwards.
+        if let Some(t) = date {
+            if let Err(e) = File::options()
+                .write(true)
+                .open(&tmp)
+                .and_then(|f| f.set_modified(t))
+            {
+                let _ = fs::remove_file(&tmp);
+                return Err(MailError::io("utime", &tmp)(e));
+            }
+        }
         let name = filename::with_sizes(base, size, vsize);
         let file = if flags.is_empty() {
             name.clone()
@@ -231,6 +244,14 @@ impl Maildir {
             fsync_dir(&self.dir.join("new"))?;
         }
         self.assign_uid(&name)
+    }
+
+    /// The folder's UIDVALIDITY from `dovecot-uidlist` (a sync creates it when missing).
+    pub fn uid_validity(&self) -> Result<u32, MailError> {
+        match Uidlist::read(&self.dir.join(UIDLIST))? {
+            Some(list) => Ok(list.uid_validity),
+            None => Ok(self.sync()?.uid_validity),
+        }
     }
 
     /// Whether this folder fsyncs (`mail_fsync` is not `never`).

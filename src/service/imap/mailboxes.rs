@@ -526,13 +526,13 @@ impl Imap {
                 if kw != before {
                     kw.write(mbox.dir())?;
                 }
-                // The flags go into the name as the file enters new/.
-                let uid = spool.commit(&mbox, &flags)?;
+                // The flags go into the name and the internal date on the file as it enters
+                // new/: one rename, one uidlist line, no folder scan.
                 let date = m.date.as_deref().and_then(parse_date_time);
-                finish_stored(&mbox, uid, &Flags::default(), date)?;
+                let uid = spool.commit(&mbox, &flags, date)?;
                 uids.push(uid);
             }
-            Ok((mbox.sync()?.uid_validity, uids))
+            Ok((mbox.uid_validity()?, uids))
         })
         .await;
         match r {

@@ -118,11 +118,17 @@ impl Spool {
     }
 
     /// Commits the message into `dest` (blocking): INBOX takes the file itself, another
-    /// mailbox a hard link (or a copy across file systems). Returns the UID.
-    pub fn commit(&mut self, dest: &Maildir, flags: &Flags) -> Result<u32, MailError> {
+    /// mailbox a hard link (or a copy across file systems), with its flags in the name and
+    /// `date` (the internal date) as its mtime. Returns the UID.
+    pub fn commit(
+        &mut self,
+        dest: &Maildir,
+        flags: &Flags,
+        date: Option<std::time::SystemTime>,
+    ) -> Result<u32, MailError> {
         let uid = if dest.dir() == self.inbox.dir() {
             self.committed = true;
-            dest.commit_tmp_flagged(&self.base, self.size, self.vsize, flags)?
+            dest.commit_tmp_flagged(&self.base, self.size, self.vsize, flags, date)?
         } else {
             let src = self.path();
             let base = match dest.link_tmp(&src) {
@@ -139,7 +145,7 @@ impl Spool {
                     b
                 }
             };
-            dest.commit_tmp_flagged(&base, self.size, self.vsize, flags)?
+            dest.commit_tmp_flagged(&base, self.size, self.vsize, flags, date)?
         };
         Ok(uid)
     }
