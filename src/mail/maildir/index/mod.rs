@@ -319,12 +319,13 @@ impl MailboxIndex {
             f.set_len(self.valid_len)
                 .map_err(MailError::io("truncate", &self.path))?;
         }
+        // Not fsynced: the index is a cache (file names and dovecot-uidlist are the truth, as
+        // Dovecot does not fsync its index under mail_fsync = optimized). After a power loss a
+        // lost or garbled tail is a checksum mismatch or stale stamps, and the next open
+        // rescans; what must survive is fsynced where the mail and the uidlist are written.
         f.seek(SeekFrom::Start(self.valid_len))
             .and_then(|_| f.write_all(tail))
             .map_err(MailError::io("append", &self.path))?;
-        if self.mbox.fsyncs() {
-            f.sync_data().map_err(MailError::io("fsync", &self.path))?;
-        }
         Ok(())
     }
 
