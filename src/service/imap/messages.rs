@@ -5,6 +5,7 @@
 //! ENVELOPE, BODY, BODYSTRUCTURE and every `BODY[section]` come from `mail::mime`, which
 //! writes them as Dovecot does.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::cached;
@@ -88,6 +89,11 @@ fn section_bytes<'a>(
         Some(SectionText::HeaderFieldsNot(f)) => T::HeaderFieldsNot(f),
     };
     m.section(&s.part, &text).unwrap_or_default()
+}
+
+/// `BODY[]`: the whole message, sent as read (no MIME scan).
+fn whole(s: &Section) -> bool {
+    s.part.is_empty() && s.text.is_none()
 }
 
 fn partial(d: &[u8], p: Option<(u32, u32)>) -> &[u8] {
@@ -229,14 +235,12 @@ impl Imap {
                     | FetchAttr::BodyStructure
             )
         });
-        let needs_mime = items.iter().any(|i| {
-            matches!(
-                i,
-                FetchAttr::BodySection { .. }
-                    | FetchAttr::Envelope
-                    | FetchAttr::Body
-                    | FetchAttr::BodyStructure
-            )
+        // The MIME scan is skipped when only whole messages are asked for (`BODY[]`, the
+        // usual download): they are sent as read.
+        let needs_mime = items.iter().any(|i| match i {
+            FetchAttr::BodySection { section, .. } => !whole(section),
+            FetchAttr::Envelope | FetchAttr::Body | FetchAttr::BodyStructure => true,
+            _ => false,
         });
         let sets_seen = items.iter().any(|i| {
             matches!(
@@ -354,7 +358,7 @@ impl Imap {
                     v
                 };
                 let mut values: Vec<FetchValue> = Vec::new();
-                let mut owned: Vec<(String, Vec<u8>)> = Vec::new();
+                let mut owned: Vec<(String, Cow<[u8]>)> = Vec::new();
                 let mut order: Vec<Result<FetchValue, usize>> = Vec::new();
                 for it in &items {
                     match it {
@@ -368,17 +372,17 @@ impl Imap {
                         }
                         FetchAttr::Rfc822 => {
                             self.stats.fetched(false, data.len());
-                            owned.push(("RFC822".into(), data.to_vec()));
+                            owned.push(("RFC822".into(), Cow::Borrowed(data)));
                             order.push(Err(owned.len() - 1));
                         }
                         FetchAttr::Rfc822Header => {
                             self.stats.fetched(true, b);
-                            owned.push(("RFC822.HEADER".into(), data[..b].to_vec()));
+                            owned.push(("RFC822.HEADER".into(), Cow::Borrowed(&data[..b])));
                             order.push(Err(owned.len() - 1));
                         }
                         FetchAttr::Rfc822Text => {
                             self.stats.fetched(false, data.len() - b);
-                            owned.push(("RFC822.TEXT".into(), data[b..].to_vec()));
+                            owned.push(("RFC822.TEXT".into(), Cow::Borrowed(&data[b..])));
                             order.push(Err(owned.len() - 1));
                         }
                         FetchAttr::BodySection {
@@ -386,16 +390,23 @@ impl Imap {
                             partial: p,
                             ..
                         } => {
-                            let bytes = match (&section.text, cached::field_of(it)) {
+                            let bytes: Cow<[u8]> = match (&section.text, cached::field_of(it)) {
+                                _ if whole(section) => Cow::Borrowed(data),
                                 (Some(SectionText::HeaderFields(names)), Some(f)) => {
-                                    cached::header_fields(&value(f), names)
+                                    Cow::Owned(cached::header_fields(&value(f), names))
                                 }
-                                _ => section_bytes(mime.as_ref().expect("scanned"), section)
-                                    .into_owned(),
+                                _ => Cow::Owned(
+                                    section_bytes(mime.as_ref().expect("scanned"), section)
+                                        .into_owned(),
+                                ),
                             };
-                            let part = partial(&bytes, *p);
+                            let part = match bytes {
+                                Cow::Borrowed(d) => Cow::Borrowed(partial(d, *p)),
+                                Cow::Owned(v) if p.is_none() => Cow::Owned(v),
+                                Cow::Owned(v) => Cow::Owned(partial(&v, *p).to_vec()),
+                            };
                             self.stats.fetched(header_only(section), part.len());
-                            owned.push((section_name(section, *p), part.to_vec()));
+                            owned.push((section_name(section, *p), part));
                             order.push(Err(owned.len() - 1));
                         }
                         FetchAttr::Envelope => {
