@@ -156,9 +156,6 @@ impl Maildir {
             let _ = fs::remove_file(&tmp);
             return Err(MailError::io("rename", dest)(e));
         }
-        if self.fsync {
-            fsync_dir(&self.dir.join("new"))?;
-        }
         self.assign_uid(&base)
     }
 
@@ -240,9 +237,6 @@ impl Maildir {
             let _ = fs::remove_file(&tmp);
             return Err(MailError::io("rename", dest)(e));
         }
-        if self.fsync {
-            fsync_dir(&self.dir.join("new"))?;
-        }
         self.assign_uid(&name)
     }
 
@@ -261,7 +255,30 @@ impl Maildir {
 
     /// Gives `base` (just moved into new/) its UID: appends one record under the lock when the
     /// uidlist is intact, otherwise resynchronises the whole folder.
+    /// Gives a message just renamed into new/ its UID, then makes both durable: new/ and the
+    /// uidlist are fsynced together after the line is written (outside the lock), so one
+    /// journal commit can carry the rename and the line. Returns once both are on disk
+    /// (unless `mail_fsync = never`).
     fn assign_uid(&self, base: &str) -> Result<u32, MailError> {
+        let (uid, appended) = self.assign_uid_unsynced(base)?;
+        if !self.fsync {
+            return Ok(uid);
+        }
+        let new = self.dir.join("new");
+        let Some(f) = appended else {
+            fsync_dir(&new)?;
+            return Ok(uid);
+        };
+        // Both at once: the file system can put them in one journal commit.
+        let path = self.dir.join(UIDLIST);
+        fsync_dir(&new)?;
+        f.sync_data().map_err(MailError::io("fsync", &path))?;
+        Ok(uid)
+    }
+
+    /// The UID of `base`: appended to `dovecot-uidlist` under its lock (the file is returned
+    /// for the caller to fsync), or found by a full sync when the list is missing or damaged.
+    fn assign_uid_unsynced(&self, base: &str) -> Result<(u32, Option<File>), MailError> {
         let path = self.dir.join(UIDLIST);
         let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT)?;
         let raw = match fs::read(&path) {
@@ -272,7 +289,7 @@ impl Maildir {
         if let Some(raw) = raw.filter(|d| d.ends_with(b"\n")) {
             if let Ok(list) = Uidlist::parse(&raw) {
                 if let Some(r) = list.find(base) {
-                    return Ok(r.uid);
+                    return Ok((r.uid, None));
                 }
                 let rec = Record {
                     uid: list.next_uid(),
@@ -285,16 +302,13 @@ impl Maildir {
                     .map_err(MailError::io("open", &path))?;
                 f.write_all(uidlist::record_line(&rec).as_bytes())
                     .map_err(MailError::io("append", &path))?;
-                if self.fsync {
-                    f.sync_data().map_err(MailError::io("fsync", &path))?;
-                }
                 drop(lock);
-                return Ok(rec.uid);
+                return Ok((rec.uid, Some(f)));
             }
         }
         let (list, _) = self.sync_locked(lock, false)?;
         list.find(base)
-            .map(|r| r.uid)
+            .map(|r| (r.uid, None))
             .ok_or_else(|| MailError::Internal(format!("{base} vanished during delivery")))
     }
 

@@ -502,21 +502,21 @@ impl Imap {
         }
         let mut spools = Vec::new();
         for d in data {
-            let mut spool = match d {
-                Ok(s) => s,
+            match d {
+                Ok(s) => spools.push(s),
                 Err(e) => return self.mail_error(wire, tag, &name, MailError::Internal(e)),
-            };
-            if let Err(e) = spool.finish().await {
-                return self.mail_error(wire, tag, &name, e);
             }
-            spools.push(spool);
         }
         let (store, ns, n) = (self.store.clone(), self.namespace(), named);
+        // One blocking call writes and fsyncs the messages, then commits them.
         let r = blocking(move || {
             if n.storage.is_empty() {
                 return Err(MailError::NoMailbox(n.vname.clone()));
             }
             let mbox = open_auto(&store, &ns, &n)?;
+            for spool in spools.iter_mut() {
+                spool.finish(&mbox)?;
+            }
             let mut kw = Keywords::read(mbox.dir())?;
             let before = kw.clone();
             let mut uids = Vec::new();

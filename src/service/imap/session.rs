@@ -289,8 +289,7 @@ impl Imap {
                 }
                 Received::Literal(sync) | Received::MessageStart(sync) => {
                     if matches!(ev, Received::MessageStart(_)) {
-                        let spool = Spool::create(self.inbox.clone()).await;
-                        appended.push(spool.map_err(|e| e.to_string()));
+                        appended.push(Ok(Spool::new(self.inbox.clone())));
                     }
                     if sync {
                         wire.queue(b"+ OK\r\n");
