@@ -97,10 +97,32 @@ fn main() {
         let [r, d] = best(&|_, port, _| rt.block_on(login_cycles(port, None)));
         rows.push(("LOGIN+LOGOUT cycles/s".into(), r, d, true));
     }
+    let mut tls_capacity = 0.0;
     if run("imaps") {
-        let [r, d] = best(&|_, _, port| rt.block_on(login_cycles(port, Some(tls.clone()))));
-        rows.push(("imaps LOGIN+LOGOUT/s".into(), r, d, true));
-        tls_logins = r;
+        // Wall rate, and what the server could do with every core: logins per CPU-second of
+        // the server's process tree, times the cores (the bench client takes the rest of
+        // this machine, which openssl speed's figure does not share).
+        let mut best = [(0f64, 0f64); 2];
+        for _ in 0..ROUNDS {
+            for (i, (_, _, port, tree)) in servers.iter().enumerate() {
+                let cpu0 = tree_cpu_secs(tree.root_pid());
+                let t0 = Instant::now();
+                let rate = rt.block_on(login_cycles(*port, Some(tls.clone())));
+                let wall = t0.elapsed().as_secs_f64();
+                let cpu = tree_cpu_secs(tree.root_pid()) - cpu0;
+                let capacity = rate * wall / cpu.max(0.01) * cores as f64;
+                best[i] = (best[i].0.max(rate), best[i].1.max(capacity));
+            }
+        }
+        rows.push(("imaps LOGIN+LOGOUT/s".into(), best[0].0, best[1].0, true));
+        rows.push((
+            format!("imaps logins/server CPU-s x {cores}"),
+            best[0].1,
+            best[1].1,
+            true,
+        ));
+        tls_logins = best[0].0;
+        tls_capacity = best[0].1;
     }
     if run("append") || run("fetch") {
         let [r, d] = best(&|round, port, _| rt.block_on(append_rate(port, round)));
@@ -135,8 +157,10 @@ fn main() {
         println!("{what:<34} {r:>12.1} {d:>12.1} {ratio:>8.2}×");
     }
     println!(
-        "imaps logins/s vs RSA-2048 signs/s on all cores: {:.2} (goal ≥ 0.5)",
-        tls_logins / signs
+        "imaps logins/s vs RSA-2048 signs/s on all cores: {:.2} wall (client on the same cores), \
+{:.2} per server CPU (goal ≥ 0.5)",
+        tls_logins / signs,
+        tls_capacity / signs
     );
     println!(
         "(ratio: roost/dovecot for rates, dovecot/roost for memory; higher is better for roost)"
@@ -278,6 +302,31 @@ fn tree_pids(root: i32) -> Vec<i32> {
 }
 
 /// Sum of PSS over a process tree, KiB.
+/// CPU seconds (user + system) used so far by the processes under `root`: the live ones and
+/// the children each has reaped (Dovecot's per-login imap processes end during a round).
+fn tree_cpu_secs(root: i32) -> f64 {
+    // /proc reports clock ticks of USER_HZ, which is 100 on Linux.
+    const TICKS: f64 = 100.0;
+    tree_pids(root)
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .map(|stat| {
+            let fields: Vec<f64> = stat
+                .rsplit_once(')')
+                .map(|(_, r)| {
+                    r.split_whitespace()
+                        .filter_map(|v| v.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            // The numbers after the state letter, from ppid as 0: utime is 10, stime 11,
+            // cutime 12, cstime 13.
+            fields.get(10..14).map_or(0.0, |t| t.iter().sum::<f64>())
+        })
+        .sum::<f64>()
+        / TICKS
+}
+
 fn tree_pss_kib(root: i32) -> f64 {
     tree_pids(root)
         .iter()
