@@ -10,8 +10,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -95,49 +94,11 @@ for cmd in sys.stdin:
     print(" | ".join(out), flush=True)
 "#;
 
-struct Holder {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Holder {
-    fn start(imap: u16, pop3: u16, sessions: &[&str]) -> Holder {
-        let mut child = Command::new("python3")
-            .args(["-c", HOLDER, &imap.to_string(), &pop3.to_string()])
-            .args(sessions)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 must be installed");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut h = Holder {
-            child,
-            stdin,
-            stdout,
-        };
-        assert_eq!(h.line(), "ready");
-        h
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.stdout.read_line(&mut l).unwrap();
-        l.trim_end().to_string()
-    }
-
-    fn ask(&mut self, cmd: &str) -> String {
-        writeln!(self.stdin, "{cmd}").unwrap();
-        self.line()
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The HOLDER script holding `sessions` (`imap:USER`, `pop3:USER`) against these ports.
+fn holder(imap: u16, pop3: u16, sessions: &[&str]) -> Holder {
+    let mut args = vec![imap.to_string(), pop3.to_string()];
+    args.extend(sessions.iter().map(|s| s.to_string()));
+    Holder::start(HOLDER, &args)
 }
 
 fn b64(s: &str) -> String {
@@ -203,7 +164,7 @@ fn vprocs(s: &Server, service: &str) -> Vec<String> {
 #[test]
 fn curl_sends_dovecots_request_bodies_and_kick_ends_only_bobs_sessions() {
     let r = start("doveadm-http", "");
-    let mut h = Holder::start(
+    let mut h = holder(
         r.imap,
         r.pop3,
         &["imap:bob", "pop3:bob", "imap:alice", "pop3:alice"],
@@ -405,7 +366,7 @@ print("bad", r.status_code)
 #[test]
 fn python_requests_gets_the_same_shapes_and_kicks_alice() {
     let r = start("doveadm-requests", "");
-    let mut h = Holder::start(r.imap, r.pop3, &["imap:bob", "pop3:alice", "imap:alice"]);
+    let mut h = holder(r.imap, r.pop3, &["imap:bob", "pop3:alice", "imap:alice"]);
     let out =
         run(Command::new("python3").args(["-c", REQUESTS, &r.http.to_string(), KEY, PASSWORD]));
     assert!(out.ok, "{}", out.all());
@@ -526,12 +487,12 @@ service doveadm {{\n  inet_listener http {{\n    port = {dovecot_http}\n  }}\n}}
         dovecot_http
     )));
     let r = start("doveadm-http-vs", "");
-    let mut theirs = Holder::start(
+    let mut theirs = holder(
         dovecot.imap_port,
         dovecot.pop3_port,
         &["imap:bob", "pop3:bob", "pop3:alice"],
     );
-    let mut ours = Holder::start(r.imap, r.pop3, &["imap:bob", "pop3:bob", "pop3:alice"]);
+    let mut ours = holder(r.imap, r.pop3, &["imap:bob", "pop3:bob", "pop3:alice"]);
 
     // An unknown command first (Dovecot's exitCode is the last command's).
     let body = r#"[["nosuch",{},"x"]]"#;
@@ -644,7 +605,7 @@ fn curl_post(port: u16, body: &str) -> String {
 #[test]
 fn the_cli_runs_table_commands_with_doveadms_formatters() {
     let r = start("doveadm-cli", "");
-    let _h = Holder::start(r.imap, r.pop3, &["imap:bob", "pop3:alice"]);
+    let _h = holder(r.imap, r.pop3, &["imap:bob", "pop3:alice"]);
     let vp = vprocs(&r.s, "imap");
     // -f before the command words, options as doveadm spells them.
     let out =
@@ -740,7 +701,7 @@ fn the_cli_works_as_the_sockets_admin_user_and_not_as_others() {
         "doveadm-admin-user",
         "\n[service.doveadm.unix_listener.doveadm-server]\nuser = \"nobody\"\nmode = \"0600\"\n",
     );
-    let _h = Holder::start(r.imap, r.pop3, &["pop3:bob"]);
+    let _h = holder(r.imap, r.pop3, &["pop3:bob"]);
     std::fs::set_permissions(r.s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&r.s.config, std::fs::Permissions::from_mode(0o644)).unwrap();
     let as_user = |user: &str| {

@@ -19,7 +19,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -134,67 +133,19 @@ fn assert_owned(dir: &Path, uid: u32) {
     }
 }
 
-/// A throw-away Dovecot (no listeners) for doveadm's userdb lookups on the same users.
-struct Dovecot {
-    dir: PathBuf,
-}
-
-impl Dovecot {
-    fn start(dir: &Path, users: &Path, mail: &Path) -> Dovecot {
-        let d = dir.join("dovecot");
-        fs::create_dir_all(&d).unwrap();
-        let conf = format!(
-            "base_dir = {d}/base\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
-ssl = no\nprotocols = \nmail_location = maildir:{m}/%n\n\
+/// A throw-away Dovecot (no listeners) for doveadm on the same users, uids and Maildirs.
+fn dovecot(dir: &Path, users: &Path, mail: &Path) -> Dovecot {
+    let d = dir.join("dovecot");
+    fs::create_dir_all(&d).unwrap();
+    let body = format!(
+        "protocols = \nmail_location = maildir:{m}/%n\n\
 first_valid_uid = 1\nfirst_valid_gid = 1\n\
 passdb {{\n  driver = passwd-file\n  args = {u}\n}}\n\
 userdb {{\n  driver = passwd-file\n  args = {u}\n}}\n",
-            d = d.display(),
-            m = mail.display(),
-            u = users.display()
-        );
-        fs::write(d.join("dovecot.conf"), conf).unwrap();
-        let st = Command::new("dovecot")
-            .arg("-c")
-            .arg(d.join("dovecot.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("Dovecot (dovecot-core) must be installed for this test");
-        assert!(st.success(), "dovecot failed to start; see {}", d.display());
-        assert!(wait_until(Duration::from_secs(10), || d
-            .join("base/auth-userdb")
-            .exists()));
-        Dovecot { dir: d }
-    }
-
-    fn doveadm(&self, args: &[&str]) -> String {
-        let out = Command::new("doveadm")
-            .arg("-c")
-            .arg(self.dir.join("dovecot.conf"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("doveadm must be installed for this test");
-        assert!(
-            out.status.success(),
-            "doveadm {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = Command::new("doveadm")
-            .arg("-c")
-            .arg(self.dir.join("dovecot.conf"))
-            .arg("stop")
-            .stderr(Stdio::null())
-            .status();
-    }
+        m = mail.display(),
+        u = users.display()
+    );
+    Dovecot::start_custom(&d, &body)
 }
 
 const USERS: &str =
@@ -324,8 +275,11 @@ fn mail_belongs_to_the_userdb_uid_and_dovecot_manages_it() {
     );
 
     // Dovecot, as those uids, reads and expunges what roost wrote.
-    let dovecot = Dovecot::start(server.path(), &users, &mail);
-    let f = dovecot.doveadm(&["fetch", "-u", "u1", "uid flags", "mailbox", "INBOX", "all"]);
+    let dovecot = dovecot(server.path(), &users, &mail);
+    let f = dovecot.doveadm(
+        &["fetch", "-u", "u1", "uid flags", "mailbox", "INBOX", "all"],
+        None,
+    );
     let words: Vec<&str> = f.split_whitespace().collect();
     assert_eq!(
         // Dovecot may report 3 \Recent (its first look at it).
@@ -334,11 +288,20 @@ fn mail_belongs_to_the_userdb_uid_and_dovecot_manages_it() {
         "{f}"
     );
     assert!(!words[7..].contains(&"\\Seen"), "{f}");
-    let t = dovecot.doveadm(&["fetch", "-u", "u2", "text", "mailbox", "INBOX", "all"]);
+    let t = dovecot.doveadm(
+        &["fetch", "-u", "u2", "text", "mailbox", "INBOX", "all"],
+        None,
+    );
     assert!(t.contains("Subject: first"), "{t}");
-    dovecot.doveadm(&["expunge", "-u", "u1", "mailbox", "INBOX", "uid", "1"]);
-    dovecot.doveadm(&["expunge", "-u", "u2", "mailbox", "INBOX", "all"]);
-    let f = dovecot.doveadm(&["fetch", "-u", "u1", "uid", "mailbox", "INBOX", "all"]);
+    dovecot.doveadm(
+        &["expunge", "-u", "u1", "mailbox", "INBOX", "uid", "1"],
+        None,
+    );
+    dovecot.doveadm(&["expunge", "-u", "u2", "mailbox", "INBOX", "all"], None);
+    let f = dovecot.doveadm(
+        &["fetch", "-u", "u1", "uid", "mailbox", "INBOX", "all"],
+        None,
+    );
     assert_eq!(
         f.split_whitespace().collect::<Vec<_>>(),
         ["uid:", "3"],
@@ -601,30 +564,36 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
     }
 
     // Dovecot, as those uids, reads back what the IMAP sessions did.
-    let dovecot = Dovecot::start(server.path(), &users, &mail);
+    let dovecot = dovecot(server.path(), &users, &mail);
     for user in ["u1", "u2"] {
-        let f = dovecot.doveadm(&["fetch", "-u", user, "flags", "mailbox", "INBOX", "all"]);
+        let f = dovecot.doveadm(
+            &["fetch", "-u", user, "flags", "mailbox", "INBOX", "all"],
+            None,
+        );
         let lines: Vec<&str> = f.lines().filter(|l| l.starts_with("flags:")).collect();
         assert_eq!(lines.len(), 1, "{f}");
         assert!(
             lines[0].contains("\\Seen") && lines[0].contains("$Work"),
             "{f}"
         );
-        let a = dovecot.doveadm(&[
-            "fetch",
-            "-u",
-            user,
-            "flags text",
-            "mailbox",
-            "Archive",
-            "all",
-        ]);
+        let a = dovecot.doveadm(
+            &[
+                "fetch",
+                "-u",
+                user,
+                "flags text",
+                "mailbox",
+                "Archive",
+                "all",
+            ],
+            None,
+        );
         assert!(
             a.contains("Subject: delivered") && a.contains("Subject: appended"),
             "{a}"
         );
         assert!(a.contains("\\Flagged"), "{a}");
-        let l = dovecot.doveadm(&["mailbox", "list", "-s", "-u", user]);
+        let l = dovecot.doveadm(&["mailbox", "list", "-s", "-u", user], None);
         assert!(l.lines().any(|n| n == "Archive"), "{l}");
     }
 }

@@ -9,8 +9,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -68,49 +68,11 @@ for cmd in sys.stdin:
     print(" | ".join(out), flush=True)
 "#;
 
-struct Holder {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Holder {
-    fn start(port: u16, logins: &[&str]) -> Holder {
-        let mut child = Command::new("python3")
-            .args(["-c", HOLDER, &port.to_string()])
-            .args(logins)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 must be installed");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut h = Holder {
-            child,
-            stdin,
-            stdout,
-        };
-        assert_eq!(h.line(), "ready");
-        h
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.stdout.read_line(&mut l).unwrap();
-        l.trim_end().to_string()
-    }
-
-    fn ask(&mut self, cmd: &str) -> String {
-        writeln!(self.stdin, "{cmd}").unwrap();
-        self.line()
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The HOLDER script logged in as each `user:password` of `logins` on this POP3 port.
+fn holder(port: u16, logins: &[&str]) -> Holder {
+    let mut args = vec![port.to_string()];
+    args.extend(logins.iter().map(|s| s.to_string()));
+    Holder::start(HOLDER, &args)
 }
 
 /// The pop3 virtual processes `roost ps` shows.
@@ -121,7 +83,7 @@ fn pop3_vprocs(s: &Server) -> Vec<u64> {
 #[test]
 fn who_lists_the_pop3_sessions_poplib_holds_with_doveadms_fields() {
     let (s, port) = start("who", "shutdown_clients = false\n");
-    let _h = Holder::start(port, &["bob:bobpw", "alice:alicepw", "bob:bobpw"]);
+    let _h = holder(port, &["bob:bobpw", "alice:alicepw", "bob:bobpw"]);
     let vprocs = pop3_vprocs(&s);
     assert_eq!(vprocs.len(), 3, "{vprocs:?}");
     assert_eq!(
@@ -217,7 +179,7 @@ fn who_lists_the_pop3_sessions_poplib_holds_with_doveadms_fields() {
 #[test]
 fn kick_ends_bobs_sessions_with_dovecots_goodbye_and_leaves_alices() {
     let (s, port) = start("kick", "");
-    let mut h = Holder::start(port, &["bob:bobpw", "alice:alicepw", "bob:bobpw"]);
+    let mut h = holder(port, &["bob:bobpw", "alice:alicepw", "bob:bobpw"]);
 
     let r = s.cli(&["kick", "bob"]);
     assert!(r.ok, "{}", r.all());
@@ -364,8 +326,8 @@ fn who_and_kick_print_what_doveadm_prints_for_the_same_sessions() {
         "bob:{PLAIN}pass:1000:1000::/nonexistent\n",
     )
     .unwrap();
-    let mut theirs = Holder::start(dovecot.pop3_port, &["bob:pass", "bob:pass"]);
-    let mut ours = Holder::start(port, &["bob:pass", "bob:pass"]);
+    let mut theirs = holder(dovecot.pop3_port, &["bob:pass", "bob:pass"]);
+    let mut ours = holder(port, &["bob:pass", "bob:pass"]);
 
     // Same rows apart from the process ids.
     let no_pids = |out: &str| -> Vec<Vec<String>> {

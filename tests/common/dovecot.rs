@@ -31,9 +31,8 @@ impl Dovecot {
         let pop3_port = free_port();
         let lmtp_port = free_port();
         let imap_port = free_port();
-        let conf = format!(
-            "base_dir = {d}/base\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
-ssl = no\nprotocols = pop3 lmtp imap\nlisten = 127.0.0.1\ndisable_plaintext_auth = no\n\
+        let body = format!(
+            "protocols = pop3 lmtp imap\nlisten = 127.0.0.1\ndisable_plaintext_auth = no\n\
 service pop3-login {{\n  inet_listener pop3 {{\n    port = {pop3_port}\n  }}\n  \
 inet_listener pop3s {{\n    port = 0\n  }}\n}}\n\
 service imap-login {{\n  inet_listener imap {{\n    port = {imap_port}\n  }}\n  \
@@ -46,9 +45,27 @@ userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={
 {extra}\n",
             d = dir.display()
         );
-        fs::write(dir.join("dovecot.conf"), conf).unwrap();
         fs::write(dir.join("users"), "bob:{PLAIN}pass::::::\n").unwrap();
         fs::create_dir_all(dir.join("mail")).unwrap();
+        Dovecot::launch(dir, &body, [pop3_port, lmtp_port, imap_port])
+    }
+
+    /// A Dovecot whose dovecot.conf is only its run paths, `ssl = no` and `body` (no
+    /// listeners unless `body` has them): for doveadm on other users, uids and mail
+    /// locations. `dir` must exist.
+    pub fn start_custom(dir: &Path, body: &str) -> Dovecot {
+        Dovecot::launch(dir, body, [0, 0, 0])
+    }
+
+    /// Writes dovecot.conf (run paths in `dir`, then `body`), starts Dovecot and waits for
+    /// its userdb socket and the non-zero ports (POP3, LMTP, IMAP).
+    fn launch(dir: &Path, body: &str, [pop3_port, lmtp_port, imap_port]: [u16; 3]) -> Dovecot {
+        let conf = format!(
+            "base_dir = {d}/base\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
+ssl = no\n{body}",
+            d = dir.display()
+        );
+        fs::write(dir.join("dovecot.conf"), conf).unwrap();
         fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
         let st = Command::new("dovecot")
             .arg("-c")
@@ -69,13 +86,13 @@ userdb {{\n  driver = passwd-file\n  args = {d}/users\n  default_fields = home={
             lmtp_port,
             imap_port,
         };
-        // Auth's userdb socket and both listeners.
+        let up = |p: u16| p == 0 || super::ports::port_open(p);
         assert!(
             wait_until(Duration::from_secs(10), || {
                 dir.join("base/auth-userdb").exists()
-                    && super::ports::port_open(pop3_port)
-                    && super::ports::port_open(lmtp_port)
-                    && super::ports::port_open(imap_port)
+                    && up(pop3_port)
+                    && up(lmtp_port)
+                    && up(imap_port)
             }),
             "dovecot did not come up:\n{}",
             d.log()

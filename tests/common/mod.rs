@@ -1,14 +1,15 @@
 //! The one integration-test harness, shared by every test target (`mod common;`): the real
 //! `roost serve` started on a temp config ([`Launch`], [`Server`]), loopback ports and
 //! connections, `/metrics` over HTTP, log and file polling, the health-check client, TLS
-//! clients and certificate files, running `roost` and the real peer tools, and a throw-away
-//! Dovecot 2.3 to compare with.
+//! clients and certificate files, running `roost` and the real peer tools, Python helpers
+//! holding client sessions open, and a throw-away Dovecot 2.3 to compare with.
 
 #![allow(dead_code, unused_imports)]
 
 mod dirs;
 mod dovecot;
 mod health;
+mod holder;
 mod http;
 mod imap;
 mod ports;
@@ -24,6 +25,7 @@ mod wait;
 pub use dirs::TempDir;
 pub use dovecot::Dovecot;
 pub use health::{assert_closed_silently, health_check, ping, Pinger};
+pub use holder::Holder;
 pub use http::{http_get, metric_value};
 pub use imap::{python_transcript, roost_imap, RoostImap};
 pub use nix::sys::signal::Signal;

@@ -7,7 +7,7 @@
 //! are ignored. A list that selects no suite at all is an error. TLS 1.3 suites are not governed
 //! by this list (as in OpenSSL) and are always enabled.
 
-use tokio_rustls::rustls::crypto::ring::ALL_CIPHER_SUITES;
+use tokio_rustls::rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
 use tokio_rustls::rustls::SupportedCipherSuite;
 
 /// OpenSSL names of the TLS 1.2 suites rustls offers, with their IANA names.
