@@ -270,9 +270,7 @@ impl Maildir {
             return Ok(uid);
         };
         // Both at once: the file system can put them in one journal commit.
-        let path = self.dir.join(UIDLIST);
-        fsync_dir(&new)?;
-        f.sync_data().map_err(MailError::io("fsync", &path))?;
+        super::syncpair::fsync_dir_and_data(&new, &f, &self.dir.join(UIDLIST))?;
         Ok(uid)
     }
 

@@ -8,6 +8,7 @@ pub mod filename;
 pub mod index;
 pub mod keywords;
 pub mod mailbox;
+mod syncpair;
 pub mod uidlist;
 pub mod uidvalidity;
 
