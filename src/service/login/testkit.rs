@@ -240,12 +240,46 @@ pub async fn python(script: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A temp directory unique to this test.
+/// A temp directory unique to this test. The first call in a test process also removes what
+/// earlier runs left behind (unit tests keep their directories for the process's lifetime).
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_leftovers);
     let d = std::env::temp_dir().join(format!("roost-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// Removes `roost-…` entries of the temp dir named after a process that is gone: every number
+/// in the name (`roost-TAG-PID`, `roost-TAG-PID-N`) is checked, and an entry is kept while any
+/// of them is a live process, so a test run going on beside this one keeps its directories.
+pub fn sweep_leftovers() {
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("roost-") else {
+            continue;
+        };
+        let pids: Vec<u32> = rest
+            .split(['-', '.'])
+            .filter_map(|p| p.parse().ok())
+            .filter(|&n| n > 1)
+            .collect();
+        let alive = |pid: &u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if pids.is_empty() || pids.iter().any(alive) {
+            continue;
+        }
+        let p = e.path();
+        let _ = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
 }
 
 /// A login service serving a loopback port and handing logged-in clients straight to its
