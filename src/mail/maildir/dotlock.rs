@@ -2,9 +2,10 @@
 //! older than the stale timeout (2 minutes for `dovecot-uidlist`, Dovecot's
 //! `MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT`) is taken over. A new version of `FILE` is written to a
 //! temp file and renamed over `FILE` while the lock is held. The lock file holds
-//! `<pid>:<host>` from the moment it exists (it is linked into place complete); a lock whose
-//! process is gone on this host (roost was killed) is taken over at once instead of after the
-//! stale timeout.
+//! `<pid>:<host>` from the moment it exists (it is a hard link to the process's template
+//! `FILE.lock.tmp.<pid>`, kept in the Maildir's tmp/, so no inode is made per lock); a lock
+//! whose process is gone on this host (roost was killed) is taken over at once instead of
+//! after the stale timeout.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -41,24 +42,15 @@ fn temp_path(base: &Path, what: &str) -> PathBuf {
 }
 
 impl Dotlock {
-    /// Takes the lock on `target`, waiting up to `wait`. The lock file is born complete: its
-    /// owner line is written to a temp file that is then hard-linked into place (`link` fails
-    /// if the lock exists), so a crash never leaves an anonymous lock behind.
+    /// Takes the lock on `target`, waiting up to `wait`. The lock file is born complete: it is
+    /// a hard link to this process's template (`LOCK.tmp.<pid>`, holding `<pid>:<host>`), so a
+    /// crash never leaves an anonymous lock behind, and taking a lock allocates no inode (on
+    /// a busy file system a new inode can cost a millisecond; a delivery takes one lock).
     pub fn acquire(target: &Path, stale: Duration, wait: Duration) -> Result<Dotlock, MailError> {
         let mut lock = target.as_os_str().to_owned();
         lock.push(".lock");
         let lock = PathBuf::from(lock);
-        let tmp = temp_path(&lock, "tmp");
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(MailError::io("create", &tmp))?;
-            f.write_all(owner().as_bytes())
-                .map_err(MailError::io("write", &tmp))?;
-        }
+        let mut tmp = template(&lock)?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
         let result = loop {
@@ -69,6 +61,8 @@ impl Dotlock {
                         lock: lock.clone(),
                     })
                 }
+                // Swept by another holder meanwhile (it looked old): made again.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => tmp = template(&lock)?,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     if is_stale(&lock, stale) {
                         tracing::warn!(lock = %lock.display(), "taking over a stale lock");
@@ -80,11 +74,12 @@ impl Dotlock {
                     }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(50));
+                    // The lock will be this inode: its mtime must be fresh when it is taken.
+                    tmp = template(&lock)?;
                 }
                 Err(e) => break Err(MailError::io("create lock", &lock)(e)),
             }
         };
-        let _ = fs::remove_file(&tmp);
         if let Ok(held) = &result {
             sweep_leftovers(&held.target, &held.lock, stale);
         }
@@ -133,6 +128,54 @@ impl Drop for Dotlock {
     }
 }
 
+/// This process's lock template for `lock`, `LOCK.tmp.<pid>` holding `<pid>:<host>`:
+/// made once (written to a temp name and renamed, so it is never seen incomplete), then only
+/// its mtime is refreshed: the lock about to be linked from it is the same inode, and others
+/// judge a lock's age by its mtime.
+fn template(lock: &Path) -> Result<PathBuf, MailError> {
+    let name = format!(
+        "{}.tmp.{}",
+        lock.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    );
+    // In a Maildir it lives in tmp/ (same file system, so it can be linked; not a file of
+    // the folder; tmp/'s 36-hour clean-up takes it once its process stops using it).
+    let dir = lock.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join("tmp");
+    let p = if tmp.is_dir() { tmp } else { dir.to_path_buf() }.join(name);
+    match touch_now(&p) {
+        Ok(()) => return Ok(p),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(MailError::io("touch", &p)(e)),
+    }
+    let part = temp_path(&p, "part");
+    let made = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&part)
+        .and_then(|mut f| f.write_all(owner().as_bytes()))
+        .and_then(|_| fs::rename(&part, &p));
+    if let Err(e) = made {
+        let _ = fs::remove_file(&part);
+        return Err(MailError::io("create", &p)(e));
+    }
+    Ok(p)
+}
+
+/// Sets a file's atime and mtime to now (one `utimensat`, no open).
+fn touch_now(p: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a valid NUL-terminated path; NULL times mean "now" for both.
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), std::ptr::null(), 0) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// `<pid>:<host>` of this process.
 fn owner() -> String {
     format!(
@@ -165,8 +208,9 @@ fn owner_is_gone(lock: &Path) -> bool {
 
 /// Removes temp files a crashed process left next to `target` (run while holding the lock):
 /// every `TARGET.new.*` (only a lock holder writes one, and the holder is us), and every
-/// `TARGET.lock.tmp.<pid>.*` whose process is gone or that is older than `stale` (another
-/// process may be waiting with a fresh one).
+/// lock template `TARGET.lock.tmp.<pid>` (and its `.part.*`) whose process is gone or that is
+/// older than `stale` (a live process refreshes its own before each lock, and makes it again
+/// if it was swept).
 fn sweep_leftovers(target: &Path, lock: &Path, stale: Duration) {
     let (Some(dir), Some(t), Some(l)) = (target.parent(), target.file_name(), lock.file_name())
     else {
@@ -313,6 +357,53 @@ mod tests {
             assert!(d.join(n).exists(), "{n} removed");
         }
         drop(l);
+    }
+
+    /// Every lock is the same inode (this process's template), taken with a fresh mtime even
+    /// when the template is old, and a template swept away meanwhile is made again.
+    #[test]
+    fn locks_reuse_the_process_template_with_a_fresh_mtime() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tmpdir("template");
+        let t = d.join("dovecot-uidlist");
+        fs::create_dir(d.join("tmp")).unwrap();
+        let tpl = d.join(format!(
+            "tmp/dovecot-uidlist.lock.tmp.{}",
+            std::process::id()
+        ));
+        let first = Dotlock::acquire(&t, STALE_TIMEOUT, WAIT_TIMEOUT).unwrap();
+        let lock = fs::metadata(d.join("dovecot-uidlist.lock")).unwrap();
+        assert_eq!(lock.ino(), fs::metadata(&tpl).unwrap().ino());
+        assert_eq!(lock.nlink(), 2);
+        drop(first);
+        assert!(tpl.exists(), "the template outlives the lock");
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&tpl)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        let second = Dotlock::acquire(&t, STALE_TIMEOUT, WAIT_TIMEOUT).unwrap();
+        let lock2 = fs::metadata(d.join("dovecot-uidlist.lock")).unwrap();
+        assert_eq!(lock2.ino(), lock.ino(), "no new inode per lock");
+        let age = SystemTime::now()
+            .duration_since(lock2.modified().unwrap())
+            .unwrap_or_default();
+        assert!(
+            age < Duration::from_secs(60),
+            "lock taken with an old mtime: {age:?}"
+        );
+        drop(second);
+        fs::remove_file(&tpl).unwrap();
+        let third = Dotlock::acquire(&t, STALE_TIMEOUT, WAIT_TIMEOUT).unwrap();
+        let text = fs::read_to_string(d.join("dovecot-uidlist.lock")).unwrap();
+        assert!(
+            text.starts_with(&format!("{}:", std::process::id())),
+            "{text}"
+        );
+        drop(third);
+        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]

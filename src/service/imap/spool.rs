@@ -264,7 +264,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         let inbox = Maildir::open(&d, &d, true, false, "h").unwrap();
         let work = Maildir::open(&d.join(".Work"), &d, true, false, "h").unwrap();
-        let tmp_files = |m: &Maildir| std::fs::read_dir(m.dir().join("tmp")).unwrap().count();
+        // Message files (the uidlist lock's template also lives in tmp/).
+        let tmp_files = |m: &Maildir| {
+            std::fs::read_dir(m.dir().join("tmp"))
+                .unwrap()
+                .flatten()
+                .filter(|e| !e.file_name().to_string_lossy().contains(".lock.tmp."))
+                .count()
+        };
 
         let mut small = Spool::new(inbox.clone());
         small.write(b"Subject: s\r\n\r\nhi\r\n").await;
