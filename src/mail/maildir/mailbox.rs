@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use super::dotlock::{Dotlock, STALE_TIMEOUT, WAIT_TIMEOUT};
 use super::filename::{self, Flags};
+pub use super::syncpair::fsync_dir;
 use super::uidlist::{self, Record, Uidlist};
 use super::virtual_size;
 use crate::mail::MailError;
@@ -446,13 +447,6 @@ impl Maildir {
         }
         Ok(())
     }
-}
-
-/// fsyncs a directory so a rename into it survives a crash.
-pub fn fsync_dir(dir: &Path) -> Result<(), MailError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(MailError::io("fsync", dir))
 }
 
 /// 128 random bits in hex, for the uidlist's mailbox GUID.

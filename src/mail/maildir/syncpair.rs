@@ -1,5 +1,6 @@
-//! Two fsyncs at once: a delivery makes its new/ entry and its `dovecot-uidlist` line durable
-//! together, so the file system can carry both in one journal commit instead of two in a row.
+//! fsyncs of directories, and two fsyncs at once: a delivery makes its new/ entry and its
+//! `dovecot-uidlist` line durable together, so the file system can carry both in one journal
+//! commit instead of two in a row.
 //! The directory's fsync goes to tokio's blocking pool when there is a runtime (its threads
 //! are parked, not spawned); whichever of the helper and the caller gets to it first does it,
 //! so a full pool can delay but never deadlock it. Without a runtime (helper subprocesses)
@@ -10,12 +11,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{mpsc, Arc};
 
-use super::mailbox::fsync_dir;
 use crate::mail::MailError;
 
 const PENDING: u8 = 0;
 const HELPER: u8 = 1;
 const CALLER: u8 = 2;
+
+/// fsyncs a directory so a rename into it survives a crash.
+pub fn fsync_dir(dir: &Path) -> Result<(), MailError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(MailError::io("fsync", dir))
+}
 
 /// fsyncs directory `dir` and fdatasyncs `file` (`path` names it in errors); returns once
 /// both are on disk.
