@@ -397,6 +397,25 @@ impl Maildir {
         }
     }
 
+    /// Reads several messages (a FETCH batch): new/ and cur/ are opened once and each file is
+    /// opened relative to them (no walk of the whole path per message) and read into a buffer
+    /// of its known size (no stat). A message that moved or cannot be opened so is read as
+    /// [`Maildir::read`] reads it.
+    pub fn read_many(&self, entries: &[MessageEntry]) -> Vec<Result<Vec<u8>, MailError>> {
+        let new = File::open(self.dir.join("new")).ok();
+        let cur = File::open(self.dir.join("cur")).ok();
+        entries
+            .iter()
+            .map(|e| {
+                let dir = if e.in_new { &new } else { &cur };
+                match dir.as_ref().map(|d| read_at(d, &e.name, e.size)) {
+                    Some(Ok(data)) => Ok(data),
+                    _ => self.read(e),
+                }
+            })
+            .collect()
+    }
+
     /// Applies flag changes and expunges. A message already gone counts as done.
     pub fn apply(&self, changes: &[(MessageEntry, Change)]) -> Result<(), MailError> {
         if changes.is_empty() {
@@ -447,6 +466,18 @@ impl Maildir {
         }
         Ok(())
     }
+}
+
+/// Reads `name` in directory `dir` (opened relative to it), expecting about `size` bytes.
+fn read_at(dir: &File, name: &str, size: u64) -> io::Result<Vec<u8>> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+    use std::io::Read;
+    let fd = openat(dir, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(io::Error::from)?;
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    File::from(fd).read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// 128 random bits in hex, for the uidlist's mailbox GUID.

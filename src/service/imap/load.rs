@@ -40,9 +40,10 @@ pub(super) async fn load(
     let mbox = sel.mbox.clone();
     let entries: Vec<MessageEntry> = idx.iter().map(|&i| sel.msgs[i].entry.clone()).collect();
     let read = blocking(move || {
-        Ok(entries
-            .iter()
-            .map(|e| match mbox.read(e) {
+        Ok(mbox
+            .read_many(&entries)
+            .into_iter()
+            .map(|r| match r {
                 Ok(d) => (Some(to_crlf(&d)), None),
                 // Expunged meanwhile: skipped, not a failure.
                 Err(MailError::Io { source, .. })

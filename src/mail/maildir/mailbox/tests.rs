@@ -329,3 +329,34 @@ fn stale_records_go_by_dovecots_compress_rule_and_vsizes_are_recorded() {
     assert_eq!(s.messages.len(), 4);
     fs::remove_dir_all(d).unwrap();
 }
+
+/// FETCH's batch read: files opened relative to new/ and cur/; one that another session
+/// renamed meanwhile is found by its base name; one expunged meanwhile is NotFound.
+#[test]
+fn read_many_follows_renames_and_reports_expunged_messages() {
+    let d = fresh("readmany");
+    let m = open(&d);
+    for body in [
+        "Subject: 1\n\na\n",
+        "Subject: 2\n\nbb\n",
+        "Subject: 3\n\nccc\n",
+    ] {
+        m.deliver(body.as_bytes(), &Flags::default()).unwrap();
+    }
+    let snap = m.sync().unwrap();
+    let e = &snap.messages;
+    // Another session moves message 2 to cur/ with \Seen and expunges message 3.
+    let seen = filename::with_flags(&e[1].base, &Flags::from_info("S"));
+    fs::rename(m.path_of(&e[1]), d.join("cur").join(&seen)).unwrap();
+    fs::remove_file(m.path_of(&e[2])).unwrap();
+    let got = m.read_many(e);
+    assert_eq!(got[0].as_deref().unwrap(), b"Subject: 1\n\na\n");
+    assert_eq!(got[1].as_deref().unwrap(), b"Subject: 2\n\nbb\n");
+    match &got[2] {
+        Err(MailError::Io { source, .. }) => {
+            assert_eq!(source.kind(), io::ErrorKind::NotFound)
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    let _ = fs::remove_dir_all(&d);
+}
