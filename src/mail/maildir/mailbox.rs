@@ -130,6 +130,16 @@ impl Maildir {
     /// Stores a message (already LF line ends) and returns its UID. When this returns, the
     /// message file and its directory entry are on disk (unless `mail_fsync = never`).
     pub fn deliver(&self, data: &[u8], flags: &Flags) -> Result<u32, MailError> {
+        self.deliver_dated(data, flags, None)
+    }
+
+    /// [`Maildir::deliver`] with an internal date (the file's mtime, set before the rename).
+    pub fn deliver_dated(
+        &self,
+        data: &[u8],
+        flags: &Flags,
+        date: Option<SystemTime>,
+    ) -> Result<u32, MailError> {
         let size = data.len() as u64;
         let base = filename::generate(&self.host, size, virtual_size(data));
         let tmp = self.dir.join("tmp").join(&base);
@@ -141,6 +151,7 @@ impl Maildir {
             .map_err(MailError::io("create", &tmp))?;
         let written = f
             .write_all(data)
+            .and_then(|_| date.map_or(Ok(()), |t| f.set_modified(t)))
             .and_then(|_| if self.fsync { f.sync_all() } else { Ok(()) });
         drop(f);
         if let Err(e) = written {

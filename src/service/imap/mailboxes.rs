@@ -13,8 +13,7 @@ use super::selected::{letters_for, Selected};
 use super::session::Imap;
 use super::spool::Spool;
 use crate::mail::maildir::keywords::Keywords;
-use crate::mail::maildir::mailbox::fsync_dir;
-use crate::mail::maildir::{filename, Flags, Maildir};
+use crate::mail::maildir::Maildir;
 use crate::mail::namespace::AutoMailbox;
 use crate::mail::{blocking, MailError, UserStore};
 use crate::protocol::imap::command::{
@@ -552,50 +551,4 @@ impl Imap {
             Err(e) => self.mail_error(wire, tag, &name, e),
         }
     }
-}
-
-/// Gives a message just committed to new/ its flags (in its name, staying in new/ so the next
-/// session sees it \Recent, as Dovecot's index would report it) and its internal date (the
-/// file's mtime).
-pub(super) fn finish_stored(
-    mbox: &Maildir,
-    uid: u32,
-    flags: &Flags,
-    date: Option<std::time::SystemTime>,
-) -> Result<(), MailError> {
-    if let Some(t) = date {
-        set_mtime(mbox, uid, t)?;
-    }
-    if !flags.is_empty() {
-        let snap = mbox.sync()?;
-        if let Some(e) = snap.messages.into_iter().find(|m| m.uid == uid) {
-            let src = mbox.path_of(&e);
-            let dst = src.with_file_name(filename::with_flags(&e.base, flags));
-            std::fs::rename(&src, &dst).map_err(MailError::io("rename", &src))?;
-            if mbox.fsyncs() {
-                if let Some(dir) = dst.parent() {
-                    fsync_dir(dir)?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Sets a stored message's file time (Maildir's internal date).
-pub(super) fn set_mtime(
-    mbox: &Maildir,
-    uid: u32,
-    t: std::time::SystemTime,
-) -> Result<(), MailError> {
-    let snap = mbox.sync()?;
-    if let Some(e) = snap.messages.iter().find(|m| m.uid == uid) {
-        let p = mbox.path_of(e);
-        std::fs::File::options()
-            .write(true)
-            .open(&p)
-            .and_then(|f| f.set_modified(t))
-            .map_err(MailError::io("utime", &p))?;
-    }
-    Ok(())
 }

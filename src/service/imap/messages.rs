@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use super::cached;
 use super::load::{load, Loaded};
-use super::mailboxes::{finish_stored, uid_set};
+use super::mailboxes::uid_set;
 use super::message::{body_start, date_time};
 use super::selected::{flag_names, letters_for};
 use super::session::Imap;
@@ -620,20 +620,15 @@ impl Imap {
                 }
                 // A hard link, as Dovecot's maildir_copy_with_hardlinks (the internal date
                 // comes along); a copy when the file moved meanwhile or across file systems.
+                // The flags go into the new/ name as it is committed (no folder scan).
                 let new_uid = match dest.link_tmp(&src.path_of(e)) {
-                    Ok(base) => {
-                        let uid = dest.commit_tmp(&base, e.size, e.vsize)?;
-                        finish_stored(&dest, uid, &flags, None)?;
-                        uid
-                    }
+                    Ok(base) => dest.commit_tmp_flagged(&base, e.size, e.vsize, &flags, None)?,
                     Err(_) => {
                         let Ok(data) = src.read(e) else {
                             continue; // expunged meanwhile
                         };
                         let mtime = std::fs::metadata(src.path_of(e)).and_then(|m| m.modified());
-                        let uid = dest.deliver(&data, &Flags::default())?;
-                        finish_stored(&dest, uid, &flags, mtime.ok())?;
-                        uid
+                        dest.deliver_dated(&data, &flags, mtime.ok())?
                     }
                 };
                 pairs.push((e.uid, new_uid));

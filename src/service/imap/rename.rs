@@ -5,11 +5,9 @@
 //! INBOX of its own directory (with INBOX at the Maildir++ root Dovecot refuses the rename).
 
 use super::folders;
-use super::mailboxes::finish_stored;
 use super::session::Imap;
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::Change;
-use crate::mail::maildir::Flags;
 use crate::mail::namespace::AutoMailbox;
 use crate::mail::{blocking, MailError, UserStore};
 use crate::service::wire::Wire;
@@ -98,21 +96,16 @@ fn move_inbox(store: &UserStore, to: &str) -> Result<(), MailError> {
     let mut moved = Vec::new();
     for e in &snap.messages {
         let src = inbox.path_of(e);
-        let uid = match dest.link_tmp(&src) {
-            Ok(base) => dest.commit_tmp(&base, e.size, e.vsize)?,
+        match dest.link_tmp(&src) {
+            Ok(base) => dest.commit_tmp_flagged(&base, e.size, e.vsize, &e.flags, None)?,
             Err(_) => {
                 let Ok(data) = inbox.read(e) else {
                     continue; // expunged meanwhile
                 };
                 let mtime = std::fs::metadata(&src).and_then(|m| m.modified()).ok();
-                let uid = dest.deliver(&data, &Flags::default())?;
-                if let Some(t) = mtime {
-                    super::mailboxes::set_mtime(&dest, uid, t)?;
-                }
-                uid
+                dest.deliver_dated(&data, &e.flags, mtime)?
             }
         };
-        finish_stored(&dest, uid, &e.flags, None)?;
         moved.push((e.clone(), Change::Expunge));
     }
     inbox.apply(&moved)?;
