@@ -35,7 +35,7 @@ pub mod throttle;
 pub use throttle::{throttled, Throttle};
 
 pub use format::escape_controls;
-use format::{service_from_target, time_prefix};
+use format::time_prefix;
 use layer::{DebugMode, Fields, LogLayer, Outputs};
 use sink::{LogFile, Sink};
 
@@ -71,14 +71,7 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut f = Fields::default();
-        event.record(&mut f);
-        let inferred = service_from_target(event.metadata().target());
-        let service = f
-            .service
-            .clone()
-            .or(inferred)
-            .unwrap_or_else(|| "master".into());
+        let (f, service) = Fields::of(event);
         writeln!(
             w,
             "{} {}",

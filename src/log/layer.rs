@@ -42,6 +42,19 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// The event's fields and the service it speaks for: its `service` field, else the one
+    /// its target names, else the master.
+    pub fn of(event: &Event<'_>) -> (Fields, String) {
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let service = f
+            .service
+            .clone()
+            .or_else(|| service_from_target(event.metadata().target()))
+            .unwrap_or_else(|| "master".to_string());
+        (f, service)
+    }
+
     fn put(&mut self, name: &str, value: serde_json::Value) {
         let text = || match &value {
             serde_json::Value::String(s) => s.clone(),
@@ -225,14 +238,7 @@ pub struct LogLayer {
 impl<S: Subscriber> Layer<S> for LogLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
-        let mut f = Fields::default();
-        event.record(&mut f);
-        let inferred = service_from_target(event.metadata().target());
-        let service = f
-            .service
-            .clone()
-            .or(inferred)
-            .unwrap_or_else(|| "master".to_string());
+        let (f, service) = Fields::of(event);
         let o = &self.outputs;
         let facts = || facts(event, &service, &f);
         let sink = if level <= Level::WARN {
