@@ -9,7 +9,6 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -230,39 +229,11 @@ fn all_settings_in_doveconf_layout_with_secrets_hidden_unless_dash_p() {
     assert!(shown.contains("password=sekrit1"), "{shown}");
 }
 
-const CONNECT_ENV: &str = "_CONFIG_SOCKET_CONNECT_PATH";
-
-/// Runs in a re-executed copy of this test binary under another uid (see [`connect_as`]).
+/// Runs in a re-executed copy of this test binary under another uid/gid
+/// ([`common::connect_as`]).
 #[test]
 fn connect_child() {
-    let Some(path) = std::env::var_os(CONNECT_ENV) else {
-        return;
-    };
-    match UnixStream::connect(std::path::PathBuf::from(path)) {
-        Ok(_) => println!("CONNECT=ok"),
-        Err(e) => println!("CONNECT=err:{:?}", e.kind()),
-    }
-}
-
-/// Connects to `path` as `uid`/`gid`: `ok` or `err:<kind>`.
-fn connect_as(uid: u32, gid: u32, path: &Path) -> String {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "connect_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CONNECT_ENV, path)
-        .uid(uid)
-        .gid(gid)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.split_once("CONNECT=")
-        .and_then(|(_, r)| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no result: {text}"))
-        .to_string()
+    common::connect_child()
 }
 
 /// One config request: the `key=value` lines of the reply.

@@ -16,12 +16,11 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Launch, Server, Signal, TempDir};
+use common::{connect_as, Launch, Server, Signal, TempDir};
 use roost::privsep::{frame, HelperSpec};
 
 fn is_root() -> bool {
@@ -386,43 +385,11 @@ fn sockets_and_dirs(base: &Path) -> Vec<(String, char, u32, u32, u32)> {
     out
 }
 
-/// Env var that turns [`connect_child`] into a real test: connect to this path.
-const CONNECT_ENV: &str = "_PRIVSEP_CONNECT_PATH";
-
-/// Runs in a re-executed copy of this test binary under another uid/gid (see below): prints
-/// whether it could connect.
+/// Runs in a re-executed copy of this test binary under another uid/gid
+/// ([`common::connect_as`]).
 #[test]
 fn connect_child() {
-    let Some(path) = std::env::var_os(CONNECT_ENV) else {
-        return;
-    };
-    match UnixStream::connect(PathBuf::from(path)) {
-        Ok(_) => println!("CONNECT=ok"),
-        Err(e) => println!("CONNECT=err:{:?}", e.kind()),
-    }
-}
-
-/// Connects to `path` as uid `uid`, primary gid `gid`, no supplementary groups.
-fn connect_as(uid: u32, gid: u32, path: &Path) -> String {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "connect_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CONNECT_ENV, path)
-        .uid(uid)
-        .gid(gid)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}");
-    // The harness prints "test connect_child ... " on the same line before the result.
-    text.split_once("CONNECT=")
-        .and_then(|(_, r)| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no result: {text}"))
-        .to_string()
+    common::connect_child()
 }
 
 #[test]
