@@ -267,6 +267,7 @@ pub fn reopen() -> Result<Vec<String>, LogError> {
 
 #[cfg(test)]
 mod tests {
+    use super::format::service_from_target;
     use super::*;
 
     #[test]
