@@ -289,6 +289,11 @@ impl Imap {
                 }
                 Received::Literal(sync) | Received::MessageStart(sync) => {
                     if matches!(ev, Received::MessageStart(_)) {
+                        // Only the message coming in is held in memory: a MULTIAPPEND's
+                        // earlier ones go to INBOX's tmp/.
+                        if let Some(Ok(prev)) = appended.last_mut() {
+                            prev.spill().await;
+                        }
                         appended.push(Ok(Spool::new(self.inbox.clone())));
                     }
                     if sync {

@@ -93,7 +93,7 @@ impl Spool {
     }
 
     /// Moves the buffered bytes to the tmp/ file (off the async runtime).
-    async fn spill(&mut self) {
+    pub async fn spill(&mut self) {
         let buf = std::mem::take(&mut self.buf);
         let mut parts = SpillParts {
             inbox: self.inbox.clone(),
@@ -307,6 +307,17 @@ mod tests {
         assert_eq!(stored.len(), 12 + 100 * 1001, "LF line ends on disk");
         drop(big);
         assert_eq!(tmp_files(&inbox), 0, "INBOX's link is removed");
+
+        // A MULTIAPPEND spills each message when the next one starts: a small one then
+        // lives in INBOX's tmp/ and is linked into the target like a big one.
+        let mut earlier = Spool::new(inbox.clone());
+        earlier.write(b"Subject: e\r\n\r\nearlier\r\n").await;
+        earlier.spill().await;
+        assert_eq!(tmp_files(&inbox), 1, "spilled to INBOX's tmp/");
+        earlier.finish(&work).unwrap();
+        assert_eq!(earlier.commit(&work, &Flags::default(), None).unwrap(), 3);
+        drop(earlier);
+        assert_eq!(tmp_files(&inbox), 0);
         let _ = std::fs::remove_dir_all(&d);
     }
 }
