@@ -26,6 +26,8 @@ pub const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Dotlock {
     target: PathBuf,
     lock: PathBuf,
+    /// The stale timeout it was taken with (also the age of leftovers swept).
+    stale: Duration,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -53,12 +55,14 @@ impl Dotlock {
         let mut tmp = template(&lock)?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
+        let mut took_over = false;
         let result = loop {
             match fs::hard_link(&tmp, &lock) {
                 Ok(()) => {
                     break Ok(Dotlock {
                         target: target.to_path_buf(),
                         lock: lock.clone(),
+                        stale,
                     })
                 }
                 // Swept by another holder meanwhile (it looked old): made again.
@@ -67,6 +71,7 @@ impl Dotlock {
                     if is_stale(&lock, stale) {
                         tracing::warn!(lock = %lock.display(), "taking over a stale lock");
                         let _ = fs::remove_file(&lock);
+                        took_over = true;
                         continue;
                     }
                     if start.elapsed() >= wait {
@@ -80,15 +85,19 @@ impl Dotlock {
                 Err(e) => break Err(MailError::io("create lock", &lock)(e)),
             }
         };
-        if let Ok(held) = &result {
+        // A lock left by a crash may have left temp files too (the directory is read only then
+        // and before a rewrite, not on every lock: a delivery takes one).
+        if let (Ok(held), true) = (&result, took_over) {
             sweep_leftovers(&held.target, &held.lock, stale);
         }
         result
     }
 
     /// Writes `content` as the new version of the target (a temp file, fsynced when asked,
-    /// renamed over the target), then releases the lock.
+    /// renamed over the target), then releases the lock. Temp files a crashed holder left
+    /// next to the target are removed first.
     pub fn replace(self, content: &[u8], fsync: bool) -> Result<(), MailError> {
+        sweep_leftovers(&self.target, &self.lock, self.stale);
         let tmp = temp_path(&self.target, "new");
         let written = OpenOptions::new()
             .write(true)
@@ -329,6 +338,8 @@ mod tests {
         assert_eq!(fs::read(&t).unwrap(), b"x");
     }
 
+    /// Leftovers of a crashed holder go when the next holder rewrites the file, or when it
+    /// takes over the crashed holder's lock; a plain lock does not read the directory.
     #[test]
     fn temp_files_left_by_a_crash_are_removed_by_the_next_holder() {
         let d = tmpdir("leftovers");
@@ -343,19 +354,32 @@ mod tests {
         // A live waiter's fresh temp file (this process) and unrelated files stay.
         let kept = [
             format!("dovecot-uidlist.lock.tmp.{me}.12345"),
-            "dovecot-uidlist".to_string(),
             "dovecot-keywords.new.x".to_string(),
         ];
-        for n in left.iter().chain(&kept) {
-            fs::write(d.join(n), b"x").unwrap();
-        }
+        let plant = || {
+            for n in left.iter().chain(&kept) {
+                fs::write(d.join(n), b"x").unwrap();
+            }
+        };
+        let check = |when: &str| {
+            for n in &left {
+                assert!(!d.join(n).exists(), "{n} left behind {when}");
+            }
+            for n in &kept {
+                assert!(d.join(n).exists(), "{n} removed {when}");
+            }
+        };
+        plant();
         let l = Dotlock::acquire(&t, STALE_TIMEOUT, WAIT_TIMEOUT).unwrap();
-        for n in &left {
-            assert!(!d.join(n).exists(), "{n} left behind");
-        }
-        for n in &kept {
-            assert!(d.join(n).exists(), "{n} removed");
-        }
+        assert!(d.join(&left[1]).exists(), "a plain lock swept");
+        l.replace(b"3 V1 N1\n", false).unwrap();
+        check("by a rewrite");
+
+        plant();
+        let host = crate::mail::settings::system_hostname();
+        fs::write(d.join("dovecot-uidlist.lock"), format!("{dead}:{host}")).unwrap();
+        let l = Dotlock::acquire(&t, STALE_TIMEOUT, Duration::from_millis(50)).unwrap();
+        check("by a takeover");
         drop(l);
     }
 

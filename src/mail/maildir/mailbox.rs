@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use super::dotlock::{Dotlock, STALE_TIMEOUT, WAIT_TIMEOUT};
 use super::filename::{self, Flags};
 pub use super::syncpair::fsync_dir;
-use super::uidlist::{self, Record, Uidlist};
+use super::uidlist::Uidlist;
 use super::virtual_size;
 use crate::mail::MailError;
 
@@ -130,7 +130,7 @@ impl Maildir {
     /// Stores a message (already LF line ends) and returns its UID. When this returns, the
     /// message file and its directory entry are on disk (unless `mail_fsync = never`).
     pub fn deliver(&self, data: &[u8], flags: &Flags) -> Result<u32, MailError> {
-        self.deliver_dated(data, flags, None)
+        Ok(self.deliver_dated(data, flags, None)?.uid)
     }
 
     /// [`Maildir::deliver`] with an internal date (the file's mtime, set before the rename).
@@ -139,7 +139,7 @@ impl Maildir {
         data: &[u8],
         flags: &Flags,
         date: Option<SystemTime>,
-    ) -> Result<u32, MailError> {
+    ) -> Result<Assigned, MailError> {
         let size = data.len() as u64;
         let base = filename::generate(&self.host, size, virtual_size(data));
         let tmp = self.dir.join("tmp").join(&base);
@@ -164,11 +164,12 @@ impl Maildir {
             filename::with_flags(&base, flags)
         };
         let dest = self.dir.join("new").join(&name);
+        let mark = self.uidlist_mark();
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_file(&tmp);
             return Err(MailError::io("rename", dest)(e));
         }
-        self.assign_uid(&base)
+        self.assign_uid(&base, mark)
     }
 
     /// Creates an empty message file in tmp/ for a writer that does not know the size yet
@@ -212,7 +213,9 @@ impl Maildir {
     /// into new/ as `<base>,S=size,W=vsize`, fsyncs new/ and returns the UID. On failure the
     /// tmp file is removed.
     pub fn commit_tmp(&self, base: &str, size: u64, vsize: u64) -> Result<u32, MailError> {
-        self.commit_tmp_flagged(base, size, vsize, &Flags::default(), None)
+        Ok(self
+            .commit_tmp_flagged(base, size, vsize, &Flags::default(), None)?
+            .uid)
     }
 
     /// As [`Maildir::commit_tmp`], with `flags` in the new/ name from the start (IMAP APPEND
@@ -224,7 +227,7 @@ impl Maildir {
         vsize: u64,
         flags: &Flags,
         date: Option<std::time::SystemTime>,
-    ) -> Result<u32, MailError> {
+    ) -> Result<Assigned, MailError> {
         let tmp = self.tmp_path(base);
         // The internal date is the file's mtime: set while it is still in tmp/, so no scan is
         // needed to find the file afterwards.
@@ -245,11 +248,12 @@ impl Maildir {
             filename::with_flags(&name, flags)
         };
         let dest = self.dir.join("new").join(&file);
+        let mark = self.uidlist_mark();
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_file(&tmp);
             return Err(MailError::io("rename", dest)(e));
         }
-        self.assign_uid(&name)
+        self.assign_uid(&name, mark)
     }
 
     /// The folder's UIDVALIDITY from `dovecot-uidlist` (a sync creates it when missing).
@@ -263,63 +267,6 @@ impl Maildir {
     /// Whether this folder fsyncs (`mail_fsync` is not `never`).
     pub fn fsyncs(&self) -> bool {
         self.fsync
-    }
-
-    /// Gives `base` (just moved into new/) its UID: appends one record under the lock when the
-    /// uidlist is intact, otherwise resynchronises the whole folder.
-    /// Gives a message just renamed into new/ its UID, then makes both durable: new/ and the
-    /// uidlist are fsynced together after the line is written (outside the lock), so one
-    /// journal commit can carry the rename and the line. Returns once both are on disk
-    /// (unless `mail_fsync = never`).
-    fn assign_uid(&self, base: &str) -> Result<u32, MailError> {
-        let (uid, appended) = self.assign_uid_unsynced(base)?;
-        if !self.fsync {
-            return Ok(uid);
-        }
-        let new = self.dir.join("new");
-        let Some(f) = appended else {
-            fsync_dir(&new)?;
-            return Ok(uid);
-        };
-        // Both at once: the file system can put them in one journal commit.
-        super::syncpair::fsync_dir_and_data(&new, &f, &self.dir.join(UIDLIST))?;
-        Ok(uid)
-    }
-
-    /// The UID of `base`: appended to `dovecot-uidlist` under its lock (the file is returned
-    /// for the caller to fsync), or found by a full sync when the list is missing or damaged.
-    fn assign_uid_unsynced(&self, base: &str) -> Result<(u32, Option<File>), MailError> {
-        let path = self.dir.join(UIDLIST);
-        let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT)?;
-        let raw = match fs::read(&path) {
-            Ok(d) => Some(d),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(MailError::io("read", &path)(e)),
-        };
-        if let Some(raw) = raw.filter(|d| d.ends_with(b"\n")) {
-            if let Ok(list) = Uidlist::parse(&raw) {
-                if let Some(r) = list.find(base) {
-                    return Ok((r.uid, None));
-                }
-                let rec = Record {
-                    uid: list.next_uid(),
-                    ext: Vec::new(),
-                    base: base.to_string(),
-                };
-                let mut f = OpenOptions::new()
-                    .append(true)
-                    .open(&path)
-                    .map_err(MailError::io("open", &path))?;
-                f.write_all(uidlist::record_line(&rec).as_bytes())
-                    .map_err(MailError::io("append", &path))?;
-                drop(lock);
-                return Ok((rec.uid, Some(f)));
-            }
-        }
-        let (list, _) = self.sync_locked(lock, false)?;
-        list.find(base)
-            .map(|r| (r.uid, None))
-            .ok_or_else(|| MailError::Internal(format!("{base} vanished during delivery")))
     }
 
     /// Lists new/ and cur/: base name → (in new/, file name). new/ is read first: a message
@@ -499,7 +446,10 @@ pub fn random_guid() -> String {
         .collect()
 }
 
+mod assign;
 mod sync;
+
+pub use assign::Assigned;
 
 #[cfg(test)]
 mod tests;

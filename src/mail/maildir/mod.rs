@@ -13,7 +13,7 @@ pub mod uidlist;
 pub mod uidvalidity;
 
 pub use filename::Flags;
-pub use mailbox::{Maildir, MessageEntry, Snapshot};
+pub use mailbox::{Assigned, Maildir, MessageEntry, Snapshot};
 
 /// Converts CRLF line ends to LF, as Dovecot stores mail (`mail_save_crlf = no`); bare LF and
 /// lone CR are kept.

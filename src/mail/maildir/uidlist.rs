@@ -163,7 +163,8 @@ pub fn record_line(r: &Record) -> String {
     s
 }
 
-fn parse_v3_record(line: &str) -> Result<Record, String> {
+/// One version-3 record line (without its newline).
+pub fn parse_v3_record(line: &str) -> Result<Record, String> {
     let (head, base) = line
         .split_once(" :")
         .ok_or_else(|| format!("record without ':' file name: {line}"))?;

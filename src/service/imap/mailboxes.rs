@@ -519,6 +519,7 @@ impl Imap {
             let mut kw = Keywords::read(mbox.dir())?;
             let before = kw.clone();
             let mut uids = Vec::new();
+            let mut uid_validity = None;
             for (m, mut spool) in messages.iter().zip(spools) {
                 let flags = letters_for(&m.flags, &mut kw)
                     .ok_or_else(|| MailError::Internal("too many keywords".into()))?;
@@ -528,10 +529,15 @@ impl Imap {
                 // The flags go into the name and the internal date on the file as it enters
                 // new/: one rename, one uidlist line, no folder scan.
                 let date = m.date.as_deref().and_then(parse_date_time);
-                let uid = spool.commit(&mbox, &flags, date)?;
-                uids.push(uid);
+                let a = spool.commit(&mbox, &flags, date)?;
+                uid_validity = Some(a.uid_validity);
+                uids.push(a.uid);
             }
-            Ok((mbox.uid_validity()?, uids))
+            let uv = match uid_validity {
+                Some(uv) => uv,
+                None => mbox.uid_validity()?,
+            };
+            Ok((uv, uids))
         })
         .await;
         match r {

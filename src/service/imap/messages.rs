@@ -608,6 +608,7 @@ impl Imap {
             let mut kw = Keywords::read(dest.dir())?;
             let before = kw.clone();
             let mut pairs = Vec::new();
+            let mut uid_validity = None;
             for e in &entries {
                 let names = flag_names(&e.flags, false, &src_kw);
                 let mut flags = letters_for(&names, &mut kw)
@@ -631,7 +632,8 @@ impl Imap {
                         dest.deliver_dated(&data, &flags, mtime.ok())?
                     }
                 };
-                pairs.push((e.uid, new_uid));
+                uid_validity = Some(new_uid.uid_validity);
+                pairs.push((e.uid, new_uid.uid));
             }
             if mv {
                 let doomed: Vec<(MessageEntry, Change)> = entries
@@ -640,7 +642,11 @@ impl Imap {
                     .collect();
                 src.apply(&doomed)?;
             }
-            Ok((dest.sync()?.uid_validity, pairs))
+            let uv = match uid_validity {
+                Some(uv) => uv,
+                None => dest.uid_validity()?,
+            };
+            Ok((uv, pairs))
         })
         .await;
         match r {

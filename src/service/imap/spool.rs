@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::mail::maildir::{Flags, Maildir};
+use crate::mail::maildir::{Assigned, Flags, Maildir};
 use crate::mail::{blocking, MailError};
 
 /// Bytes of a message held in memory before it goes to a tmp/ file: a usual APPEND is
@@ -154,13 +154,13 @@ impl Spool {
 
     /// Commits the finished message into `dest` (blocking): the mailbox whose tmp/ holds the
     /// file takes it itself, another mailbox a hard link (or a copy across file systems), with its flags in the
-    /// name and `date` (the internal date) as its mtime. Returns the UID.
+    /// name and `date` (the internal date) as its mtime. Returns the UID and UIDVALIDITY.
     pub fn commit(
         &mut self,
         dest: &Maildir,
         flags: &Flags,
         date: Option<std::time::SystemTime>,
-    ) -> Result<u32, MailError> {
+    ) -> Result<Assigned, MailError> {
         let uid = if dest.dir() == self.inbox.dir() {
             self.committed = true;
             dest.commit_tmp_flagged(&self.base, self.size, self.vsize, flags, date)?
@@ -283,7 +283,7 @@ mod tests {
         small.finish(&work).unwrap();
         assert_eq!((tmp_files(&inbox), tmp_files(&work)), (0, 1));
         let uid = small.commit(&work, &Flags::default(), None).unwrap();
-        assert_eq!(uid, 1);
+        assert_eq!(uid.uid, 1);
         assert_eq!(tmp_files(&work), 0, "committed by a rename");
 
         let line = [b'x'; 1000];
@@ -300,7 +300,7 @@ mod tests {
         );
         big.finish(&work).unwrap();
         let uid = big.commit(&work, &Flags::default(), None).unwrap();
-        assert_eq!(uid, 2);
+        assert_eq!(uid.uid, 2);
         let snap = work.sync().unwrap();
         let stored = work.read(&snap.messages[1]).unwrap();
         assert_eq!(stored.len() as u64, big.size);
@@ -315,7 +315,10 @@ mod tests {
         earlier.spill().await;
         assert_eq!(tmp_files(&inbox), 1, "spilled to INBOX's tmp/");
         earlier.finish(&work).unwrap();
-        assert_eq!(earlier.commit(&work, &Flags::default(), None).unwrap(), 3);
+        assert_eq!(
+            earlier.commit(&work, &Flags::default(), None).unwrap().uid,
+            3
+        );
         drop(earlier);
         assert_eq!(tmp_files(&inbox), 0);
         let _ = std::fs::remove_dir_all(&d);

@@ -360,3 +360,106 @@ fn read_many_follows_renames_and_reports_expunged_messages() {
     }
     let _ = fs::remove_dir_all(&d);
 }
+
+/// The base names in new/ (without flags).
+fn new_bases(d: &Path) -> BTreeSet<String> {
+    fs::read_dir(d.join("new"))
+        .unwrap()
+        .map(|e| {
+            let n = e.unwrap().file_name().into_string().unwrap();
+            filename::split(&n).0.to_string()
+        })
+        .collect()
+}
+
+/// A delivery reads the uidlist's header and tail only: a damaged record far from the end
+/// goes unnoticed (it is not read), the UID follows the last record, and UIDVALIDITY comes
+/// back with it.
+#[test]
+fn delivery_reads_only_the_uidlist_tail() {
+    let d = fresh("tail");
+    let m = open(&d);
+    m.deliver(b"a\n", &Flags::default()).unwrap();
+    let path = d.join(UIDLIST);
+    let mut text = fs::read_to_string(&path).unwrap();
+    for uid in 2..=2000 {
+        text.push_str(&format!("{uid} :gone.{uid}.host\n"));
+    }
+    let damaged = "17 :gone.17.host\n";
+    let at = text.find(damaged).unwrap();
+    text.replace_range(at..at + damaged.len(), "xx yyyyyyyyyyyyy\n");
+    fs::write(&path, &text).unwrap();
+    let a = m.deliver_dated(b"b\n", &Flags::default(), None).unwrap();
+    assert_eq!(a.uid, 2001);
+    let header = text.split_inclusive('\n').next().unwrap();
+    let uv = Uidlist::parse(header.as_bytes()).unwrap().uid_validity;
+    assert_eq!(a.uid_validity, uv);
+    let after = fs::read_to_string(&path).unwrap();
+    assert!(after.starts_with(&text), "the file was rewritten");
+    assert_eq!(after.lines().count(), text.lines().count() + 1);
+}
+
+/// The header's next UID wins over the last record's, and a last record longer than the
+/// short read (the whole file is read then) still gives the next UID.
+#[test]
+fn delivery_respects_the_header_and_long_records() {
+    let d = fresh("header");
+    let m = open(&d);
+    m.deliver(b"a\n", &Flags::default()).unwrap();
+    let path = d.join(UIDLIST);
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replacen(" N2 ", " N50 ", 1)).unwrap();
+    assert_eq!(m.deliver(b"b\n", &Flags::default()).unwrap(), 50);
+    let mut text = fs::read_to_string(&path).unwrap();
+    text.push_str(&format!("70 X{} :long.host\n", "z".repeat(3000)));
+    fs::write(&path, &text).unwrap();
+    assert_eq!(m.deliver(b"c\n", &Flags::default()).unwrap(), 71);
+    assert_eq!(m.sync().unwrap().messages.len(), 3);
+}
+
+/// Between a delivery's rename into new/ and its uidlist lock, another process may number the
+/// file (its sync saw it in new/) or replace the uidlist: the delivery keeps that UID, or
+/// reads the new file, and never writes a second record.
+#[test]
+fn delivery_honours_what_another_process_wrote_before_it_locked() {
+    let d = fresh("race");
+    let m = open(&d);
+    m.deliver(b"first\n", &Flags::default()).unwrap();
+    let path = d.join(UIDLIST);
+
+    // Numbered by someone else meanwhile.
+    let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT).unwrap();
+    let before = new_bases(&d);
+    let m2 = m.clone();
+    let h = std::thread::spawn(move || m2.deliver(b"second\n", &Flags::default()).unwrap());
+    let base = loop {
+        let now = new_bases(&d);
+        if let Some(b) = now.difference(&before).next() {
+            break b.clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    std::io::Write::write_all(&mut f, format!("7 :{base}\n").as_bytes()).unwrap();
+    drop(lock);
+    assert_eq!(h.join().unwrap(), 7);
+    let text = fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches(base.as_str()).count(), 1, "{text}");
+
+    // The file replaced meanwhile (a rewrite: new inode, here with a higher next UID).
+    let lock = Dotlock::acquire(&path, STALE_TIMEOUT, WAIT_TIMEOUT).unwrap();
+    let m2 = m.clone();
+    let h = std::thread::spawn(move || m2.deliver(b"third\n", &Flags::default()).unwrap());
+    while new_bases(&d).len() < 3 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let replaced = text.replacen(" N2 ", " N40 ", 1);
+    assert_ne!(replaced, text);
+    lock.replace(replaced.as_bytes(), false).unwrap();
+    assert_eq!(h.join().unwrap(), 40);
+    let snap = m.sync().unwrap();
+    assert_eq!(
+        snap.messages.iter().map(|e| e.uid).collect::<Vec<_>>(),
+        [1, 7, 40]
+    );
+}
