@@ -82,3 +82,38 @@ fn an_imap_session_reads_like_dovecots() {
     );
     assert_eq!(ours[2..].join("\n"), theirs[2..].join("\n"));
 }
+
+/// A login alone leaves the user's mail directory untouched in both servers (roost opens, and
+/// creates, INBOX at the first APPEND, not at login); an APPEND to INBOX creates it in both.
+#[test]
+fn a_login_alone_creates_no_mailbox() {
+    const LOGIN: &str = r#"
+import imaplib, sys
+c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+print(c.login("bob", "pass")[0])
+print(c.logout()[0])
+"#;
+    const APPEND: &str = r#"
+import imaplib, sys
+c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+c.login("bob", "pass")
+print(c.append("INBOX", None, None, b"Subject: x\r\n\r\nhi\r\n")[0])
+c.logout()
+"#;
+    let ddir = TempDir::new("imapcmp-lazy-dovecot");
+    let dovecot = Dovecot::start(ddir.path());
+    dovecot.chown_mail();
+    let roost = roost_imap("imapcmp-lazy-roost", "");
+    let theirs_mail = ddir.path().join("mail/bob");
+    for (port, mail) in [
+        (dovecot.imap_port, theirs_mail.clone()),
+        (roost.port, roost.mail.join("bob")),
+    ] {
+        assert_eq!(python_transcript(LOGIN, port), ["OK", "BYE"]);
+        assert!(!mail.exists(), "{} made by a login", mail.display());
+        assert_eq!(python_transcript(APPEND, port), ["OK"]);
+        let files = std::fs::read_dir(mail.join("new")).unwrap().count()
+            + std::fs::read_dir(mail.join("cur")).unwrap().count();
+        assert_eq!(files, 1, "{}", mail.display());
+    }
+}

@@ -26,8 +26,8 @@ pub struct Stream {
     pub transport: Transport,
     prefix: Vec<u8>,
     prefix_pos: usize,
-    /// TCP data was read since the reader last waited: the kernel may be holding back its
-    /// ACK (see [`Stream::ack_now`]).
+    /// TCP data was read and nothing written since (a write carries the ACK): if the reader
+    /// now waits, the kernel may be holding that ACK back (see [`Stream::ack_now`]).
     ack_owed: bool,
 }
 
@@ -46,7 +46,9 @@ impl Stream {
     /// `TCP_NODELAY` (Python's imaplib sends an APPEND literal and its CRLF separately) holds
     /// the second write until the first is ACKed, and Linux delays that ACK by up to 40 ms on
     /// an interactive connection: 23 APPENDs/s instead of hundreds. Dovecot sets the same
-    /// option before its reads.
+    /// option before every read; here it is set only when a read waits after data came in
+    /// and nothing was written since (an answer carries the ACK anyway), so a plain
+    /// request/answer exchange makes no extra system call.
     fn ack_now(tcp: &TcpStream) {
         let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
     }
@@ -119,14 +121,24 @@ impl AsyncRead for Stream {
     }
 }
 
+/// Passes a TCP write's result through, clearing `ack_owed` when bytes went out (the segment
+/// carries the ACK).
+fn wrote(ack_owed: &mut bool, r: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+    if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+        *ack_owed = false;
+    }
+    r
+}
+
 impl AsyncWrite for Stream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().transport {
-            Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+        let this = self.get_mut();
+        match &mut this.transport {
+            Transport::Tcp(s) => wrote(&mut this.ack_owed, Pin::new(s).poll_write(cx, buf)),
             Transport::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Transport::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
@@ -156,8 +168,12 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().transport {
-            Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        let this = self.get_mut();
+        match &mut this.transport {
+            Transport::Tcp(s) => wrote(
+                &mut this.ack_owed,
+                Pin::new(s).poll_write_vectored(cx, bufs),
+            ),
             Transport::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             Transport::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),

@@ -65,8 +65,9 @@ pub struct Imap {
     pub(super) user: String,
     pub(super) session_id: String,
     pub(super) selected: Option<Selected>,
-    /// INBOX, whose tmp/ spools APPEND messages.
-    pub(super) inbox: Maildir,
+    /// INBOX, whose tmp/ spools APPEND messages: opened (and created) by the first APPEND,
+    /// not at login (as in Dovecot, a login alone leaves the mail directory untouched).
+    pub(super) inbox: Option<Maildir>,
     /// When the current command started (for the timing Dovecot appends).
     pub(super) started: Instant,
     bad: u32,
@@ -199,15 +200,6 @@ pub async fn serve(mut wire: Wire, session: &Session, start: &Start) -> Option<O
             return None;
         }
     };
-    let st = store.clone();
-    let inbox = match blocking(move || st.mailbox("INBOX", true)).await {
-        Ok(i) => i,
-        Err(e) => {
-            tracing::error!(service = %prefix, error = %e, "opening INBOX failed");
-            wire.goodbye(INTERNAL_BYE).await;
-            return None;
-        }
-    };
     let caps = capabilities(&session.settings);
     let untagged = UNTAGGED_CAPABILITY as char;
     if start.tag.is_empty() {
@@ -230,7 +222,7 @@ pub async fn serve(mut wire: Wire, session: &Session, start: &Start) -> Option<O
         user: start.user.clone(),
         session_id: start.session_id.clone(),
         selected: None,
-        inbox,
+        inbox: None,
         started: Instant::now(),
         bad: 0,
         stats: Stats::default(),
@@ -294,7 +286,7 @@ impl Imap {
                         if let Some(Ok(prev)) = appended.last_mut() {
                             prev.spill().await;
                         }
-                        appended.push(Ok(Spool::new(self.inbox.clone())));
+                        appended.push(self.spool().await);
                     }
                     if sync {
                         wire.queue(b"+ OK\r\n");
@@ -583,6 +575,23 @@ impl Imap {
     pub(super) fn bad(&mut self, wire: &mut Wire, tag: &str, text: &str) {
         self.bad += 1;
         self.reply(wire, tag, "BAD", None, text);
+    }
+
+    /// A spool for an APPEND message coming in, in INBOX's tmp/ (INBOX is opened, and
+    /// created, the first time).
+    async fn spool(&mut self) -> Result<Spool, String> {
+        let inbox = match &self.inbox {
+            Some(i) => i.clone(),
+            None => {
+                let st = self.store.clone();
+                let i = blocking(move || st.mailbox("INBOX", true))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.inbox = Some(i.clone());
+                i
+            }
+        };
+        Ok(Spool::new(inbox))
     }
 
     /// The goodbye for `end` and the reason Dovecot logs for it.
