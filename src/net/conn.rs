@@ -27,8 +27,10 @@ pub struct Stream {
     prefix: Vec<u8>,
     prefix_pos: usize,
     /// TCP data was read and nothing written since (a write carries the ACK): if the reader
-    /// now waits, the kernel may be holding that ACK back (see [`Stream::ack_now`]).
+    /// now waits, the kernel may be holding that ACK back (see [`Stream::want_ack`]).
     ack_owed: bool,
+    /// The reader waits for the rest of something it has begun to receive.
+    ack_wanted: bool,
 }
 
 impl Stream {
@@ -38,19 +40,24 @@ impl Stream {
             prefix: Vec::new(),
             prefix_pos: 0,
             ack_owed: false,
+            ack_wanted: false,
         }
     }
 
-    /// Called when a read on TCP is about to wait after data came in: asks the kernel to ACK
-    /// now (`TCP_QUICKACK`). A client that writes one command in several small writes without
-    /// `TCP_NODELAY` (Python's imaplib sends an APPEND literal and its CRLF separately) holds
-    /// the second write until the first is ACKed, and Linux delays that ACK by up to 40 ms on
-    /// an interactive connection: 23 APPENDs/s instead of hundreds. Dovecot sets the same
-    /// option before every read; here it is set only when a read waits after data came in
-    /// and nothing was written since (an answer carries the ACK anyway), so a plain
-    /// request/answer exchange makes no extra system call.
-    fn ack_now(tcp: &TcpStream) {
-        let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
+    /// Says whether the reader is waiting for the rest of something it has begun to receive
+    /// (a partial line, a literal, a DATA body). If so and a TCP read has to wait after data
+    /// came in with nothing written since, the kernel is asked to ACK now (`TCP_QUICKACK`):
+    /// a client that writes one command in several small writes without `TCP_NODELAY`
+    /// (Python's imaplib sends an APPEND literal and its CRLF separately) holds the second
+    /// write until the first is ACKed, and Linux delays that ACK by up to 40 ms on an
+    /// interactive connection: 23 APPENDs/s instead of hundreds. Dovecot sets the option
+    /// before every read; here a plain request/answer exchange (and a TLS handshake) makes
+    /// no extra system call and no extra ACK segment. Reaches the TCP socket under TLS.
+    pub fn want_ack(&mut self, yes: bool) {
+        self.ack_wanted = yes;
+        if let Transport::Tls(t) = &mut self.transport {
+            t.get_mut().0.want_ack(yes);
+        }
     }
 
     /// Puts bytes in front of whatever the socket delivers next.
@@ -106,9 +113,9 @@ impl AsyncRead for Stream {
                 let r = Pin::new(&mut *s).poll_read(cx, buf);
                 match r {
                     Poll::Ready(Ok(())) if buf.filled().len() > before => this.ack_owed = true,
-                    Poll::Pending if this.ack_owed => {
+                    Poll::Pending if this.ack_owed && this.ack_wanted => {
                         this.ack_owed = false;
-                        Stream::ack_now(s);
+                        let _ = socket2::SockRef::from(&*s).set_tcp_quickack(true);
                     }
                     _ => {}
                 }

@@ -149,6 +149,20 @@ impl Wire {
     /// One step of I/O under `watch`: flushes queued output if there is any, otherwise reads
     /// more input (`End::Eof` at end of stream). Cancel-safe.
     pub async fn fill(&mut self, watch: &Watch<'_>) -> Result<(), End> {
+        self.fill_with(watch, false).await
+    }
+
+    /// [`Wire::fill`] while the protocol is inside one unit whose rest it waits for (a
+    /// literal, a DATA body): a read that has to wait asks the kernel to ACK what came in
+    /// (see [`crate::net::conn::Stream::want_ack`]); [`Wire::fill`] does so only with part
+    /// of a line buffered.
+    pub async fn fill_rest(&mut self, watch: &Watch<'_>) -> Result<(), End> {
+        self.fill_with(watch, true).await
+    }
+
+    async fn fill_with(&mut self, watch: &Watch<'_>, inside_unit: bool) -> Result<(), End> {
+        let partial = self.start < self.buf.len();
+        self.conn.stream.want_ack(inside_unit || partial);
         if self.pending_output() > 0 {
             return match watch.guard(self.flush()).await? {
                 Ok(()) => Ok(()),

@@ -268,7 +268,12 @@ impl Imap {
             match ev {
                 Received::NeedMore => {
                     let watch = Watch::new(&self.session, Some(autologout));
-                    let filled = wire.fill(&watch).await;
+                    let filled = if rx.is_idle() {
+                        wire.fill(&watch).await
+                    } else {
+                        // Inside a command (a literal, the rest of its line).
+                        wire.fill_rest(&watch).await
+                    };
                     self.report_bytes(wire);
                     match filled {
                         Ok(()) => {}

@@ -358,9 +358,10 @@ async fn next_line(wire: &mut Wire, session: &Session) -> Result<Line, End> {
     wire.next_line(MAX_LINE, &idle_watch(session)).await
 }
 
-/// Flushes output, or reads more input, under the idle timeout and the shutdown signal.
+/// Flushes output, or reads more of a DATA or BDAT body, under the idle timeout and the
+/// shutdown signal.
 async fn fill(wire: &mut Wire, session: &Session) -> Result<(), End> {
-    wire.fill(&idle_watch(session)).await
+    wire.fill_rest(&idle_watch(session)).await
 }
 
 /// Shutdown and the idle timeout, from now.
