@@ -28,21 +28,29 @@ pub struct Assigned {
     pub uid_validity: u32,
 }
 
-/// The uidlist as the deliverer saw it before moving its message into new/: the file's inode
-/// and size. A record naming that message can only have been written after it.
-#[derive(Clone, Copy, Debug)]
+/// The uidlist as the deliverer saw it before moving its message into new/: the file, held
+/// open (so its inode number cannot be reused by a replacement while we wait for the lock),
+/// and its size then. A record naming that message can only have been written after it.
+#[derive(Debug)]
 pub struct Mark {
+    file: File,
     ino: u64,
     len: u64,
 }
 
 impl Maildir {
-    /// Notes the uidlist's identity and size; call before the rename into new/.
+    /// Opens the uidlist and notes its size; call before the rename into new/.
     pub(super) fn uidlist_mark(&self) -> Option<Mark> {
-        let m = fs::metadata(self.dir.join(UIDLIST)).ok()?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(self.dir.join(UIDLIST))
+            .ok()?;
+        let m = file.metadata().ok()?;
         Some(Mark {
             ino: m.ino(),
             len: m.len(),
+            file,
         })
     }
 
@@ -130,23 +138,25 @@ fn append_record(f: &mut File, path: &Path, uid: u32, base: &str) -> Result<(), 
         .map_err(MailError::io("append", path))
 }
 
-/// The short path, under the lock: when the uidlist is still the file the mark saw (same inode,
-/// not shorter) and in version 3, reads its header and its tail from a little before the mark,
-/// finds `base` among the records appended since (another process's sync may have numbered
-/// it already) or appends the next UID. `Ok(None)` sends the caller down the full path.
+/// The short path, under the lock: when the uidlist is still the file the mark holds (the
+/// path names the same inode, not shorter) and in version 3, reads its header and its tail
+/// from a little before the mark, finds `base` among the records appended since (another
+/// process's sync may have numbered it already) or appends the next UID. `Ok(None)` sends the
+/// caller down the full path.
 fn append_after_mark(
     path: &Path,
     base: &str,
     mark: Mark,
 ) -> Result<Option<(Assigned, Option<File>)>, MailError> {
-    let mut f = match OpenOptions::new().read(true).append(true).open(path) {
-        Ok(f) => f,
+    match fs::metadata(path) {
+        Ok(m) if m.ino() == mark.ino => {}
+        Ok(_) => return Ok(None),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(MailError::io("open", path)(e)),
-    };
-    let meta = f.metadata().map_err(MailError::io("stat", path))?;
-    let len = meta.len();
-    if meta.ino() != mark.ino || len < mark.len || len == 0 {
+        Err(e) => return Err(MailError::io("stat", path)(e)),
+    }
+    let mut f = mark.file;
+    let len = f.metadata().map_err(MailError::io("stat", path))?.len();
+    if len < mark.len || len == 0 {
         return Ok(None);
     }
     let read = |from: u64, n: u64| -> Result<Vec<u8>, MailError> {
