@@ -117,3 +117,76 @@ c.logout()
         assert_eq!(files, 1, "{}", mail.display());
     }
 }
+
+/// APPEND stores a message with flags in cur/ (with its `:2,` info) and one without in new/,
+/// in both servers; either way it is \Recent for the next session, in STATUS and SELECT, and
+/// the replies read the same.
+#[test]
+fn appended_mail_lands_where_dovecot_puts_it_and_stays_recent() {
+    const HEAD: &str = r#"
+import socket, sys, re
+def conn(port):
+    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(10)
+    f = s.makefile("rb"); f.readline()
+    return s, f
+def cmd(c, line):
+    s, f = c
+    s.sendall(line); tag = line.split(b" ")[0]; out = []
+    while True:
+        l = f.readline().decode().rstrip()
+        out.append(re.sub(r" \(\d+\.\d+ \+ \d+\.\d+( \+ \d+\.\d+)? secs\)", "", re.sub(r"(UIDVALIDITY|APPENDUID) \d+", r"\1 X", l)))
+        if l.startswith(tag.decode() + " ") or not l: return out
+port = int(sys.argv[1])
+a, b = conn(port), conn(port)
+for c in (a, b): cmd(c, b"l LOGIN bob pass\r\n")
+out = []
+"#;
+    let append = format!(
+        "{HEAD}cmd(a, b\"c CREATE R\\r\\n\")\n\
+out += cmd(a, b\"p APPEND R (\\\\Seen \\\\Flagged) {{5+}}\\r\\nhello\\r\\n\")\n\
+out += cmd(a, b\"q APPEND R {{5+}}\\r\\nworld\\r\\n\")\n\
+print(\"\\n\".join(out))\n"
+    );
+    let look = format!(
+        "{HEAD}out += cmd(b, b\"s STATUS R (MESSAGES RECENT UNSEEN UIDNEXT)\\r\\n\")\n\
+out += cmd(b, b\"t SELECT R\\r\\n\")\n\
+out += cmd(b, b\"u FETCH 1:* (FLAGS)\\r\\n\")\n\
+out += cmd(a, b\"v STATUS R (RECENT)\\r\\n\")\n\
+print(\"\\n\".join(out))\n"
+    );
+    let ddir = TempDir::new("imapcmp-place-dovecot");
+    let dovecot = Dovecot::start(ddir.path());
+    dovecot.chown_mail();
+    let roost = roost_imap("imapcmp-place-roost", "");
+    let mut transcripts = Vec::new();
+    for (port, mail) in [
+        (dovecot.imap_port, ddir.path().join("mail/bob/.R")),
+        (roost.port, roost.mail.join("bob/.R")),
+    ] {
+        let mut t = python_transcript(&append, port);
+        let names = |sub: &str| -> Vec<String> {
+            std::fs::read_dir(mail.join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        };
+        let (new, cur) = (names("new"), names("cur"));
+        assert_eq!(
+            (new.len(), cur.len()),
+            (1, 1),
+            "{}: {new:?} {cur:?}",
+            mail.display()
+        );
+        assert!(cur[0].ends_with(":2,FS"), "{cur:?}");
+        assert!(!new[0].contains(':'), "{new:?}");
+        t.extend(python_transcript(&look, port));
+        transcripts.push(t);
+    }
+    let (theirs, ours) = (&transcripts[0], &transcripts[1]);
+    assert_eq!(ours.join("\n"), theirs.join("\n"));
+    assert!(
+        theirs.contains(&"* STATUS R (MESSAGES 2 RECENT 2 UIDNEXT 3 UNSEEN 1)".to_string()),
+        "{}",
+        theirs.join("\n")
+    );
+}

@@ -44,6 +44,17 @@ pub struct Snapshot {
     pub messages: Vec<MessageEntry>,
 }
 
+/// Where a stored message enters the folder: new/ without flags, cur/ (with its `:2,` info)
+/// when it has any, as Dovecot's maildir save does. \Recent does not depend on it: the
+/// index gives it by UID.
+fn arrival_dir(flags: &Flags) -> &'static str {
+    if flags.is_empty() {
+        "new"
+    } else {
+        "cur"
+    }
+}
+
 /// A change a session commits.
 #[derive(Clone, Debug)]
 pub enum Change {
@@ -163,13 +174,14 @@ impl Maildir {
         } else {
             filename::with_flags(&base, flags)
         };
-        let dest = self.dir.join("new").join(&name);
+        let sub = arrival_dir(flags);
+        let dest = self.dir.join(sub).join(&name);
         let mark = self.uidlist_mark();
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_file(&tmp);
             return Err(MailError::io("rename", dest)(e));
         }
-        self.assign_uid(&base, mark)
+        self.assign_uid(&base, mark, sub)
     }
 
     /// Creates an empty message file in tmp/ for a writer that does not know the size yet
@@ -218,8 +230,9 @@ impl Maildir {
             .uid)
     }
 
-    /// As [`Maildir::commit_tmp`], with `flags` in the new/ name from the start (IMAP APPEND
-    /// with flags: one rename and one fsync of new/ instead of a second pair to add them).
+    /// As [`Maildir::commit_tmp`], with `flags` in the name from the start (IMAP APPEND with
+    /// flags: one rename and one directory fsync instead of a second pair to add them). A
+    /// message with flags goes to cur/, as Dovecot saves it (see [`arrival_dir`]).
     pub fn commit_tmp_flagged(
         &self,
         base: &str,
@@ -247,13 +260,14 @@ impl Maildir {
         } else {
             filename::with_flags(&name, flags)
         };
-        let dest = self.dir.join("new").join(&file);
+        let sub = arrival_dir(flags);
+        let dest = self.dir.join(sub).join(&file);
         let mark = self.uidlist_mark();
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_file(&tmp);
             return Err(MailError::io("rename", dest)(e));
         }
-        self.assign_uid(&name, mark)
+        self.assign_uid(&name, mark, sub)
     }
 
     /// The folder's UIDVALIDITY from `dovecot-uidlist` (a sync creates it when missing).

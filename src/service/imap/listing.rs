@@ -119,11 +119,7 @@ impl Imap {
                 let values = match &status {
                     Some(items) if e.status => {
                         let named = named_of(&ns, &e.name);
-                        Some(
-                            open_auto(&store, &ns, &named)
-                                .and_then(|m| m.sync())
-                                .map(|snap| status_values(&snap, items)),
-                        )
+                        Some(open_auto(&store, &ns, &named).and_then(|m| status_values(&m, items)))
                     }
                     _ => None,
                 };

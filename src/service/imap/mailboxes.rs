@@ -12,8 +12,10 @@ use super::namespace::{Namespace, Target};
 use super::selected::{letters_for, Selected};
 use super::session::Imap;
 use super::spool::Spool;
+use crate::mail::maildir::index::{ensure_index, Shared};
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::Maildir;
+use crate::mail::maildir::{filename, Flags};
 use crate::mail::namespace::AutoMailbox;
 use crate::mail::{blocking, MailError, UserStore};
 use crate::protocol::imap::command::{
@@ -75,11 +77,13 @@ pub(super) fn open_auto(
     }
 }
 
-/// The STATUS values of a mailbox snapshot.
+/// The STATUS values of a mailbox, from its index (brought up to date first: no folder scan
+/// when nothing changed). RECENT counts the UIDs from the index's `first_recent_uid` on, as
+/// Dovecot counts them, wherever the files are (mail stored with flags is in cur/).
 pub(super) fn status_values(
-    snap: &crate::mail::maildir::mailbox::Snapshot,
+    mbox: &Maildir,
     items: &[StatusItem],
-) -> Vec<(StatusItem, u64)> {
+) -> Result<Vec<(StatusItem, u64)>, MailError> {
     // Dovecot sends them in this order whatever the order asked.
     const ORDER: [StatusItem; 5] = [
         StatusItem::Messages,
@@ -88,22 +92,26 @@ pub(super) fn status_values(
         StatusItem::UidValidity,
         StatusItem::Unseen,
     ];
-    ORDER
+    let ix = Shared::get(mbox);
+    let mut g = ix.lock().unwrap_or_else(|p| p.into_inner());
+    g.refresh(false, false)?;
+    let seen = |name: &str| filename::split(name).1.is_some_and(|f| f.has(Flags::SEEN));
+    Ok(ORDER
         .iter()
         .filter(|i| items.contains(i))
         .map(|i| {
             let v = match i {
-                StatusItem::Messages => snap.messages.len() as u64,
-                StatusItem::Recent => snap.messages.iter().filter(|m| m.in_new).count() as u64,
-                StatusItem::UidNext => snap.next_uid as u64,
-                StatusItem::UidValidity => snap.uid_validity as u64,
-                StatusItem::Unseen => {
-                    snap.messages.iter().filter(|m| !m.flags.has(b'S')).count() as u64
+                StatusItem::Messages => g.msgs.len() as u64,
+                StatusItem::Recent => {
+                    g.msgs.range(g.header.first_recent_uid.max(1)..).count() as u64
                 }
+                StatusItem::UidNext => g.header.next_uid as u64,
+                StatusItem::UidValidity => g.header.uid_validity as u64,
+                StatusItem::Unseen => g.msgs.values().filter(|m| !seen(&m.name)).count() as u64,
             };
             (*i, v)
         })
-        .collect()
+        .collect())
 }
 
 impl Imap {
@@ -328,21 +336,22 @@ impl Imap {
             return;
         };
         let (store, ns, n) = (self.store.clone(), self.namespace(), named.clone());
-        let snap = blocking(move || {
+        let wanted = items.to_vec();
+        let values = blocking(move || {
             if n.storage.is_empty() {
                 return Err(MailError::NoMailbox(n.vname.clone()));
             }
-            open_auto(&store, &ns, &n)?.sync()
+            status_values(&open_auto(&store, &ns, &n)?, &wanted)
         })
         .await;
-        let snap = match snap {
-            Ok(s) => s,
+        let values = match values {
+            Ok(v) => v,
             Err(e) => return self.mail_error(wire, tag, &named.vname, e),
         };
         // Dovecot echoes the name as the client wrote it (`Work.` under tb-extra-mailbox-sep).
         Untagged::Status {
             mailbox: raw,
-            items: status_values(&snap, items),
+            items: values,
         }
         .encode(wire.output());
         if self
@@ -513,6 +522,8 @@ impl Imap {
                 return Err(MailError::NoMailbox(n.vname.clone()));
             }
             let mbox = open_auto(&store, &ns, &n)?;
+            // Messages with flags go to cur/: the index must exist first to keep them \Recent.
+            ensure_index(&mbox)?;
             for spool in spools.iter_mut() {
                 spool.finish(&mbox)?;
             }

@@ -14,6 +14,7 @@ use super::mailboxes::uid_set;
 use super::message::{body_start, date_time};
 use super::selected::{flag_names, letters_for};
 use super::session::Imap;
+use crate::mail::maildir::index::ensure_index;
 use crate::mail::maildir::index::CacheField;
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::Change;
@@ -605,6 +606,7 @@ impl Imap {
         let n = name.clone();
         let r = blocking(move || {
             let dest = store.mailbox(&n, false)?;
+            ensure_index(&dest)?;
             let mut kw = Keywords::read(dest.dir())?;
             let before = kw.clone();
             let mut pairs = Vec::new();

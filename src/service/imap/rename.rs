@@ -6,6 +6,7 @@
 
 use super::folders;
 use super::session::Imap;
+use crate::mail::maildir::index::ensure_index;
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::Change;
 use crate::mail::namespace::AutoMailbox;
@@ -88,6 +89,7 @@ fn rename_folder(store: &UserStore, from: &str, to: &str) -> Result<(), MailErro
 fn move_inbox(store: &UserStore, to: &str) -> Result<(), MailError> {
     let inbox = store.mailbox("INBOX", false)?;
     let dest = store.mailbox(to, true)?;
+    ensure_index(&dest)?;
     let kw = Keywords::read(inbox.dir())?;
     if kw != Keywords::default() {
         kw.write(dest.dir())?;

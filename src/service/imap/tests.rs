@@ -229,7 +229,7 @@ async fn imaplib_mailboxes_append_fetch_store_search_copy_move_expunge() {
     );
     assert_eq!(next(), "('OK', [b'4'])");
     let last = next();
-    // New mail (flags in its new/ name) is \Recent for the next session.
+    // Stored mail (with flags: in cur/) is \Recent for the next session.
     assert!(last.starts_with(r#"('OK', [b'1 (UID 1 FLAGS (\\Flagged \\Recent $Label1) INTERNALDATE "17-Jul-1996 09:44:25 +0000")', b'2 (UID 2 FLAGS (\\Recent Junk) INTERNALDATE "#), "{last}");
     assert!(
         last.contains(r"b'4 (UID 4 FLAGS (\\Answered \\Recent) INTERNALDATE "),

@@ -406,3 +406,16 @@ impl Shared {
         ix
     }
 }
+
+/// Builds the index of `mbox` if it has none yet; called before a message is stored with
+/// flags (it goes to cur/, where a freshly built index would not count it \Recent: a fresh
+/// index takes only new/ as \Recent, as Dovecot does without its index). With the index
+/// there first, the stored message's UID is at or past its `first_recent_uid`.
+pub fn ensure_index(mbox: &Maildir) -> Result<(), MailError> {
+    if mbox.dir().join(INDEX_FILE).exists() {
+        return Ok(());
+    }
+    let ix = Shared::get(mbox);
+    let mut g = ix.lock().unwrap_or_else(|p| p.into_inner());
+    g.refresh(false, false).map(|_| ())
+}

@@ -54,22 +54,27 @@ impl Maildir {
         })
     }
 
-    /// Gives a message just renamed into new/ its UID, then makes both durable: new/ and the
-    /// uidlist are fsynced together after the line is written (outside the lock), so one
-    /// journal commit can carry the rename and the line. Returns once both are on disk
-    /// (unless `mail_fsync = never`).
-    pub(super) fn assign_uid(&self, base: &str, mark: Option<Mark>) -> Result<Assigned, MailError> {
+    /// Gives a message just renamed into `sub` (new/ or cur/) its UID, then makes both durable:
+    /// that directory and the uidlist are fsynced together after the line is written (outside
+    /// the lock), so one journal commit can carry the rename and the line. Returns once both
+    /// are on disk (unless `mail_fsync = never`).
+    pub(super) fn assign_uid(
+        &self,
+        base: &str,
+        mark: Option<Mark>,
+        sub: &str,
+    ) -> Result<Assigned, MailError> {
         let (assigned, appended) = self.assign_uid_unsynced(base, mark)?;
         if !self.fsync {
             return Ok(assigned);
         }
-        let new = self.dir.join("new");
+        let dir = self.dir.join(sub);
         let Some(f) = appended else {
-            fsync_dir(&new)?;
+            fsync_dir(&dir)?;
             return Ok(assigned);
         };
         // Both at once: the file system can put them in one journal commit.
-        crate::mail::maildir::syncpair::fsync_dir_and_data(&new, &f, &self.dir.join(UIDLIST))?;
+        crate::mail::maildir::syncpair::fsync_dir_and_data(&dir, &f, &self.dir.join(UIDLIST))?;
         Ok(assigned)
     }
 
