@@ -286,7 +286,12 @@ fn mail_max_userip_connections_holds_under_100_racing_logins() {
             *r == "-ERR [IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=10)"
         })
         .count();
-    assert_eq!((ok, refused), (10, 90), "{results:#?}");
+    assert_eq!(
+        (ok, refused),
+        (10, 90),
+        "{results:#?}\nserver log:\n{}",
+        s.log_text()
+    );
     // While the 10 are held, who lists exactly them.
     let out = s.cli(&["who", "-f", "tab"]).stdout_ok("who");
     assert_eq!(
