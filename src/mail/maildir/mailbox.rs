@@ -96,14 +96,20 @@ impl Maildir {
         host: &str,
         maildir_plus_plus: bool,
     ) -> Result<Maildir, MailError> {
-        if !dir.join("cur").is_dir() {
+        // cur/ is what marks a folder; it is made last, so a session that sees it also finds
+        // new/ and tmp/ (racing first logins listed a new/ not made yet). With `create`, a
+        // folder missing new/ or tmp/ (its creator stopped half way) is completed, as Dovecot
+        // recreates them.
+        let whole = |d: &Path| ["cur", "new", "tmp"].iter().all(|s| d.join(s).is_dir());
+        let has_cur = dir.join("cur").is_dir();
+        if !has_cur || (create && !whole(dir)) {
             if !create {
                 return Err(MailError::NoMailbox(dir.display().to_string()));
             }
             let fresh = !dir.exists();
             let mut b = fs::DirBuilder::new();
             b.recursive(true).mode(0o700);
-            for sub in ["cur", "new", "tmp"] {
+            for sub in ["new", "tmp", "cur"] {
                 let p = dir.join(sub);
                 b.create(&p).map_err(MailError::io("mkdir", &p))?;
             }

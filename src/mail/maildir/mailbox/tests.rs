@@ -463,3 +463,37 @@ fn delivery_honours_what_another_process_wrote_before_it_locked() {
         [1, 7, 40]
     );
 }
+
+/// Sessions opening a folder that does not exist yet all at once (a POP3 login race) each
+/// find it whole: the `cur/` they test for is made last, after `new/` and `tmp/` (it was made
+/// first, and a session that saw it listed a `new/` not made yet).
+#[test]
+fn racing_first_opens_all_find_the_folder_whole() {
+    for round in 0..40 {
+        let d = fresh(&format!("race-open-{round}"));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (d, barrier) = (d.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Maildir::open(&d, &d, true, false, "host.example")
+                        .and_then(|m| m.sync_session())
+                        .map(|s| s.messages.len())
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap(), 0, "round {round}");
+        }
+        let _ = fs::remove_dir_all(&d);
+    }
+    // The state such a race (or a creator that stopped) leaves: only cur/. Opening with
+    // create completes the folder.
+    let d = fresh("half-made");
+    fs::create_dir_all(d.join("cur")).unwrap();
+    let m = Maildir::open(&d, &d, true, false, "host.example").unwrap();
+    assert!(d.join("new").is_dir() && d.join("tmp").is_dir());
+    assert_eq!(m.sync_session().unwrap().messages.len(), 0);
+    let _ = fs::remove_dir_all(&d);
+}
