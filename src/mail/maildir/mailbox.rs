@@ -100,9 +100,12 @@ impl Maildir {
         // new/ and tmp/ (racing first logins listed a new/ not made yet). With `create`, a
         // folder missing new/ or tmp/ (its creator stopped half way) is completed, as Dovecot
         // recreates them.
-        let whole = |d: &Path| ["cur", "new", "tmp"].iter().all(|s| d.join(s).is_dir());
-        let has_cur = dir.join("cur").is_dir();
-        if !has_cur || (create && !whole(dir)) {
+        let whole = if create {
+            ["cur", "new", "tmp"].iter().all(|s| dir.join(s).is_dir())
+        } else {
+            dir.join("cur").is_dir()
+        };
+        if !whole {
             if !create {
                 return Err(MailError::NoMailbox(dir.display().to_string()));
             }

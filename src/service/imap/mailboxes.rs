@@ -537,17 +537,14 @@ impl Imap {
                 if kw != before {
                     kw.write(mbox.dir())?;
                 }
-                // The flags go into the name and the internal date on the file as it enters
-                // new/: one rename, one uidlist line, no folder scan.
+                // The flags go into the name (cur/ with flags, new/ without) and the internal
+                // date on the file as it enters: one rename, one uidlist line, no folder scan.
                 let date = m.date.as_deref().and_then(parse_date_time);
                 let a = spool.commit(&mbox, &flags, date)?;
                 uid_validity = Some(a.uid_validity);
                 uids.push(a.uid);
             }
-            let uv = match uid_validity {
-                Some(uv) => uv,
-                None => mbox.uid_validity()?,
-            };
+            let uv = uid_validity.map_or_else(|| mbox.uid_validity(), Ok)?;
             Ok((uv, uids))
         })
         .await;

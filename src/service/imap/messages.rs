@@ -623,7 +623,7 @@ impl Imap {
                 }
                 // A hard link, as Dovecot's maildir_copy_with_hardlinks (the internal date
                 // comes along); a copy when the file moved meanwhile or across file systems.
-                // The flags go into the new/ name as it is committed (no folder scan).
+                // The flags go into the name as it is committed (no folder scan).
                 let new_uid = match dest.link_tmp(&src.path_of(e)) {
                     Ok(base) => dest.commit_tmp_flagged(&base, e.size, e.vsize, &flags, None)?,
                     Err(_) => {
@@ -644,10 +644,7 @@ impl Imap {
                     .collect();
                 src.apply(&doomed)?;
             }
-            let uv = match uid_validity {
-                Some(uv) => uv,
-                None => dest.uid_validity()?,
-            };
+            let uv = uid_validity.map_or_else(|| dest.uid_validity(), Ok)?;
             Ok((uv, pairs))
         })
         .await;
