@@ -10,6 +10,9 @@
 //!   `451 4.3.0 <user> Temporary internal error` with a log line naming the uid problem, and a
 //!   POP3 login a clear `-ERR`.
 //!
+//! * doveadm mail commands (roost's CLI and HTTP API) for those users run in mail helpers as
+//!   their uids: what they create and rename is the user's, and Dovecot's doveadm sees it.
+//!
 //! Needs root and Dovecot (`dovecot`, `doveadm`).
 
 mod common;
@@ -596,4 +599,139 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
         let l = dovecot.doveadm(&["mailbox", "list", "-s", "-u", user], None);
         assert!(l.lines().any(|n| n == "Archive"), "{l}");
     }
+}
+
+/// An HTTP API request to roost's doveadm (`doveadm:secret`); the parsed answer.
+fn doveadm_api(port: u16, body: &str) -> serde_json::Value {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-m", "60", "-u", "doveadm:secret"])
+        .args(["-H", "Content-Type: application/json", "-d", body])
+        .arg(format!("http://127.0.0.1:{port}/doveadm/v1"))
+        .output()
+        .expect("curl must be installed");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn doveadm_mail_commands_run_as_the_userdb_uid() {
+    assert!(is_root(), "this test needs root");
+    let launch = Launch::new("mailuid-doveadm");
+    fs::set_permissions(launch.dir().path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let users = launch.dir().write("users", USERS);
+    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
+    let mail = launch.dir().join("mail");
+    fs::create_dir_all(&mail).unwrap();
+    fs::set_permissions(&mail, fs::Permissions::from_mode(0o1777)).unwrap();
+    let (lmtp_port, pop3_port, http) = (free_port(), free_port(), free_port());
+    let conf = config(
+        &users,
+        &mail,
+        lmtp_port,
+        pop3_port,
+        "default_internal_user = \"dovecot\"\ndoveadm_password = \"secret\"\n",
+    );
+    let conf = format!("{conf}\n[service.doveadm.inet_listener.http]\nport = {http}\n");
+    let server = launch.config(&conf).ready_on(&[http]).start();
+    assert!(
+        server.wait_log(
+            "dropped privileges to default_internal_user",
+            Duration::from_secs(15)
+        ),
+        "{}",
+        server.log_text()
+    );
+    for (rcpts, body) in [(&["u1", "u2"][..], "first"), (&["u1"][..], "second")] {
+        let (_, data) = lmtp(lmtp_port, rcpts, body);
+        assert!(data.iter().all(|r| r.starts_with("250 2.0.0")), "{data:?}");
+    }
+    // Each user's Maildir is its uid's alone: the server (uid dovecot) cannot enter it.
+    for u in ["u1", "u2"] {
+        fs::set_permissions(mail.join(u), fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    // The CLI (root, over the doveadm-server socket) and the HTTP API.
+    let r = server.cli(&["doveadm", "mailbox", "create", "-u", "u1", "Archive"]);
+    assert!(r.ok, "{}\n{}", r.all(), server.log_text());
+    let answer = doveadm_api(
+        http,
+        r#"[["flagsAdd",{"user":"u1","flag":["\\Seen","$Work"],"query":["mailbox","INBOX","uid","1"]},"f"],
+["fetch",{"user":"u1","field":["uid","flags","hdr.subject"],"query":["mailbox","INBOX","all"]},"x"],
+["mailboxStatus",{"allUsers":true,"field":["messages","unseen"],"mailboxMask":["*"]},"s"],
+["search",{"user":"u2","query":["mailbox","INBOX","all"]},"q"],
+["expunge",{"user":"u2","query":["mailbox","INBOX","all"]},"e"],
+["quotaGet",{"user":"u1"},"g"],
+["mailboxList",{"user":"u1"},"l"],
+["mailboxDelete",{"user":"u1","mailbox":["Nope"]},"d"]]"#,
+    );
+    let tags: Vec<&str> = answer
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[2].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["f", "x", "s", "q", "e", "g", "l", "d"], "{answer}");
+    let by = |tag: &str| {
+        answer
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e[2] == tag)
+            .unwrap()
+            .clone()
+    };
+    for t in ["f", "e"] {
+        assert_eq!(by(t), serde_json::json!(["doveadmResponse", [], t]), "{answer}");
+    }
+    assert_eq!(
+        by("x")[1],
+        serde_json::json!([
+            {"uid": "1", "flags": "\\Seen \\Recent $Work", "hdr.subject": "first"},
+            {"uid": "2", "flags": "\\Recent", "hdr.subject": "second"}
+        ]),
+        "{answer}\n{}",
+        server.log_text()
+    );
+    assert_eq!(
+        by("s")[1],
+        serde_json::json!([
+            {"mailbox": "Archive", "messages": "0", "unseen": "0"},
+            {"mailbox": "INBOX", "messages": "2", "unseen": "1"},
+            {"mailbox": "INBOX", "messages": "1", "unseen": "1"}
+        ]),
+        "{answer}"
+    );
+    assert_eq!(by("q")[1].as_array().map(Vec::len), Some(1), "{answer}");
+    assert_eq!(by("g")[1][1]["value"], "2", "{answer}");
+    assert_eq!(
+        by("l")[1],
+        serde_json::json!([{"mailbox": "Archive"}, {"mailbox": "INBOX"}]),
+        "{answer}"
+    );
+    assert_eq!(
+        by("d"),
+        serde_json::json!(["error", {"type": "exitCode", "exitCode": 68}, "d"]),
+        "{answer}"
+    );
+    // Everything the commands wrote (the new folder, dovecot-keywords, renamed files) belongs
+    // to the user's uid.
+    assert!(mail.join("u1/.Archive/cur").is_dir());
+    assert!(mail.join("u1/dovecot-keywords").exists());
+    assert_owned(&mail.join("u1"), 2001);
+    assert_owned(&mail.join("u2"), 2002);
+
+    // Dovecot's doveadm, as those uids, sees the same mail.
+    let dovecot = dovecot(server.path(), &users, &mail);
+    let f = dovecot.doveadm(
+        &["fetch", "-u", "u1", "uid flags", "mailbox", "INBOX", "all"],
+        None,
+    );
+    let flags: Vec<&str> = f.lines().filter(|l| l.starts_with("flags:")).collect();
+    assert_eq!(flags.len(), 2, "{f}");
+    assert!(flags[0].contains("\\Seen") && flags[0].contains("$Work"), "{f}");
+    assert!(!flags[1].contains("\\Seen"), "{f}");
+    let l = dovecot.doveadm(&["mailbox", "list", "-u", "u1"], None);
+    assert!(l.lines().any(|n| n == "Archive"), "{l}");
+    let n = dovecot.doveadm(&["search", "-u", "u2", "mailbox", "INBOX", "all"], None);
+    assert_eq!(n.trim(), "", "u2's INBOX was expunged: {n}");
 }

@@ -121,6 +121,30 @@ impl MailAccess {
         Ok(self.route(settings, fields)? == Route::Local)
     }
 
+    /// One request to a mail helper of `fields`' user (blocking), answered within `timeout`;
+    /// returns the reply's body. For work the server cannot do as itself (doveadm's mail
+    /// commands for users of other uids).
+    pub fn call_helper(
+        &self,
+        settings: &MailSettings,
+        fields: &[(String, String)],
+        head: &[&str],
+        body: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, MailError> {
+        let Route::Helper(id) = self.route(settings, fields)? else {
+            return Err(MailError::Internal(
+                "no mail helper is needed for this user".into(),
+            ));
+        };
+        let pool = self.pool.as_ref().expect("routed to a helper");
+        let m = pool
+            .call_within(id, head, body, None, Some(timeout))
+            .map_err(helper_err(id))?;
+        proto::reply(&m.head)?;
+        Ok(m.body)
+    }
+
     /// Stores the spooled message (first `sizes.0` bytes of `spool`, LF line ends) for one
     /// recipient (blocking); returns its UID once on disk. The mail helper gets the spool
     /// file's descriptor and copies it itself.

@@ -3,7 +3,8 @@
 //! uid/gid (no capabilities, no-new-privs). It runs roost's own mail code ([`crate::mail::local`],
 //! [`Maildir`]) for requests in [`super::mail_proto`]: deliveries, and the INBOX of POP3
 //! sessions of its uid (each session's opened mailbox and lock live here, by session id, until
-//! `CLOSE`). With no mailbox open it exits after [`IDLE_EXIT`] without a request, or when the server closes its socket.
+//! `CLOSE`), and doveadm's mail commands for its uid's users (`DOVEADM`,
+//! [`crate::service::doveadm::mail::work`]). With no mailbox open it exits after [`IDLE_EXIT`] without a request, or when the server closes its socket.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -15,6 +16,7 @@ use crate::mail::local::{self, DeliverTo};
 use crate::mail::maildir::dotlock::Dotlock;
 use crate::mail::maildir::Maildir;
 use crate::mail::MailError;
+use crate::service::doveadm::mail as doveadm_mail;
 
 use super::error::PrivsepError;
 use super::mail_proto::{self as proto, Msg};
@@ -127,6 +129,14 @@ fn handle(st: &mut State, m: Msg) -> Answer {
             st.open
                 .remove(args.first().map(String::as_str).unwrap_or(""));
             none()
+        }
+        // A doveadm mail command for this uid's user; its JSON answer carries its own errors.
+        "DOVEADM" => {
+            let body = match m.fd {
+                Some(fd) => proto::read_all(&mut File::from(fd)).map_err(bad)?,
+                None => m.body,
+            };
+            Ok((Vec::new(), doveadm_mail::serve_in_helper(&body), None))
         }
         other => Err(MailError::Internal(format!(
             "unknown mail helper request {other:?}"

@@ -196,13 +196,52 @@ impl MailPool {
         body: &[u8],
         file: Option<&std::fs::File>,
     ) -> Result<Msg, PrivsepError> {
+        self.call_within(id, head, body, file, None)
+    }
+
+    /// [`MailPool::call`] with a deadline for the answer: a helper that has not answered
+    /// within `timeout` is let go (its connection dropped, so it exits when done) and the
+    /// request is not sent again.
+    pub fn call_within(
+        &self,
+        id: MailIdentity,
+        head: &[&str],
+        body: &[u8],
+        file: Option<&std::fs::File>,
+        timeout: Option<Duration>,
+    ) -> Result<Msg, PrivsepError> {
         let mut last = None;
         for _ in 0..2 {
             let mut c = self.take(id)?;
-            match c.call(head, body, file) {
+            let set = |s: &UnixStream, t: Option<Duration>| {
+                s.set_read_timeout(t).map_err(|source| PrivsepError::Io {
+                    what: "mail helper read timeout".into(),
+                    source,
+                })
+            };
+            set(&c.stream, timeout)?;
+            let r = c.call(head, body, file);
+            match r {
                 Ok(m) => {
+                    set(&c.stream, None)?;
                     self.give_back(c);
                     return Ok(m);
+                }
+                Err(PrivsepError::Io { source, .. })
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    tracing::warn!(
+                        uid = id.uid,
+                        pid = c.pid,
+                        "mail helper did not answer in time"
+                    );
+                    return Err(PrivsepError::Protocol(format!(
+                        "the mail helper did not answer within {} s",
+                        timeout.map_or(0, |t| t.as_secs())
+                    )));
                 }
                 Err(e) => {
                     tracing::warn!(uid = id.uid, pid = c.pid, error = %e, "mail helper failed");

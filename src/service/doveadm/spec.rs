@@ -115,6 +115,21 @@ impl CommandError {
             CommandError::NotPossible(_) => 2,
         }
     }
+
+    /// The error doveadm's `code` stands for (an unknown code is an internal error).
+    pub fn from_exit_code(code: i32, message: String) -> CommandError {
+        match code {
+            64 => CommandError::Usage(message),
+            65 => CommandError::Data(message),
+            67 => CommandError::NoUser(message),
+            68 => CommandError::NotFound(message),
+            75 => CommandError::TempFail(message),
+            77 => CommandError::NoPerm(message),
+            78 => CommandError::Config(message),
+            2 => CommandError::NotPossible(message),
+            _ => CommandError::Software(message),
+        }
+    }
 }
 
 /// Reads a string parameter.

@@ -9,11 +9,14 @@
 //! the query names that does not exist gives no rows (Dovecot's fetch ignores it). An answer
 //! over [`MAX_ANSWER_BYTES`] is refused (Dovecot streams; roost's answer is one JSON value).
 
+use serde_json::Value;
+
 use super::common::{mail_params, param, rows, Row};
 use super::mailbox::vname;
 use super::messages::{each_match, query_param, sent_date, BoxView, Loaded, Missing};
-use super::target::{self, blocking};
+use super::target::{self, Target};
 use super::time::local_string;
+use super::work::{self, from_value};
 use crate::mail::mime::{self, address::parse_address_list, decode};
 use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
@@ -93,60 +96,69 @@ fn check_field(f: &str) -> Result<(), CommandError> {
     Err(CommandError::Usage(format!("Unknown fetch field: {f}")))
 }
 
+/// The fields asked for (lower case, each checked).
+fn fetch_fields(params: &Params) -> Result<Vec<String>, CommandError> {
+    let fields: Vec<String> = string_array(params, "field")?
+        .iter()
+        .flat_map(|f| {
+            f.split_whitespace()
+                .map(|w| w.to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if fields.is_empty() {
+        return Err(CommandError::Usage("Missing fetch fields".into()));
+    }
+    for f in &fields {
+        check_field(f)?;
+    }
+    Ok(fields)
+}
+
 fn run(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
-        let fields: Vec<String> = string_array(&params, "field")?
-            .iter()
-            .flat_map(|f| {
-                f.split_whitespace()
-                    .map(|w| w.to_ascii_lowercase())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        if fields.is_empty() {
-            return Err(CommandError::Usage("Missing fetch fields".into()));
-        }
-        for f in &fields {
-            check_field(f)?;
-        }
-        let q = query_param(&params)?;
+        fetch_fields(&params)?;
+        query_param(&params)?;
         let mut out: Vec<Row> = Vec::new();
         for user in target::users(&ctx, &params).await? {
-            let t = target::open(&ctx, &user).await?;
-            let (q, fields) = (q.clone(), fields.clone());
-            let data = fields.iter().any(|f| needs_data(f));
-            let stat = fields.iter().any(|f| needs_stat(f));
-            let found = blocking(move || {
-                let mut found = Vec::new();
-                let mut bytes = 0usize;
-                each_match(&t.store, &q, Missing::Skip, |view, hits| {
-                    for &i in hits {
-                        let l = view.load(i, data, stat);
-                        let bytes_of = l.data.as_deref().unwrap_or(&[]);
-                        let msg = mime::scan(bytes_of);
-                        let mut r = Row::new();
-                        for f in &fields {
-                            let v = value(f, &t.user, view, i, &l, &msg);
-                            bytes += f.len() + v.len();
-                            r.insert(f.clone(), v.into());
-                        }
-                        if bytes > MAX_ANSWER_BYTES {
-                            return Err(CommandError::NotPossible(format!(
-                                "fetch answer over {} MiB: narrow the query or the fields",
-                                MAX_ANSWER_BYTES >> 20
-                            )));
-                        }
-                        found.push(r);
-                    }
-                    Ok(())
-                })?;
-                Ok(found)
-            })
-            .await?;
-            out.extend(found);
+            out.extend(from_value::<Vec<Row>>(
+                work::run(&ctx, &user, FETCH.name, work, &params).await?,
+            )?);
         }
         Ok(rows(out))
     })
+}
+
+/// `fetch` for one user: its rows.
+pub fn work(t: &Target, params: &Params) -> Result<Value, CommandError> {
+    let fields = fetch_fields(params)?;
+    let q = query_param(params)?;
+    let data = fields.iter().any(|f| needs_data(f));
+    let stat = fields.iter().any(|f| needs_stat(f));
+    let mut found = Vec::new();
+    let mut bytes = 0usize;
+    each_match(&t.store, &q, Missing::Skip, |view, hits| {
+        for &i in hits {
+            let l = view.load(i, data, stat);
+            let bytes_of = l.data.as_deref().unwrap_or(&[]);
+            let msg = mime::scan(bytes_of);
+            let mut r = Row::new();
+            for f in &fields {
+                let v = value(f, &t.user, view, i, &l, &msg);
+                bytes += f.len() + v.len();
+                r.insert(f.clone(), v.into());
+            }
+            if bytes > MAX_ANSWER_BYTES {
+                return Err(CommandError::NotPossible(format!(
+                    "fetch answer over {} MiB: narrow the query or the fields",
+                    MAX_ANSWER_BYTES >> 20
+                )));
+            }
+            found.push(r);
+        }
+        Ok(())
+    })?;
+    Ok(rows(found))
 }
 
 fn strip_parens(v: Vec<u8>) -> String {

@@ -13,9 +13,13 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use super::common::{mail_params, param, row, rows, Row};
 use super::query::{self, Key};
-use super::target::{self, blocking, mail_err, Target};
+use super::target::{self, mail_err, Target};
+use super::work::{self, from_value, to_value};
 use crate::mail::location::Layout;
 use crate::mail::maildir::mailbox::Change;
 use crate::mail::maildir::mailbox::UIDLIST;
@@ -153,51 +157,60 @@ pub fn masks_query(masks: &[String]) -> Key {
     }
 }
 
+/// `mailbox list`'s masks (`*` when none is given).
+fn list_masks(params: &Params) -> Result<Vec<String>, CommandError> {
+    let mut masks = string_array(params, "mailboxMask")?;
+    if masks.is_empty() {
+        masks.push("*".into());
+    }
+    Ok(masks)
+}
+
 fn run_list(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
-        let mut masks = string_array(&params, "mailboxMask")?;
-        if masks.is_empty() {
-            masks.push("*".into());
-        }
-        let mutf7 = bool_param(&params, "mutf7")?;
-        let subscribed = bool_param(&params, "subscriptions")?;
+        list_masks(&params)?;
+        bool_param(&params, "mutf7")?;
+        bool_param(&params, "subscriptions")?;
         let mut out: Vec<Row> = Vec::new();
         for user in target::users(&ctx, &params).await? {
-            let t = target::open(&ctx, &user).await?;
-            let masks = masks.clone();
-            let names = blocking(move || {
-                let sep = separator(&t.store);
-                let names: Vec<String> = if subscribed {
-                    folders::subscriptions(&t.store.location.root, sep)
-                } else {
-                    listed(&t.store)
-                        .map_err(mail_err)?
-                        .into_iter()
-                        .map(|(n, _)| n)
-                        .collect()
-                };
-                Ok(names
-                    .into_iter()
-                    .filter(|n| {
-                        masks
-                            .iter()
-                            .any(|m| crate::service::imap::list::matches(&wire(m, sep), n, sep))
-                    })
-                    .collect::<Vec<_>>())
-            })
-            .await?;
-            out.extend(
-                names
-                    .into_iter()
-                    .map(|n| row([("mailbox", if mutf7 { n } else { vname(&n) })])),
-            );
+            out.extend(from_value::<Vec<Row>>(
+                work::run(&ctx, &user, LIST.name, list_work, &params).await?,
+            )?);
         }
         Ok(rows(out))
     })
 }
 
+/// `mailbox list` for one user: its rows.
+pub fn list_work(t: &Target, params: &Params) -> Result<Value, CommandError> {
+    let masks = list_masks(params)?;
+    let mutf7 = bool_param(params, "mutf7")?;
+    let subscribed = bool_param(params, "subscriptions")?;
+    let sep = separator(&t.store);
+    let names: Vec<String> = if subscribed {
+        folders::subscriptions(&t.store.location.root, sep)
+    } else {
+        listed(&t.store)
+            .map_err(mail_err)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    };
+    Ok(rows(
+        names
+            .into_iter()
+            .filter(|n| {
+                masks
+                    .iter()
+                    .any(|m| crate::service::imap::list::matches(&wire(m, sep), n, sep))
+            })
+            .map(|n| row([("mailbox", if mutf7 { n } else { vname(&n) })]))
+            .collect(),
+    ))
+}
+
 /// What `mailbox status` reports about one mailbox.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Serialize, Deserialize)]
 pub struct Status {
     pub messages: u64,
     pub recent: u64,
@@ -303,28 +316,25 @@ fn status_value(s: &Status, field: &str) -> String {
     }
 }
 
+/// `mailbox status`'s masks (at least one).
+fn status_masks(params: &Params) -> Result<Vec<String>, CommandError> {
+    let masks = string_array(params, "mailboxMask")?;
+    if masks.is_empty() {
+        return Err(CommandError::Usage("Missing mailbox mask".into()));
+    }
+    Ok(masks)
+}
+
 fn run_status(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
         let total = bool_param(&params, "totalSum")?;
         let fields = status_fields(&string_array(&params, "field")?, total)?;
-        let masks = string_array(&params, "mailboxMask")?;
-        if masks.is_empty() {
-            return Err(CommandError::Usage("Missing mailbox mask".into()));
-        }
+        status_masks(&params)?;
         let mut out: Vec<Row> = Vec::new();
         let mut sum = Status::default();
         for user in target::users(&ctx, &params).await? {
-            let t = target::open(&ctx, &user).await?;
-            let masks = masks.clone();
-            let found: Vec<(String, Status)> = blocking(move || {
-                let mut v = Vec::new();
-                for name in select(&t.store, &masks_query(&masks))? {
-                    let s = status_of(&t.store, &name).map_err(mail_err)?;
-                    v.push((name, s));
-                }
-                Ok(v)
-            })
-            .await?;
+            let found: Vec<(String, Status)> =
+                from_value(work::run(&ctx, &user, STATUS.name, status_work, &params).await?)?;
             for (name, s) in found {
                 if total {
                     sum.messages += s.messages;
@@ -352,6 +362,16 @@ fn run_status(ctx: Context, params: Params) -> CommandFuture {
     })
 }
 
+/// `mailbox status` for one user: each matching mailbox (stored name) and its status.
+pub fn status_work(t: &Target, params: &Params) -> Result<Value, CommandError> {
+    let mut v = Vec::new();
+    for name in select(&t.store, &masks_query(&status_masks(params)?))? {
+        let s = status_of(&t.store, &name).map_err(mail_err)?;
+        v.push((name, s));
+    }
+    to_value(&v)
+}
+
 fn mailbox_names(params: &Params) -> Result<Vec<String>, CommandError> {
     let names = string_array(params, "mailbox")?;
     if names.is_empty() {
@@ -362,20 +382,30 @@ fn mailbox_names(params: &Params) -> Result<Vec<String>, CommandError> {
 
 fn run_create(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
-        let names = mailbox_names(&params)?;
-        if string_param(&params, "guid").is_some() {
-            return Err(CommandError::Usage(
-                "guid (-g): roost does not set mailbox GUIDs".into(),
-            ));
-        }
-        let subscribe = bool_param(&params, "subscriptions")?;
+        create_params(&params)?;
         for user in target::users(&ctx, &params).await? {
-            let t = target::open(&ctx, &user).await?;
-            let names = names.clone();
-            blocking(move || create(&t, &names, subscribe)).await?;
+            work::run(&ctx, &user, CREATE.name, create_work, &params).await?;
         }
         Ok(rows(Vec::new()))
     })
+}
+
+/// `mailbox create`'s names and whether to subscribe them.
+fn create_params(params: &Params) -> Result<(Vec<String>, bool), CommandError> {
+    let names = mailbox_names(params)?;
+    if string_param(params, "guid").is_some() {
+        return Err(CommandError::Usage(
+            "guid (-g): roost does not set mailbox GUIDs".into(),
+        ));
+    }
+    Ok((names, bool_param(params, "subscriptions")?))
+}
+
+/// `mailbox create` for one user.
+pub fn create_work(t: &Target, params: &Params) -> Result<Value, CommandError> {
+    let (names, subscribe) = create_params(params)?;
+    create(t, &names, subscribe)?;
+    Ok(Value::Null)
 }
 
 fn create(t: &Target, names: &[String], subscribe: bool) -> Result<(), CommandError> {
@@ -403,17 +433,31 @@ fn create(t: &Target, names: &[String], subscribe: bool) -> Result<(), CommandEr
 
 fn run_delete(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
-        let names = mailbox_names(&params)?;
-        let require_empty = bool_param(&params, "requireEmpty")?;
-        let unsubscribe = bool_param(&params, "subscriptions")?;
-        let recursive = bool_param(&params, "recursive")?;
+        delete_params(&params)?;
         for user in target::users(&ctx, &params).await? {
-            let t = target::open(&ctx, &user).await?;
-            let names = names.clone();
-            blocking(move || delete(&t, &names, require_empty, unsubscribe, recursive)).await?;
+            work::run(&ctx, &user, DELETE.name, delete_work, &params).await?;
         }
         Ok(rows(Vec::new()))
     })
+}
+
+/// `mailbox delete`'s names and its `requireEmpty`, `subscriptions`, `recursive` switches.
+fn delete_params(params: &Params) -> Result<(Vec<String>, [bool; 3]), CommandError> {
+    Ok((
+        mailbox_names(params)?,
+        [
+            bool_param(params, "requireEmpty")?,
+            bool_param(params, "subscriptions")?,
+            bool_param(params, "recursive")?,
+        ],
+    ))
+}
+
+/// `mailbox delete` for one user.
+pub fn delete_work(t: &Target, params: &Params) -> Result<Value, CommandError> {
+    let (names, [require_empty, unsubscribe, recursive]) = delete_params(params)?;
+    delete(t, &names, require_empty, unsubscribe, recursive)?;
+    Ok(Value::Null)
 }
 
 fn delete(

@@ -8,10 +8,13 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::time::SystemTime;
 
+use serde_json::Value;
+
 use super::common::{mail_params, param, row, rows, Row};
 use super::mailbox::{separator, vname};
 use super::query::{self, DateKind, DateOp, Key, When};
-use super::target::{self, blocking, mail_err};
+use super::target::{self, mail_err, Target};
+use super::work::{self, from_value};
 use crate::mail::maildir::keywords::Keywords;
 use crate::mail::maildir::mailbox::{Change, UIDLIST};
 use crate::mail::maildir::uidlist::Uidlist;
@@ -263,74 +266,84 @@ pub fn query_param(params: &Params) -> Result<Key, CommandError> {
 
 fn run_search(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
-        let q = query_param(&params)?;
+        query_param(&params)?;
         let mut out: Vec<Row> = Vec::new();
         for user in target::users(&ctx, &params).await? {
-            let t = target::open(&ctx, &user).await?;
-            let q = q.clone();
-            let found = blocking(move || {
-                let mut found = Vec::new();
-                each_match(&t.store, &q, Missing::Fail, |view, hits| {
-                    for &i in hits {
-                        found.push(row([
-                            ("mailbox-guid", view.guid.clone()),
-                            ("uid", view.snap.messages[i].uid.to_string()),
-                        ]));
-                    }
-                    Ok(())
-                })?;
-                Ok(found)
-            })
-            .await?;
-            out.extend(found);
+            out.extend(from_value::<Vec<Row>>(
+                work::run(&ctx, &user, SEARCH.name, search_work, &params).await?,
+            )?);
         }
         Ok(rows(out))
     })
 }
 
+/// `search` for one user: its rows.
+pub fn search_work(t: &Target, params: &Params) -> Result<Value, CommandError> {
+    let q = query_param(params)?;
+    let mut found = Vec::new();
+    each_match(&t.store, &q, Missing::Fail, |view, hits| {
+        for &i in hits {
+            found.push(row([
+                ("mailbox-guid", view.guid.clone()),
+                ("uid", view.snap.messages[i].uid.to_string()),
+            ]));
+        }
+        Ok(())
+    })?;
+    Ok(rows(found))
+}
+
+/// `expunge`'s query (which must name more than mailboxes in each branch).
+fn expunge_query(params: &Params) -> Result<Key, CommandError> {
+    let q = query_param(params)?;
+    if !query::has_non_mailbox(&q) {
+        return Err(CommandError::Usage(
+            "expunge: To avoid accidents, each branch in search query must contain something \
+             else besides MAILBOX (e.g. just add \"all\" if you want everything)"
+                .into(),
+        ));
+    }
+    Ok(q)
+}
+
 fn run_expunge(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
-        let q = query_param(&params)?;
-        if !query::has_non_mailbox(&q) {
-            return Err(CommandError::Usage(
-                "expunge: To avoid accidents, each branch in search query must contain something \
-                 else besides MAILBOX (e.g. just add \"all\" if you want everything)"
-                    .into(),
-            ));
-        }
-        let delete_empty = bool_param(&params, "deleteEmptyMailbox")?;
+        expunge_query(&params)?;
+        bool_param(&params, "deleteEmptyMailbox")?;
         for user in target::users(&ctx, &params).await? {
-            let t = target::open(&ctx, &user).await?;
-            let q = q.clone();
-            blocking(move || {
-                let mut emptied = Vec::new();
-                each_match(&t.store, &q, Missing::Fail, |view, hits| {
-                    let changes: Vec<(MessageEntry, Change)> = hits
-                        .iter()
-                        .map(|&i| (view.snap.messages[i].clone(), Change::Expunge))
-                        .collect();
-                    view.mbox.apply(&changes).map_err(mail_err)?;
-                    // The expunge's sync: records of gone files dropped by Dovecot's rule.
-                    let after = view.mbox.sync_full().map_err(mail_err)?;
-                    if delete_empty && after.messages.is_empty() {
-                        emptied.push(view.wire.clone());
-                    }
-                    Ok(())
-                })?;
-                // `-d`: each mailbox left empty is deleted (INBOX refuses, exit code 65, as in
-                // Dovecot) and unsubscribed.
-                let sep = separator(&t.store);
-                let root = &t.store.location.root;
-                for wire in emptied {
-                    super::mailbox::delete_one(&t, &wire, true)?;
-                    if folders::subscriptions(root, sep).contains(&wire) {
-                        folders::set_subscribed(root, sep, &wire, false).map_err(mail_err)?;
-                    }
-                }
-                Ok(())
-            })
-            .await?;
+            work::run(&ctx, &user, EXPUNGE.name, expunge_work, &params).await?;
         }
         Ok(rows(Vec::new()))
     })
+}
+
+/// `expunge` for one user.
+pub fn expunge_work(t: &Target, params: &Params) -> Result<Value, CommandError> {
+    let q = expunge_query(params)?;
+    let delete_empty = bool_param(params, "deleteEmptyMailbox")?;
+    let mut emptied = Vec::new();
+    each_match(&t.store, &q, Missing::Fail, |view, hits| {
+        let changes: Vec<(MessageEntry, Change)> = hits
+            .iter()
+            .map(|&i| (view.snap.messages[i].clone(), Change::Expunge))
+            .collect();
+        view.mbox.apply(&changes).map_err(mail_err)?;
+        // The expunge's sync: records of gone files dropped by Dovecot's rule.
+        let after = view.mbox.sync_full().map_err(mail_err)?;
+        if delete_empty && after.messages.is_empty() {
+            emptied.push(view.wire.clone());
+        }
+        Ok(())
+    })?;
+    // `-d`: each mailbox left empty is deleted (INBOX refuses, exit code 65, as in Dovecot)
+    // and unsubscribed.
+    let sep = separator(&t.store);
+    let root = &t.store.location.root;
+    for wire in emptied {
+        super::mailbox::delete_one(t, &wire, true)?;
+        if folders::subscriptions(root, sep).contains(&wire) {
+            folders::set_subscribed(root, sep, &wire, false).map_err(mail_err)?;
+        }
+    }
+    Ok(Value::Null)
 }

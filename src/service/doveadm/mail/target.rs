@@ -1,13 +1,10 @@
 //! Whose mail a mail command works on: `user` (doveadm's `-u`) or every user the userdb can
 //! list (`allUsers`, `-A`), looked up through the auth service's userdb like Dovecot's
-//! mail_storage_service does, then the user's store (`mail_location` or the userdb `mail`
-//! field) opened in this process. A user whose uid/gid is not roost's own would need a mail
-//! helper; doveadm does not use those yet, so that is a temporary failure naming the uid.
+//! mail_storage_service does; [`Target`] is one user's store (`mail_location` or the userdb
+//! `mail` field), opened by `work.rs` in this process or in a mail helper of the user's uid.
 
 use std::sync::Arc;
 
-use crate::mail::access::MailAccess;
-use crate::mail::identity::MailIdentity;
 use crate::mail::{MailError, UserStore};
 use crate::service::auth::api::{AuthHandle, ClientInfo, UserLookup};
 use crate::service::auth::AuthCore;
@@ -71,38 +68,6 @@ pub async fn lookup(
             "userdb lookup failed for {user}: {why}"
         ))),
     }
-}
-
-/// Looks `user` up and opens its store in this process.
-pub async fn open(ctx: &Context, user: &str) -> Result<Target, CommandError> {
-    let (user, fields) = lookup(ctx, user).await?;
-    let mail = &ctx.settings.mail;
-    let access = MailAccess::from_hub(&ctx.hub);
-    match access.is_local(mail, &fields) {
-        Ok(true) => {}
-        Ok(false) => {
-            let id = MailIdentity::resolve(mail, &fields)
-                .ok()
-                .flatten()
-                .map(|i| format!("uid {} gid {}", i.uid, i.gid))
-                .unwrap_or_default();
-            let why = format!(
-                "{user}: mail is accessed as {id}, which only a mail helper can do; \
-                 doveadm mail commands do not use mail helpers yet"
-            );
-            tracing::error!("doveadm({user}): {why}");
-            return Err(CommandError::TempFail(why));
-        }
-        Err(e) => {
-            tracing::error!("doveadm({user}): {e}");
-            return Err(CommandError::TempFail(format!("{user}: {e}")));
-        }
-    }
-    let store = UserStore::new(mail, &user, &fields, &mail.effective_hostname()).map_err(|e| {
-        tracing::error!("doveadm({user}): {e}");
-        CommandError::TempFail(format!("{user}: {e}"))
-    })?;
-    Ok(Target { user, store })
 }
 
 /// doveadm's exit code for a storage error.
