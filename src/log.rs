@@ -26,6 +26,7 @@ use tracing_subscriber::Registry;
 
 use crate::settings::{CoreSettings, LogFormat};
 
+pub mod errors;
 pub mod filter;
 pub mod format;
 pub mod layer;

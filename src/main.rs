@@ -111,6 +111,12 @@ enum Cmd {
 enum LogCmd {
     /// Reopen the log files (after logrotate renamed them), like `doveadm log reopen` or SIGUSR1.
     Reopen,
+    /// The server's last warnings and errors (up to 1000), like `doveadm log errors`.
+    Errors {
+        /// Only those logged at or after this unix time.
+        #[arg(short = 's')]
+        since: Option<String>,
+    },
 }
 
 /// Runs a privsep helper: applies its restrictions first, then serves fd 3.
@@ -363,6 +369,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             c.simple("RELOAD").context("reload failed")?;
             println!("configuration reloaded");
             Ok(())
+        }
+        Cmd::Log {
+            action: LogCmd::Errors { since },
+        } => {
+            let mut params = serde_json::Map::new();
+            if let Some(s) = since {
+                params.insert("since".into(), s.into());
+            }
+            doveadm_exit(cli::doveadm::run(
+                &loaded.settings,
+                roost::service::anvil::format::Format::Formatted,
+                &command("log errors"),
+                params,
+            )?)
         }
         Cmd::Log {
             action: LogCmd::Reopen,

@@ -681,7 +681,11 @@ fn doveadm_mail_commands_run_as_the_userdb_uid() {
             .clone()
     };
     for t in ["f", "e"] {
-        assert_eq!(by(t), serde_json::json!(["doveadmResponse", [], t]), "{answer}");
+        assert_eq!(
+            by(t),
+            serde_json::json!(["doveadmResponse", [], t]),
+            "{answer}"
+        );
     }
     assert_eq!(
         by("x")[1],
@@ -728,7 +732,10 @@ fn doveadm_mail_commands_run_as_the_userdb_uid() {
     );
     let flags: Vec<&str> = f.lines().filter(|l| l.starts_with("flags:")).collect();
     assert_eq!(flags.len(), 2, "{f}");
-    assert!(flags[0].contains("\\Seen") && flags[0].contains("$Work"), "{f}");
+    assert!(
+        flags[0].contains("\\Seen") && flags[0].contains("$Work"),
+        "{f}"
+    );
     assert!(!flags[1].contains("\\Seen"), "{f}");
     let l = dovecot.doveadm(&["mailbox", "list", "-u", "u1"], None);
     assert!(l.lines().any(|n| n == "Archive"), "{l}");

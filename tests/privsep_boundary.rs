@@ -332,10 +332,12 @@ enum Who {
     Internal,
     /// `default_login_user`'s primary group (Dovecot's `dovenull`).
     LoginGroup,
+    /// `default_login_user` (Dovecot's `dovenull`).
+    LoginUser,
 }
 
 /// base_dir of Dovecot 2.3.19.1 (Debian 12 packages) for the listeners roost opens here (the
-/// auth service's unix listeners and the master socket), measured by starting
+/// auth, config, doveadm, ipc and log services' unix listeners and the master socket), measured by starting
 /// /work/shared/dovecot-reference/start.sh (default_internal_user = dovecot,
 /// default_login_user = dovenull) and running `find base -printf '%M %u:%g %y %p\n'`, before
 /// and after `doveadm reload` (identical; the sockets are recreated):
@@ -346,6 +348,8 @@ enum Who {
 /// srw-rw-rw- dovecot:root  auth-userdb  drwxr-x--- root:dovenull login
 /// srw-rw-rw- root:root     login/login  srw------- root:root    master
 /// drwxr-x--- root:dovenull token-login  srw-rw-rw- root:root    token-login/tokenlogin
+/// srw------- dovecot:root  ipc          srw------- dovenull:root login/ipc-proxy
+/// srw------- root:root     log-errors
 /// ```
 const DOVECOT_BASE_DIR: &[(&str, char, u32, Who, Who)] = &[
     (".", 'd', 0o755, Who::Root, Who::Root),
@@ -355,7 +359,10 @@ const DOVECOT_BASE_DIR: &[(&str, char, u32, Who, Who)] = &[
     ("auth-userdb", 's', 0o666, Who::Internal, Who::Root),
     ("config", 's', 0o600, Who::Root, Who::Root),
     ("doveadm-server", 's', 0o600, Who::Root, Who::Root),
+    ("ipc", 's', 0o600, Who::Internal, Who::Root),
+    ("log-errors", 's', 0o600, Who::Root, Who::Root),
     ("login", 'd', 0o750, Who::Root, Who::LoginGroup),
+    ("login/ipc-proxy", 's', 0o600, Who::LoginUser, Who::Root),
     ("login/login", 's', 0o666, Who::Root, Who::Root),
     ("master", 's', 0o600, Who::Root, Who::Root),
     ("token-login", 'd', 0o750, Who::Root, Who::LoginGroup),
@@ -412,6 +419,7 @@ fn base_dir_matches_dovecot_before_and_after_sighup() {
             Who::Internal if group => internal.gid.as_raw(),
             Who::Internal => internal.uid.as_raw(),
             Who::LoginGroup => login.gid.as_raw(),
+            Who::LoginUser => login.uid.as_raw(),
         };
         let mut v: Vec<_> = DOVECOT_BASE_DIR
             .iter()

@@ -270,6 +270,19 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
         print!("{out}");
         return code;
     }
+    if spec.name == "log errors" && format == Format::Formatted {
+        // doveadm's format for it: `%{timestamp} %{type}: %{prefix}: %{text}`.
+        for e in value.as_array().into_iter().flatten() {
+            println!(
+                "{} {}: {}: {}",
+                text(&e["timestamp"]),
+                text(&e["type"]),
+                text(&e["prefix"]),
+                text(&e["text"])
+            );
+        }
+        return 0;
+    }
     if let Some(text) = keyed_answer(spec.name, format, value) {
         print!("{text}");
         return 0;
@@ -402,11 +415,12 @@ pub fn run(
 pub fn main(settings: &Settings, args: &[String]) -> anyhow::Result<i32> {
     match parse(args) {
         Ok((format, spec, params)) => {
-            // `doveadm user` prints tab-separated unless told otherwise; the rest a table.
-            let default = if spec.name == "user" {
-                Format::Tab
-            } else {
-                Format::Table
+            // `doveadm user` prints tab-separated unless told otherwise, `log errors` its own
+            // lines; the rest a table.
+            let default = match spec.name {
+                "user" => Format::Tab,
+                "log errors" => Format::Formatted,
+                _ => Format::Table,
             };
             run(settings, format.unwrap_or(default), &spec, params)
         }

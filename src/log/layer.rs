@@ -101,7 +101,7 @@ impl Visit for Fields {
 }
 
 /// Services whose per-user lines carry Dovecot's `mail_log_prefix`, `%s(%u)<%{pid}><%{session}>: `.
-const MAIL_LOG_PREFIX_SERVICES: &[&str] = &["imap", "pop3", "lmtp"];
+const MAIL_LOG_PREFIX_SERVICES: &[&str] = &["imap", "pop3", "lmtp", "doveadm"];
 
 /// The line prefix: `imap-login: `, `health-check(vp3): `, `imap(bob)<3><sess>: `. Returns the
 /// prefix and the names of the fields it used up.
@@ -141,6 +141,17 @@ pub fn level_word(l: &Level) -> &'static str {
 /// `imap-login: Info: message key=value…` (no timestamp; no `Info: ` for syslog, as Dovecot's
 /// syslog lines have none).
 pub fn body(service: &str, level: &Level, f: &Fields, syslog: bool) -> String {
+    let (prefix, text) = parts(service, f);
+    let level = if syslog && *level == Level::INFO {
+        String::new()
+    } else {
+        format!("{}: ", level_word(level))
+    };
+    format!("{prefix}{level}{text}")
+}
+
+/// A line's prefix (`imap(bob)<7><sess>: `) and its text (message and the other fields).
+pub fn parts(service: &str, f: &Fields) -> (String, String) {
     use std::fmt::Write;
     let (prefix, used) = prefix(service, f);
     let mut rest = String::new();
@@ -157,15 +168,9 @@ pub fn body(service: &str, level: &Level, f: &Fields, syslog: bool) -> String {
             }
         }
     }
-    let level = if syslog && *level == Level::INFO {
-        String::new()
-    } else {
-        format!("{}: ", level_word(level))
-    };
-    format!(
-        "{prefix}{level}{}{}",
-        escape_controls(&f.message),
-        escape_controls(&rest)
+    (
+        prefix,
+        format!("{}{}", escape_controls(&f.message), escape_controls(&rest)),
     )
 }
 
@@ -258,6 +263,19 @@ impl<S: Subscriber> Layer<S> for LogLayer {
             &o.debug
         };
         let now = std::time::SystemTime::now();
+        if level <= Level::WARN {
+            let (prefix, text) = parts(&service, &f);
+            super::errors::record(super::errors::LoggedError {
+                kind: if level == Level::ERROR {
+                    "error"
+                } else {
+                    "warning"
+                },
+                timestamp: unix_secs(now),
+                prefix,
+                text,
+            });
+        }
         match sink {
             Sink::Syslog(s) => {
                 let msg = if o.json {

@@ -11,6 +11,9 @@ pub enum Format {
     Tab,
     Flow,
     Json,
+    /// doveadm's formatted printer with the command's own line format (`log errors` picks it
+    /// when no `-f` is given; not a `-f` choice). Other answers print as `flow`.
+    Formatted,
 }
 
 impl std::str::FromStr for Format {
@@ -81,7 +84,7 @@ pub fn render(format: Format, cols: &Columns, rows: &[Vec<String>], columns: usi
             }
             out
         }
-        Format::Flow => {
+        Format::Flow | Format::Formatted => {
             let mut out = String::new();
             for r in rows {
                 let pairs: Vec<String> = headers

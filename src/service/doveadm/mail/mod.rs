@@ -18,7 +18,7 @@ mod pw;
 mod query;
 mod quota;
 mod target;
-mod time;
+pub mod time;
 mod user;
 pub mod work;
 

@@ -75,11 +75,8 @@ pub fn mail_err(e: MailError) -> CommandError {
     match e {
         MailError::NoMailbox(n) => CommandError::NotFound(format!("Mailbox doesn't exist: {n}")),
         MailError::BadMailboxName(n) => CommandError::Data(format!("Invalid mailbox name: {n}")),
-        e => {
-            // Dovecot logs a storage failure as an error; the exit code alone says too little.
-            tracing::error!("doveadm: {e}");
-            CommandError::TempFail(e.to_string())
-        }
+        // Logged once with the user by `work::run`.
+        e => CommandError::TempFail(e.to_string()),
     }
 }
 

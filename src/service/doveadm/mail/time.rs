@@ -28,6 +28,21 @@ pub fn local_string(secs: i64) -> String {
     )
 }
 
+/// `Nov 30 17:26:04` in local time (Dovecot's LOG_TIMESTAMP_FORMAT, `%b %d %H:%M:%S`).
+pub fn log_stamp(secs: i64) -> String {
+    let tm = local_tm(secs);
+    let m = MONTHS[tm.tm_mon.clamp(0, 11) as usize];
+    format!(
+        "{}{} {:02} {:02}:{:02}:{:02}",
+        m[..1].to_ascii_uppercase(),
+        &m[1..],
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
 /// The local date (year, month, day) of `secs`.
 pub fn local_date(secs: i64) -> (i64, i64, i64) {
     let tm = local_tm(secs);

@@ -55,10 +55,8 @@ fn store(
     fields: &[(String, String)],
     host: &str,
 ) -> Result<Target, CommandError> {
-    let store = UserStore::new(mail, user, fields, host).map_err(|e| {
-        tracing::error!("doveadm({user}): {e}");
-        CommandError::TempFail(format!("{user}: {e}"))
-    })?;
+    let store = UserStore::new(mail, user, fields, host)
+        .map_err(|e| CommandError::TempFail(format!("{user}: {e}")))?;
     Ok(Target {
         user: user.to_string(),
         store,
@@ -79,11 +77,11 @@ pub async fn run(
     let access = MailAccess::from_hub(&ctx.hub);
     let params = params.clone();
     let command = command.to_string();
-    blocking(move || {
-        let helper = access.helper_for(&mail, &fields).map_err(|e| {
-            tracing::error!("doveadm({user}): {e}");
-            CommandError::TempFail(format!("{user}: {e}"))
-        })?;
+    let logged = user.clone();
+    let r = blocking(move || {
+        let helper = access
+            .helper_for(&mail, &fields)
+            .map_err(|e| CommandError::TempFail(format!("{user}: {e}")))?;
         let host = mail.effective_hostname();
         if helper.is_none() {
             return work(&store(&mail, &user, &fields, &host)?, &params);
@@ -98,7 +96,13 @@ pub async fn run(
         };
         in_helper(&access, &request)
     })
-    .await
+    .await;
+    if let Err(e @ (CommandError::TempFail(_) | CommandError::Software(_))) = &r {
+        // A storage or helper failure: the exit code alone says too little (Dovecot logs it
+        // as `doveadm(user): Error: …`).
+        tracing::error!(user = %logged, "{e}");
+    }
+    r
 }
 
 /// Sends `request` to a mail helper of its user's uid/gid and returns its answer (blocking).
@@ -114,20 +118,10 @@ fn in_helper(access: &Arc<MailAccess>, request: &Request) -> Result<Value, Comma
             &body,
             HELPER_TIMEOUT,
         )
-        .map_err(|e| {
-            tracing::error!("doveadm({user}): {e}");
-            CommandError::TempFail(format!("{user}: {e}"))
-        })?;
+        .map_err(|e| CommandError::TempFail(format!("{user}: {e}")))?;
     match serde_json::from_slice::<Reply>(&m) {
         Ok(Reply::Done(v)) => Ok(v),
-        Ok(Reply::Failed { code, message }) => {
-            let e = CommandError::from_exit_code(code, message);
-            if matches!(e, CommandError::TempFail(_) | CommandError::Software(_)) {
-                // The helper's own log line goes to its stderr; the server's log names it too.
-                tracing::error!("doveadm({user}): {e}");
-            }
-            Err(e)
-        }
+        Ok(Reply::Failed { code, message }) => Err(CommandError::from_exit_code(code, message)),
         Err(e) => Err(CommandError::Software(format!(
             "{user}: unreadable answer from the mail helper: {e}"
         ))),

@@ -1,5 +1,5 @@
 //! The operational doveadm commands: who, kick, reload, stop, service status, process status,
-//! log reopen, stats dump.
+//! log reopen, log errors, stats dump.
 
 mod master;
 mod sessions;
@@ -21,5 +21,6 @@ pub fn commands() -> Vec<CommandSpec> {
         status::PROCESS_STATUS,
         stats::STATS_DUMP,
         log::LOG_REOPEN,
+        log::LOG_ERRORS,
     ]
 }

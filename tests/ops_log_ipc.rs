@@ -1,0 +1,270 @@
+//! The `log` and `ipc` services on the real binary, read by Dovecot's own doveadm (Debian's
+//! dovecot-core) pointed at roost's base_dir:
+//!
+//! * `doveadm log errors` reads roost's `log-errors` socket and prints the same lines as
+//!   `roost log errors` (warnings from start-up, an error a doveadm mail command logged, a
+//!   tab and a newline in a message); `-s` leaves older ones out; the HTTP API's `logErrors`
+//!   answers the same rows.
+//! * `doveadm proxy list` / `proxy kick` go through roost's `ipc` socket to a process that
+//!   registered on `login/ipc-proxy` as group `proxy` (a Python stand-in for a Dovecot login
+//!   process): its rows and kick count come back; with none registered, nothing is listed
+//!   and 0 are kicked; a member that dies mid-command fails it; bad lines get Dovecot's
+//!   errors.
+//! * Neither service is reported as "not implemented" any more.
+//!
+//! Needs root (the sockets are 0600) and Dovecot's `doveadm`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// Dovecot's doveadm with a config naming only roost's base_dir.
+fn dove(base_dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let conf = base_dir.with_file_name("doveadm-only.conf");
+    std::fs::write(&conf, format!("base_dir = {}\n", base_dir.display())).unwrap();
+    let out = Command::new(require_tool("doveadm"))
+        .arg("-c")
+        .arg(&conf)
+        .args(args)
+        .output()
+        .expect("doveadm runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn start(tag: &str) -> (Server, u16) {
+    let launch = Launch::new(tag);
+    let users = launch.dir().write("users", "bob:{PLAIN}pass::::::\n");
+    // A file where bob's mail root should be a directory: mail commands fail and log it.
+    let blocker = launch.dir().write("not-a-dir", "x");
+    let http = free_port();
+    let server = launch
+        .config(&format!(
+            "mail_location = \"maildir:{b}/%n\"\ndoveadm_password = \"secret\"\n\
+[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{u}\"\n\n\
+[service.doveadm.inet_listener.http]\nport = {http}\n",
+            b = blocker.display(),
+            u = users.display()
+        ))
+        .ready_on(&[http])
+        .start();
+    (server, http)
+}
+
+#[test]
+fn doveadm_log_errors_reads_roosts_error_buffer() {
+    let (server, http) = start("log-errors");
+    let base = server.path().join("run");
+    // An error, logged by a mail command that cannot make bob's mail root.
+    let r = server.cli(&["doveadm", "mailbox", "create", "-u", "bob", "Work"]);
+    assert_eq!(r.code, Some(75), "{}", r.all());
+    assert!(
+        server.wait_log("doveadm(bob): Error: ", Duration::from_secs(5)),
+        "{}",
+        server.log_text()
+    );
+
+    let (code, dovecots, err) = dove(&base, &["log", "errors"]);
+    assert_eq!(code, 0, "{err}");
+    let ours = server.cli(&["log", "errors"]);
+    assert!(ours.ok, "{}", ours.all());
+    assert_eq!(
+        ours.stdout, dovecots,
+        "roost log errors vs doveadm log errors"
+    );
+    assert!(
+        dovecots
+            .lines()
+            .any(|l| l.contains(" Warning: master: ssl_cert is not set")),
+        "{dovecots}"
+    );
+    let error = dovecots
+        .lines()
+        .find(|l| l.contains(" Error: doveadm(bob): ") && l.contains("not-a-dir"))
+        .unwrap_or_else(|| panic!("no error line:\n{dovecots}\n{}", server.log_text()));
+    // `Nov 30 17:26:04 Error: …`: the local time as Dovecot prints it.
+    assert_eq!(error.as_bytes()[3], b' ', "{error}");
+
+    // The raw socket: TYPE, unix time, prefix and text (tab-escaped; see the unit test).
+    let mut raw = String::new();
+    UnixStream::connect(base.join("log-errors"))
+        .unwrap()
+        .read_to_string(&mut raw)
+        .unwrap();
+    let rows: Vec<Vec<&str>> = raw.lines().map(|l| l.split('\t').collect()).collect();
+    assert!(rows.iter().all(|r| r.len() == 4), "{raw:?}");
+    assert!(
+        rows.iter().all(|r| r[0] == "warning" || r[0] == "error"),
+        "{raw:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "error" && r[2] == "doveadm(bob): " && r[3].contains("not-a-dir")),
+        "{raw:?}"
+    );
+
+    // `-s` leaves out what is older.
+    let future = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60)
+        .to_string();
+    let (_, none, _) = dove(&base, &["log", "errors", "-s", &future]);
+    assert_eq!(none, "");
+    assert_eq!(server.cli(&["log", "errors", "-s", &future]).stdout, "");
+
+    // The HTTP API's logErrors: doveadm's fields.
+    let out = Command::new("curl")
+        .args(["-s", "-m", "20", "-u", "doveadm:secret"])
+        .args(["-d", r#"[["logErrors",{},"t"]]"#])
+        .arg(format!("http://127.0.0.1:{http}/doveadm/v1"))
+        .output()
+        .expect("curl must be installed");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = answer[0][1].as_array().unwrap();
+    assert_eq!(rows.len(), dovecots.lines().count(), "{answer}");
+    let keys: Vec<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["timestamp", "prefix", "type", "text"]);
+    assert_eq!(rows[0]["prefix"], "master");
+    assert_eq!(rows[0]["type"], "Warning");
+
+    // Both services run; neither is reported as not implemented.
+    let log = server.log_text();
+    for s in ["service(log)", "service(ipc)"] {
+        assert!(!log.contains(s), "{s} warned:\n{log}");
+    }
+    let conf = server.cli(&["config"]);
+    assert!(!conf.stdout.contains("service ipc: not"), "{}", conf.stdout);
+    assert!(!conf.stdout.contains("service log: not"), "{}", conf.stdout);
+}
+
+/// A stand-in for a Dovecot login process on `login/ipc-proxy`: group `proxy`, one proxied
+/// session of bob's; `HANG` is never answered (the process exits when told on stdin).
+const MEMBER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+f = s.makefile('rb')
+assert f.readline() == b"VERSION\tipc-proxy\t1\t0\n"
+s.sendall(b"VERSION\tipc-server\t1\t0\nHANDSHAKE\tproxy\t4242\n")
+print("registered", flush=True)
+while True:
+    l = f.readline()
+    if not l:
+        break
+    tag, cmd = l.decode().rstrip("\n").split("\t", 1)
+    if cmd == "LIST-FULL":
+        s.sendall(f"{tag}\t:username\tservice\tsrc-ip\tdest-ip\tdest-port\n"
+                  f"{tag}\t:bob\timap\t10.0.0.1\t10.0.0.2\t143\n{tag}\t+\n".encode())
+    elif cmd.startswith("KICK\t"):
+        n = 1 if cmd.split("\t")[1] == "bob" else 0
+        s.sendall(f"{tag}\t+{n}\n".encode())
+    elif cmd == "HANG":
+        print("hanging", flush=True)
+        sys.stdin.readline()
+        break
+    else:
+        s.sendall(f"{tag}\t-Unknown command\n".encode())
+"#;
+
+fn member(base: &Path) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut c = Command::new("python3")
+        .args(["-c", MEMBER])
+        .arg(base.join("login/ipc-proxy"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed");
+    let mut out = BufReader::new(c.stdout.take().unwrap());
+    let mut l = String::new();
+    out.read_line(&mut l).unwrap();
+    assert_eq!(l, "registered\n");
+    (c, out)
+}
+
+#[test]
+fn doveadm_proxy_commands_go_through_roosts_ipc_hub() {
+    let (server, _) = start("ipc");
+    let base = server.path().join("run");
+    // Nobody registered: Dovecot's answers when no login process proxies.
+    let (code, out, err) = dove(&base, &["proxy", "list"]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let (_, out, _) = dove(&base, &["proxy", "kick", "bob"]);
+    assert_eq!(out.trim(), "0 connections kicked");
+
+    let (mut m, mut m_out) = member(&base);
+    let (code, out, err) = dove(&base, &["proxy", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["username", "proto", "src", "ip", "dest", "ip", "port"],
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        ["bob", "imap", "10.0.0.1", "10.0.0.2", "143"],
+        "{out}"
+    );
+    let (_, out, _) = dove(&base, &["proxy", "kick", "bob"]);
+    assert_eq!(out.trim(), "1 connections kicked");
+    let (_, out, _) = dove(&base, &["proxy", "kick", "alice"]);
+    assert_eq!(out.trim(), "0 connections kicked");
+
+    // The client protocol's errors, then a member that dies with a command unanswered.
+    let s = UnixStream::connect(base.join("ipc")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    fn ask(w: &mut UnixStream, r: &mut BufReader<UnixStream>, line: &str) -> String {
+        w.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        l.trim_end().to_string()
+    }
+    assert_eq!(ask(&mut w, &mut r, "proxy\t*\tFOO"), "-Unknown command");
+    assert_eq!(
+        ask(&mut w, &mut r, "proxy\t999\tLIST-FULL"),
+        "-Unknown IPC connection id: 999"
+    );
+    assert_eq!(
+        ask(&mut w, &mut r, "nosuch\t1\tLIST"),
+        "-Unknown IPC group: nosuch"
+    );
+    assert_eq!(ask(&mut w, &mut r, "nosuch\t*\tLIST"), "+");
+    assert_eq!(
+        ask(&mut w, &mut r, "proxy\tx\tLIST"),
+        "-Invalid IPC connection id: x"
+    );
+    assert_eq!(ask(&mut w, &mut r, "garbage"), "-Invalid input");
+    w.write_all(b"proxy\t*\tHANG\n").unwrap();
+    let mut l = String::new();
+    m_out.read_line(&mut l).unwrap();
+    assert_eq!(l, "hanging\n");
+    m.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    assert_eq!(l, "-Connection to server died\n");
+    m.wait().unwrap();
+    // The member is gone from the group.
+    assert_eq!(ask(&mut w, &mut r, "proxy\t*\tLIST-FULL"), "+");
+}
