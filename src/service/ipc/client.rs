@@ -4,18 +4,18 @@
 //! `-ERROR` (the first failure). Bad lines get Dovecot's `-Invalid input`, `-Invalid IPC
 //! connection id: X`, `-Unknown IPC group: X`, `-Unknown IPC connection id: N`. Commands run
 //! one at a time; members have [`CMD_TIMEOUT`] to finish, a client [`IDLE_TIMEOUT`] between
-//! commands.
+//! commands and [`WRITE_TIMEOUT`] to take each reply.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::sync::mpsc::Receiver;
+use tokio::time::{timeout_at, Instant};
 
-use super::groups::{Groups, Status, Target};
-use super::line::{read_line, WRITE_TIMEOUT};
+use super::groups::{Groups, Status, Target, MAX_LINE, WRITE_TIMEOUT};
 use crate::net::Conn;
 use crate::runtime::Session;
+use crate::service::wire::{End, Watch, Wire};
 
 /// How long the members of a group have to answer one command.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,61 +43,54 @@ pub fn parse(line: &str) -> Result<(&str, Target, &str), String> {
 }
 
 pub async fn run(conn: Conn, session: Session, groups: Arc<Groups>) {
-    let (r, mut w) = tokio::io::split(conn.stream);
-    let mut r = BufReader::new(r);
-    let mut buf = Vec::new();
+    let mut wire = Wire::new(conn);
     loop {
-        let line = tokio::select! {
-            l = timeout(IDLE_TIMEOUT, read_line(&mut r, &mut buf)) => match l {
-                Ok(Some(l)) => l,
-                _ => return,
-            },
-            _ = session.ended() => return,
+        let idle = Watch::new(&session, Some(Instant::now() + IDLE_TIMEOUT));
+        let line = match wire.next_line(MAX_LINE, &idle).await {
+            Ok(Ok(l)) => String::from_utf8_lossy(&l).into_owned(),
+            Ok(Err(_too_long)) => {
+                wire.queue(b"-Invalid input\n");
+                continue;
+            }
+            Err(_) => return,
         };
-        let out = match parse(&line) {
-            Err(reply) => format!("{reply}\n"),
+        let last = match parse(&line) {
+            Err(reply) => reply,
             Ok((group, target, cmd)) => match groups.send(group, target, cmd) {
-                Err(e) => format!("-{e}\n"),
-                Ok(answers) => match answer(answers, &mut w, &session).await {
-                    Some(last) => last,
-                    None => return,
+                Err(e) => format!("-{e}"),
+                Ok(answers) => match answer(answers, &mut wire, &session).await {
+                    Ok(last) => last,
+                    Err(_) => return,
                 },
             },
         };
-        if !write(&mut w, &out).await {
+        wire.queue(format!("{last}\n").as_bytes());
+        let w = Watch::new(&session, Some(Instant::now() + WRITE_TIMEOUT));
+        if wire.flush_watched(&w).await.is_err() {
             return;
         }
     }
 }
 
-async fn write<W: AsyncWriteExt + Unpin>(w: &mut W, s: &str) -> bool {
-    matches!(
-        timeout(WRITE_TIMEOUT, w.write_all(s.as_bytes())).await,
-        Ok(Ok(()))
-    )
-}
-
-/// Passes every member's reply lines on and returns the final line (`None`: the client is
-/// gone or the server stops).
-async fn answer<W: AsyncWriteExt + Unpin>(
-    answers: Vec<tokio::sync::mpsc::Receiver<Status>>,
-    w: &mut W,
+/// Passes every member's reply lines on and returns the final line.
+async fn answer(
+    answers: Vec<Receiver<Status>>,
+    wire: &mut Wire,
     session: &Session,
-) -> Option<String> {
+) -> Result<String, End> {
     let deadline = Instant::now() + CMD_TIMEOUT;
     let mut first_err: Option<String> = None;
     let mut last_ok = String::new();
     for mut rx in answers {
         loop {
-            let st = tokio::select! {
-                s = timeout_at(deadline, rx.recv()) => s,
-                _ = session.ended() => return None,
-            };
+            let st = Watch::new(session, None)
+                .guard(timeout_at(deadline, rx.recv()))
+                .await?;
             match st {
                 Ok(Some(Status::Reply(l))) => {
-                    if !write(w, &format!(":{l}\n")).await {
-                        return None;
-                    }
+                    wire.queue(format!(":{l}\n").as_bytes());
+                    let w = Watch::new(session, Some(Instant::now() + WRITE_TIMEOUT));
+                    wire.flush_watched(&w).await?;
                 }
                 Ok(Some(Status::Ok(d))) => {
                     last_ok = d;
@@ -118,9 +111,9 @@ async fn answer<W: AsyncWriteExt + Unpin>(
             }
         }
     }
-    Some(match first_err {
-        Some(e) => format!("-{e}\n"),
-        None => format!("+{last_ok}\n"),
+    Ok(match first_err {
+        Some(e) => format!("-{e}"),
+        None => format!("+{last_ok}"),
     })
 }
 

@@ -2,13 +2,19 @@
 //! group name (Dovecot's login processes register as `proxy`), with an id unique in this
 //! server (from 1), and the way a command reaches them: a [`Cmd`] on the member's channel,
 //! answered on the command's own channel with [`Status`] lines (`:` replies, then one `+` or
-//! `-`). Kept in the hub, so registrations survive a reload.
+//! `-`). Kept in the hub, so registrations survive a reload. Also the limits both listeners
+//! share.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::mpsc;
+
+/// Longest line either side may send (a longer one is refused, the rest of it skipped).
+pub const MAX_LINE: usize = 64 * 1024;
+/// How long a write to a peer may take.
+pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Commands a member may have waiting for it; more are refused.
 pub const MEMBER_QUEUE: usize = 64;

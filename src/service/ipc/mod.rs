@@ -13,7 +13,6 @@
 
 mod client;
 pub mod groups;
-mod line;
 mod server;
 
 use std::sync::Arc;

@@ -9,15 +9,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
-use tokio::time::timeout;
+use tokio::time::Instant;
 
-use super::groups::{Groups, Status};
-use super::line::{read_line, WRITE_TIMEOUT};
+use super::groups::{Groups, Status, MAX_LINE, WRITE_TIMEOUT};
 use crate::log::escape_controls;
 use crate::net::Conn;
 use crate::runtime::Session;
+use crate::service::wire::{Watch, Wire};
 
 /// Commands one registered process may have unanswered.
 pub const MAX_PENDING: usize = 64;
@@ -44,74 +43,51 @@ pub fn parse_reply(line: &str) -> Option<(u32, Status)> {
 }
 
 pub async fn run(conn: Conn, session: Session, groups: Arc<Groups>) {
-    let (r, mut w) = tokio::io::split(conn.stream);
-    let mut r = BufReader::new(r);
-    let mut buf = Vec::new();
-    if timeout(WRITE_TIMEOUT, w.write_all(b"VERSION\tipc-proxy\t1\t0\n"))
-        .await
-        .map_or(true, |r| r.is_err())
-    {
+    let mut wire = Wire::new(conn);
+    wire.queue(b"VERSION\tipc-proxy\t1\t0\n");
+    let hello = Watch::new(&session, Some(Instant::now() + HANDSHAKE_TIMEOUT));
+    let Some(group) = handshake(&mut wire, &hello).await else {
         return;
-    }
-    let hello = async {
-        let version = read_line(&mut r, &mut buf).await?;
-        let v: Vec<&str> = version.split('\t').collect();
-        if v.len() < 4 || v[0] != "VERSION" || v[1] != "ipc-server" || v[2] != "1" {
-            tracing::error!(
-                service = "ipc",
-                "IPC server not compatible with this server (mixed old and new binaries?)"
-            );
-            return None;
-        }
-        let hs = read_line(&mut r, &mut buf).await?;
-        let f: Vec<&str> = hs.split('\t').collect();
-        if f.len() < 3 || f[0] != "HANDSHAKE" || f[1].is_empty() {
-            tracing::error!(service = "ipc", "IPC server sent invalid handshake");
-            return None;
-        }
-        if f[2].parse::<u32>().is_err() {
-            tracing::error!(
-                service = "ipc",
-                "IPC server gave broken PID: {}",
-                escape_controls(f[2])
-            );
-            return None;
-        }
-        Some(f[1].to_string())
-    };
-    let group = tokio::select! {
-        g = timeout(HANDSHAKE_TIMEOUT, hello) => match g {
-            Ok(Some(g)) => g,
-            _ => return,
-        },
-        _ = session.ended() => return,
     };
     let (id, mut cmds) = groups.join(&group);
     tracing::debug!(service = "ipc", group = %group, id, "IPC server registered");
     let mut pending: HashMap<u32, mpsc::Sender<Status>> = HashMap::new();
     let mut tag: u32 = 0;
-    loop {
+    let watch = Watch::new(&session, None);
+    'conn: loop {
+        // Every complete reply line first, then wait for more input or a new command.
+        while let Some(line) = wire.take_line(MAX_LINE) {
+            let line = match line {
+                Ok(l) => String::from_utf8_lossy(&l).into_owned(),
+                Err(_) => "(line too long)".to_string(),
+            };
+            let Some((t, st)) = parse_reply(&line) else {
+                tracing::error!(
+                    service = "ipc",
+                    "Invalid input from IPC server '{}': {}",
+                    escape_controls(&group),
+                    escape_controls(&line)
+                );
+                break 'conn;
+            };
+            let Some(reply) = pending.get(&t) else {
+                tracing::error!(
+                    service = "ipc",
+                    "IPC server: Input for unexpected command tag {t}"
+                );
+                continue;
+            };
+            let last = !matches!(st, Status::Reply(_));
+            // A client too slow to take the lines loses the rest of this answer.
+            let sent = tokio::time::timeout(WRITE_TIMEOUT, reply.send(st)).await;
+            if last || !matches!(sent, Ok(Ok(()))) {
+                pending.remove(&t);
+            }
+        }
         tokio::select! {
-            line = read_line(&mut r, &mut buf) => {
-                let Some(line) = line else { break };
-                let Some((t, st)) = parse_reply(&line) else {
-                    tracing::error!(
-                        service = "ipc",
-                        "Invalid input from IPC server '{}': {}",
-                        escape_controls(&group),
-                        escape_controls(&line)
-                    );
+            r = wire.fill(&watch) => {
+                if r.is_err() {
                     break;
-                };
-                let Some(reply) = pending.get(&t) else {
-                    tracing::error!(service = "ipc", "IPC server: Input for unexpected command tag {t}");
-                    continue;
-                };
-                let last = !matches!(st, Status::Reply(_));
-                // A client too slow to take the lines loses the rest of this answer.
-                let sent = timeout(WRITE_TIMEOUT, reply.send(st)).await;
-                if last || !matches!(sent, Ok(Ok(()))) {
-                    pending.remove(&t);
                 }
             }
             cmd = cmds.recv() => {
@@ -121,20 +97,51 @@ pub async fn run(conn: Conn, session: Session, groups: Arc<Groups>) {
                     continue;
                 }
                 tag = tag.wrapping_add(1).max(1);
-                let line = format!("{tag}\t{}\n", cmd.line);
-                if !matches!(timeout(WRITE_TIMEOUT, w.write_all(line.as_bytes())).await, Ok(Ok(()))) {
-                    let _ = cmd.reply.try_send(Status::Error("Connection to server died".into()));
-                    break;
-                }
+                wire.queue(format!("{tag}\t{}\n", cmd.line).as_bytes());
                 pending.insert(tag, cmd.reply);
             }
-            _ = session.ended() => break,
         }
     }
     groups.leave(&group, id);
     for (_, reply) in pending {
         let _ = reply.try_send(Status::Error("Connection to server died".into()));
     }
+}
+
+async fn next(wire: &mut Wire, watch: &Watch<'_>) -> Option<String> {
+    match wire.next_line(MAX_LINE, watch).await {
+        Ok(Ok(l)) => Some(String::from_utf8_lossy(&l).into_owned()),
+        _ => None,
+    }
+}
+
+/// Reads `VERSION` and `HANDSHAKE` (the greeting goes out with the first read); the group's
+/// name.
+async fn handshake(wire: &mut Wire, watch: &Watch<'_>) -> Option<String> {
+    let version = next(wire, watch).await?;
+    let v: Vec<&str> = version.split('\t').collect();
+    if v.len() < 4 || v[0] != "VERSION" || v[1] != "ipc-server" || v[2] != "1" {
+        tracing::error!(
+            service = "ipc",
+            "IPC server not compatible with this server (mixed old and new binaries?)"
+        );
+        return None;
+    }
+    let hs = next(wire, watch).await?;
+    let f: Vec<&str> = hs.split('\t').collect();
+    if f.len() < 3 || f[0] != "HANDSHAKE" || f[1].is_empty() {
+        tracing::error!(service = "ipc", "IPC server sent invalid handshake");
+        return None;
+    }
+    if f[2].parse::<u32>().is_err() {
+        tracing::error!(
+            service = "ipc",
+            "IPC server gave broken PID: {}",
+            escape_controls(f[2])
+        );
+        return None;
+    }
+    Some(f[1].to_string())
 }
 
 #[cfg(test)]
