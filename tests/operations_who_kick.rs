@@ -386,3 +386,92 @@ fn who_and_kick_print_what_doveadm_prints_for_the_same_sessions() {
         ("no users kicked\n", "no users kicked\n")
     );
 }
+
+/// Dovecot's doveadm with a config naming only roost's base_dir (so it reads roost's `anvil`).
+fn dovecot_doveadm(s: &Server, args: &[&str]) -> String {
+    let base = s.path().join("run");
+    let conf = s.path().join("doveadm-only.conf");
+    std::fs::write(&conf, format!("base_dir = {}\n", base.display())).unwrap();
+    let out = Command::new(require_tool("doveadm"))
+        .arg("-c")
+        .arg(&conf)
+        .args(args)
+        .output()
+        .expect("doveadm runs");
+    assert!(
+        out.status.success(),
+        "doveadm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sorted_lines(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s.lines().map(|l| l.trim_end().to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn dovecots_doveadm_who_and_penalty_read_roosts_anvil() {
+    let (s, port) = start("anvil-socket", "shutdown_clients = false\n");
+    let _h = holder(port, &["bob:bobpw", "alice:alicepw", "bob:bobpw"]);
+    // The same table, from anvil's socket (Dovecot's doveadm) and from roost's own command.
+    for args in [
+        &["who"][..],
+        &["who", "-1"],
+        &["who", "bob"],
+        &["who", "-1", "127.0.0.0/8"],
+    ] {
+        let dovecots = dovecot_doveadm(&s, args);
+        let ours = s.cli(args).stdout_ok("roost who");
+        assert_eq!(sorted_lines(&dovecots), sorted_lines(&ours), "{args:?}");
+        assert!(dovecots.contains("bob"), "{args:?}: {dovecots}");
+    }
+    // Two failed logins from 127.0.0.1 (different passwords): a penalty for the IP.
+    let script = format!(
+        "import poplib\nfor pw in ['x1', 'x2']:\n    p = poplib.POP3('127.0.0.1', {port})\n    \
+p.user('bob')\n    try:\n        p.pass_(pw)\n    except poplib.error_proto:\n        pass\n"
+    );
+    let r = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let dovecots = dovecot_doveadm(&s, &["penalty"]);
+    let ours = s.cli(&["penalty"]).stdout_ok("roost penalty");
+    assert_eq!(dovecots, ours);
+    let row: Vec<&str> = dovecots
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(row.first(), Some(&"127.0.0.1"), "{dovecots}");
+    let penalty: u32 = row[1].parse().unwrap();
+    assert!(penalty >= 1, "{dovecots}");
+    assert_eq!(
+        dovecot_doveadm(&s, &["penalty", "10.0.0.0/8"])
+            .lines()
+            .count(),
+        1
+    );
+
+    // The socket answers queries only: an update is refused, logged and the connection closed.
+    use std::io::{Read, Write};
+    let mut c = std::os::unix::net::UnixStream::connect(s.path().join("run/anvil")).unwrap();
+    c.set_read_timeout(Some(LONG)).unwrap();
+    c.write_all(
+        b"VERSION\tanvil\t1\t0\nLOOKUP\tpop3/127.0.0.1/bob\nCONNECT\t1\tpop3/127.0.0.1/eve\n",
+    )
+    .unwrap();
+    let mut got = String::new();
+    c.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "2\n");
+    assert!(
+        s.wait_log("anvil: Error: Anvil client input error: CONNECT", LONG),
+        "{}",
+        s.log_text()
+    );
+    assert!(!s.cli(&["who"]).stdout.contains("eve"));
+}

@@ -23,7 +23,8 @@ pub fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
     (bits <= max).then_some((ip, bits))
 }
 
-fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+/// Whether `ip` is in `net`/`bits`.
+pub fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     let (a, b, width) = match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) as u128, u32::from(b) as u128, 32),
         (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),

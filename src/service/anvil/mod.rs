@@ -4,9 +4,9 @@
 //! post-login session takes the reservation over), and answers `roost who` and `roost kick`
 //! through the runtime's `SessionDirectory`. Login services and post-login sessions use it
 //! in-process through the hub ([`Anvil::from_hub`]); Dovecot's `anvil` and
-//! `anvil-auth-penalty` unix listeners stay closed (their protocol reports process ids that
-//! `doveadm kick` would signal). It also keeps the auth penalty per IP ([`penalty`]), which the
-//! auth service reads and updates in-process.
+//! `anvil-auth-penalty` unix listeners answer the queries of Dovecot's tools (`doveadm who`,
+//! `doveadm penalty`; [`socket`]). It also keeps the auth penalty per IP ([`penalty`]), which
+//! the auth service reads and updates in-process.
 
 pub mod connections;
 pub mod filter;
@@ -14,6 +14,7 @@ pub mod format;
 pub mod metrics;
 pub mod penalty;
 pub mod print;
+pub mod socket;
 
 use std::sync::Arc;
 
@@ -35,8 +36,10 @@ impl Anvil {
     }
 }
 
-/// The `anvil` service: its state is the hub's [`Anvil`]; it serves no listener.
-pub struct AnvilService;
+/// The `anvil` service: its state is the hub's [`Anvil`]; its listeners answer queries.
+pub struct AnvilService {
+    anvil: Arc<Anvil>,
+}
 
 /// Builds the service (registered as `anvil`) and publishes anvil in the hub.
 pub fn factory(
@@ -45,16 +48,17 @@ pub fn factory(
     hub: &Arc<Hub>,
 ) -> Result<Arc<dyn Service>, ServiceError> {
     metrics::register();
-    Anvil::from_hub(hub);
-    Ok(Arc::new(AnvilService))
+    Ok(Arc::new(AnvilService {
+        anvil: Anvil::from_hub(hub),
+    }))
 }
 
 impl Service for AnvilService {
-    fn serve(self: Arc<Self>, conn: Conn, _session: Session) -> BoxFuture<()> {
-        Box::pin(async move { drop(conn) })
+    fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
+        Box::pin(socket::run(conn, session, self.anvil.clone()))
     }
 
     fn supported_listeners(&self) -> Option<&'static [&'static str]> {
-        Some(&[])
+        Some(&["anvil", "anvil-auth-penalty"])
     }
 }

@@ -110,6 +110,32 @@ impl Penalty {
     }
 }
 
+impl Penalty {
+    /// Every kept entry as Dovecot's `PENALTY-DUMP` lists it: the IP (IPv6 as its /48), the
+    /// penalty as stored, and the unix time of the last failure; oldest first.
+    pub fn dump(&self) -> Vec<(IpAddr, u32, u64)> {
+        let now = Instant::now();
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let t = self.table.lock().expect("penalty lock");
+        let mut v: Vec<(IpAddr, u32, u64)> = t
+            .iter()
+            .filter(|(_, e)| now.duration_since(e.last) < EXPIRE)
+            .map(|(ip, e)| {
+                (
+                    *ip,
+                    e.penalty,
+                    wall.saturating_sub(now.duration_since(e.last).as_secs()),
+                )
+            })
+            .collect();
+        v.sort_by_key(|&(ip, _, at)| (at, ip));
+        v
+    }
+}
+
 /// CRC-32 (IEEE), continuing from `crc`, as Dovecot's `crc32_str_more`.
 pub fn crc32(crc: u32, data: &[u8]) -> u32 {
     let mut c = !crc;

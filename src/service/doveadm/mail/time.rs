@@ -43,6 +43,12 @@ pub fn log_stamp(secs: i64) -> String {
     )
 }
 
+/// `17:26:04` in local time.
+pub fn local_clock(secs: i64) -> String {
+    let tm = local_tm(secs);
+    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+}
+
 /// The local date (year, month, day) of `secs`.
 pub fn local_date(secs: i64) -> (i64, i64, i64) {
     let tm = local_tm(secs);

@@ -1,7 +1,8 @@
-//! The operational doveadm commands: who, kick, reload, stop, service status, process status,
+//! The operational doveadm commands: who, kick, penalty, reload, stop, service status, process status,
 //! log reopen, log errors, stats dump.
 
 mod master;
+mod penalty;
 mod sessions;
 mod stats;
 mod status;
@@ -15,6 +16,7 @@ pub fn commands() -> Vec<CommandSpec> {
     vec![
         sessions::WHO,
         sessions::KICK,
+        penalty::PENALTY,
         master::RELOAD,
         master::STOP,
         status::SERVICE_STATUS,
