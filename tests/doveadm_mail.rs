@@ -760,6 +760,12 @@ fn mail_commands_through_the_http_api_and_the_cli() {
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.all()));
     assert_eq!(rows[0]["uid"], json!("1"), "{rows}");
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    // As doveadm prints JSON: no newline after the array, `[]` for no rows.
+    assert!(r.stdout.ends_with("\"}]"), "{:?}", r.stdout);
+    let r = s.cli(&[
+        "doveadm", "-f", "json", "search", "-u", "bob", "mailbox", "Work", "all",
+    ]);
+    assert_eq!(r.stdout, "[]", "{}", r.all());
     let r = s.cli(&["doveadm", "mailbox", "delete", "-u", "bob", "Nope"]);
     assert_eq!(r.code, Some(68), "{}", r.all());
 }

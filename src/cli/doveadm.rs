@@ -308,7 +308,13 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
     } else {
         match rows.first() {
             Some(first) => simple_columns(&first.keys().cloned().collect::<Vec<_>>()),
-            None => return 0,
+            None => {
+                // doveadm prints an empty JSON array; the other formatters print nothing.
+                if format == Format::Json {
+                    print!("[]");
+                }
+                return 0;
+            }
         }
     };
     let table: Vec<Vec<String>> = rows

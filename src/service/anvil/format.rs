@@ -109,7 +109,8 @@ pub fn render(format: Format, cols: &Columns, rows: &[Vec<String>], columns: usi
                     format!("{{{}}}", fields.join(","))
                 })
                 .collect();
-            format!("[{}]\n", objects.join(","))
+            // No newline after the array, as doveadm prints it.
+            format!("[{}]", objects.join(","))
         }
     }
 }

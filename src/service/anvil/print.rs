@@ -217,7 +217,7 @@ mod tests {
         );
         assert_eq!(
             render(Format::Json, &WHO, &rows[1..], 80),
-            "[{\"username\":\"user22@example.test\",\"connections\":\"1\",\"service\":\"pop3\",\"pids\":\"(20363)\",\"ips\":\"(127.0.0.1)\"}]\n"
+            "[{\"username\":\"user22@example.test\",\"connections\":\"1\",\"service\":\"pop3\",\"pids\":\"(20363)\",\"ips\":\"(127.0.0.1)\"}]"
         );
     }
 
