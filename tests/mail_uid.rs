@@ -552,6 +552,14 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
         "{}",
         server.log_text()
     );
+    // A reload (shutdown_clients = yes, Dovecot's default) reaches a helper's session too.
+    let mut c = Line::connect(imap_port);
+    c.line();
+    ok(&c.imap("a", "LOGIN u2 pw2"));
+    ok(&c.imap("b", "SELECT INBOX"));
+    let reloaded = server.cli(&["reload"]);
+    assert!(reloaded.ok, "{}", reloaded.all());
+    assert_eq!(c.line(), "* BYE Server shutting down.");
     let log = server.log_text();
     for user in ["u1", "u2"] {
         let line = log
