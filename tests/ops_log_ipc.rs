@@ -267,4 +267,29 @@ fn doveadm_proxy_commands_go_through_roosts_ipc_hub() {
     m.wait().unwrap();
     // The member is gone from the group.
     assert_eq!(ask(&mut w, &mut r, "proxy\t*\tLIST-FULL"), "+");
+
+    // A process that sends a reply nobody asked for is logged and let go.
+    let stray = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.makefile('rb').readline()
+s.sendall(b"VERSION\tipc-server\t1\t0\nHANDSHAKE\tproxy\t7\n99\t+\n")
+s.settimeout(10)
+print(repr(s.recv(100)))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", stray])
+        .arg(base.join("login/ipc-proxy"))
+        .output()
+        .expect("python3 runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "b''", "closed");
+    assert!(
+        server.wait_log(
+            "Input for unexpected command tag 99",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(ask(&mut w, &mut r, "proxy\t*\tLIST-FULL"), "+");
 }

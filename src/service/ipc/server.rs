@@ -2,9 +2,9 @@
 //! `VERSION\tipc-proxy\t1\t0`; the process answers `VERSION\tipc-server\t1\t<minor>` and
 //! `HANDSHAKE\t<group>\t<pid>`. Then each command for it arrives as `<tag>\t<command>` and
 //! it answers `<tag>\t:<reply>` lines and one `<tag>\t+<data>` or `<tag>\t-<error>`. A wrong
-//! version, a bad handshake or a bad line is logged and ends the connection; commands still
-//! waiting then fail with `Connection to server died`. At most [`MAX_PENDING`] commands wait
-//! for one process.
+//! version, a bad handshake, a bad line or a reply to no waiting command is logged and ends
+//! the connection; commands still waiting then fail with `Connection to server died`. At most
+//! [`MAX_PENDING`] commands wait for one process.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -71,11 +71,14 @@ pub async fn run(conn: Conn, session: Session, groups: Arc<Groups>) {
                 break 'conn;
             };
             let Some(reply) = pending.get(&t) else {
+                // Dovecot logs this and reads on; here it ends the connection, so a process
+                // that keeps sending stray lines cannot fill the log.
                 tracing::error!(
                     service = "ipc",
-                    "IPC server: Input for unexpected command tag {t}"
+                    "IPC server '{}': Input for unexpected command tag {t}",
+                    escape_controls(&group)
                 );
-                continue;
+                break 'conn;
             };
             let last = !matches!(st, Status::Reply(_));
             // A client too slow to take the lines loses the rest of this answer.
