@@ -136,6 +136,31 @@ fn assert_owned(dir: &Path, uid: u32) {
     }
 }
 
+/// A launch whose users file gives u1/u2 uids 2001/2002 and whose `mail` directory both uids
+/// may create their Maildirs in (mode 1777), as under Dovecot.
+fn shared_mail(tag: &str) -> (Launch, PathBuf, PathBuf) {
+    let launch = Launch::new(tag);
+    fs::set_permissions(launch.dir().path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let users = launch.dir().write("users", USERS);
+    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
+    let mail = launch.dir().join("mail");
+    fs::create_dir_all(&mail).unwrap();
+    fs::set_permissions(&mail, fs::Permissions::from_mode(0o1777)).unwrap();
+    (launch, users, mail)
+}
+
+/// Waits until the server (started as root) has dropped to `default_internal_user`.
+fn wait_dropped(server: &Server) {
+    assert!(
+        server.wait_log(
+            "dropped privileges to default_internal_user",
+            Duration::from_secs(15)
+        ),
+        "{}",
+        server.log_text()
+    );
+}
+
 /// A throw-away Dovecot (no listeners) for doveadm on the same users, uids and Maildirs.
 fn dovecot(dir: &Path, users: &Path, mail: &Path) -> Dovecot {
     let d = dir.join("dovecot");
@@ -172,14 +197,7 @@ pop3_lock_session = true\n\n\
 #[test]
 fn mail_belongs_to_the_userdb_uid_and_dovecot_manages_it() {
     assert!(is_root(), "this test needs root");
-    let launch = Launch::new("mailuid");
-    fs::set_permissions(launch.dir().path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let users = launch.dir().write("users", USERS);
-    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
-    let mail = launch.dir().join("mail");
-    fs::create_dir_all(&mail).unwrap();
-    // Both uids create their own Maildir in it, as under Dovecot.
-    fs::set_permissions(&mail, fs::Permissions::from_mode(0o1777)).unwrap();
+    let (launch, users, mail) = shared_mail("mailuid");
     let (lmtp_port, pop3_port) = (free_port(), free_port());
     let server = launch
         .config(&config(
@@ -190,14 +208,7 @@ fn mail_belongs_to_the_userdb_uid_and_dovecot_manages_it() {
             "default_internal_user = \"dovecot\"\n",
         ))
         .start();
-    assert!(
-        server.wait_log(
-            "dropped privileges to default_internal_user",
-            Duration::from_secs(15)
-        ),
-        "{}",
-        server.log_text()
-    );
+    wait_dropped(&server);
 
     // One transaction, two uids; then two more for u1.
     let (rcpt, data) = lmtp(lmtp_port, &["u1", "u2"], "first");
@@ -418,13 +429,7 @@ fn assert_all_owned(dir: &Path, uid: u32) {
 #[test]
 fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
     assert!(is_root(), "this test needs root");
-    let launch = Launch::new("mailuid-imap");
-    fs::set_permissions(launch.dir().path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let users = launch.dir().write("users", USERS);
-    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
-    let mail = launch.dir().join("mail");
-    fs::create_dir_all(&mail).unwrap();
-    fs::set_permissions(&mail, fs::Permissions::from_mode(0o1777)).unwrap();
+    let (launch, users, mail) = shared_mail("mailuid-imap");
     let (lmtp_port, pop3_port, imap_port) = (free_port(), free_port(), free_port());
     let conf = config(
         &users,
@@ -442,14 +447,7 @@ fn imap_sessions_work_as_the_userdb_uid_and_dovecot_reads_the_result() {
 [service.imap-login.inet_listener.imaps]\nport = 0\n"
     );
     let server = launch.config(&conf).start();
-    assert!(
-        server.wait_log(
-            "dropped privileges to default_internal_user",
-            Duration::from_secs(15)
-        ),
-        "{}",
-        server.log_text()
-    );
+    wait_dropped(&server);
     // A delivery first, so INBOX exists as the uid's (and a message to copy).
     for u in ["u1", "u2"] {
         let (_, data) = lmtp(lmtp_port, &[u], "delivered");
@@ -624,13 +622,7 @@ fn doveadm_api(port: u16, body: &str) -> serde_json::Value {
 #[test]
 fn doveadm_mail_commands_run_as_the_userdb_uid() {
     assert!(is_root(), "this test needs root");
-    let launch = Launch::new("mailuid-doveadm");
-    fs::set_permissions(launch.dir().path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let users = launch.dir().write("users", USERS);
-    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
-    let mail = launch.dir().join("mail");
-    fs::create_dir_all(&mail).unwrap();
-    fs::set_permissions(&mail, fs::Permissions::from_mode(0o1777)).unwrap();
+    let (launch, users, mail) = shared_mail("mailuid-doveadm");
     let (lmtp_port, pop3_port, http) = (free_port(), free_port(), free_port());
     let conf = config(
         &users,
@@ -641,14 +633,7 @@ fn doveadm_mail_commands_run_as_the_userdb_uid() {
     );
     let conf = format!("{conf}\n[service.doveadm.inet_listener.http]\nport = {http}\n");
     let server = launch.config(&conf).ready_on(&[http]).start();
-    assert!(
-        server.wait_log(
-            "dropped privileges to default_internal_user",
-            Duration::from_secs(15)
-        ),
-        "{}",
-        server.log_text()
-    );
+    wait_dropped(&server);
     for (rcpts, body) in [(&["u1", "u2"][..], "first"), (&["u1"][..], "second")] {
         let (_, data) = lmtp(lmtp_port, rcpts, body);
         assert!(data.iter().all(|r| r.starts_with("250 2.0.0")), "{data:?}");

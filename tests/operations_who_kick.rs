@@ -387,23 +387,11 @@ fn who_and_kick_print_what_doveadm_prints_for_the_same_sessions() {
     );
 }
 
-/// Dovecot's doveadm with a config naming only roost's base_dir (so it reads roost's `anvil`).
+/// Dovecot's doveadm on roost's base_dir (it reads roost's `anvil`); must succeed.
 fn dovecot_doveadm(s: &Server, args: &[&str]) -> String {
-    let base = s.path().join("run");
-    let conf = s.path().join("doveadm-only.conf");
-    std::fs::write(&conf, format!("base_dir = {}\n", base.display())).unwrap();
-    let out = Command::new(require_tool("doveadm"))
-        .arg("-c")
-        .arg(&conf)
-        .args(args)
-        .output()
-        .expect("doveadm runs");
-    assert!(
-        out.status.success(),
-        "doveadm {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let (code, out, err) = s.dovecot_doveadm(args);
+    assert_eq!(code, 0, "doveadm {args:?}: {err}");
+    out
 }
 
 fn sorted_lines(s: &str) -> Vec<String> {
@@ -459,7 +447,7 @@ p.user('bob')\n    try:\n        p.pass_(pw)\n    except poplib.error_proto:\n  
 
     // The socket answers queries only: an update is refused, logged and the connection closed.
     use std::io::{Read, Write};
-    let mut c = std::os::unix::net::UnixStream::connect(s.path().join("run/anvil")).unwrap();
+    let mut c = std::os::unix::net::UnixStream::connect(s.base_dir.join("anvil")).unwrap();
     c.set_read_timeout(Some(LONG)).unwrap();
     c.write_all(
         b"VERSION\tanvil\t1\t0\nLOOKUP\tpop3/127.0.0.1/bob\nCONNECT\t1\tpop3/127.0.0.1/eve\n",

@@ -25,23 +25,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-/// Dovecot's doveadm with a config naming only roost's base_dir.
-fn dove(base_dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let conf = base_dir.with_file_name("doveadm-only.conf");
-    std::fs::write(&conf, format!("base_dir = {}\n", base_dir.display())).unwrap();
-    let out = Command::new(require_tool("doveadm"))
-        .arg("-c")
-        .arg(&conf)
-        .args(args)
-        .output()
-        .expect("doveadm runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn start(tag: &str) -> (Server, u16) {
     let launch = Launch::new(tag);
     let users = launch.dir().write("users", "bob:{PLAIN}pass::::::\n");
@@ -65,7 +48,7 @@ fn start(tag: &str) -> (Server, u16) {
 #[test]
 fn doveadm_log_errors_reads_roosts_error_buffer() {
     let (server, http) = start("log-errors");
-    let base = server.path().join("run");
+    let base = server.base_dir.clone();
     // An error, logged by a mail command that cannot make bob's mail root.
     let r = server.cli(&["doveadm", "mailbox", "create", "-u", "bob", "Work"]);
     assert_eq!(r.code, Some(75), "{}", r.all());
@@ -75,7 +58,7 @@ fn doveadm_log_errors_reads_roosts_error_buffer() {
         server.log_text()
     );
 
-    let (code, dovecots, err) = dove(&base, &["log", "errors"]);
+    let (code, dovecots, err) = server.dovecot_doveadm(&["log", "errors"]);
     assert_eq!(code, 0, "{err}");
     let ours = server.cli(&["log", "errors"]);
     assert!(ours.ok, "{}", ours.all());
@@ -121,7 +104,7 @@ fn doveadm_log_errors_reads_roosts_error_buffer() {
         .as_secs()
         + 60)
         .to_string();
-    let (_, none, _) = dove(&base, &["log", "errors", "-s", &future]);
+    let (_, none, _) = server.dovecot_doveadm(&["log", "errors", "-s", &future]);
     assert_eq!(none, "");
     assert_eq!(server.cli(&["log", "errors", "-s", &future]).stdout, "");
 
@@ -201,15 +184,15 @@ fn member(base: &Path) -> (Child, BufReader<std::process::ChildStdout>) {
 #[test]
 fn doveadm_proxy_commands_go_through_roosts_ipc_hub() {
     let (server, _) = start("ipc");
-    let base = server.path().join("run");
+    let base = server.base_dir.clone();
     // Nobody registered: Dovecot's answers when no login process proxies.
-    let (code, out, err) = dove(&base, &["proxy", "list"]);
+    let (code, out, err) = server.dovecot_doveadm(&["proxy", "list"]);
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
-    let (_, out, _) = dove(&base, &["proxy", "kick", "bob"]);
+    let (_, out, _) = server.dovecot_doveadm(&["proxy", "kick", "bob"]);
     assert_eq!(out.trim(), "0 connections kicked");
 
     let (mut m, mut m_out) = member(&base);
-    let (code, out, err) = dove(&base, &["proxy", "list"]);
+    let (code, out, err) = server.dovecot_doveadm(&["proxy", "list"]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<Vec<&str>> = out
         .lines()
@@ -225,9 +208,9 @@ fn doveadm_proxy_commands_go_through_roosts_ipc_hub() {
         ["bob", "imap", "10.0.0.1", "10.0.0.2", "143"],
         "{out}"
     );
-    let (_, out, _) = dove(&base, &["proxy", "kick", "bob"]);
+    let (_, out, _) = server.dovecot_doveadm(&["proxy", "kick", "bob"]);
     assert_eq!(out.trim(), "1 connections kicked");
-    let (_, out, _) = dove(&base, &["proxy", "kick", "alice"]);
+    let (_, out, _) = server.dovecot_doveadm(&["proxy", "kick", "alice"]);
     assert_eq!(out.trim(), "0 connections kicked");
 
     // The client protocol's errors, then a member that dies with a command unanswered.

@@ -337,7 +337,7 @@ enum Who {
 }
 
 /// base_dir of Dovecot 2.3.19.1 (Debian 12 packages) for the listeners roost opens here (the
-/// auth, config, doveadm, ipc and log services' unix listeners and the master socket), measured by starting
+/// anvil, auth, config, doveadm, ipc and log services' unix listeners and the master socket), measured by starting
 /// /work/shared/dovecot-reference/start.sh (default_internal_user = dovecot,
 /// default_login_user = dovenull) and running `find base -printf '%M %u:%g %y %p\n'`, before
 /// and after `doveadm reload` (identical; the sockets are recreated):
@@ -349,10 +349,13 @@ enum Who {
 /// srw-rw-rw- root:root     login/login  srw------- root:root    master
 /// drwxr-x--- root:dovenull token-login  srw-rw-rw- root:root    token-login/tokenlogin
 /// srw------- dovecot:root  ipc          srw------- dovenull:root login/ipc-proxy
-/// srw------- root:root     log-errors
+/// srw------- root:root     log-errors   srw------- root:root    anvil
+/// srw------- root:root     anvil-auth-penalty
 /// ```
 const DOVECOT_BASE_DIR: &[(&str, char, u32, Who, Who)] = &[
     (".", 'd', 0o755, Who::Root, Who::Root),
+    ("anvil", 's', 0o600, Who::Root, Who::Root),
+    ("anvil-auth-penalty", 's', 0o600, Who::Root, Who::Root),
     ("auth-client", 's', 0o600, Who::Internal, Who::Root),
     ("auth-login", 's', 0o600, Who::Internal, Who::Root),
     ("auth-master", 's', 0o600, Who::Root, Who::Root),

@@ -294,6 +294,25 @@ impl Server {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Dovecot's own `doveadm ARGS…` (Debian's dovecot-core) with a config that names only
+    /// this server's base_dir, so it talks to roost's sockets (`anvil`, `log-errors`, `ipc`):
+    /// exit code, stdout, stderr.
+    pub fn dovecot_doveadm(&self, args: &[&str]) -> (i32, String, String) {
+        let conf = self.path().join("doveadm-only.conf");
+        std::fs::write(&conf, format!("base_dir = {}\n", self.base_dir.display())).unwrap();
+        let out = std::process::Command::new(super::tools::require_tool("doveadm"))
+            .arg("-c")
+            .arg(&conf)
+            .args(args)
+            .output()
+            .expect("doveadm runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
 }
 
 impl Drop for Server {
