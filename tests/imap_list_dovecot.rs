@@ -268,6 +268,12 @@ fn the_default_namespace_reads_like_dovecots() {
         "l1 LIST \"\" *",
         "l2 LIST (SPECIAL-USE) \"\" *",
         "l3 LIST \"\" % RETURN (CHILDREN STATUS (MESSAGES))",
+        // Folders on disk, none subscribed (no auto-subscribe mailbox here either).
+        "l4 LSUB \"\" *",
+        "l5 LIST (SUBSCRIBED) \"\" *",
+        "l6 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %",
+        "s1 SUBSCRIBE a.b",
+        "l7 LSUB \"\" *",
         "DISK",
     ];
     compare("imaplistdef", "", "", &cmds);

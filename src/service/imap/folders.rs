@@ -30,14 +30,22 @@ pub fn existing(loc: &MailLocation) -> Result<Vec<String>, MailError> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
                 Err(e) => return Err(MailError::io("readdir", &loc.root)(e)),
             };
+            // `cur/` is looked up relative to the root (two path components, not the whole
+            // absolute path once per folder: with thousands of folders the path walks were
+            // most of a LIST).
+            let root = fs::File::open(&loc.root).map_err(MailError::io("open", &loc.root))?;
             for ent in rd.flatten() {
                 let Ok(name) = ent.file_name().into_string() else {
                     continue;
                 };
-                if let Some(n) = name.strip_prefix('.') {
-                    if !n.is_empty() && n != "." && ent.path().join("cur").is_dir() {
-                        out.push(n.to_string());
-                    }
+                let Some(n) = name.strip_prefix('.') else {
+                    continue;
+                };
+                if n.is_empty() || n == "." || ent.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                if has_cur(&root, &name) {
+                    out.push(n.to_string());
                 }
             }
         }
@@ -45,6 +53,17 @@ pub fn existing(loc: &MailLocation) -> Result<Vec<String>, MailError> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Whether `dir/name/cur` is a directory (symlinks followed, as `Path::is_dir`).
+fn has_cur(dir: &fs::File, name: &str) -> bool {
+    use nix::sys::stat::{fstatat, SFlag};
+    fstatat(
+        dir,
+        format!("{name}/cur").as_str(),
+        nix::fcntl::AtFlags::empty(),
+    )
+    .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
 }
 
 fn walk_fs(dir: &Path, prefix: &str, inbox: &Path, out: &mut Vec<String>) {

@@ -7,6 +7,7 @@ use super::folders;
 use super::list::{Mailboxes, Query};
 use super::mailboxes::{open_auto, status_values, Named};
 use super::session::Imap;
+use crate::mail::namespace::AutoMailbox;
 use crate::mail::{blocking, MailError};
 use crate::protocol::imap::command::{List, StatusItem};
 use crate::protocol::imap::response::{ListEntry, Untagged};
@@ -100,14 +101,22 @@ impl Imap {
         let store = self.store.clone();
         let ns = self.namespace();
         let r: Result<Listed, MailError> = blocking(move || {
-            let disk = folders::existing(&store.location)?
-                .iter()
-                .map(|f| ns.vname(f))
-                .collect();
-            let subscriptions = folders::subscriptions(&store.location.root, ns.sep)
+            let subscriptions: Vec<String> = folders::subscriptions(&store.location.root, ns.sep)
                 .iter()
                 .map(|s| ns.from_subscription(s))
                 .collect();
+            // Selecting subscribed names with none subscribed lists nothing: no need to read
+            // the folders on disk (LSUB of an account that never subscribed).
+            let nothing_subscribed =
+                subscriptions.is_empty() && !ns.auto().any(|a| a.auto == AutoMailbox::Subscribe);
+            let disk = if q.select_subscribed && nothing_subscribed {
+                Default::default()
+            } else {
+                folders::existing(&store.location)?
+                    .iter()
+                    .map(|f| ns.vname(f))
+                    .collect()
+            };
             let m = Mailboxes {
                 ns: &ns,
                 disk,
