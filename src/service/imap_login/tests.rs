@@ -3,7 +3,6 @@
 //! continuations, ID with trusted-proxy fields, bad commands, the plaintext policy, the tag
 //! handed to imap, and the kick, shutdown and timeout goodbyes.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,6 +10,7 @@ use tokio::net::TcpStream;
 
 use crate::runtime::Session;
 use crate::service::login::testkit::{login_setup, python, IMPLICIT_TLS_PORTS, INSECURE_PORTS};
+pub(crate) use crate::service::login::testkit::{read_until, talk};
 use crate::settings::Settings;
 
 pub(crate) const MSG: &[u8] = b"From: a@b\nSubject: hello\n\nline one\nline two\n";
@@ -35,29 +35,6 @@ pub(crate) async fn setup(
         tls,
     )
     .await
-}
-
-pub(crate) async fn talk(addr: SocketAddr, send: &[u8], until: &str) -> (TcpStream, String) {
-    let mut c = TcpStream::connect(addr).await.unwrap();
-    c.write_all(send).await.unwrap();
-    let text = read_until(&mut c, until).await;
-    (c, text)
-}
-
-pub(crate) async fn read_until(c: &mut TcpStream, until: &str) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains(until) {
-        let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("timeout; got {:?}", String::from_utf8_lossy(&got)))
-            .unwrap();
-        if n == 0 {
-            break;
-        }
-        got.extend_from_slice(&buf[..n]);
-    }
-    String::from_utf8(got).unwrap()
 }
 
 pub(crate) async fn curl(args: &[&str]) -> Vec<u8> {

@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::net::conn::{is_loopback_to_self, Stream, Transport};
 use crate::net::Conn;
@@ -345,4 +348,29 @@ pub async fn login_setup(
         hub,
         settings: s,
     }
+}
+
+/// Connects, sends `send` and reads until `until` shows up (10 s per read at most).
+pub(crate) async fn talk(addr: SocketAddr, send: &[u8], until: &str) -> (TcpStream, String) {
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(send).await.unwrap();
+    let text = read_until(&mut c, until).await;
+    (c, text)
+}
+
+/// Reads from `c` until `until` shows up or the peer closes (10 s per read at most).
+pub(crate) async fn read_until(c: &mut TcpStream, until: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(until) {
+        let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("timeout; got {:?}", String::from_utf8_lossy(&got)))
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
 }

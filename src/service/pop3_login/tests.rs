@@ -2,7 +2,6 @@
 //! raw bytes: greetings, CAPA, USER/PASS, AUTH, failures, limits and goodbyes.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,9 @@ use tokio::net::TcpStream;
 
 use crate::runtime::PostLoginHandle;
 use crate::runtime::Session;
-use crate::service::login::testkit::{login_setup, python, IMPLICIT_TLS_PORTS, INSECURE_PORTS};
+use crate::service::login::testkit::{
+    login_setup, python, read_until, talk, IMPLICIT_TLS_PORTS, INSECURE_PORTS,
+};
 use crate::service::login::DirectPostLogin;
 use crate::settings::Settings;
 
@@ -130,29 +131,6 @@ async fn curl_pop3s_implicit_tls_retrieves_and_deletes() {
         .map(|m| m.uid)
         .collect();
     assert_eq!(left, [2]);
-}
-
-async fn talk(addr: SocketAddr, send: &[u8], until: &str) -> (TcpStream, String) {
-    let mut c = TcpStream::connect(addr).await.unwrap();
-    c.write_all(send).await.unwrap();
-    let text = read_until(&mut c, until).await;
-    (c, text)
-}
-
-async fn read_until(c: &mut TcpStream, until: &str) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains(until) {
-        let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("timeout; got {:?}", String::from_utf8_lossy(&got)))
-            .unwrap();
-        if n == 0 {
-            break;
-        }
-        got.extend_from_slice(&buf[..n]);
-    }
-    String::from_utf8(got).unwrap()
 }
 
 #[tokio::test]
