@@ -276,3 +276,48 @@ print(repr(s.recv(100)))
     );
     assert_eq!(ask(&mut w, &mut r, "proxy\t*\tLIST-FULL"), "+");
 }
+
+#[test]
+fn doveadm_stats_dump_reads_roosts_stats_reader() {
+    let (server, _) = start("stats-reader");
+    // One auth request: a duration histogram with an observation.
+    let r = server.cli(&["doveadm", "auth", "test", "bob", "pass"]);
+    assert!(r.ok, "{}", r.all());
+    let (code, out, err) = server.dovecot_doveadm(&["stats", "dump"]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("metric_name\tfield\tcount\tsum\tmin\tmax\tavg\tmedian\tstddev\t%95")
+    );
+    let dovecots: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    // roost's own dump of the same series: the counts agree, sums are in microseconds.
+    let ours = server.cli(&["doveadm", "-f", "json", "stats", "dump"]);
+    let ours: Value = serde_json::from_str(&ours.stdout).unwrap();
+    let ours = ours.as_array().unwrap();
+    assert_eq!(dovecots.len(), ours.len(), "{out}");
+    let auth = dovecots
+        .iter()
+        .find(|r| r[0].starts_with("roost_auth_request_duration_seconds") && r[2] != "0")
+        .unwrap_or_else(|| panic!("no auth duration row:\n{out}"));
+    let mine = ours
+        .iter()
+        .find(|r| r["metric_name"] == auth[0])
+        .unwrap_or_else(|| panic!("{} not in roost's dump", auth[0]));
+    assert_eq!(auth[1], "duration");
+    // (doveadm's JSON formatter prints every value as a string)
+    assert_eq!(auth[2], mine["count"].as_str().unwrap());
+    let sum_us: f64 = auth[3].parse().unwrap();
+    let sum_s: f64 = mine["sum"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (sum_us - (sum_s * 1e6).round()).abs() < 1.0,
+        "{sum_us} µs vs {sum_s} s"
+    );
+    assert!(sum_us > 0.0);
+    // A counter: its value as the count.
+    let scrapes = dovecots
+        .iter()
+        .find(|r| r[0] == "roost_stats_scrapes_total{format=\"text\"}")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(scrapes[2].parse::<u64>().is_ok(), "{scrapes:?}");
+}

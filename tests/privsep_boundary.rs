@@ -337,7 +337,7 @@ enum Who {
 }
 
 /// base_dir of Dovecot 2.3.19.1 (Debian 12 packages) for the listeners roost opens here (the
-/// anvil, auth, config, doveadm, ipc and log services' unix listeners and the master socket), measured by starting
+/// anvil, auth, config, doveadm, ipc, log and stats services' unix listeners and the master socket), measured by starting
 /// /work/shared/dovecot-reference/start.sh (default_internal_user = dovecot,
 /// default_login_user = dovenull) and running `find base -printf '%M %u:%g %y %p\n'`, before
 /// and after `doveadm reload` (identical; the sockets are recreated):
@@ -350,7 +350,7 @@ enum Who {
 /// drwxr-x--- root:dovenull token-login  srw-rw-rw- root:root    token-login/tokenlogin
 /// srw------- dovecot:root  ipc          srw------- dovenull:root login/ipc-proxy
 /// srw------- root:root     log-errors   srw------- root:root    anvil
-/// srw------- root:root     anvil-auth-penalty
+/// srw------- root:root     anvil-auth-penalty   srw------- root:root stats-reader
 /// ```
 const DOVECOT_BASE_DIR: &[(&str, char, u32, Who, Who)] = &[
     (".", 'd', 0o755, Who::Root, Who::Root),
@@ -368,6 +368,7 @@ const DOVECOT_BASE_DIR: &[(&str, char, u32, Who, Who)] = &[
     ("login/ipc-proxy", 's', 0o600, Who::LoginUser, Who::Root),
     ("login/login", 's', 0o666, Who::Root, Who::Root),
     ("master", 's', 0o600, Who::Root, Who::Root),
+    ("stats-reader", 's', 0o600, Who::Root, Who::Root),
     ("token-login", 'd', 0o750, Who::Root, Who::LoginGroup),
     ("token-login/tokenlogin", 's', 0o666, Who::Root, Who::Root),
 ];

@@ -306,8 +306,18 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
             print::WHO
         }
     } else {
+        // Every key any row has, in the order they first appear (rows of `stats dump` differ:
+        // counters have no `sum`).
+        let mut keys: Vec<String> = Vec::new();
+        for r in &rows {
+            for k in r.keys() {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+        }
         match rows.first() {
-            Some(first) => simple_columns(&first.keys().cloned().collect::<Vec<_>>()),
+            Some(_) => simple_columns(&keys),
             None => {
                 // doveadm prints an empty JSON array; the other formatters print nothing.
                 if format == Format::Json {

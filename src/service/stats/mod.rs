@@ -1,10 +1,14 @@
 //! `stats`: serves `/metrics` (and a small index at `/`) on its `inet_listener http`, in the
-//! Prometheus text format or OpenMetrics as the scraper's `Accept` asks. Dovecot's stats-writer/stats-reader unix protocols are not implemented;
-//! those listeners stay closed with a warning.
+//! Prometheus text format or OpenMetrics as the scraper's `Accept` asks, and Dovecot's
+//! `stats-reader` socket for `doveadm stats dump` (`reader.rs`). The `stats-writer` listeners
+//! (Dovecot processes sending events) stay closed with a warning: roost's services record
+//! their metrics in-process.
 
 mod aliases;
+pub mod dump;
 mod exposition;
 mod negotiate;
+mod reader;
 mod render;
 mod session;
 
@@ -33,10 +37,13 @@ pub fn factory(
 
 impl Service for Stats {
     fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
+        if conn.listener.rsplit('/').next() == Some("stats-reader") {
+            return Box::pin(reader::run(conn, session, self.hub.clone()));
+        }
         Box::pin(session::run(conn, session, self.hub.clone()))
     }
 
     fn supported_listeners(&self) -> Option<&'static [&'static str]> {
-        Some(&["http"])
+        Some(&["http", "stats-reader"])
     }
 }

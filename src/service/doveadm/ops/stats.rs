@@ -5,7 +5,9 @@
 //! (`field` empty); `metric_name` is the series name with its labels. `fields` (space-separated)
 //! picks columns; `reset` is refused (Prometheus counters only grow), and `socketPath` ignored.
 
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
+
+use crate::service::stats::dump::rows;
 
 use crate::service::doveadm::spec::{
     bool_param, string_param, CommandError, CommandFuture, CommandSpec, Context, Param, ParamKind,
@@ -37,98 +39,6 @@ pub const STATS_DUMP: CommandSpec = CommandSpec {
     run: stats_dump,
 };
 
-fn number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9e15 {
-        Value::from(v as i64)
-    } else {
-        Number::from_f64(v)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)
-    }
-}
-
-/// Rows from a Prometheus text scrape.
-pub fn rows(scrape: &str) -> Vec<Map<String, Value>> {
-    struct Hist {
-        name: String,
-        field: &'static str,
-        count: f64,
-        sum: f64,
-    }
-    let mut out: Vec<Map<String, Value>> = Vec::new();
-    let mut hists: Vec<Hist> = Vec::new();
-    for line in scrape.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(value) = value.parse::<f64>() else {
-            continue;
-        };
-        let (name, labels) = match series.split_once('{') {
-            Some((n, l)) => (n, format!("{{{l}")),
-            None => (series, String::new()),
-        };
-        if name.ends_with("_bucket") {
-            continue;
-        }
-        let hist_part = name
-            .strip_suffix("_count")
-            .map(|b| (b, true))
-            .or_else(|| name.strip_suffix("_sum").map(|b| (b, false)));
-        if let Some((base, is_count)) = hist_part {
-            if scrape.contains(&format!("# TYPE {base} histogram"))
-                || scrape.contains(&format!("# TYPE {base} summary"))
-            {
-                let key = format!("{base}{labels}");
-                let i = match hists.iter().position(|h| h.name == key) {
-                    Some(i) => i,
-                    None => {
-                        hists.push(Hist {
-                            name: key,
-                            field: if base.ends_with("_seconds") {
-                                "duration"
-                            } else {
-                                ""
-                            },
-                            count: 0.0,
-                            sum: 0.0,
-                        });
-                        hists.len() - 1
-                    }
-                };
-                if is_count {
-                    hists[i].count = value;
-                } else {
-                    hists[i].sum = value;
-                }
-                continue;
-            }
-        }
-        let mut row = Map::new();
-        row.insert(
-            "metric_name".into(),
-            Value::String(format!("{name}{labels}")),
-        );
-        row.insert("field".into(), Value::String(String::new()));
-        row.insert("count".into(), number(value));
-        out.push(row);
-    }
-    for h in hists {
-        let mut row = Map::new();
-        row.insert("metric_name".into(), Value::String(h.name));
-        row.insert("field".into(), Value::String(h.field.into()));
-        row.insert("count".into(), number(h.count));
-        row.insert("sum".into(), number(h.sum));
-        let avg = if h.count > 0.0 { h.sum / h.count } else { 0.0 };
-        row.insert("avg".into(), number(avg));
-        out.push(row);
-    }
-    out
-}
-
 fn stats_dump(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
         if bool_param(&params, "reset")? {
@@ -151,19 +61,4 @@ fn stats_dump(ctx: Context, params: Params) -> CommandFuture {
                 .collect(),
         ))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histograms_counters_and_gauges_become_rows() {
-        let scrape = "# TYPE roost_x_seconds histogram\nroost_x_seconds_bucket{le=\"1\"} 2\nroost_x_seconds_sum 3\nroost_x_seconds_count 2\n# TYPE roost_y_total counter\nroost_y_total{a=\"b\"} 5\n";
-        let r = rows(scrape);
-        assert_eq!(
-            Value::Array(r.into_iter().map(Value::Object).collect()).to_string(),
-            r#"[{"metric_name":"roost_y_total{a=\"b\"}","field":"","count":5},{"metric_name":"roost_x_seconds","field":"duration","count":2,"sum":3,"avg":1.5}]"#
-        );
-    }
 }
