@@ -176,9 +176,16 @@ pub fn parse(body: &[u8]) -> Result<Vec<Call>, BadRequest> {
     items.into_iter().map(parse_call).collect()
 }
 
+/// The most one request's answers may hold (their JSON). Dovecot streams its answer; roost
+/// builds it whole, so once the answers pass this size, the rest of the request's commands are
+/// not run and answer exit code 2 (DOVEADM_EX_NOTPOSSIBLE) — a request cannot make the server
+/// hold `fetch` answers without end.
+pub const MAX_ANSWER_BYTES: usize = 96 << 20;
+
 /// Runs the calls in order.
 pub async fn run(ctx: &Context, calls: Vec<Call>) -> Vec<(String, Outcome)> {
     let mut out = Vec::with_capacity(calls.len());
+    let mut bytes = 0usize;
     for call in calls {
         let outcome = match call.target {
             Target::Refuse(kind) => Outcome::Error {
@@ -186,8 +193,19 @@ pub async fn run(ctx: &Context, calls: Vec<Call>) -> Vec<(String, Outcome)> {
                 exit_code: 0,
                 message: None,
             },
+            Target::Run(..) if bytes > MAX_ANSWER_BYTES => Outcome::Error {
+                kind: "exitCode",
+                exit_code: 2,
+                message: Some(format!(
+                    "not run: this request's answers passed {} MiB",
+                    MAX_ANSWER_BYTES >> 20
+                )),
+            },
             Target::Run(spec, params) => match (spec.run)(ctx.clone(), params).await {
-                Ok(v) => Outcome::Response(v),
+                Ok(v) => {
+                    bytes += serde_json::to_vec(&v).map_or(0, |b| b.len());
+                    Outcome::Response(v)
+                }
                 Err(e) => Outcome::Error {
                     kind: "exitCode",
                     exit_code: e.exit_code(),
@@ -319,5 +337,36 @@ mod tests {
             a.to_string(),
             r#"[["doveadmResponse",[],"t1"],["error",{"type":"exitCode","exitCode":68},"t2"]]"#
         );
+    }
+
+    static RAN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn big(_ctx: Context, _params: Params) -> super::command::CommandFuture {
+        Box::pin(async {
+            RAN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Value::String("x".repeat(MAX_ANSWER_BYTES / 2 + 1)))
+        })
+    }
+
+    #[tokio::test]
+    async fn commands_after_the_answer_limit_are_not_run() {
+        let spec = CommandSpec {
+            name: "big",
+            params: &[],
+            run: big,
+        };
+        let call = |tag: &str| Call {
+            tag: tag.into(),
+            target: Target::Run(spec, Params::new()),
+        };
+        let ctx = Context {
+            hub: std::sync::Arc::new(crate::runtime::Hub::default()),
+            settings: std::sync::Arc::new(crate::settings::Settings::default()),
+        };
+        let out = run(&ctx, vec![call("a"), call("b"), call("c")]).await;
+        assert_eq!(RAN.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(matches!(out[0].1, Outcome::Response(_)));
+        assert!(matches!(out[1].1, Outcome::Response(_)));
+        assert!(matches!(out[2].1, Outcome::Error { exit_code: 2, .. }));
     }
 }

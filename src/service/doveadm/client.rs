@@ -27,7 +27,9 @@ pub fn call(path: &Path, request: &Value) -> io::Result<Vec<Value>> {
     w.write_all(format!("{request}\n").as_bytes())?;
     let mut line = String::new();
     BufReader::new(s)
-        .take(super::socket::MAX_LINE as u64 * 64)
+        // The server stops running commands once its answers pass MAX_ANSWER_BYTES; JSON
+        // escaping can make the line longer than that.
+        .take(super::api::MAX_ANSWER_BYTES as u64 * 2)
         .read_line(&mut line)?;
     match serde_json::from_str(&line) {
         Ok(Value::Array(entries)) => Ok(entries),

@@ -96,6 +96,13 @@ fn check_field(f: &str) -> Result<(), CommandError> {
     Err(CommandError::Usage(format!("Unknown fetch field: {f}")))
 }
 
+fn too_big() -> CommandError {
+    CommandError::NotPossible(format!(
+        "fetch answer over {} MiB: narrow the query or the fields",
+        MAX_ANSWER_BYTES >> 20
+    ))
+}
+
 /// The fields asked for (lower case, each checked).
 fn fetch_fields(params: &Params) -> Result<Vec<String>, CommandError> {
     let fields: Vec<String> = string_array(params, "field")?
@@ -120,10 +127,20 @@ fn run(ctx: Context, params: Params) -> CommandFuture {
         fetch_fields(&params)?;
         query_param(&params)?;
         let mut out: Vec<Row> = Vec::new();
+        let mut bytes = 0usize;
         for user in target::users(&ctx, &params).await? {
-            out.extend(from_value::<Vec<Row>>(
-                work::run(&ctx, &user, FETCH.name, work, &params).await?,
-            )?);
+            let found =
+                from_value::<Vec<Row>>(work::run(&ctx, &user, FETCH.name, work, &params).await?)?;
+            // The limit holds for the whole answer, every user's rows together.
+            bytes += found
+                .iter()
+                .flat_map(|r| r.iter())
+                .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+                .sum::<usize>();
+            if bytes > MAX_ANSWER_BYTES {
+                return Err(too_big());
+            }
+            out.extend(found);
         }
         Ok(rows(out))
     })
@@ -149,10 +166,7 @@ pub fn work(t: &Target, params: &Params) -> Result<Value, CommandError> {
                 r.insert(f.clone(), v.into());
             }
             if bytes > MAX_ANSWER_BYTES {
-                return Err(CommandError::NotPossible(format!(
-                    "fetch answer over {} MiB: narrow the query or the fields",
-                    MAX_ANSWER_BYTES >> 20
-                )));
+                return Err(too_big());
             }
             found.push(r);
         }
