@@ -148,7 +148,7 @@ mail_uid = \"nobody\"\nmail_gid = \"nogroup\"\n\n\
         Pair {
             dovecot,
             dir,
-            ctx: Context { hub, settings },
+            ctx: Context::new(hub, settings),
             rt,
         }
     }

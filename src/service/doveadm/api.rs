@@ -9,6 +9,7 @@
 use serde_json::{json, Map, Value};
 
 use super::command::{self, CommandSpec, Context, Param, ParamKind, Params};
+use super::spec::MAX_ANSWER_BYTES;
 
 /// A body that is not a valid request: HTTP 400 with this text (Dovecot's wording).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -176,16 +177,12 @@ pub fn parse(body: &[u8]) -> Result<Vec<Call>, BadRequest> {
     items.into_iter().map(parse_call).collect()
 }
 
-/// The most one request's answers may hold (their JSON). Dovecot streams its answer; roost
-/// builds it whole, so once the answers pass this size, the rest of the request's commands are
-/// not run and answer exit code 2 (DOVEADM_EX_NOTPOSSIBLE) — a request cannot make the server
-/// hold `fetch` answers without end.
-pub const MAX_ANSWER_BYTES: usize = 96 << 20;
-
-/// Runs the calls in order.
+/// Runs the calls in order, sharing one answer budget: once it is used up, the remaining
+/// commands are not run and answer exit code 2 (a `fetch` that filled it cannot be followed
+/// by an `expunge` that runs).
 pub async fn run(ctx: &Context, calls: Vec<Call>) -> Vec<(String, Outcome)> {
+    let ctx = ctx.for_request();
     let mut out = Vec::with_capacity(calls.len());
-    let mut bytes = 0usize;
     for call in calls {
         let outcome = match call.target {
             Target::Refuse(kind) => Outcome::Error {
@@ -193,7 +190,7 @@ pub async fn run(ctx: &Context, calls: Vec<Call>) -> Vec<(String, Outcome)> {
                 exit_code: 0,
                 message: None,
             },
-            Target::Run(..) if bytes > MAX_ANSWER_BYTES => Outcome::Error {
+            Target::Run(..) if ctx.budget.used_up() => Outcome::Error {
                 kind: "exitCode",
                 exit_code: 2,
                 message: Some(format!(
@@ -202,10 +199,10 @@ pub async fn run(ctx: &Context, calls: Vec<Call>) -> Vec<(String, Outcome)> {
                 )),
             },
             Target::Run(spec, params) => match (spec.run)(ctx.clone(), params).await {
-                Ok(v) => {
-                    bytes += serde_json::to_vec(&v).map_or(0, |b| b.len());
-                    Outcome::Response(v)
-                }
+                // Mail commands count their per-user results into the budget as they come in
+                // (`mail::work`); the other commands' answers are small by nature (sessions,
+                // series, at most 1000 log lines).
+                Ok(v) => Outcome::Response(v),
                 Err(e) => Outcome::Error {
                     kind: "exitCode",
                     exit_code: e.exit_code(),
@@ -341,10 +338,12 @@ mod tests {
 
     static RAN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-    fn big(_ctx: Context, _params: Params) -> super::command::CommandFuture {
-        Box::pin(async {
+    /// Stands for a mail command whose per-user results take over half the budget.
+    fn big(ctx: Context, _params: Params) -> super::command::CommandFuture {
+        Box::pin(async move {
             RAN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(Value::String("x".repeat(MAX_ANSWER_BYTES / 2 + 1)))
+            ctx.budget.spend(MAX_ANSWER_BYTES / 2 + 1)?;
+            Ok(Value::String("x".into()))
         })
     }
 
@@ -359,14 +358,18 @@ mod tests {
             tag: tag.into(),
             target: Target::Run(spec, Params::new()),
         };
-        let ctx = Context {
-            hub: std::sync::Arc::new(crate::runtime::Hub::default()),
-            settings: std::sync::Arc::new(crate::settings::Settings::default()),
-        };
+        let ctx = Context::new(
+            std::sync::Arc::new(crate::runtime::Hub::default()),
+            std::sync::Arc::new(crate::settings::Settings::default()),
+        );
         let out = run(&ctx, vec![call("a"), call("b"), call("c")]).await;
+        // The second passes the budget and fails; the third is not run.
         assert_eq!(RAN.load(std::sync::atomic::Ordering::SeqCst), 2);
         assert!(matches!(out[0].1, Outcome::Response(_)));
-        assert!(matches!(out[1].1, Outcome::Response(_)));
+        assert!(matches!(out[1].1, Outcome::Error { exit_code: 2, .. }));
         assert!(matches!(out[2].1, Outcome::Error { exit_code: 2, .. }));
+        // Each request starts with the whole budget.
+        let again = run(&ctx, vec![call("d")]).await;
+        assert!(matches!(again[0].1, Outcome::Response(_)));
     }
 }

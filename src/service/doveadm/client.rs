@@ -29,7 +29,7 @@ pub fn call(path: &Path, request: &Value) -> io::Result<Vec<Value>> {
     BufReader::new(s)
         // The server stops running commands once its answers pass MAX_ANSWER_BYTES; JSON
         // escaping can make the line longer than that.
-        .take(super::api::MAX_ANSWER_BYTES as u64 * 2)
+        .take(super::spec::MAX_ANSWER_BYTES as u64 * 2)
         .read_line(&mut line)?;
     match serde_json::from_str(&line) {
         Ok(Value::Array(entries)) => Ok(entries),

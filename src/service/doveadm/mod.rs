@@ -42,10 +42,7 @@ pub fn factory(
 
 impl Service for Doveadm {
     fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
-        let ctx = Arc::new(Context {
-            hub: self.hub.clone(),
-            settings: session.settings.clone(),
-        });
+        let ctx = Arc::new(Context::new(self.hub.clone(), session.settings.clone()));
         if &*conn.listener == "http" {
             let handler: crate::net::http::Handler = Arc::new(move |req| {
                 let ctx = ctx.clone();

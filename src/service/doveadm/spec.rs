@@ -11,11 +11,65 @@ use crate::settings::Settings;
 /// A command's parameters: the JSON object of the request, keyed by the API's camelCase names.
 pub type Params = serde_json::Map<String, serde_json::Value>;
 
-/// What a command may use: the server's hub (anvil, auth, status views, …) and settings.
+/// What a command may use: the server's hub (anvil, auth, status views, …) and settings,
+/// and the room left for the answers of the request it belongs to.
 #[derive(Clone)]
 pub struct Context {
     pub hub: Arc<Hub>,
     pub settings: Arc<Settings>,
+    pub budget: Arc<AnswerBudget>,
+}
+
+impl Context {
+    pub fn new(hub: Arc<Hub>, settings: Arc<Settings>) -> Context {
+        Context {
+            hub,
+            settings,
+            budget: Arc::new(AnswerBudget::new(MAX_ANSWER_BYTES)),
+        }
+    }
+
+    /// The same, with a fresh budget (one per request).
+    pub fn for_request(&self) -> Context {
+        Context::new(self.hub.clone(), self.settings.clone())
+    }
+}
+
+/// The most one request's answers may hold (their JSON). Dovecot streams its answer; roost
+/// builds it whole, so the answers of a request share this budget: per-user results are
+/// counted as they come in ([`AnswerBudget::spend`]), and once it is used up the command fails
+/// and the request's later commands are not run (exit code 2, DOVEADM_EX_NOTPOSSIBLE).
+pub const MAX_ANSWER_BYTES: usize = 96 << 20;
+
+/// The bytes a request's answers may still take.
+pub struct AnswerBudget(std::sync::atomic::AtomicUsize);
+
+impl AnswerBudget {
+    pub fn new(bytes: usize) -> AnswerBudget {
+        AnswerBudget(std::sync::atomic::AtomicUsize::new(bytes))
+    }
+
+    /// Takes `bytes`; exit code 2 when they do not fit (the budget is then used up).
+    pub fn spend(&self, bytes: usize) -> Result<(), CommandError> {
+        use std::sync::atomic::Ordering;
+        let r = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(bytes)
+            });
+        if r.is_err() {
+            self.0.store(0, Ordering::Relaxed);
+            return Err(CommandError::NotPossible(format!(
+                "the answer passed {} MiB: narrow the users, mailboxes or fields",
+                MAX_ANSWER_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn used_up(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) == 0
+    }
 }
 
 /// How a parameter is typed in `GET /doveadm/v1` (Dovecot's names for the JSON types).

@@ -6,8 +6,9 @@
 //! and `pop3.order` (empty: roost keeps no POP3 UIDL overrides), and `hdr.NAME` with
 //! `.utf8`, `.address`, `.address_name`. Bytes are the stored file's (LF line ends); the
 //! received date is the file's mtime and the saved date its ctime, in local time. A mailbox
-//! the query names that does not exist gives no rows (Dovecot's fetch ignores it). An answer
-//! over [`MAX_ANSWER_BYTES`] is refused (Dovecot streams; roost's answer is one JSON value).
+//! the query names that does not exist gives no rows (Dovecot's fetch ignores it). One user's
+//! rows over [`MAX_ANSWER_BYTES`] are refused, and all users' rows count into the request's
+//! answer budget (Dovecot streams; roost's answer is one JSON value).
 
 use serde_json::Value;
 
@@ -96,13 +97,6 @@ fn check_field(f: &str) -> Result<(), CommandError> {
     Err(CommandError::Usage(format!("Unknown fetch field: {f}")))
 }
 
-fn too_big() -> CommandError {
-    CommandError::NotPossible(format!(
-        "fetch answer over {} MiB: narrow the query or the fields",
-        MAX_ANSWER_BYTES >> 20
-    ))
-}
-
 /// The fields asked for (lower case, each checked).
 fn fetch_fields(params: &Params) -> Result<Vec<String>, CommandError> {
     let fields: Vec<String> = string_array(params, "field")?
@@ -127,20 +121,11 @@ fn run(ctx: Context, params: Params) -> CommandFuture {
         fetch_fields(&params)?;
         query_param(&params)?;
         let mut out: Vec<Row> = Vec::new();
-        let mut bytes = 0usize;
+        // Each user's rows are bounded here, all of them by the request's answer budget.
         for user in target::users(&ctx, &params).await? {
-            let found =
-                from_value::<Vec<Row>>(work::run(&ctx, &user, FETCH.name, work, &params).await?)?;
-            // The limit holds for the whole answer, every user's rows together.
-            bytes += found
-                .iter()
-                .flat_map(|r| r.iter())
-                .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
-                .sum::<usize>();
-            if bytes > MAX_ANSWER_BYTES {
-                return Err(too_big());
-            }
-            out.extend(found);
+            out.extend(from_value::<Vec<Row>>(
+                work::run(&ctx, &user, FETCH.name, work, &params).await?,
+            )?);
         }
         Ok(rows(out))
     })
@@ -166,7 +151,10 @@ pub fn work(t: &Target, params: &Params) -> Result<Value, CommandError> {
                 r.insert(f.clone(), v.into());
             }
             if bytes > MAX_ANSWER_BYTES {
-                return Err(too_big());
+                return Err(CommandError::NotPossible(format!(
+                    "fetch answer over {} MiB: narrow the query or the fields",
+                    MAX_ANSWER_BYTES >> 20
+                )));
             }
             found.push(r);
         }

@@ -97,6 +97,12 @@ pub async fn run(
         in_helper(&access, &request)
     })
     .await;
+    // The user's share of the request's answer budget.
+    let r = r.and_then(|v| {
+        ctx.budget
+            .spend(serde_json::to_vec(&v).map_or(0, |b| b.len()))
+            .map(|()| v)
+    });
     if let Err(e @ (CommandError::TempFail(_) | CommandError::Software(_))) = &r {
         // A storage or helper failure: the exit code alone says too little (Dovecot logs it
         // as `doveadm(user): Error: …`).

@@ -89,10 +89,10 @@ mod tests {
         let spec = LOG_REOPEN;
         assert_eq!(spec.name, "log reopen");
         assert!(spec.params.is_empty());
-        let ctx = Context {
-            hub: Arc::new(crate::runtime::Hub::default()),
-            settings: Arc::new(crate::settings::Settings::default()),
-        };
+        let ctx = Context::new(
+            Arc::new(crate::runtime::Hub::default()),
+            Arc::new(crate::settings::Settings::default()),
+        );
         let out = (spec.run)(ctx, Default::default()).await.unwrap();
         assert_eq!(out, serde_json::json!([]));
     }
