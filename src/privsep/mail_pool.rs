@@ -80,6 +80,19 @@ impl MailConn {
     }
 }
 
+/// Whether a helper call failed because its read timeout passed (recvmsg's EAGAIN, or a
+/// read's WouldBlock/TimedOut).
+pub fn timed_out(e: &PrivsepError) -> bool {
+    match e {
+        PrivsepError::Sys { source, .. } => *source == nix::errno::Errno::EAGAIN,
+        PrivsepError::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        _ => false,
+    }
+}
+
 /// Mail helpers of this server.
 pub struct MailPool {
     launcher: Arc<Launcher>,
@@ -227,12 +240,7 @@ impl MailPool {
                     self.give_back(c);
                     return Ok(m);
                 }
-                Err(PrivsepError::Io { source, .. })
-                    if matches!(
-                        source.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if timeout.is_some() && timed_out(&e) => {
                     tracing::warn!(
                         uid = id.uid,
                         pid = c.pid,
@@ -250,5 +258,40 @@ impl MailPool {
             }
         }
         Err(last.unwrap_or_else(|| PrivsepError::Protocol("mail helper failed".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A helper that never answers: the call ends when the read timeout passes, and the
+    /// failure is recognised as a timeout (so `call_within` does not send it again).
+    #[test]
+    fn a_silent_helper_times_out_and_is_recognised() {
+        let (ours, _helper) = UnixStream::pair().unwrap();
+        ours.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut c = MailConn {
+            pid: 0,
+            stream: ours,
+            id: MailIdentity { uid: 1, gid: 1 },
+        };
+        let Err(e) = c.call(&["DOVEADM"], b"{}", None) else {
+            panic!("an answer from nobody")
+        };
+        assert!(timed_out(&e), "{e:?}");
+        // A helper that went away is a failure, not a timeout.
+        let (ours, helper) = UnixStream::pair().unwrap();
+        drop(helper);
+        let mut c = MailConn {
+            pid: 0,
+            stream: ours,
+            id: MailIdentity { uid: 1, gid: 1 },
+        };
+        let Err(e) = c.call(&["DOVEADM"], b"{}", None) else {
+            panic!("an answer from nobody")
+        };
+        assert!(!timed_out(&e), "{e:?}");
     }
 }

@@ -5,11 +5,12 @@
 //! which drops to the user's uid itself.
 //!
 //! A command's per-user part is a blocking [`Work`], listed by command name in `mod.rs` for
-//! the helper's side. The server looks the user up (auth's userdb), then either runs the work here or sends the
-//! helper a `DOVEADM` request whose JSON body ([`Request`]) carries the command's name, the
-//! user and its userdb fields, the mail settings, the hostname and the parameters; the helper
-//! runs the same function on the same store and answers a JSON [`Reply`] with the value or
-//! doveadm's exit code and message. The wait for a helper has a deadline ([`HELPER_TIMEOUT`]).
+//! the helper's side. The server looks the user up (auth's userdb), then either runs the work
+//! here or sends the helper a `DOVEADM` request whose JSON body ([`Request`]) carries the
+//! command's name, the user and its userdb fields, the mail settings, the hostname and the
+//! parameters; the helper runs the same function on the same store and answers a JSON
+//! [`Reply`] with the value or doveadm's exit code and message. The wait for a helper has a
+//! deadline ([`HELPER_TIMEOUT`]); each result is counted into the request's answer budget.
 
 use std::sync::Arc;
 use std::time::Duration;
