@@ -769,3 +769,76 @@ fn mail_commands_through_the_http_api_and_the_cli() {
     let r = s.cli(&["doveadm", "mailbox", "delete", "-u", "bob", "Nope"]);
     assert_eq!(r.code, Some(68), "{}", r.all());
 }
+
+/// The roost CLI with no `-f` prints what doveadm prints with no `-f`: the flow formatter
+/// for `mailbox list`, `mailbox status` and `search` (the mailbox and search titles hidden),
+/// the pager for `fetch` (`hdr:`/`body:` then the raw text, a form feed between messages),
+/// and with `-f table` no title line when every title is hidden.
+#[test]
+fn the_cli_prints_in_doveadms_default_formats() {
+    let p = Pair::new("doveadm-cli-formats");
+    let launch = Launch::new("doveadm-cli-formats-roost");
+    let server = launch
+        .config(&format!(
+            "{KEEP_ROOT}mail_location = \"maildir:{r}/mail/%n\"\n\
+[[passdb]]\ndriver = \"passwd-file\"\nargs = \"{r}/users\"\n\n\
+[[userdb]]\ndriver = \"passwd-file\"\nargs = \"{r}/users\"\n",
+            r = p.rdir().display()
+        ))
+        .start();
+    let dovecot = |args: &[&str]| p.dovecot.doveadm(args, None);
+    let roost = |args: &[&str]| {
+        let mut a = vec!["doveadm"];
+        a.extend(args);
+        let r = server.cli(&a);
+        assert!(r.ok, "roost {args:?}: {}\n{}", r.all(), server.log_text());
+        r.stdout
+    };
+    let sorted = |s: String| {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    // Dovecot lists in its index's order; the lines are the same.
+    for args in [
+        &["mailbox", "list", "-u", "bob"][..],
+        &["mailbox", "status", "-u", "bob", "messages unseen", "*"],
+        &["-f", "table", "mailbox", "list", "-u", "bob"],
+    ] {
+        assert_eq!(sorted(roost(args)), sorted(dovecot(args)), "{args:?}");
+    }
+    for args in [
+        &["search", "-u", "bob", "mailbox", "INBOX", "all"][..],
+        &[
+            "-f", "table", "search", "-u", "bob", "mailbox", "INBOX", "all",
+        ],
+        &[
+            "-f", "tab", "search", "-u", "bob", "mailbox", "INBOX", "all",
+        ],
+        &[
+            "fetch",
+            "-u",
+            "bob",
+            "uid hdr body",
+            "mailbox",
+            "INBOX",
+            "all",
+        ],
+        &[
+            "-f",
+            "flow",
+            "fetch",
+            "-u",
+            "bob",
+            "uid size.physical",
+            "mailbox",
+            "INBOX",
+            "all",
+        ],
+    ] {
+        assert_eq!(roost(args), dovecot(args), "{args:?}");
+    }
+    let fetched = roost(&["fetch", "-u", "bob", "uid hdr", "mailbox", "INBOX", "1:2"]);
+    assert!(fetched.starts_with("uid: 1\nhdr:\nFrom: "), "{fetched:?}");
+    assert!(fetched.contains("\n\x0c\nuid: 2\n"), "{fetched:?}");
+}

@@ -243,19 +243,44 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// Headers for rows whose keys are `keys` (doveadm's `header_simple`: title = key). The CLI
-/// process prints once and exits, so the names are leaked to get `'static` headers.
-fn simple_columns(keys: &[String]) -> Columns {
+/// Headers for rows whose keys are `keys` (doveadm's `header_simple`: title = key), with the
+/// titles and flags `command`'s doveadm code gives its headers:
+/// `mailbox list` and `mailbox status` hide the mailbox's title, `search` both titles,
+/// `fetch` streams `hdr`, `body`, `text` and `text.utf8`, `quota get` has its own titles. The
+/// CLI process prints once and exits, so the names are leaked to get `'static` headers.
+fn command_columns(command: &str, keys: &[String]) -> Columns {
     let headers: Vec<Header> = keys
         .iter()
         .map(|k| {
             let k: &'static str = Box::leak(k.clone().into_boxed_str());
-            h(k, k, false, false)
+            let plain = h(k, k, false, false);
+            match (command, k) {
+                ("mailbox list" | "mailbox status", "mailbox") | ("search", _) => plain.hidden(),
+                ("fetch", "hdr" | "body" | "text" | "text.utf8") => plain.streamed(),
+                ("quota get", "root") => h(k, "Quota name", false, false),
+                ("quota get", "type") => h(k, "Type", false, false),
+                ("quota get", "value") => h(k, "Value", true, false),
+                ("quota get", "limit") => h(k, "Limit", true, false),
+                ("quota get", "percent") => h(k, "%", true, false),
+                _ => plain,
+            }
         })
         .collect();
     Columns {
         headers: Box::leak(headers.into_boxed_slice()),
         size_from_first_row: false,
+    }
+}
+
+/// The formatter doveadm's command picks when no `-f` is given.
+pub fn default_format(command: &str) -> Format {
+    match command {
+        // doveadm's mail commands print with the flow formatter, fetch with the pager.
+        "mailbox list" | "mailbox status" | "search" => Format::Flow,
+        "fetch" => Format::Pager,
+        "user" | "stats dump" => Format::Tab,
+        "log errors" => Format::Formatted,
+        _ => Format::Table,
     }
 }
 
@@ -316,8 +341,29 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
                 }
             }
         }
+        // Commands whose headers doveadm prints even with no rows.
+        let fixed: &[&str] = match spec.name {
+            "penalty" => &["IP", "penalty", "last_penalty", "last_update"],
+            "stats dump" => &[
+                "metric_name",
+                "field",
+                "count",
+                "sum",
+                "min",
+                "max",
+                "avg",
+                "median",
+                "stddev",
+                "%95",
+            ],
+            _ => &[],
+        };
+        if keys.is_empty() && !fixed.is_empty() && format != Format::Json {
+            keys = fixed.iter().map(|k| k.to_string()).collect();
+        }
         match rows.first() {
-            Some(_) => simple_columns(&keys),
+            Some(_) => command_columns(spec.name, &keys),
+            None if !keys.is_empty() => command_columns(spec.name, &keys),
             None => {
                 // doveadm prints an empty JSON array; the other formatters print nothing.
                 if format == Format::Json {
@@ -430,16 +476,12 @@ pub fn run(
 /// `roost doveadm ARGS…` (or a top-level mirror): parses, runs, returns the exit code.
 pub fn main(settings: &Settings, args: &[String]) -> anyhow::Result<i32> {
     match parse(args) {
-        Ok((format, spec, params)) => {
-            // `doveadm user` prints tab-separated unless told otherwise, `log errors` its own
-            // lines; the rest a table.
-            let default = match spec.name {
-                "user" => Format::Tab,
-                "log errors" => Format::Formatted,
-                _ => Format::Table,
-            };
-            run(settings, format.unwrap_or(default), &spec, params)
-        }
+        Ok((format, spec, params)) => run(
+            settings,
+            format.unwrap_or(default_format(spec.name)),
+            &spec,
+            params,
+        ),
         Err(Usage(m)) => {
             eprintln!("Error: {m}");
             Ok(EX_USAGE)
@@ -468,7 +510,7 @@ mod tests {
             row("pop3 0 0 4000 1 0 0 0 0 n y n 0"),
             row("imap 0 0 10000 1 0 0 0 0 n y n 19"),
         ];
-        let out = render(Format::Table, &simple_columns(&keys), &rows, 80);
+        let out = render(Format::Table, &command_columns("", &keys), &rows, 80);
         assert_eq!(
             out,
             "name process_count process_avail process_limit client_limit throttle_secs exit_failure_last exit_failures_in_sec last_drop_warning listen_pending listening doveadm_stop process_total\n\

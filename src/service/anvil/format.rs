@@ -1,6 +1,8 @@
 //! doveadm's print formatters as `roost who` uses them: `table` (column widths from the
 //! values, shrunk from the right to fit, the spare width of an 80-column or terminal line given
-//! to one column), `tab`, `flow` (`title=value`) and `json` (an array of objects by key).
+//! to one column; no title line when every title is hidden), `tab`, `flow` (`title=value`, or
+//! the value alone for a hidden title), `pager` (`title: value` lines, a streamed field as
+//! `title:` and its raw text, `\f` between rows) and `json` (an array of objects by key).
 
 use std::fmt::Write;
 
@@ -11,6 +13,8 @@ pub enum Format {
     Tab,
     Flow,
     Json,
+    /// One `title: value` line per field, rows separated by a form feed (`doveadm fetch`).
+    Pager,
     /// doveadm's formatted printer with the command's own line format (`log errors` picks it
     /// when no `-f` is given; not a `-f` choice). Other answers print as `flow`.
     Formatted,
@@ -24,20 +28,39 @@ impl std::str::FromStr for Format {
             "tab" => Ok(Format::Tab),
             "flow" => Ok(Format::Flow),
             "json" => Ok(Format::Json),
+            "pager" => Ok(Format::Pager),
             other => Err(format!(
-                "Unknown print formatter: {other} (table, tab, flow or json)"
+                "Unknown print formatter: {other} (table, tab, flow, pager or json)"
             )),
         }
     }
 }
 
-/// A column: its key (json), its title (table, tab, flow) and table flags.
+/// A column: its key (json), its title (table, tab, flow, pager) and doveadm's header flags.
 #[derive(Clone, Copy, Debug)]
 pub struct Header {
     pub key: &'static str,
     pub title: &'static str,
     pub right_justify: bool,
     pub expand: bool,
+    /// DOVEADM_PRINT_HEADER_FLAG_HIDE_TITLE: flow and pager print the value alone, and a table
+    /// whose titles are all hidden has no title line.
+    pub hide_title: bool,
+    /// A value doveadm streams (a message's `hdr`, `body`, `text`): the pager prints
+    /// `title:` on its own line, then the text as it is.
+    pub streamed: bool,
+}
+
+impl Header {
+    pub const fn hidden(mut self) -> Header {
+        self.hide_title = true;
+        self
+    }
+
+    pub const fn streamed(mut self) -> Header {
+        self.streamed = true;
+        self
+    }
 }
 
 pub const fn h(
@@ -51,6 +74,8 @@ pub const fn h(
         title,
         right_justify,
         expand,
+        hide_title: false,
+        streamed: false,
     }
 }
 /// A command's columns, and whether the table formatter sizes them from the first row only
@@ -90,10 +115,42 @@ pub fn render(format: Format, cols: &Columns, rows: &[Vec<String>], columns: usi
                 let pairs: Vec<String> = headers
                     .iter()
                     .zip(r)
-                    .map(|(h, v)| format!("{}={v}", h.title))
+                    .map(|(h, v)| {
+                        if h.hide_title {
+                            v.clone()
+                        } else {
+                            format!("{}={v}", h.title)
+                        }
+                    })
                     .collect();
                 out.push_str(&pairs.join(" "));
                 out.push('\n');
+            }
+            out
+        }
+        Format::Pager => {
+            let mut out = String::new();
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.push_str("\x0c\n");
+                }
+                for (h, v) in headers.iter().zip(r) {
+                    match (h.hide_title, h.streamed) {
+                        (true, _) => {}
+                        (false, true) => {
+                            out.push_str(h.title);
+                            out.push_str(":\n");
+                        }
+                        (false, false) => {
+                            out.push_str(h.title);
+                            out.push_str(": ");
+                        }
+                    }
+                    out.push_str(v);
+                    if !h.streamed {
+                        out.push('\n');
+                    }
+                }
             }
             out
         }
@@ -184,13 +241,15 @@ fn table(headers: &[Header], rows: &[Vec<String>], measured: usize, columns: usi
         }
     };
     let mut out = String::new();
-    for (i, h) in headers.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
+    if !headers.iter().all(|h| h.hide_title) {
+        for (i, h) in headers.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            cell(&mut out, i, h.title);
         }
-        cell(&mut out, i, h.title);
+        out.push('\n');
     }
-    out.push('\n');
     for r in rows {
         for (i, v) in r.iter().enumerate().take(n) {
             if i > 0 {
