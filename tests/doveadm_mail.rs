@@ -773,7 +773,8 @@ fn mail_commands_through_the_http_api_and_the_cli() {
 /// The roost CLI with no `-f` prints what doveadm prints with no `-f`: the flow formatter
 /// for `mailbox list`, `mailbox status` and `search` (the mailbox and search titles hidden),
 /// the pager for `fetch` (`hdr:`/`body:` then the raw text, a form feed between messages),
-/// and with `-f table` no title line when every title is hidden.
+/// with `-f table` no title line when every title is hidden; `auth test` and `pw` as doveadm's
+/// printf lines (a failed test too, exit code 77).
 #[test]
 fn the_cli_prints_in_doveadms_default_formats() {
     let p = Pair::new("doveadm-cli-formats");
@@ -838,6 +839,22 @@ fn the_cli_prints_in_doveadms_default_formats() {
     ] {
         assert_eq!(roost(args), dovecot(args), "{args:?}");
     }
+    // Printed with printf by doveadm: `auth test` and `pw`.
+    for args in [
+        &["auth", "test", "bob", "pass"][..],
+        &["pw", "-p", "x", "-t", "{PLAIN}x"],
+    ] {
+        assert_eq!(roost(args), dovecot(args), "{args:?}");
+    }
+    let failed = server.cli(&["doveadm", "auth", "test", "bob", "wrong"]);
+    let dfailed = Command::new("doveadm")
+        .arg("-c")
+        .arg(p.ddir().join("dovecot.conf"))
+        .args(["auth", "test", "bob", "wrong"])
+        .output()
+        .unwrap();
+    assert_eq!(failed.code, dfailed.status.code());
+    assert_eq!(failed.stdout, String::from_utf8_lossy(&dfailed.stdout));
     let fetched = roost(&["fetch", "-u", "bob", "uid hdr", "mailbox", "INBOX", "1:2"]);
     assert!(fetched.starts_with("uid: 1\nhdr:\nFrom: "), "{fetched:?}");
     assert!(fetched.contains("\n\x0c\nuid: 2\n"), "{fetched:?}");

@@ -295,6 +295,10 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
         print!("{out}");
         return code;
     }
+    if let Some(out) = printf_answer(spec.name, format, value) {
+        print!("{out}");
+        return 0;
+    }
     if spec.name == "log errors" && format == Format::Formatted {
         // doveadm's format for it: `%{timestamp} %{type}: %{prefix}: %{text}`.
         for e in value.as_array().into_iter().flatten() {
@@ -386,6 +390,38 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
     0
 }
 
+/// What doveadm prints with printf rather than a formatter (unless `-f json` asks for the
+/// JSON): `pw` the hash (or the schemes) alone, `auth test` `passdb: USER auth succeeded`
+/// and the reply's fields under `extra fields:`.
+fn printf_answer(command: &str, format: Format, value: &Value) -> Option<String> {
+    if format == Format::Json {
+        return None;
+    }
+    match command {
+        "pw" => {
+            let first = value.as_array()?.first()?.as_object()?;
+            Some(format!("{}\n", text(first.values().next()?)))
+        }
+        "auth test" => {
+            let mut out = String::new();
+            for (user, o) in value.as_object()? {
+                let o = o.as_object()?;
+                out.push_str(&format!(
+                    "passdb: {user} {}\nextra fields:\n",
+                    text(&o["result"])
+                ));
+                for (k, v) in o {
+                    if k != "source" && k != "result" {
+                        out.push_str(&format!("  {k}={}\n", text(v)));
+                    }
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
 /// The answers keyed by user that doveadm prints its own way: `user` as a `field`/`value`
 /// table (one row per userdb field, all users one after another, as `doveadm user` does),
 /// `auth lookup` as `passdb: USER` and `  key       : value` lines with a blank line between
@@ -462,6 +498,10 @@ pub fn run(
             let message = e["message"].as_str().unwrap_or("").to_string();
             if spec.name == "kick" && code == 68 {
                 print!("{}", print::kicked(&[]).0);
+            } else if spec.name == "auth test" && code == 77 {
+                // doveadm prints a failed test like a passed one, on stdout.
+                let user = params.get("user").map(text).unwrap_or_default();
+                print!("{message}\nextra fields:\n  user={user}\n");
             } else if message.is_empty() {
                 eprintln!("Error: {} failed ({})", spec.name, text(&e["type"]));
             } else {

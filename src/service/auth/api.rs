@@ -21,6 +21,9 @@ pub struct ClientInfo {
     /// Common name of a verified TLS client certificate (for EXTERNAL).
     pub cert_username: Option<String>,
     pub session_id: String,
+    /// Answer what an auth-client connection gets: the passdb's fields only, no userdb lookup
+    /// (`doveadm auth test`). Logins leave it false and get the userdb fields with success.
+    pub passdb_only: bool,
 }
 
 /// One step's outcome of a SASL exchange.

@@ -149,13 +149,14 @@ impl AuthApi for AuthCore {
         if m.plaintext && self.engine.cfg.disable_plaintext_auth && !info.secured {
             return Err(BeginError::PlaintextDisabled);
         }
+        let resolve_userdb = !info.passdb_only;
         let req = Request::new(
             m,
             info,
             self.engine.clone(),
             Options {
                 no_penalty: false,
-                resolve_userdb: true,
+                resolve_userdb,
             },
         );
         Ok(Box::new(ApiExchange {

@@ -462,6 +462,8 @@ impl ClientConn {
                 None
             },
             session_id: a.param("session").unwrap_or_default().to_string(),
+            // The auth-client protocol answers passdb fields only (see `opts`).
+            passdb_only: true,
         };
         let opts = Options {
             no_penalty: a.has("no-penalty"),

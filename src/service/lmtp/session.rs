@@ -349,6 +349,7 @@ fn client_info(conn: &Conn, remote: Option<SocketAddr>, session_id: &str) -> Cli
         secured: conn.secured,
         cert_username: conn.client_cert_cn.clone(),
         session_id: session_id.to_string(),
+        passdb_only: false,
     }
 }
 

@@ -94,6 +94,7 @@ impl LoginClient {
             secured: self.secured,
             cert_username: conn.client_cert_cn.clone(),
             session_id: self.session_id.clone(),
+            passdb_only: false,
         }
     }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::common::{param, row, rows};
 use super::target::{auth, auth_core};
 use super::user::{auth_info, lookup_object};
-use crate::service::auth::api::{BeginError, Step};
+use crate::service::auth::api::{BeginError, ClientInfo, Step};
 use crate::service::auth::engine::{FailKind, PassOutcome};
 use crate::service::doveadm::spec::ParamKind;
 use crate::service::doveadm::spec::{
@@ -55,7 +55,11 @@ fn run_test(ctx: Context, params: Params) -> CommandFuture {
     Box::pin(async move {
         let user = required_string(&params, "user")?.to_string();
         let password = required_string(&params, "password")?.to_string();
-        let info = auth_info(&params)?;
+        // What doveadm's auth-client connection gets back: the passdb's fields.
+        let info = ClientInfo {
+            passdb_only: true,
+            ..auth_info(&params)?
+        };
         // PLAIN: authzid NUL authcid NUL password; a master user logs in as `user`.
         let initial = match string_param(&params, "masterUser") {
             Some(m) => format!("{user}\0{m}\0{password}"),
