@@ -843,6 +843,7 @@ fn the_cli_prints_in_doveadms_default_formats() {
     for args in [
         &["auth", "test", "bob", "pass"][..],
         &["pw", "-p", "x", "-t", "{PLAIN}x"],
+        &["auth", "cache", "flush"],
     ] {
         assert_eq!(roost(args), dovecot(args), "{args:?}");
     }

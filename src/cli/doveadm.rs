@@ -392,7 +392,7 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
 
 /// What doveadm prints with printf rather than a formatter (unless `-f json` asks for the
 /// JSON): `pw` the hash (or the schemes) alone, `auth test` `passdb: USER auth succeeded`
-/// and the reply's fields under `extra fields:`.
+/// and the reply's fields under `extra fields:`, `auth cache flush` `N cache entries flushed`.
 fn printf_answer(command: &str, format: Format, value: &Value) -> Option<String> {
     if format == Format::Json {
         return None;
@@ -401,6 +401,13 @@ fn printf_answer(command: &str, format: Format, value: &Value) -> Option<String>
         "pw" => {
             let first = value.as_array()?.first()?.as_object()?;
             Some(format!("{}\n", text(first.values().next()?)))
+        }
+        "auth cache flush" => {
+            let first = value.as_array()?.first()?.as_object()?;
+            Some(format!(
+                "{} cache entries flushed\n",
+                text(&first["entries"])
+            ))
         }
         "auth test" => {
             let mut out = String::new();
