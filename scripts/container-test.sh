@@ -200,7 +200,7 @@ done
 n=$(grep -c '^roost_' <<<"$metrics" || true)
 [ "$n" -gt 0 ] || fail "/metrics has no roost_ samples"
 echo "ok: /metrics on 127.0.0.1:$port answers with $n roost_ samples, e.g.:"
-grep '^roost_' <<<"$metrics" | head -3 | sed 's/^/    /'
+grep -m3 '^roost_' <<<"$metrics" | sed 's/^/    /'
 
 uid=$(pod exec "$cid" id -u)
 [ "$uid" = "$ROOST_UID" ] || fail "exec runs as uid $uid, expected $ROOST_UID"
