@@ -29,6 +29,10 @@ use super::frame;
 /// Bodies larger than this go through a memfd instead of the frame.
 pub const INLINE_MAX: usize = 256 * 1024;
 
+/// The largest body read from a passed file (a message, a doveadm answer): the other side
+/// cannot make the reader hold more than this.
+pub const MAX_PASSED_BODY: u64 = 1 << 30;
+
 /// A decoded frame: head fields and body.
 pub struct Msg {
     pub head: Vec<String>,
@@ -108,7 +112,16 @@ pub fn recv(sock: RawFd, keep_fd: bool) -> Result<Option<Msg>, PrivsepError> {
     let mut kept = None;
     match fd {
         Some(fd) if keep_fd => kept = Some(fd),
-        Some(fd) => body = read_all(&mut File::from(fd))?,
+        Some(fd) => {
+            let mut f = File::from(fd);
+            let len = f.metadata().map_err(io("stat passed file"))?.len();
+            if len > MAX_PASSED_BODY {
+                return Err(PrivsepError::Protocol(format!(
+                    "a passed body of {len} bytes (at most {MAX_PASSED_BODY})"
+                )));
+            }
+            body = read_all(&mut f)?;
+        }
         None => {}
     }
     Ok(Some(Msg {
@@ -310,6 +323,26 @@ pub fn reply(head: &[String]) -> Result<&[String], MailError> {
 mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
+
+    /// A passed file over the limit is refused by its size, without reading it (the memfd is
+    /// sparse: it takes no memory).
+    #[test]
+    fn an_oversized_passed_body_is_refused_unread() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let big = memfd(b"").unwrap();
+        big.set_len(MAX_PASSED_BODY + 1).unwrap();
+        send(a.as_raw_fd(), &["OK"], &[], Some(&big)).unwrap();
+        match recv(b.as_raw_fd(), false) {
+            Err(PrivsepError::Protocol(m)) => assert!(m.contains("passed body"), "{m}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("an oversized body was read"),
+        }
+        // At the limit's side of it, a passed body is read whole.
+        let small = memfd(b"hello").unwrap();
+        send(a.as_raw_fd(), &["OK"], &[], Some(&small)).unwrap();
+        let m = recv(b.as_raw_fd(), false).unwrap().unwrap();
+        assert_eq!(m.body, b"hello");
+    }
 
     #[test]
     fn codecs_roundtrip() {
