@@ -321,3 +321,75 @@ fn doveadm_stats_dump_reads_roosts_stats_reader() {
         .unwrap_or_else(|| panic!("{out}"));
     assert!(scrapes[2].parse::<u64>().is_ok(), "{scrapes:?}");
 }
+
+/// Hostile clients on the Dovecot-protocol sockets: a 1 MiB line is refused (anvil,
+/// stats-reader and ipc-proxy close; the ipc client socket answers `-Invalid input` and
+/// skips it), and a client that pipelines requests without reading its answers is cut off by
+/// the write deadline, its queued answers bounded. The server answers normally throughout.
+#[test]
+fn hostile_clients_on_the_internal_sockets_are_bounded() {
+    use std::io::Read;
+    let (server, _) = start("hostile-sockets");
+    let base = server.base_dir.clone();
+    let big = vec![b'x'; 1 << 20];
+    let closed = |s: &mut UnixStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    };
+    for (socket, hello) in [
+        ("anvil", &b"VERSION\tanvil\t1\t0\n"[..]),
+        ("stats-reader", b"VERSION\tstats-reader-client\t2\t0\n"),
+        ("login/ipc-proxy", b""),
+    ] {
+        let mut s = UnixStream::connect(base.join(socket)).unwrap();
+        s.write_all(hello).unwrap();
+        // The server may close before it has read the whole line.
+        let _ = s.write_all(&big);
+        let _ = s.write_all(b"\n");
+        assert!(
+            closed(&mut s),
+            "{socket} kept a connection with a 1 MiB line"
+        );
+    }
+    let s = UnixStream::connect(base.join("ipc")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    w.write_all(&big).unwrap();
+    w.write_all(b"\nnosuch\t*\tLIST\n").unwrap();
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    assert_eq!(l, "-Invalid input\n");
+    l.clear();
+    r.read_line(&mut l).unwrap();
+    assert_eq!(
+        l, "+\n",
+        "the line after the long one is a command of its own"
+    );
+
+    // 200,000 pipelined requests, never read: the answers fill the socket, the write deadline
+    // (10 s) ends the connection.
+    let mut s = UnixStream::connect(base.join("anvil")).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut flood = b"VERSION\tanvil\t1\t0\n".to_vec();
+    for _ in 0..200_000 {
+        flood.extend_from_slice(b"PENALTY-DUMP\n");
+    }
+    let t = std::time::Instant::now();
+    let sent = s.write_all(&flood);
+    assert!(
+        sent.is_err() || closed(&mut s),
+        "a client that never reads kept its connection"
+    );
+    assert!(t.elapsed() < Duration::from_secs(40));
+    // Everyone else is still served.
+    let (code, out, err) = server.dovecot_doveadm(&["who"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("username"), "{out}");
+}

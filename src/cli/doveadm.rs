@@ -299,19 +299,6 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
         print!("{out}");
         return 0;
     }
-    if spec.name == "log errors" && format == Format::Formatted {
-        // doveadm's format for it: `%{timestamp} %{type}: %{prefix}: %{text}`.
-        for e in value.as_array().into_iter().flatten() {
-            println!(
-                "{} {}: {}: {}",
-                text(&e["timestamp"]),
-                text(&e["type"]),
-                text(&e["prefix"]),
-                text(&e["text"])
-            );
-        }
-        return 0;
-    }
     if let Some(text) = keyed_answer(spec.name, format, value) {
         print!("{text}");
         return 0;
@@ -345,37 +332,20 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
                 }
             }
         }
-        // Commands whose headers doveadm prints even with no rows.
-        let fixed: &[&str] = match spec.name {
-            "penalty" => &["IP", "penalty", "last_penalty", "last_update"],
-            "stats dump" => &[
-                "metric_name",
-                "field",
-                "count",
-                "sum",
-                "min",
-                "max",
-                "avg",
-                "median",
-                "stddev",
-                "%95",
-            ],
-            _ => &[],
-        };
-        if keys.is_empty() && !fixed.is_empty() && format != Format::Json {
-            keys = fixed.iter().map(|k| k.to_string()).collect();
+        // doveadm prints `penalty`'s titles even with no rows.
+        if keys.is_empty() && spec.name == "penalty" && format != Format::Json {
+            keys = ["IP", "penalty", "last_penalty", "last_update"]
+                .map(String::from)
+                .to_vec();
         }
-        match rows.first() {
-            Some(_) => command_columns(spec.name, &keys),
-            None if !keys.is_empty() => command_columns(spec.name, &keys),
-            None => {
-                // doveadm prints an empty JSON array; the other formatters print nothing.
-                if format == Format::Json {
-                    print!("[]");
-                }
-                return 0;
+        if keys.is_empty() {
+            // doveadm prints an empty JSON array; the other formatters print nothing.
+            if format == Format::Json {
+                print!("[]");
             }
+            return 0;
         }
+        command_columns(spec.name, &keys)
     };
     let table: Vec<Vec<String>> = rows
         .iter()
@@ -391,13 +361,30 @@ fn print_answer(spec: &CommandSpec, params: &Params, format: Format, value: &Val
 }
 
 /// What doveadm prints with printf rather than a formatter (unless `-f json` asks for the
-/// JSON): `pw` the hash (or the schemes) alone, `auth test` `passdb: USER auth succeeded`
-/// and the reply's fields under `extra fields:`, `auth cache flush` `N cache entries flushed`.
+/// JSON): `log errors` as log lines, `pw` the hash (or the schemes) alone, `auth test`
+/// `passdb: USER auth succeeded` and the reply's fields under `extra fields:`, `auth cache
+/// flush` `N cache entries flushed`.
 fn printf_answer(command: &str, format: Format, value: &Value) -> Option<String> {
     if format == Format::Json {
         return None;
     }
     match command {
+        // doveadm's format for it: `%{timestamp} %{type}: %{prefix}: %{text}`.
+        "log errors" if format == Format::Formatted => Some(
+            value
+                .as_array()?
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}: {}: {}\n",
+                        text(&e["timestamp"]),
+                        text(&e["type"]),
+                        text(&e["prefix"]),
+                        text(&e["text"])
+                    )
+                })
+                .collect(),
+        ),
         "pw" => {
             let first = value.as_array()?.first()?.as_object()?;
             Some(format!("{}\n", text(first.values().next()?)))

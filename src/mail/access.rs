@@ -121,23 +121,20 @@ impl MailAccess {
         Ok(self.route(settings, fields)? == Route::Local)
     }
 
-    /// One request to a mail helper of `fields`' user (blocking), answered within `timeout`;
-    /// returns the reply's body. For work the server cannot do as itself (doveadm's mail
-    /// commands for users of other uids).
+    /// One request to a mail helper of `id` (from [`MailAccess::helper_for`]; blocking),
+    /// answered within `timeout`; returns the reply's body. For work the server cannot do as
+    /// itself (doveadm's mail commands for users of other uids).
     pub fn call_helper(
         &self,
-        settings: &MailSettings,
-        fields: &[(String, String)],
+        id: MailIdentity,
         head: &[&str],
         body: &[u8],
         timeout: std::time::Duration,
     ) -> Result<Vec<u8>, MailError> {
-        let Route::Helper(id) = self.route(settings, fields)? else {
-            return Err(MailError::Internal(
-                "no mail helper is needed for this user".into(),
-            ));
-        };
-        let pool = self.pool.as_ref().expect("routed to a helper");
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| MailError::Identity("no mail helpers without a launcher".into()))?;
         let m = pool
             .call_within(id, head, body, None, Some(timeout))
             .map_err(helper_err(id))?;

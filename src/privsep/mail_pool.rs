@@ -265,6 +265,19 @@ impl MailPool {
 mod tests {
     use super::*;
 
+    /// The error of a call over `ours`, whose helper end does not answer.
+    fn failed_call(ours: UnixStream) -> PrivsepError {
+        let mut c = MailConn {
+            pid: 0,
+            stream: ours,
+            id: MailIdentity { uid: 1, gid: 1 },
+        };
+        let Err(e) = c.call(&["DOVEADM"], b"{}", None) else {
+            panic!("an answer from nobody")
+        };
+        e
+    }
+
     /// A helper that never answers: the call ends when the read timeout passes, and the
     /// failure is recognised as a timeout (so `call_within` does not send it again).
     #[test]
@@ -272,26 +285,12 @@ mod tests {
         let (ours, _helper) = UnixStream::pair().unwrap();
         ours.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
-        let mut c = MailConn {
-            pid: 0,
-            stream: ours,
-            id: MailIdentity { uid: 1, gid: 1 },
-        };
-        let Err(e) = c.call(&["DOVEADM"], b"{}", None) else {
-            panic!("an answer from nobody")
-        };
+        let e = failed_call(ours);
         assert!(timed_out(&e), "{e:?}");
         // A helper that went away is a failure, not a timeout.
         let (ours, helper) = UnixStream::pair().unwrap();
         drop(helper);
-        let mut c = MailConn {
-            pid: 0,
-            stream: ours,
-            id: MailIdentity { uid: 1, gid: 1 },
-        };
-        let Err(e) = c.call(&["DOVEADM"], b"{}", None) else {
-            panic!("an answer from nobody")
-        };
+        let e = failed_call(ours);
         assert!(!timed_out(&e), "{e:?}");
     }
 }

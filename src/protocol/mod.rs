@@ -6,3 +6,4 @@ pub mod health_check;
 pub mod imap;
 pub mod lmtp;
 pub mod pop3;
+pub mod version;

@@ -57,6 +57,16 @@ impl Penalty {
         self.get_at(ip, Instant::now())
     }
 
+    /// [`Penalty::get`] and the unix time of the last failure (0 when there is none), as
+    /// anvil's `PENALTY-GET` answers.
+    pub fn get_with_time(&self, ip: IpAddr) -> (u32, u64) {
+        let now = Instant::now();
+        let penalty = self.get_at(ip, now);
+        let t = self.table.lock().expect("penalty lock");
+        let at = t.get(&ident(ip)).map_or(0, |e| unix_secs_of(e.last, now));
+        (penalty, at)
+    }
+
     fn get_at(&self, ip: IpAddr, now: Instant) -> u32 {
         let mut t = self.table.lock().expect("penalty lock");
         let key = ident(ip);
@@ -115,25 +125,24 @@ impl Penalty {
     /// penalty as stored, and the unix time of the last failure; oldest first.
     pub fn dump(&self) -> Vec<(IpAddr, u32, u64)> {
         let now = Instant::now();
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         let t = self.table.lock().expect("penalty lock");
         let mut v: Vec<(IpAddr, u32, u64)> = t
             .iter()
             .filter(|(_, e)| now.duration_since(e.last) < EXPIRE)
-            .map(|(ip, e)| {
-                (
-                    *ip,
-                    e.penalty,
-                    wall.saturating_sub(now.duration_since(e.last).as_secs()),
-                )
-            })
+            .map(|(ip, e)| (*ip, e.penalty, unix_secs_of(e.last, now)))
             .collect();
         v.sort_by_key(|&(ip, _, at)| (at, ip));
         v
     }
+}
+
+/// The unix time of `at`, an instant before `now`.
+fn unix_secs_of(at: Instant, now: Instant) -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .saturating_sub(now.duration_since(at).as_secs())
 }
 
 /// CRC-32 (IEEE), continuing from `crc`, as Dovecot's `crc32_str_more`.

@@ -24,6 +24,7 @@ use super::connections::Anvil;
 use crate::log::escape_controls;
 use crate::net::Conn;
 use crate::protocol::auth::tab_escape;
+use crate::protocol::version;
 use crate::runtime::{Session, SessionDirectory, SessionRow};
 use crate::service::wire::{Watch, Wire};
 
@@ -76,16 +77,7 @@ pub fn answer(anvil: &Anvil, line: &str) -> Result<String, String> {
         "PENALTY-GET" => {
             need(1, "PENALTY-GET")?;
             let (p, at) = match args[1].parse() {
-                Ok(ip) => {
-                    let key = super::penalty::ident(ip);
-                    let at = anvil
-                        .penalty()
-                        .dump()
-                        .into_iter()
-                        .find(|(i, _, _)| *i == key)
-                        .map_or(0, |(_, _, at)| at);
-                    (anvil.penalty().get(ip), at)
-                }
+                Ok(ip) => anvil.penalty().get_with_time(ip),
                 Err(_) => (0, 0),
             };
             Ok(format!("{p} {at}\n"))
@@ -125,8 +117,7 @@ pub async fn run(conn: Conn, session: Session, anvil: Arc<Anvil>) {
             Err(_) => return,
         };
         if !version {
-            let v: Vec<&str> = line.split('\t').collect();
-            if v.len() < 3 || v[0] != "VERSION" || v[1] != "anvil" || v[2] != "1" {
+            if !version::matches(&line, "anvil", 1) {
                 tracing::error!(
                     service = "anvil",
                     "Anvil client not compatible with this server (mixed old and new binaries?) {}",
@@ -142,9 +133,8 @@ pub async fn run(conn: Conn, session: Session, anvil: Arc<Anvil>) {
         }
         match answer(&anvil, &line) {
             Ok(out) => {
-                wire.queue(out.as_bytes());
                 let w = Watch::new(&session, Some(Instant::now() + WRITE_TIMEOUT));
-                if wire.flush_watched(&w).await.is_err() {
+                if wire.send(out.as_bytes(), &w).await.is_err() {
                     return;
                 }
             }

@@ -87,12 +87,7 @@ pub async fn run(conn: Conn, session: Session, settings: Arc<Settings>) {
         let text = String::from_utf8_lossy(&line).into_owned();
         let fields: Vec<&str> = text.split('\t').collect();
         if !version_ok {
-            // version_string_verify: name and major version must match.
-            if fields.len() < 4
-                || fields[0] != "VERSION"
-                || fields[1] != "config"
-                || fields[2] != "2"
-            {
+            if !crate::protocol::version::matches(&text, "config", 2) {
                 tracing::error!(
                     service = "config",
                     "Config client not compatible with this server (mixed old and new binaries?)"

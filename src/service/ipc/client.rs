@@ -64,9 +64,8 @@ pub async fn run(conn: Conn, session: Session, groups: Arc<Groups>) {
                 },
             },
         };
-        wire.queue(format!("{last}\n").as_bytes());
         let w = Watch::new(&session, Some(Instant::now() + WRITE_TIMEOUT));
-        if wire.flush_watched(&w).await.is_err() {
+        if wire.send(format!("{last}\n").as_bytes(), &w).await.is_err() {
             return;
         }
     }
@@ -88,9 +87,8 @@ async fn answer(
                 .await?;
             match st {
                 Ok(Some(Status::Reply(l))) => {
-                    wire.queue(format!(":{l}\n").as_bytes());
                     let w = Watch::new(session, Some(Instant::now() + WRITE_TIMEOUT));
-                    wire.flush_watched(&w).await?;
+                    wire.send(format!(":{l}\n").as_bytes(), &w).await?;
                 }
                 Ok(Some(Status::Ok(d))) => {
                     last_ok = d;

@@ -122,8 +122,7 @@ async fn next(wire: &mut Wire, watch: &Watch<'_>) -> Option<String> {
 /// name.
 async fn handshake(wire: &mut Wire, watch: &Watch<'_>) -> Option<String> {
     let version = next(wire, watch).await?;
-    let v: Vec<&str> = version.split('\t').collect();
-    if v.len() < 4 || v[0] != "VERSION" || v[1] != "ipc-server" || v[2] != "1" {
+    if !crate::protocol::version::matches(&version, "ipc-server", 1) {
         tracing::error!(
             service = "ipc",
             "IPC server not compatible with this server (mixed old and new binaries?)"

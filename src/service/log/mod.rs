@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 
 use crate::log::errors::{recent, LoggedError};
 use crate::net::Conn;
 use crate::protocol::auth::tab_escape;
 use crate::runtime::{BoxFuture, Hub, Service, ServiceError, Session};
+use crate::service::wire::{Watch, Wire};
 use crate::settings::Settings;
 
 /// How long a `log-errors` client may take to read the lines.
@@ -45,17 +46,10 @@ impl Service for Log {
     fn serve(self: Arc<Self>, conn: Conn, session: Session) -> BoxFuture<()> {
         Box::pin(async move {
             let out: String = recent().iter().map(line).collect();
-            let mut stream = conn.stream;
-            tokio::select! {
-                r = tokio::time::timeout(WRITE_TIMEOUT, async {
-                    stream.write_all(out.as_bytes()).await?;
-                    stream.shutdown().await
-                }) => {
-                    if !matches!(r, Ok(Ok(()))) {
-                        tracing::debug!(service = "log", "log-errors client did not take the lines");
-                    }
-                }
-                _ = session.ended() => {}
+            let mut wire = Wire::new(conn);
+            let watch = Watch::new(&session, Some(Instant::now() + WRITE_TIMEOUT));
+            if wire.send(out.as_bytes(), &watch).await.is_err() {
+                tracing::debug!(service = "log", "log-errors client did not take the lines");
             }
         })
     }

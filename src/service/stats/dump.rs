@@ -27,6 +27,14 @@ pub fn rows(scrape: &str) -> Vec<Map<String, Value>> {
     }
     let mut out: Vec<Map<String, Value>> = Vec::new();
     let mut hists: Vec<Hist> = Vec::new();
+    // The histogram and summary families, from their TYPE lines (one pass).
+    let hist_families: std::collections::HashSet<&str> = scrape
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(_, t)| *t == "histogram" || *t == "summary")
+        .map(|(name, _)| name)
+        .collect();
     for line in scrape.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
@@ -49,9 +57,7 @@ pub fn rows(scrape: &str) -> Vec<Map<String, Value>> {
             .map(|b| (b, true))
             .or_else(|| name.strip_suffix("_sum").map(|b| (b, false)));
         if let Some((base, is_count)) = hist_part {
-            if scrape.contains(&format!("# TYPE {base} histogram"))
-                || scrape.contains(&format!("# TYPE {base} summary"))
-            {
+            if hist_families.contains(base) {
                 let key = format!("{base}{labels}");
                 let i = match hists.iter().position(|h| h.name == key) {
                     Some(i) => i,

@@ -21,6 +21,7 @@ use super::dump::rows;
 use crate::log::escape_controls;
 use crate::net::Conn;
 use crate::protocol::auth::tab_escape;
+use crate::protocol::version;
 use crate::runtime::{Hub, Session};
 use crate::service::wire::{Watch, Wire};
 
@@ -84,11 +85,7 @@ pub async fn run(conn: Conn, session: Session, hub: Arc<Hub>) {
         };
         let args: Vec<&str> = line.split('\t').collect();
         if !version {
-            if args.len() < 3
-                || args[0] != "VERSION"
-                || args[1] != "stats-reader-client"
-                || args[2] != "2"
-            {
+            if !version::matches(&line, "stats-reader-client", 2) {
                 tracing::error!(
                     service = "stats",
                     "stats-reader client not compatible with this server: {}",
@@ -124,9 +121,8 @@ pub async fn run(conn: Conn, session: Session, hub: Arc<Hub>) {
                 return;
             }
         };
-        wire.queue(out.as_bytes());
         let w = Watch::new(&session, Some(Instant::now() + WRITE_TIMEOUT));
-        if wire.flush_watched(&w).await.is_err() {
+        if wire.send(out.as_bytes(), &w).await.is_err() {
             return;
         }
     }

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::target::{self, blocking, Target};
 use crate::mail::access::MailAccess;
+use crate::mail::identity::MailIdentity;
 use crate::mail::settings::MailSettings;
 use crate::mail::UserStore;
 use crate::service::doveadm::spec::{CommandError, Context, Params};
@@ -84,9 +85,9 @@ pub async fn run(
             .helper_for(&mail, &fields)
             .map_err(|e| CommandError::TempFail(format!("{user}: {e}")))?;
         let host = mail.effective_hostname();
-        if helper.is_none() {
+        let Some((_, id)) = helper else {
             return work(&store(&mail, &user, &fields, &host)?, &params);
-        }
+        };
         let request = Request {
             command,
             user: user.clone(),
@@ -95,7 +96,7 @@ pub async fn run(
             host,
             params,
         };
-        in_helper(&access, &request)
+        in_helper(&access, id, &request)
     })
     .await;
     // The user's share of the request's answer budget.
@@ -112,19 +113,18 @@ pub async fn run(
     r
 }
 
-/// Sends `request` to a mail helper of its user's uid/gid and returns its answer (blocking).
-fn in_helper(access: &Arc<MailAccess>, request: &Request) -> Result<Value, CommandError> {
+/// Sends `request` to a mail helper of `id`, its user's uid/gid, and returns its answer
+/// (blocking).
+fn in_helper(
+    access: &Arc<MailAccess>,
+    id: MailIdentity,
+    request: &Request,
+) -> Result<Value, CommandError> {
     let user = &request.user;
     let body = serde_json::to_vec(request)
         .map_err(|e| CommandError::Software(format!("doveadm request: {e}")))?;
     let m = access
-        .call_helper(
-            &request.mail,
-            &request.fields,
-            &["DOVEADM"],
-            &body,
-            HELPER_TIMEOUT,
-        )
+        .call_helper(id, &["DOVEADM"], &body, HELPER_TIMEOUT)
         .map_err(|e| CommandError::TempFail(format!("{user}: {e}")))?;
     match serde_json::from_slice::<Reply>(&m) {
         Ok(Reply::Done(v)) => Ok(v),
